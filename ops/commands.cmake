@@ -1,0 +1,6 @@
+# The commands of the multi-call binary, each installed as bin/cyr_<name>.
+# Keep in step with the table in ops/main.cpp (tests/unit/ops checks it).
+set(CYR_COMMANDS
+  master
+  info
+)

@@ -1,0 +1,58 @@
+// Entry point of the multi-call binary: dispatch on the name we were run as
+// (cyr_master -> "master"), or on the first argument ("cyrus master ...").
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "ops/commands.h"
+
+namespace cyr::ops {
+namespace {
+
+constexpr CommandSpec kCommands[] = {
+    {"master", &master_main, "run one node: services, events and daemons from cyrus.conf"},
+    {"info", &info_main, "show configuration: conf-lint, conf-all, conf, conf-default"},
+};
+
+int usage(FILE* out) {
+  fprintf(out, "usage: cyr_<command> [args...]  or  cyrus <command> [args...]\ncommands:\n");
+  for (const auto& c : kCommands)
+    fprintf(out, "  cyr_%-16.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+            static_cast<int>(c.summary.size()), c.summary.data());
+  return out == stderr ? 64 : 0;  // EX_USAGE
+}
+
+}  // namespace
+
+std::span<const CommandSpec> commands() { return kCommands; }
+
+const CommandSpec* find_command(std::string_view name) {
+  for (const auto& c : kCommands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+}  // namespace cyr::ops
+
+int main(int argc, char** argv) {
+  using namespace cyr::ops;
+  std::string_view self = argv[0];
+  if (auto slash = self.rfind('/'); slash != std::string_view::npos) self.remove_prefix(slash + 1);
+  if (self.starts_with("cyr_")) {
+    self.remove_prefix(4);
+    if (const auto* c = find_command(self)) return c->main(argc, argv);
+    fprintf(stderr, "%s: unknown command\n", argv[0]);
+    return usage(stderr);
+  }
+  if (argc < 2) return usage(stderr);
+  std::string_view sub = argv[1];
+  if (sub == "--help" || sub == "-h" || sub == "help") return usage(stdout);
+  if (const auto* c = find_command(sub)) {
+    std::string name = "cyr_" + std::string(sub);
+    argv[1] = name.data();  // the command sees itself as cyr_<name>
+    return c->main(argc - 1, argv + 1);
+  }
+  fprintf(stderr, "cyrus: unknown command '%s'\n", argv[1]);
+  return usage(stderr);
+}
