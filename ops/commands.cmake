@@ -3,4 +3,5 @@
 set(CYR_COMMANDS
   master
   info
+  passwd
 )

@@ -23,5 +23,6 @@ const CommandSpec* find_command(std::string_view name);
 // there from the module that implements it).
 int master_main(int argc, char** argv);
 int info_main(int argc, char** argv);
+int passwd_main(int argc, char** argv);
 
 }  // namespace cyr::ops

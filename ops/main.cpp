@@ -13,6 +13,7 @@ namespace {
 constexpr CommandSpec kCommands[] = {
     {"master", &master_main, "run one node: services, events and daemons from cyrus.conf"},
     {"info", &info_main, "show configuration: conf-lint, conf-all, conf, conf-default"},
+    {"passwd", &passwd_main, "set (from stdin) or delete (-d) a user's password"},
 };
 
 int usage(FILE* out) {
