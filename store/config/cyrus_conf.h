@@ -3,7 +3,8 @@
 //
 // Syntax, as Cyrus's: section names followed by "{ ... }"; inside, one entry
 // per line: NAME key=value key="quoted value" ...; '#' comments. Parsing never
-// throws; errors name file and line. Immutable after parsing.
+// throws; errors name file and line. Immutable after parsing and safe to
+// share between threads.
 #pragma once
 
 #include <filesystem>
@@ -31,6 +32,7 @@ struct CyrusConfEntry {
   bool babysit = false;
   std::optional<int> period;     // EVENTS: minutes
   std::optional<int> at;         // EVENTS: HHMM
+  bool wait = false;             // DAEMON: master waits for it to start before going on
   std::map<std::string, std::string> other;  // keys we do not interpret
   int line = 0;
 };
@@ -42,6 +44,22 @@ struct CyrusConf {
   static Result<CyrusConf> parse(std::string_view text, std::string_view filename,
                                  std::vector<Diagnostic>* diags);
   static Result<CyrusConf> load(const std::filesystem::path& path, std::vector<Diagnostic>* diags);
+
+  // Bounds of the input; exceeding one is an Error.
+  static constexpr size_t kMaxLineLength = 64 * 1024;
+  static constexpr size_t kMaxLines = 100'000;
+  static constexpr size_t kMaxEntriesPerSection = 1000;
+  static constexpr size_t kMaxKeysPerEntry = 64;
+  static constexpr size_t kMaxArgs = 256;
+  static constexpr uintmax_t kMaxFileSize = 16ull * 1024 * 1024;
+
+  // The SERVICES entry with this name, or null.
+  const CyrusConfEntry* find_service(std::string_view name) const;
 };
+
+// Splits a cmd= value into argv: white space separates, '...' and "..."
+// group (the quotes are removed). Fails on an unterminated quote or more
+// than CyrusConf::kMaxArgs words.
+Result<std::vector<std::string>> split_command(std::string_view cmd);
 
 }  // namespace cyr::config
