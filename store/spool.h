@@ -1,0 +1,81 @@
+// Spool: the message files of the store's partitions.
+//
+// Layout (see docs/store.md): {partition}/uuid/<u0>/<u1>/<uniqueid>/<uid>.
+// for messages and {partition}/stage./ for files being written. Message files
+// are immutable once linked into a mailbox directory. Every fsync goes
+// through fsync_fd() so that tests can inject failures.
+//
+// Thread-safe: holds only configuration; each call works on its own files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/base/result.h"
+#include "store/types.h"
+
+namespace cyr::store {
+
+// A message file ready to be linked into one or more mailbox directories:
+// its data is on disk (fsync'd), its GUID and parsed structure are known.
+struct StagedMessage {
+  std::string path;          // file to link from
+  bool owned = false;        // the store created it and removes it afterwards
+  uint64_t size = 0;
+  mail::MessageGuid guid;
+  std::string structure;     // serialized MessageStructure
+  std::string partition;
+};
+
+class Spool {
+ public:
+  Spool(std::map<std::string, std::filesystem::path> partitions,
+        std::function<int(int)> fsync_hook, size_t max_message_size);
+
+  bool has_partition(const std::string& p) const { return partitions_.count(p) != 0; }
+  Result<std::filesystem::path> root(const std::string& partition) const;
+  Result<std::filesystem::path> mailbox_dir(const std::string& partition,
+                                            const std::string& uniqueid) const;
+  Result<std::filesystem::path> message_path(const std::string& partition,
+                                             const std::string& uniqueid, Uid uid) const;
+
+  // Makes the bytes of `src` durable as a file on `partition` (writing a
+  // staging file for memory sources, fsyncing a caller's file), and computes
+  // GUID and structure. Errc::TooBig above max_message_size.
+  Result<StagedMessage> stage(const std::string& partition, const MessageSource& src) const;
+  // Copies an existing file into a new staging file on `partition`.
+  Result<StagedMessage> stage_copy(const std::string& partition, const std::string& from) const;
+  void discard(const StagedMessage& m) const;
+
+  // Links `from` as `to`, replacing a stale `to` (an orphan left by a crash
+  // before its index commit: its uid was never acknowledged). Creates the
+  // directory if needed; every directory created or changed is added to
+  // `dirs_to_sync`.
+  Status link(const std::string& from, const std::filesystem::path& to,
+              std::set<std::string>& dirs_to_sync) const;
+  Status fsync_dir(const std::string& dir) const;
+  int fsync_fd(int fd) const;
+
+  // Removes files "<uid>." with uid > last_uid from a mailbox directory
+  // (written but never indexed). Returns how many were removed.
+  size_t remove_orphans(const std::filesystem::path& dir, Uid last_uid) const;
+  // Empties every partition's staging directory (called at open).
+  void clear_staging() const;
+
+ private:
+  Result<std::string> new_stage_path(const std::string& partition) const;
+
+  std::map<std::string, std::filesystem::path> partitions_;
+  std::function<int(int)> fsync_hook_;
+  size_t max_message_size_;
+};
+
+// Serialized MessageStructure of a message (parsed once, at append).
+std::string parse_structure_blob(std::string_view bytes);
+
+}  // namespace cyr::store

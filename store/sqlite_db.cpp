@@ -1,0 +1,147 @@
+#include "store/sqlite_db.h"
+
+namespace cyr::store::sql {
+
+Error sqlite_error(sqlite3* db, int rc, const char* what) {
+  Errc code = Errc::Io;
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = Errc::InUse; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = Errc::Corrupted; break;
+    case SQLITE_CONSTRAINT: code = Errc::Exists; break;
+    case SQLITE_TOOBIG: code = Errc::TooBig; break;
+    case SQLITE_MISUSE:
+    case SQLITE_ERROR: code = Errc::Internal; break;
+    default: code = Errc::Io; break;
+  }
+  std::string detail = std::string(what) + ": " + sqlite3_errstr(rc);
+  if (db) detail += std::string(" (") + sqlite3_errmsg(db) + ")";
+  return Error(code, "Mailbox store error", detail);
+}
+
+Stmt::~Stmt() {
+  if (s_) sqlite3_finalize(s_);
+}
+
+Stmt& Stmt::operator=(Stmt&& o) noexcept {
+  if (this != &o) {
+    if (s_) sqlite3_finalize(s_);
+    s_ = o.s_;
+    o.s_ = nullptr;
+  }
+  return *this;
+}
+
+Stmt& Stmt::bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+Stmt& Stmt::bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::bind_blob(int i, std::string_view v) {
+  sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::bind_null(int i) {
+  sqlite3_bind_null(s_, i);
+  return *this;
+}
+
+Result<bool> Stmt::step() {
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(sqlite3_db_handle(s_), rc, "step");
+}
+
+Status Stmt::run() {
+  for (;;) {
+    auto r = step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) return {};
+  }
+}
+
+void Stmt::reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+std::string Stmt::text(int col) const { return std::string(view(col)); }
+
+std::string_view Stmt::view(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);
+  int n = sqlite3_column_bytes(s_, col);
+  if (!p || n <= 0) return {};
+  return std::string_view(static_cast<const char*>(p), static_cast<size_t>(n));
+}
+
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create) {
+  std::unique_ptr<Db> db(new Db());
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = sqlite_error(db->db_, rc, "open");
+    e.detail += " " + path;
+    if ((rc & 0xff) == SQLITE_CANTOPEN) e.code = create ? Errc::Io : Errc::NotFound;
+    return e;
+  }
+  sqlite3_busy_timeout(db->db_, 10000);
+  // WAL: readers never wait for the writer; FULL: a commit is durable when it
+  // returns (the WAL is fsync'd at every commit).
+  CYR_TRY(db->exec("PRAGMA journal_mode=WAL"));
+  CYR_TRY(db->exec("PRAGMA synchronous=FULL"));
+  CYR_TRY(db->exec("PRAGMA foreign_keys=OFF"));
+  return db;
+}
+
+Db::~Db() {
+  cache_.clear();
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Status Db::exec(const char* sql) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    Error e = sqlite_error(db_, rc, "exec");
+    if (msg) {
+      e.detail += std::string(": ") + msg;
+      sqlite3_free(msg);
+    }
+    return e;
+  }
+  return {};
+}
+
+Result<Stmt> Db::prepare(std::string_view sql) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = sqlite_error(db_, rc, "prepare");
+    e.detail += ": " + std::string(sql);
+    return e;
+  }
+  return Stmt(s);
+}
+
+Result<Stmt*> Db::cached(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  auto st = prepare(sql);
+  if (!st.ok()) return st.take_error();
+  auto p = std::make_unique<Stmt>(std::move(*st));
+  Stmt* raw = p.get();
+  cache_.emplace(sql, std::move(p));
+  return raw;
+}
+
+Error Db::error(const char* what) const { return sqlite_error(db_, sqlite3_errcode(db_), what); }
+
+}  // namespace cyr::store::sql

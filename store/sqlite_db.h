@@ -1,0 +1,80 @@
+// Thin RAII wrappers over SQLite for the store: Db (one connection) and Stmt
+// (one prepared statement), with errors as Result values.
+//
+// A Db is used by one thread at a time (the store hands connections out from
+// a pool or guards the writer connection with a mutex); it is opened with
+// SQLITE_OPEN_NOMUTEX. Stmt objects belong to the Db that prepared them and
+// must be destroyed before it.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "store/base/result.h"
+
+namespace cyr::store::sql {
+
+class Stmt {
+ public:
+  Stmt() = default;
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt();
+  Stmt(Stmt&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  Stmt& operator=(Stmt&& o) noexcept;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  // Binds are 1-based, as SQLite's.
+  Stmt& bind(int i, int64_t v);
+  Stmt& bind(int i, std::string_view v);   // text (copied)
+  Stmt& bind_blob(int i, std::string_view v);
+  Stmt& bind_null(int i);
+
+  // Ok(true) = a row is available, Ok(false) = done.
+  Result<bool> step();
+  // Steps until done (for statements returning no rows).
+  Status run();
+  void reset();  // also clears bindings
+
+  int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
+  std::string text(int col) const;
+  std::string_view view(int col) const;  // valid until the next step
+  bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  sqlite3_stmt* raw() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+};
+
+class Db {
+ public:
+  // Opens or creates `path` in WAL mode with synchronous=FULL and a busy
+  // timeout (another process or connection holding the write lock).
+  static Result<std::unique_ptr<Db>> open(const std::string& path, bool create);
+  ~Db();
+
+  Status exec(const char* sql);
+  // A statement prepared once per connection and reused (reset on return).
+  Result<Stmt*> cached(const char* sql);
+  Result<Stmt> prepare(std::string_view sql);
+
+  int64_t changes() const { return sqlite3_changes(db_); }
+  sqlite3* raw() const { return db_; }
+  Error error(const char* what) const;  // builds an Error from the last failure
+
+ private:
+  Db() = default;
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
+};
+
+// Error for a SQLite result code; SQLITE_BUSY maps to InUse, CORRUPT/NOTADB
+// to Corrupted, IOERR/FULL to Io.
+Error sqlite_error(sqlite3* db, int rc, const char* what);
+
+}  // namespace cyr::store::sql

@@ -1,0 +1,257 @@
+// Store: the mailbox store of one node (mailbox list, message index, message
+// files, quota, ACL, seen state, subscriptions, annotations, replication log).
+//
+// Layout and transaction rules are in docs/store.md. In short: the mailbox
+// list lives in {configdirectory}/mailboxes.db; everything else of one owner
+// ("shard": a user and all their folders, or one top-level shared hierarchy)
+// lives in one SQLite database per shard, so writers to different shards never
+// wait for each other; message bytes are immutable files "UID." in a directory
+// per mailbox on its partition.
+//
+// Ownership: Store::open() returns a unique_ptr; the caller owns it and must
+// keep it alive while any call is in progress. Thread-safety: every method is
+// synchronous (blocking) and may be called from any number of threads at
+// once. Concurrent writers to one shard are grouped (group commit); readers
+// read a consistent snapshot without waiting for writers.
+//
+// Errors: Errc::NotFound (no such mailbox/message), Exists, Invalid (bad name,
+// bad argument), Limit (a bound was exceeded), NoQuota (would exceed quota;
+// nothing changed), Unavailable (this node is a replica and the call is not a
+// replication write), Fenced (a failed fsync or store error stopped all
+// writes until the process restarts), Corrupted (a checksum failed), Io.
+//
+// Names are internal Cyrus names ("user.fred.Sent", "shared.news"); the
+// namespace conversion is the caller's. Rights are not checked here: the
+// caller (IMAP, LMTP) decides who may do what using get_acl().
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/base/result.h"
+#include "store/types.h"
+
+namespace cyr::store {
+
+enum class ExpungeMode {
+  Delayed,    // expunge keeps the file until purge (Cyrus "delayed")
+  Immediate,  // expunge unlinks the file after commit; the tombstone stays
+};
+
+struct StoreOptions {
+  std::filesystem::path configdirectory;  // holds mailboxes.db and shards/
+  std::map<std::string, std::filesystem::path> partitions;  // name -> spool root
+  std::string defaultpartition = "default";
+  bool singleinstancestore = true;   // hard-link identical deliveries
+  ExpungeMode expunge_mode = ExpungeMode::Delayed;
+  // ACL of a new top-level shared mailbox (Cyrus defaultacl, "anyone lrs").
+  std::string defaultacl = "anyone\tlrs\t";
+  // Rights the owner gets on a new top-level user mailbox (Cyrus: all).
+  std::string owner_rights = "lrswipkxtecdan";
+  bool create_directories = true;    // create configdirectory/partition roots
+  size_t max_open_shards = 512;      // cached open shard databases
+  size_t max_message_size = 64u << 20;
+  // Fault injection for tests: called instead of fsync(2) on message files
+  // and directories. Returns 0 or -1 with errno set, like fsync.
+  std::function<int(int fd)> fsync_hook;
+  std::string sid;  // log session id for store-wide events
+};
+
+enum class Role { Primary, Replica };
+const char* role_name(Role r);
+
+struct NodeState {
+  Role role = Role::Primary;
+  uint64_t epoch = 0;
+  friend bool operator==(const NodeState&, const NodeState&) = default;
+};
+
+// Who is writing: normal clients, or the replication applier, which alone may
+// write on a replica and may set uids/modseqs verbatim.
+enum class WriteMode { Normal, Replication };
+
+struct CreateMailboxRequest {
+  std::string name;
+  std::string partition;          // "" = defaultpartition
+  std::string uniqueid;           // "" = generate (replication passes one)
+  std::optional<uint32_t> uidvalidity;  // default: now, kept increasing
+  std::optional<std::string> acl; // default: inherited / owner / defaultacl
+};
+
+// An append of several messages into one mailbox, or (LMTP) the same message
+// into several mailboxes: each target gets its own UIDs.
+struct AppendRequest {
+  std::string mailbox;
+  std::vector<AppendMessage> messages;
+  bool check_quota = true;  // LMTP and IMAP check; replication does not
+};
+
+// A record to write verbatim (replication applier; WriteMode::Replication).
+struct ApplyRecord {
+  MessageRecord record;       // uid, modseq, guid, flags, dates, size
+  std::optional<MessageSource> source;  // bytes when the uid is new; must hash to guid
+};
+
+using MailboxWatcher = std::function<void(const MailboxEvent&)>;
+using WatchId = uint64_t;
+
+class Store {
+ public:
+  // Opens (creating if needed) the store described by opts and recovers from
+  // any crash: intents left by an interrupted rename/delete are reapplied and
+  // staging files are removed. Fails with Io/Corrupted if a database cannot be
+  // opened.
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& opts);
+
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- node role and the write fence ----
+  virtual NodeState node_state() const = 0;
+  // Persisted (fsync'd) before returning; Errc::Fenced on a fenced store.
+  virtual Status set_node_state(const NodeState& st) = 0;
+  // Ok, or the error that fenced the store.
+  virtual Status fence_status() const = 0;
+
+  // ---- mailbox list ----
+  // New top-level user mailbox: owner gets owner_rights; sub-mailbox:
+  // nearest existing parent's ACL; new top-level shared: defaultacl.
+  virtual Result<MailboxInfo> create_mailbox(const CreateMailboxRequest& req,
+                                             WriteMode mode = WriteMode::Normal) = 0;
+  // Creates many in one transaction of the list (provisioning, bench,
+  // replication). All or nothing.
+  virtual Status create_mailboxes(const std::vector<CreateMailboxRequest>& reqs,
+                                  WriteMode mode = WriteMode::Normal) = 0;
+  // Renames `from` and every mailbox below it to `to`. Renaming "user.fred" to
+  // "user.barney" renames the user: quota root, subscriptions and seen state
+  // of the shard follow. A rename that would move a mailbox to another owner
+  // (other than a whole-user rename) is refused with Errc::Invalid.
+  virtual Status rename_mailbox(const std::string& from, const std::string& to,
+                                WriteMode mode = WriteMode::Normal) = 0;
+  // Deletes `name` and every mailbox below it, their records and files.
+  virtual Status delete_mailbox(const std::string& name,
+                                WriteMode mode = WriteMode::Normal) = 0;
+  virtual Result<MailboxInfo> lookup(const std::string& name) = 0;
+  virtual Result<MailboxInfo> lookup_by_uniqueid(const std::string& uniqueid) = 0;
+  // Names matching an IMAP LIST pattern on internal names ('*' matches
+  // anything, '%' anything but the separator '.'), sorted.
+  virtual Result<std::vector<std::string>> list(std::string_view pattern) = 0;
+
+  // ---- ACL ----
+  virtual Result<std::string> get_acl(const std::string& mailbox) = 0;
+  virtual Status set_acl(const std::string& mailbox, const std::string& acl,
+                         WriteMode mode = WriteMode::Normal) = 0;
+
+  // ---- messages ----
+  virtual Result<AppendResult> append(const AppendRequest& req,
+                                      WriteMode mode = WriteMode::Normal) = 0;
+  // LMTP: the same message into several mailboxes (one file, hard links on one
+  // partition). Results are per target, in order; one target failing (quota,
+  // not found) does not fail the others.
+  virtual std::vector<Result<AppendResult>> deliver(
+      const std::vector<std::string>& mailboxes, const AppendMessage& msg,
+      bool check_quota = true) = 0;
+  // Every record (including tombstones when include_expunged), ascending UID.
+  virtual Result<std::vector<MessageRecord>> records(const std::string& mailbox,
+                                                     bool include_expunged = false) = 0;
+  virtual Result<MessageRecord> record(const std::string& mailbox, Uid uid) = 0;
+  // The serialized MessageStructure parsed at append.
+  virtual Result<std::string> structure(const std::string& mailbox, Uid uid) = 0;
+  // Path of the immutable message file; and its bytes (range; len 0 = to end).
+  virtual Result<std::filesystem::path> message_path(const std::string& mailbox, Uid uid) = 0;
+  virtual Result<std::string> read_message(const std::string& mailbox, Uid uid,
+                                           uint64_t offset = 0, uint64_t len = 0) = 0;
+  // Opens the message file read-only; the caller owns (and closes) the fd.
+  virtual Result<int> open_message(const std::string& mailbox, Uid uid) = 0;
+
+  virtual Result<StoreFlagsResult> store_flags(const std::string& mailbox,
+                                               const StoreFlagsRequest& req,
+                                               WriteMode mode = WriteMode::Normal) = 0;
+  // Expunges the UIDs of the set that exist (tombstones remain until purge).
+  virtual Result<ExpungeResult> expunge(const std::string& mailbox, const UidSet& uids,
+                                        WriteMode mode = WriteMode::Normal) = 0;
+  // Removes tombstones expunged before `older_than` (seconds since epoch) and
+  // their files.
+  virtual Result<uint64_t> purge_expunged(const std::string& mailbox, int64_t older_than) = 0;
+  // COPY (move=false) or MOVE. Same partition: hard links; else a copy.
+  virtual Result<CopyResult> copy(const std::string& from, const UidSet& uids,
+                                  const std::string& to, bool move,
+                                  WriteMode mode = WriteMode::Normal) = 0;
+  virtual Result<ChangesSince> changes_since(const std::string& mailbox, ModSeq since) = 0;
+
+  // ---- replication ----
+  // Writes records verbatim (uid, modseq, flags, guid), creating files for new
+  // uids from source (whose SHA-1 must equal guid); raises last_uid and
+  // highestmodseq as needed. Only with WriteMode::Replication.
+  virtual Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
+                               WriteMode mode) = 0;
+  virtual Status set_counters(const std::string& mailbox, const MailboxCounters& c,
+                              WriteMode mode) = 0;
+  // A file with this GUID in one of the candidate mailboxes on `partition`
+  // (APPLY RESERVE), or NotFound.
+  virtual Result<std::filesystem::path> find_message_file(
+      const std::string& partition, const mail::MessageGuid& guid,
+      const std::vector<std::string>& candidate_mailboxes) = 0;
+
+  // Change records not yet acknowledged, oldest first, at most `max`.
+  virtual Result<ChangeBatch> read_changes(size_t max) = 0;
+  // Forgets the records of `batch` (and anything older in the same shards).
+  virtual Status ack_changes(const ChangeBatch& batch) = 0;
+
+  // ---- quota (roots must name an existing mailbox; usage is per root) ----
+  virtual Result<QuotaInfo> get_quota(const std::string& root) = 0;
+  // Creates the root if needed; nullopt limits = unlimited.
+  virtual Status set_quota(const std::string& root, std::optional<uint64_t> storage_kib,
+                           std::optional<uint64_t> messages,
+                           WriteMode mode = WriteMode::Normal) = 0;
+  virtual Status remove_quota(const std::string& root, WriteMode mode = WriteMode::Normal) = 0;
+  // Ok if appending `messages` messages of `bytes` total to mailbox stays
+  // within its quota root; Errc::NoQuota otherwise.
+  virtual Status check_quota(const std::string& mailbox, uint64_t bytes,
+                             uint64_t messages = 1) = 0;
+
+  // ---- seen state (per user, per mailbox) ----
+  virtual Result<SeenState> get_seen(const std::string& userid, const std::string& mailbox) = 0;
+  virtual Status set_seen(const std::string& userid, const std::string& mailbox,
+                          const SeenState& st, WriteMode mode = WriteMode::Normal) = 0;
+
+  // ---- subscriptions (kept in the user's shard) ----
+  virtual Result<std::vector<std::string>> subscriptions(const std::string& userid) = 0;
+  virtual Status subscribe(const std::string& userid, const std::string& mailbox, bool on,
+                           WriteMode mode = WriteMode::Normal) = 0;
+
+  // ---- annotations ----
+  // mailbox "" = server annotations. userid "" = shared.
+  virtual Result<std::vector<Annotation>> annotations(const std::string& mailbox) = 0;
+  virtual Status set_annotation(const Annotation& a, WriteMode mode = WriteMode::Normal) = 0;
+
+  // ---- watchers ----
+  // cb is called after every commit that changes the mailbox with this
+  // uniqueid, on the committing thread, with no store lock held; it must be
+  // quick (post to the session's executor). It may call read methods of the
+  // store, never write methods (that would wait on the batch it is called from).
+  virtual WatchId watch(const std::string& uniqueid, MailboxWatcher cb) = 0;
+  virtual void unwatch(WatchId id) = 0;
+
+ protected:
+  Store() = default;
+};
+
+// Owner shard of an internal name: "user.fred.Sent" -> "user.fred",
+// "shared.news.x" -> "shared". Invalid names give an error.
+Result<std::string> shard_of(std::string_view mailbox);
+// Checks an internal name: non-empty, <= kMaxMailboxNameLength, no empty
+// component, no component "." / "..", no '/', no control chars, not
+// beginning or ending with '.'.
+Status validate_mailbox_name(std::string_view name);
+// IMAP LIST pattern match on internal names (separator '.').
+bool list_match(std::string_view pattern, std::string_view name);
+
+}  // namespace cyr::store

@@ -1,0 +1,2732 @@
+// StoreImpl: the implementation of store/store.h. See docs/store.md for the
+// on-disk layout and the transaction rules this file follows.
+//
+// Structure:
+//   - ListDb: mailboxes.db (the mailbox list, shard ids, node state, list
+//     change records, pending-shard markers, intents, server annotations).
+//   - Shard: one SQLite database per owner with a group-commit queue.
+//   - StoreImpl: the public operations, each "read the list, then one shard
+//     write transaction".
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "store/base/log.h"
+#include "store/mail/mboxname.h"
+#include "store/spool.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace cyr::store {
+
+namespace fs = std::filesystem;
+using sql::Db;
+using sql::Stmt;
+
+namespace {
+
+constexpr uint64_t kSeqReserveBlock = 1u << 20;
+constexpr size_t kMaxBatchOps = 512;
+constexpr int64_t kSchemaVersion = 1;
+
+int64_t now_seconds() { return static_cast<int64_t>(::time(nullptr)); }
+
+bool fencing_error(const Error& e) {
+  return e.code == Errc::Io || e.code == Errc::Corrupted || e.code == Errc::Internal ||
+         e.code == Errc::Fenced;
+}
+
+Error not_found(const std::string& name) {
+  return Error(Errc::NotFound, "Mailbox does not exist", name);
+}
+
+std::string new_uniqueid() {
+  static std::mutex mu;
+  static std::mt19937_64 rng(std::random_device{}() ^ (uint64_t(::getpid()) << 32) ^
+                             uint64_t(now_seconds()));
+  uint64_t a, b;
+  {
+    std::lock_guard lk(mu);
+    a = rng();
+    b = rng();
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", uint32_t(a >> 32),
+                uint32_t((a >> 16) & 0xffff), uint32_t(0x4000 | (a & 0x0fff)),
+                uint32_t(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+bool valid_uniqueid(std::string_view u) {
+  if (u.size() < 2 || u.size() > 64) return false;
+  for (char c : u)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-'))
+      return false;
+  return true;
+}
+
+// Keywords are IMAP atoms (no specials, no leading '\'); bounded.
+Status validate_flags(const Flags& f) {
+  if (f.system & ~kSettableSystemFlags)
+    return Error(Errc::Invalid, "Invalid system flag", "system bits");
+  if (f.keywords.size() > kMaxKeywordsPerMessage)
+    return Error(Errc::Limit, "Too many keywords");
+  for (auto& k : f.keywords) {
+    if (k.empty() || k.size() > kMaxKeywordLength || k[0] == '\\')
+      return Error(Errc::Invalid, "Invalid keyword", k.substr(0, 40));
+    for (unsigned char c : k)
+      if (c <= 0x20 || c >= 0x7f || std::strchr("(){%*\"\\]", c))
+        return Error(Errc::Invalid, "Invalid keyword", k.substr(0, 40));
+  }
+  return {};
+}
+
+bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string join_keywords(const std::vector<std::string>& kw) {
+  std::string s;
+  for (auto& k : kw) {
+    if (!s.empty()) s += ' ';
+    s += k;
+  }
+  return s;
+}
+
+std::vector<std::string> split_keywords(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(' ', i);
+    if (j == std::string_view::npos) j = s.size();
+    if (j > i) out.emplace_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+void add_keywords(std::vector<std::string>& to, const std::vector<std::string>& add) {
+  for (auto& k : add) {
+    bool have = false;
+    for (auto& t : to)
+      if (ieq(t, k)) { have = true; break; }
+    if (!have) to.push_back(k);
+  }
+}
+
+void remove_keywords(std::vector<std::string>& from, const std::vector<std::string>& rm) {
+  from.erase(std::remove_if(from.begin(), from.end(),
+                            [&](const std::string& k) {
+                              for (auto& r : rm)
+                                if (ieq(r, k)) return true;
+                              return false;
+                            }),
+             from.end());
+}
+
+// Checksum of an index record: detects a record damaged on disk or by a bug
+// that wrote one column without the others.
+uint64_t record_crc(const MessageRecord& r, std::string_view keywords) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  auto add = [&](const void* p, size_t n) { XXH3_64bits_update(st, p, n); };
+  add(&r.uid, sizeof r.uid);
+  add(&r.modseq, sizeof r.modseq);
+  add(&r.createdmodseq, sizeof r.createdmodseq);
+  add(r.guid.bytes().data(), r.guid.bytes().size());
+  add(&r.flags.system, sizeof r.flags.system);
+  add(keywords.data(), keywords.size());
+  add(&r.internaldate, sizeof r.internaldate);
+  add(&r.savedate, sizeof r.savedate);
+  add(&r.last_updated, sizeof r.last_updated);
+  add(&r.size, sizeof r.size);
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  // SQLite integers are signed; keep the top bit clear to store it plainly.
+  return h & 0x7fffffffffffffffULL;
+}
+
+bool is_same_or_below(std::string_view name, std::string_view top) {
+  return name == top || (name.size() > top.size() && name.compare(0, top.size(), top) == 0 &&
+                         name[top.size()] == '.');
+}
+
+// Replaces identifier `from` by `to` in a Cyrus ACL string ("id\trights\t"...).
+std::string rename_acl_identifier(const std::string& acl, const std::string& from,
+                                  const std::string& to) {
+  std::string out;
+  size_t i = 0;
+  while (i < acl.size()) {
+    size_t t1 = acl.find('\t', i);
+    if (t1 == std::string::npos) { out += acl.substr(i); break; }
+    size_t t2 = acl.find('\t', t1 + 1);
+    if (t2 == std::string::npos) t2 = acl.size();
+    std::string id = acl.substr(i, t1 - i);
+    std::string rights = acl.substr(t1 + 1, t2 - t1 - 1);
+    out += (id == from ? to : id) + "\t" + rights + "\t";
+    i = t2 + 1;
+  }
+  return out;
+}
+
+const char* kListSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS node(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shard(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS mailbox(
+  name TEXT PRIMARY KEY, uniqueid TEXT NOT NULL UNIQUE, shard_id INTEGER NOT NULL,
+  partition TEXT NOT NULL, acl TEXT NOT NULL, uidvalidity INTEGER NOT NULL,
+  mbtype INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mailbox_by_shard ON mailbox(shard_id);
+CREATE TABLE IF NOT EXISTS change(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,
+  arg1 TEXT NOT NULL, arg2 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_shard(shard_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS intent(id INTEGER PRIMARY KEY, shard_id INTEGER NOT NULL,
+  kind TEXT NOT NULL, arg1 TEXT NOT NULL, arg2 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS annotation(entry TEXT NOT NULL, userid TEXT NOT NULL,
+  value TEXT NOT NULL, modseq INTEGER NOT NULL, PRIMARY KEY(entry, userid)) WITHOUT ROWID;
+)SQL";
+
+const char* kShardSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mailbox(
+  mbid INTEGER PRIMARY KEY, uniqueid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  partition TEXT NOT NULL, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,
+  highestmodseq INTEGER NOT NULL, recentuid INTEGER NOT NULL, recenttime INTEGER NOT NULL,
+  last_appenddate INTEGER NOT NULL, pop3_last_login INTEGER NOT NULL,
+  pop3_show_after INTEGER NOT NULL, createdmodseq INTEGER NOT NULL,
+  foldermodseq INTEGER NOT NULL, options INTEGER NOT NULL, quota_mbid INTEGER NOT NULL,
+  exists_count INTEGER NOT NULL, total_size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS record(
+  mbid INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,
+  createdmodseq INTEGER NOT NULL, guid BLOB NOT NULL, system_flags INTEGER NOT NULL,
+  keywords TEXT NOT NULL, internaldate INTEGER NOT NULL, savedate INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL, size INTEGER NOT NULL, crc INTEGER NOT NULL,
+  PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_by_modseq ON record(mbid, modseq);
+CREATE INDEX IF NOT EXISTS record_by_guid ON record(guid);
+CREATE TABLE IF NOT EXISTS structure(mbid INTEGER NOT NULL, uid INTEGER NOT NULL,
+  blob BLOB NOT NULL, PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen(userid TEXT NOT NULL, mbid INTEGER NOT NULL,
+  lastread INTEGER NOT NULL, lastuid INTEGER NOT NULL, lastchange INTEGER NOT NULL,
+  seenuids TEXT NOT NULL, PRIMARY KEY(userid, mbid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subscription(userid TEXT NOT NULL, name TEXT NOT NULL,
+  PRIMARY KEY(userid, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quota(mbid INTEGER PRIMARY KEY, storage_limit INTEGER,
+  message_limit INTEGER, storage_used INTEGER NOT NULL, message_used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS annotation(mbid INTEGER NOT NULL, entry TEXT NOT NULL,
+  userid TEXT NOT NULL, value TEXT NOT NULL, modseq INTEGER NOT NULL,
+  PRIMARY KEY(mbid, entry, userid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS change(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,
+  arg1 TEXT NOT NULL, arg2 TEXT NOT NULL);
+)SQL";
+
+// A pool of read connections to one database file. Readers in WAL mode see
+// the last committed state and never block the writer or each other.
+class DbPool {
+ public:
+  explicit DbPool(std::string path) : path_(std::move(path)) {}
+
+  class Lease {
+   public:
+    Lease(DbPool* pool, std::unique_ptr<Db> db) : pool_(pool), db_(std::move(db)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (db_) pool_->put(std::move(db_));
+    }
+    Db* operator->() { return db_.get(); }
+    Db& operator*() { return *db_; }
+
+   private:
+    DbPool* pool_;
+    std::unique_ptr<Db> db_;
+  };
+
+  Result<Lease> get() {
+    {
+      std::lock_guard lk(mu_);
+      if (!free_.empty()) {
+        auto db = std::move(free_.back());
+        free_.pop_back();
+        return Lease(this, std::move(db));
+      }
+    }
+    auto db = Db::open(path_, false);
+    if (!db.ok()) return db.take_error();
+    return Lease(this, std::move(*db));
+  }
+
+ private:
+  void put(std::unique_ptr<Db> db) {
+    std::lock_guard lk(mu_);
+    if (free_.size() < 8) free_.push_back(std::move(db));
+  }
+  std::string path_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Db>> free_;
+};
+
+// A read transaction: all statements see one snapshot.
+class ReadTxn {
+ public:
+  explicit ReadTxn(Db& db) : db_(db) { ok_ = db_.exec("BEGIN").ok(); }
+  ~ReadTxn() {
+    if (ok_) (void)db_.exec("COMMIT");
+  }
+
+ private:
+  Db& db_;
+  bool ok_ = false;
+};
+
+// One row of the mailbox list.
+struct ListEntry {
+  std::string name;
+  std::string uniqueid;
+  uint64_t shard_id = 0;
+  std::string partition;
+  std::string acl;
+  uint32_t uidvalidity = 0;
+  MailboxType type = MailboxType::User;
+};
+
+// The per-mailbox state row of a shard.
+struct MbState {
+  int64_t mbid = 0;
+  MailboxInfo info;  // counters (name/acl filled from the list)
+  int64_t quota_mbid = 0;
+};
+
+struct StagedSet {
+  const Spool* spool = nullptr;
+  std::vector<StagedMessage> msgs;
+  ~StagedSet() {
+    if (spool)
+      for (auto& m : msgs) spool->discard(m);
+  }
+};
+
+}  // namespace
+
+class StoreImpl;
+struct Shard;
+
+// What one write operation leaves for after the commit.
+struct WriteOp {
+  std::function<Status(struct ShardTxn&)> fn;
+  Status result;
+  bool done = false;
+  std::vector<MailboxEvent> events;
+  std::vector<std::string> unlink_after;  // files to remove once committed
+  std::vector<std::string> rmdir_after;   // mailbox directories to remove
+  std::vector<std::string> linked;        // links made (undone on rollback)
+};
+
+struct Shard {
+  uint64_t id = 0;
+  std::string path;
+  std::mutex write_mu;  // held by the group-commit leader for its whole batch
+  std::unique_ptr<Db> writer;
+  std::unique_ptr<DbPool> readers;
+  std::mutex q_mu;
+  std::condition_variable q_cv;
+  std::deque<WriteOp*> queue;
+  bool recovered = false;  // intents and orphans handled (under write_mu)
+};
+
+// The context a write op runs in: one shard, one open SQLite transaction.
+struct ShardTxn {
+  StoreImpl* store = nullptr;
+  Shard* shard = nullptr;
+  Db* db = nullptr;
+  WriteMode mode = WriteMode::Normal;
+  WriteOp* op = nullptr;
+  std::set<std::string> dirs_to_sync;
+  bool wrote_changes = false;
+  bool clean_marker = false;  // after commit: drop the pending marker if empty
+
+  Status log_change(ChangeKind kind, const std::string& a1, const std::string& a2 = {});
+  Result<MbState> load(const ListEntry& e);  // materializes the row if missing
+  Status save(const MbState& m);
+  Status link(const std::string& from, const fs::path& to);
+  void event(const MbState& m, uint32_t what) {
+    op->events.push_back(MailboxEvent{m.info.uniqueid, m.info.name, what, m.info.highestmodseq,
+                                      m.info.last_uid, m.info.exists});
+  }
+};
+
+class StoreImpl final : public Store {
+ public:
+  explicit StoreImpl(const StoreOptions& o)
+      : opts_(o), spool_(o.partitions, o.fsync_hook, o.max_message_size) {}
+
+  Status init();
+
+  // -- fence --
+  Status check_writable(WriteMode mode) const {
+    if (fenced_.load(std::memory_order_acquire)) {
+      std::lock_guard lk(fence_mu_);
+      return Error(Errc::Fenced, "Mailbox store is fenced after an error", fence_error_.describe());
+    }
+    if (role_.load(std::memory_order_acquire) == Role::Replica && mode != WriteMode::Replication)
+      return Error(Errc::Unavailable, "This server is a replica; it does not take writes");
+    return {};
+  }
+  void fence(const Error& cause) {
+    std::lock_guard lk(fence_mu_);
+    if (!fenced_.load()) {
+      fence_error_ = cause;
+      fenced_.store(true, std::memory_order_release);
+      CYR_LOG(Critical, opts_.sid, "store fenced: %s", cause.describe().c_str());
+    }
+  }
+  Status fence_if_fatal(Status st) {
+    if (!st.ok() && fencing_error(st.error())) {
+      fence(st.error());
+      return Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe());
+    }
+    return st;
+  }
+
+  NodeState node_state() const override {
+    std::lock_guard lk(node_mu_);
+    return node_;
+  }
+  Status set_node_state(const NodeState& st) override;
+  Status fence_status() const override {
+    if (!fenced_.load()) return {};
+    std::lock_guard lk(fence_mu_);
+    return Error(Errc::Fenced, "Mailbox store is fenced after an error", fence_error_.describe());
+  }
+
+  Result<MailboxInfo> create_mailbox(const CreateMailboxRequest& req, WriteMode mode) override;
+  Status create_mailboxes(const std::vector<CreateMailboxRequest>& reqs, WriteMode mode) override;
+  Status rename_mailbox(const std::string& from, const std::string& to, WriteMode mode) override;
+  Status delete_mailbox(const std::string& name, WriteMode mode) override;
+  Result<MailboxInfo> lookup(const std::string& name) override;
+  Result<MailboxInfo> lookup_by_uniqueid(const std::string& uniqueid) override;
+  Result<std::vector<std::string>> list(std::string_view pattern) override;
+  Result<std::string> get_acl(const std::string& mailbox) override;
+  Status set_acl(const std::string& mailbox, const std::string& acl, WriteMode mode) override;
+
+  Result<AppendResult> append(const AppendRequest& req, WriteMode mode) override;
+  std::vector<Result<AppendResult>> deliver(const std::vector<std::string>& mailboxes,
+                                            const AppendMessage& msg, bool check_quota) override;
+  Result<std::vector<MessageRecord>> records(const std::string& mailbox, bool include_expunged) override;
+  Result<MessageRecord> record(const std::string& mailbox, Uid uid) override;
+  Result<std::string> structure(const std::string& mailbox, Uid uid) override;
+  Result<fs::path> message_path(const std::string& mailbox, Uid uid) override;
+  Result<std::string> read_message(const std::string& mailbox, Uid uid, uint64_t offset,
+                                   uint64_t len) override;
+  Result<int> open_message(const std::string& mailbox, Uid uid) override;
+  Result<StoreFlagsResult> store_flags(const std::string& mailbox, const StoreFlagsRequest& req,
+                                       WriteMode mode) override;
+  Result<ExpungeResult> expunge(const std::string& mailbox, const UidSet& uids, WriteMode mode) override;
+  Result<uint64_t> purge_expunged(const std::string& mailbox, int64_t older_than) override;
+  Result<CopyResult> copy(const std::string& from, const UidSet& uids, const std::string& to,
+                          bool move, WriteMode mode) override;
+  Result<ChangesSince> changes_since(const std::string& mailbox, ModSeq since) override;
+
+  Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
+                       WriteMode mode) override;
+  Status set_counters(const std::string& mailbox, const MailboxCounters& c, WriteMode mode) override;
+  Result<fs::path> find_message_file(const std::string& partition, const mail::MessageGuid& guid,
+                                     const std::vector<std::string>& candidates) override;
+  Result<ChangeBatch> read_changes(size_t max) override;
+  Status ack_changes(const ChangeBatch& batch) override;
+
+  Result<QuotaInfo> get_quota(const std::string& root) override;
+  Status set_quota(const std::string& root, std::optional<uint64_t> storage_kib,
+                   std::optional<uint64_t> messages, WriteMode mode) override;
+  Status remove_quota(const std::string& root, WriteMode mode) override;
+  Status check_quota(const std::string& mailbox, uint64_t bytes, uint64_t messages) override;
+
+  Result<SeenState> get_seen(const std::string& userid, const std::string& mailbox) override;
+  Status set_seen(const std::string& userid, const std::string& mailbox, const SeenState& st,
+                  WriteMode mode) override;
+  Result<std::vector<std::string>> subscriptions(const std::string& userid) override;
+  Status subscribe(const std::string& userid, const std::string& mailbox, bool on,
+                   WriteMode mode) override;
+  Result<std::vector<Annotation>> annotations(const std::string& mailbox) override;
+  Status set_annotation(const Annotation& a, WriteMode mode) override;
+
+  WatchId watch(const std::string& uniqueid, MailboxWatcher cb) override;
+  void unwatch(WatchId id) override;
+
+  // -- used by ShardTxn --
+  Result<uint64_t> next_seq();
+  bool log_writes(WriteMode mode) const { return mode == WriteMode::Normal; }
+  const Spool& spool() const { return spool_; }
+  Result<int64_t> nearest_quota_root(Db& db, const std::string& name);
+
+ private:
+  friend struct ShardTxn;
+
+  // -- list db --
+  Result<std::optional<ListEntry>> list_get(Db& db, const std::string& name);
+  Result<ListEntry> list_entry(const std::string& name);
+  Status list_write(const std::function<Status(Db&)>& fn);
+  Result<uint64_t> shard_id_for(Db& db, const std::string& shard_name, bool create);
+  Status list_log_change(Db& db, ChangeKind kind, const std::string& a1, const std::string& a2 = {});
+  Status build_create(Db& db, const CreateMailboxRequest& req, WriteMode mode, ListEntry& out);
+
+  // -- shards --
+  Result<std::shared_ptr<Shard>> shard(uint64_t id);
+  fs::path shard_path(uint64_t id) const;
+  Status shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
+                     std::function<Status(ShardTxn&)> fn);
+  void run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mode);
+  Status ensure_writer(Shard& sh);
+  Status recover_shard(Shard& sh);
+  Status apply_intents(Shard& sh, Db& db);
+  Status ensure_marker(uint64_t shard_id);
+  void after_commit(WriteOp& op);
+
+  Result<std::pair<ListEntry, std::shared_ptr<Shard>>> open_mailbox(const std::string& name);
+  Result<AppendResult> append_staged(const ListEntry& entry, const std::shared_ptr<Shard>& sh,
+                                     const std::vector<StagedMessage>& msgs,
+                                     const std::vector<AppendMessage>& meta, bool check_quota,
+                                     WriteMode mode);
+  Result<MbState> read_state(Db& db, const ListEntry& e);
+  Result<std::vector<MessageRecord>> read_records(Db& db, int64_t mbid, const char* where,
+                                                  int64_t arg, bool include_expunged);
+  Result<std::string> user_shard_name(const std::string& userid);
+  Result<QuotaInfo> quota_of(Db& db, int64_t root_mbid);
+
+  StoreOptions opts_;
+  Spool spool_;
+
+  std::atomic<bool> fenced_{false};
+  mutable std::mutex fence_mu_;
+  Error fence_error_;
+
+  std::atomic<Role> role_{Role::Primary};
+  mutable std::mutex node_mu_;
+  NodeState node_;
+
+  std::string list_path_;
+  std::mutex list_write_mu_;
+  std::unique_ptr<Db> list_writer_;
+  std::unique_ptr<DbPool> list_readers_;
+
+  std::mutex seq_mu_;
+  uint64_t next_seq_ = 1;
+  uint64_t seq_reserved_ = 0;
+
+  std::mutex uidvalidity_mu_;
+  uint32_t last_uidvalidity_ = 0;
+
+  std::mutex shards_mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<Shard>> shards_;
+
+  std::mutex markers_mu_;
+  std::unordered_set<uint64_t> dirty_shards_;
+
+  std::mutex watch_mu_;
+  WatchId next_watch_ = 1;
+  std::unordered_map<std::string, std::vector<std::pair<WatchId, MailboxWatcher>>> watchers_;
+  std::unordered_map<WatchId, std::string> watch_index_;
+};
+
+// ---------------------------------------------------------------------------
+// ShardTxn
+
+Status ShardTxn::log_change(ChangeKind kind, const std::string& a1, const std::string& a2) {
+  if (!store->log_writes(mode)) return {};
+  auto seq = store->next_seq();
+  if (!seq.ok()) return seq.take_error();
+  auto st = db->cached("INSERT INTO change(seq, kind, arg1, arg2) VALUES(?,?,?,?)");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, static_cast<int64_t>(*seq)).bind(2, static_cast<int64_t>(kind)).bind(3, a1).bind(4, a2);
+  CYR_TRY((*st)->run());
+  wrote_changes = true;
+  return {};
+}
+
+Result<MbState> ShardTxn::load(const ListEntry& e) {
+  auto r = store->read_state(*db, e);
+  if (!r.ok()) return r;
+  if (r->mbid != 0) return r;
+  // First write to a mailbox created in the list only: materialize its row.
+  auto root = store->nearest_quota_root(*db, e.name);
+  if (!root.ok()) return root.take_error();
+  auto st = db->cached(
+      "INSERT INTO mailbox(uniqueid, name, partition, uidvalidity, last_uid, highestmodseq,"
+      " recentuid, recenttime, last_appenddate, pop3_last_login, pop3_show_after,"
+      " createdmodseq, foldermodseq, options, quota_mbid, exists_count, total_size)"
+      " VALUES(?,?,?,?,0,1,0,0,0,0,0,1,1,0,?,0,0)");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, e.uniqueid).bind(2, e.name).bind(3, e.partition).bind(4, int64_t(e.uidvalidity)).bind(5, *root);
+  CYR_TRY((*st)->run());
+  return store->read_state(*db, e);
+}
+
+Status ShardTxn::save(const MbState& m) {
+  auto st = db->cached(
+      "UPDATE mailbox SET name=?, last_uid=?, highestmodseq=?, recentuid=?, recenttime=?,"
+      " last_appenddate=?, pop3_last_login=?, pop3_show_after=?, createdmodseq=?,"
+      " foldermodseq=?, options=?, exists_count=?, total_size=?, uidvalidity=? WHERE mbid=?");
+  if (!st.ok()) return st.take_error();
+  const auto& i = m.info;
+  (*st)->bind(1, i.name).bind(2, int64_t(i.last_uid)).bind(3, int64_t(i.highestmodseq))
+      .bind(4, int64_t(i.recentuid)).bind(5, i.recenttime).bind(6, i.last_appenddate)
+      .bind(7, i.pop3_last_login).bind(8, i.pop3_show_after).bind(9, int64_t(i.createdmodseq))
+      .bind(10, int64_t(i.foldermodseq)).bind(11, int64_t(i.options)).bind(12, int64_t(i.exists))
+      .bind(13, int64_t(i.total_size)).bind(14, int64_t(i.uidvalidity)).bind(15, m.mbid);
+  return (*st)->run();
+}
+
+Status ShardTxn::link(const std::string& from, const fs::path& to) {
+  CYR_TRY(store->spool().link(from, to, dirs_to_sync));
+  op->linked.push_back(to.string());
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Opening
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& opts) {
+  auto impl = std::make_unique<StoreImpl>(opts);
+  CYR_TRY(impl->init());
+  return std::unique_ptr<Store>(std::move(impl));
+}
+
+Status StoreImpl::init() {
+  if (opts_.configdirectory.empty())
+    return Error(Errc::Invalid, "No configdirectory", "StoreOptions.configdirectory empty");
+  if (opts_.partitions.empty())
+    return Error(Errc::Invalid, "No partition configured", "StoreOptions.partitions empty");
+  std::error_code ec;
+  if (opts_.create_directories) {
+    fs::create_directories(opts_.configdirectory / "shards", ec);
+    for (auto& [n, p] : opts_.partitions) fs::create_directories(p, ec);
+  }
+  list_path_ = (opts_.configdirectory / "mailboxes.db").string();
+  auto w = Db::open(list_path_, true);
+  if (!w.ok()) return w.take_error();
+  list_writer_ = std::move(*w);
+  CYR_TRY(list_writer_->exec(kListSchema));
+  list_readers_ = std::make_unique<DbPool>(list_path_);
+
+  // Node state, change sequence reservation, pending markers.
+  {
+    auto st = list_writer_->prepare("SELECT key, value FROM node");
+    if (!st.ok()) return st.take_error();
+    for (;;) {
+      auto row = st->step();
+      if (!row.ok()) return row.take_error();
+      if (!*row) break;
+      std::string k = st->text(0);
+      int64_t v = st->i64(1);
+      if (k == "role") node_.role = v == 1 ? Role::Replica : Role::Primary;
+      if (k == "epoch") node_.epoch = static_cast<uint64_t>(v);
+      if (k == "last_uidvalidity") last_uidvalidity_ = static_cast<uint32_t>(v);
+    }
+    role_.store(node_.role);
+    std::ifstream seqf(opts_.configdirectory / "change_seq");
+    if (seqf) seqf >> seq_reserved_;
+    // Sequence numbers beyond the last reservation were never handed out
+    // durably; start after it so that seq keeps increasing across restarts.
+    next_seq_ = seq_reserved_ + 1;
+    auto p = list_writer_->prepare("SELECT shard_id FROM pending_shard");
+    if (!p.ok()) return p.take_error();
+    for (;;) {
+      auto row = p->step();
+      if (!row.ok()) return row.take_error();
+      if (!*row) break;
+      dirty_shards_.insert(static_cast<uint64_t>(p->i64(0)));
+    }
+  }
+  spool_.clear_staging();
+
+  // Reapply intents left by an interrupted rename/delete.
+  std::vector<uint64_t> intent_shards;
+  {
+    auto st = list_writer_->prepare("SELECT DISTINCT shard_id FROM intent");
+    if (!st.ok()) return st.take_error();
+    for (;;) {
+      auto row = st->step();
+      if (!row.ok()) return row.take_error();
+      if (!*row) break;
+      intent_shards.push_back(static_cast<uint64_t>(st->i64(0)));
+    }
+  }
+  for (uint64_t id : intent_shards) {
+    auto sh = shard(id);
+    if (!sh.ok()) return sh.take_error();
+    std::lock_guard lk((*sh)->write_mu);
+    CYR_TRY(ensure_writer(**sh));
+  }
+  return {};
+}
+
+Status StoreImpl::set_node_state(const NodeState& st) {
+  if (fenced_.load()) return fence_status();
+  Status s = list_write([&](Db& db) -> Status {
+    auto a = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('role', ?)");
+    if (!a.ok()) return a.take_error();
+    (*a)->bind(1, int64_t(st.role == Role::Replica ? 1 : 0));
+    CYR_TRY((*a)->run());
+    auto b = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('epoch', ?)");
+    if (!b.ok()) return b.take_error();
+    (*b)->bind(1, static_cast<int64_t>(st.epoch));
+    return (*b)->run();
+  });
+  if (!s.ok()) return s;
+  std::lock_guard lk(node_mu_);
+  node_ = st;
+  role_.store(st.role, std::memory_order_release);
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// The list database
+
+Status StoreImpl::list_write(const std::function<Status(Db&)>& fn) {
+  std::lock_guard lk(list_write_mu_);
+  if (fenced_.load()) return fence_status();
+  Db& db = *list_writer_;
+  Status st = db.exec("BEGIN IMMEDIATE");
+  if (!st.ok()) return fence_if_fatal(std::move(st));
+  st = fn(db);
+  if (!st.ok()) {
+    (void)db.exec("ROLLBACK");
+    return fence_if_fatal(std::move(st));
+  }
+  st = db.exec("COMMIT");
+  if (!st.ok()) {
+    (void)db.exec("ROLLBACK");
+    // A failed commit may or may not have reached the disk: stop writing.
+    fence(st.error());
+    return fence_status();
+  }
+  return {};
+}
+
+// Change sequence numbers are handed out from blocks reserved durably in
+// {configdirectory}/change_seq (its own file, so that both list and shard
+// transactions can draw numbers without holding each other's locks). After
+// a restart numbering resumes above the last reservation: seq only grows.
+Result<uint64_t> StoreImpl::next_seq() {
+  std::lock_guard lk(seq_mu_);
+  if (next_seq_ > seq_reserved_) {
+    uint64_t upto = next_seq_ + kSeqReserveBlock;
+    fs::path final_path = opts_.configdirectory / "change_seq";
+    fs::path tmp = opts_.configdirectory / "change_seq.tmp";
+    std::string text = std::to_string(upto) + "\n";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              spool_.fsync_fd(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    ok = ok && ::rename(tmp.c_str(), final_path.c_str()) == 0 &&
+         spool_.fsync_dir(opts_.configdirectory.string()).ok();
+    if (!ok) {
+      Error e(Errc::Io, "Mailbox store I/O error", "cannot reserve change sequence numbers");
+      fence(e);
+      return e;
+    }
+    seq_reserved_ = upto;
+  }
+  return next_seq_++;
+}
+
+Result<std::optional<ListEntry>> StoreImpl::list_get(Db& db, const std::string& name) {
+  auto st = db.cached(
+      "SELECT uniqueid, shard_id, partition, acl, uidvalidity, mbtype FROM mailbox WHERE name=?");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, name);
+  auto row = (*st)->step();
+  if (!row.ok()) return row.take_error();
+  if (!*row) return std::optional<ListEntry>();
+  ListEntry e;
+  e.name = name;
+  e.uniqueid = (*st)->text(0);
+  e.shard_id = static_cast<uint64_t>((*st)->i64(1));
+  e.partition = (*st)->text(2);
+  e.acl = (*st)->text(3);
+  e.uidvalidity = static_cast<uint32_t>((*st)->i64(4));
+  e.type = (*st)->i64(5) == 1 ? MailboxType::Shared : MailboxType::User;
+  (*st)->reset();
+  return std::optional<ListEntry>(std::move(e));
+}
+
+Result<ListEntry> StoreImpl::list_entry(const std::string& name) {
+  CYR_TRY(validate_mailbox_name(name));
+  auto db = list_readers_->get();
+  if (!db.ok()) return db.take_error();
+  auto e = list_get(**db, name);
+  if (!e.ok()) return e.take_error();
+  if (!*e) return not_found(name);
+  return std::move(**e);
+}
+
+Result<uint64_t> StoreImpl::shard_id_for(Db& db, const std::string& shard_name, bool create) {
+  auto st = db.cached("SELECT id FROM shard WHERE name=?");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, shard_name);
+  auto row = (*st)->step();
+  if (!row.ok()) return row.take_error();
+  if (*row) {
+    uint64_t id = static_cast<uint64_t>((*st)->i64(0));
+    (*st)->reset();
+    return id;
+  }
+  if (!create) return Error(Errc::NotFound, "No such owner", shard_name);
+  auto ins = db.cached("INSERT INTO shard(name) VALUES(?)");
+  if (!ins.ok()) return ins.take_error();
+  (*ins)->bind(1, shard_name);
+  CYR_TRY((*ins)->run());
+  return static_cast<uint64_t>(sqlite3_last_insert_rowid(db.raw()));
+}
+
+Status StoreImpl::list_log_change(Db& db, ChangeKind kind, const std::string& a1,
+                                  const std::string& a2) {
+  auto seq = next_seq();
+  if (!seq.ok()) return seq.take_error();
+  auto st = db.cached("INSERT INTO change(seq, kind, arg1, arg2) VALUES(?,?,?,?)");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, static_cast<int64_t>(*seq)).bind(2, static_cast<int64_t>(kind)).bind(3, a1).bind(4, a2);
+  return (*st)->run();
+}
+
+// ---------------------------------------------------------------------------
+// Shards
+
+fs::path StoreImpl::shard_path(uint64_t id) const {
+  char sub[8];
+  std::snprintf(sub, sizeof sub, "%02x", static_cast<unsigned>(id & 0xff));
+  return opts_.configdirectory / "shards" / sub / (std::to_string(id) + ".db");
+}
+
+Result<std::shared_ptr<Shard>> StoreImpl::shard(uint64_t id) {
+  std::lock_guard lk(shards_mu_);
+  auto it = shards_.find(id);
+  if (it != shards_.end()) return it->second;
+  if (shards_.size() >= opts_.max_open_shards) {
+    // Close shards nobody is using (only the cache holds a reference).
+    for (auto i = shards_.begin(); i != shards_.end() && shards_.size() >= opts_.max_open_shards;) {
+      if (i->second.use_count() == 1)
+        i = shards_.erase(i);
+      else
+        ++i;
+    }
+  }
+  auto sh = std::make_shared<Shard>();
+  sh->id = id;
+  sh->path = shard_path(id).string();
+  sh->readers = std::make_unique<DbPool>(sh->path);
+  shards_.emplace(id, sh);
+  return sh;
+}
+
+Status StoreImpl::ensure_writer(Shard& sh) {
+  if (sh.writer && sh.recovered) return {};
+  if (!sh.writer) {
+    std::error_code ec;
+    fs::create_directories(fs::path(sh.path).parent_path(), ec);
+    auto db = Db::open(sh.path, true);
+    if (!db.ok()) return db.take_error();
+    CYR_TRY((*db)->exec(kShardSchema));
+    sh.writer = std::move(*db);
+  }
+  if (!sh.recovered) {
+    CYR_TRY(recover_shard(sh));
+    sh.recovered = true;
+  }
+  return {};
+}
+
+// First write access to a shard in this process: finish interrupted
+// renames/deletes, and remove message files that were written but never
+// indexed (a crash between link and commit).
+Status StoreImpl::recover_shard(Shard& sh) {
+  Db& db = *sh.writer;
+  CYR_TRY(db.exec("BEGIN IMMEDIATE"));
+  Status st = apply_intents(sh, db);
+  if (!st.ok()) {
+    (void)db.exec("ROLLBACK");
+    return st;
+  }
+  CYR_TRY(db.exec("COMMIT"));
+  // Intents done: forget them.
+  CYR_TRY(list_write([&](Db& ldb) -> Status {
+    auto d = ldb.cached("DELETE FROM intent WHERE shard_id=?");
+    if (!d.ok()) return d.take_error();
+    (*d)->bind(1, static_cast<int64_t>(sh.id));
+    return (*d)->run();
+  }));
+  auto rows = db.prepare("SELECT partition, uniqueid, last_uid FROM mailbox");
+  if (!rows.ok()) return rows.take_error();
+  for (;;) {
+    auto r = rows->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    auto dir = spool_.mailbox_dir(rows->text(0), rows->text(1));
+    if (dir.ok()) spool_.remove_orphans(*dir, static_cast<Uid>(rows->i64(2)));
+  }
+  return {};
+}
+
+// Recomputes which quota root governs each mailbox of the shard and every
+// root's usage from the records: exact, and in the caller's transaction.
+static Status recompute_quota(StoreImpl& s, Db& db) {
+  auto mbs = db.prepare("SELECT mbid, name FROM mailbox");
+  if (!mbs.ok()) return mbs.take_error();
+  std::vector<std::pair<int64_t, std::string>> all;
+  for (;;) {
+    auto r = mbs->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    all.emplace_back(mbs->i64(0), mbs->text(1));
+  }
+  for (auto& [mbid, name] : all) {
+    auto root = s.nearest_quota_root(db, name);
+    if (!root.ok()) return root.take_error();
+    auto up = db.cached("UPDATE mailbox SET quota_mbid=? WHERE mbid=?");
+    if (!up.ok()) return up.take_error();
+    (*up)->bind(1, *root).bind(2, mbid);
+    CYR_TRY((*up)->run());
+  }
+  return db.exec(
+      "UPDATE quota SET "
+      " storage_used = (SELECT COALESCE(SUM(total_size),0) FROM mailbox m WHERE m.quota_mbid = quota.mbid),"
+      " message_used = (SELECT COALESCE(SUM(exists_count),0) FROM mailbox m WHERE m.quota_mbid = quota.mbid)");
+}
+
+Status StoreImpl::apply_intents(Shard& sh, Db& db) {
+  std::vector<std::tuple<std::string, std::string, std::string>> intents;
+  {
+    auto ldb = list_readers_->get();
+    if (!ldb.ok()) return ldb.take_error();
+    auto st = (*ldb)->prepare("SELECT kind, arg1, arg2 FROM intent WHERE shard_id=? ORDER BY id");
+    if (!st.ok()) return st.take_error();
+    st->bind(1, static_cast<int64_t>(sh.id));
+    for (;;) {
+      auto r = st->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      intents.emplace_back(st->text(0), st->text(1), st->text(2));
+    }
+  }
+  bool quota_dirty = false;
+  for (auto& [kind, a1, a2] : intents) {
+    if (kind == "delete") {
+      // a1 = uniqueid. Remove every row of the mailbox; files go after commit.
+      auto q = db.prepare("SELECT mbid, partition FROM mailbox WHERE uniqueid=?");
+      if (!q.ok()) return q.take_error();
+      q->bind(1, a1);
+      auto r = q->step();
+      if (!r.ok()) return r.take_error();
+      if (*r) {
+        int64_t mbid = q->i64(0);
+        std::string part = q->text(1);
+        for (const char* sqlt :
+             {"DELETE FROM record WHERE mbid=?", "DELETE FROM structure WHERE mbid=?",
+              "DELETE FROM seen WHERE mbid=?", "DELETE FROM annotation WHERE mbid=?",
+              "DELETE FROM quota WHERE mbid=?", "DELETE FROM mailbox WHERE mbid=?"}) {
+          auto d = db.prepare(sqlt);
+          if (!d.ok()) return d.take_error();
+          d->bind(1, mbid);
+          CYR_TRY(d->run());
+        }
+        auto dir = spool_.mailbox_dir(part, a1);
+        if (dir.ok()) {
+          std::error_code ec;
+          fs::remove_all(*dir, ec);  // files of a deleted mailbox: nothing refers to them
+        }
+        quota_dirty = true;
+      }
+    } else if (kind == "rename") {
+      // a1 = old name, a2 = new name: the mailbox and everything below.
+      auto up = db.prepare(
+          "UPDATE mailbox SET name = ?2 || substr(name, length(?1) + 1)"
+          " WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '.'");
+      if (!up.ok()) return up.take_error();
+      up->bind(1, a1).bind(2, a2);
+      CYR_TRY(up->run());
+      auto subs = db.prepare(
+          "UPDATE OR REPLACE subscription SET name = ?2 || substr(name, length(?1) + 1)"
+          " WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '.'");
+      if (!subs.ok()) return subs.take_error();
+      subs->bind(1, a1).bind(2, a2);
+      CYR_TRY(subs->run());
+      quota_dirty = true;
+    } else if (kind == "rename_user") {
+      // a1 = old userid, a2 = new userid: seen state and subscriptions follow.
+      for (const char* sqlt : {"UPDATE OR REPLACE seen SET userid=?2 WHERE userid=?1",
+                               "UPDATE OR REPLACE subscription SET userid=?2 WHERE userid=?1"}) {
+        auto up = db.prepare(sqlt);
+        if (!up.ok()) return up.take_error();
+        up->bind(1, a1).bind(2, a2);
+        CYR_TRY(up->run());
+      }
+    }
+  }
+  if (quota_dirty) CYR_TRY(recompute_quota(*this, db));
+  return {};
+}
+
+Status StoreImpl::ensure_marker(uint64_t shard_id) {
+  std::lock_guard lk(markers_mu_);
+  if (dirty_shards_.count(shard_id)) return {};
+  CYR_TRY(list_write([&](Db& db) -> Status {
+    auto st = db.cached("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, static_cast<int64_t>(shard_id));
+    return (*st)->run();
+  }));
+  dirty_shards_.insert(shard_id);
+  return {};
+}
+
+// Group commit: every writer queues its op; the op at the head of the queue
+// becomes the leader, takes every queued op into one SQLite transaction, and
+// commits once for all of them. Followers sleep until their op is done.
+Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
+                              std::function<Status(ShardTxn&)> fn) {
+  CYR_TRY(check_writable(mode));
+  WriteOp op;
+  op.fn = std::move(fn);
+  std::unique_lock lk(sh->q_mu);
+  sh->queue.push_back(&op);
+  sh->q_cv.wait(lk, [&] { return op.done || sh->queue.front() == &op; });
+  if (!op.done) {
+    std::vector<WriteOp*> batch;
+    for (WriteOp* o : sh->queue) {
+      if (batch.size() >= kMaxBatchOps) break;
+      batch.push_back(o);
+    }
+    lk.unlock();
+    run_batch(*sh, batch, mode);
+    lk.lock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      sh->queue.pop_front();
+      batch[i]->done = true;
+    }
+    sh->q_cv.notify_all();
+  }
+  lk.unlock();
+  if (op.result.ok()) after_commit(op);
+  return std::move(op.result);
+}
+
+void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mode) {
+  std::lock_guard wl(sh.write_mu);
+  auto fail_all = [&](const Error& e) {
+    for (WriteOp* o : batch) {
+      if (o->result.ok()) o->result = e;
+      for (auto& l : o->linked) ::unlink(l.c_str());
+      o->events.clear();
+      o->unlink_after.clear();
+      o->rmdir_after.clear();
+    }
+  };
+  Status st = check_writable(WriteMode::Replication);  // fenced since queued?
+  if (st.ok()) st = ensure_writer(sh);
+  if (st.ok()) st = sh.writer->exec("BEGIN IMMEDIATE");
+  if (!st.ok()) {
+    Status f = fence_if_fatal(std::move(st));
+    fail_all(f.ok() ? Error(Errc::Internal, "Mailbox store error") : f.error());
+    return;
+  }
+  Db& db = *sh.writer;
+  ShardTxn tx;
+  tx.store = this;
+  tx.shard = &sh;
+  tx.db = &db;
+  tx.mode = mode;
+  bool any_ok = false;
+  for (WriteOp* o : batch) {
+    tx.op = o;
+    // Each op runs in a savepoint: one op's failure (quota, not found)
+    // rolls back only that op; the rest of the batch commits.
+    Status s = db.exec("SAVEPOINT op");
+    if (s.ok()) s = o->fn(tx);
+    if (s.ok()) {
+      s = db.exec("RELEASE op");
+      if (s.ok()) any_ok = true;
+    } else {
+      (void)db.exec("ROLLBACK TO op");
+      (void)db.exec("RELEASE op");
+      for (auto& l : o->linked) ::unlink(l.c_str());
+      o->linked.clear();
+      o->events.clear();
+      o->unlink_after.clear();
+      o->rmdir_after.clear();
+    }
+    if (!s.ok() && fencing_error(s.error())) {
+      fence(s.error());
+      (void)db.exec("ROLLBACK");
+      fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", s.error().describe()));
+      return;
+    }
+    o->result = std::move(s);
+  }
+  if (!any_ok) {
+    (void)db.exec("ROLLBACK");
+    return;
+  }
+  // Durability order: message files were fsync'd when staged; now the
+  // directories holding their new names; then the pending marker; then the
+  // index commit. A crash before the commit leaves only orphan files.
+  for (auto& d : tx.dirs_to_sync) {
+    st = spool_.fsync_dir(d);
+    if (!st.ok()) break;
+  }
+  if (st.ok() && tx.wrote_changes) st = ensure_marker(sh.id);
+  if (st.ok()) st = db.exec("COMMIT");
+  if (!st.ok()) {
+    (void)db.exec("ROLLBACK");
+    fence(st.error());
+    fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
+    return;
+  }
+  if (tx.clean_marker) {
+    // All records consumed: drop the marker, while we still hold the write
+    // lock so no writer can add a record in between.
+    std::lock_guard lk(markers_mu_);
+    auto c = db.prepare("SELECT 1 FROM change LIMIT 1");
+    if (c.ok()) {
+      auto r = c->step();
+      if (r.ok() && !*r) {
+        Status d = list_write([&](Db& ldb) -> Status {
+          auto del = ldb.cached("DELETE FROM pending_shard WHERE shard_id=?");
+          if (!del.ok()) return del.take_error();
+          (*del)->bind(1, static_cast<int64_t>(sh.id));
+          return (*del)->run();
+        });
+        if (d.ok()) dirty_shards_.erase(sh.id);
+      }
+    }
+  }
+}
+
+void StoreImpl::after_commit(WriteOp& op) {
+  for (auto& f : op.unlink_after) ::unlink(f.c_str());
+  for (auto& d : op.rmdir_after) {
+    std::error_code ec;
+    fs::remove_all(d, ec);
+  }
+  if (op.events.empty()) return;
+  for (auto& ev : op.events) {
+    std::vector<MailboxWatcher> cbs;
+    {
+      std::lock_guard lk(watch_mu_);
+      auto it = watchers_.find(ev.uniqueid);
+      if (it == watchers_.end()) continue;
+      for (auto& [id, cb] : it->second) cbs.push_back(cb);
+    }
+    for (auto& cb : cbs) cb(ev);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reading shard state
+
+Result<MbState> StoreImpl::read_state(Db& db, const ListEntry& e) {
+  MbState m;
+  m.info.name = e.name;
+  m.info.uniqueid = e.uniqueid;
+  m.info.partition = e.partition;
+  m.info.acl = e.acl;
+  m.info.type = e.type;
+  m.info.uidvalidity = e.uidvalidity;
+  m.info.highestmodseq = 1;
+  m.info.createdmodseq = 1;
+  m.info.foldermodseq = 1;
+  auto st = db.cached(
+      "SELECT m.mbid, m.last_uid, m.highestmodseq, m.recentuid, m.recenttime, m.last_appenddate,"
+      " m.pop3_last_login, m.pop3_show_after, m.createdmodseq, m.foldermodseq, m.options,"
+      " m.quota_mbid, m.exists_count, m.total_size, m.uidvalidity,"
+      " (SELECT name FROM mailbox q WHERE q.mbid = m.quota_mbid)"
+      " FROM mailbox m WHERE m.uniqueid=?");
+  if (!st.ok()) return st.take_error();
+  Stmt& s = **st;
+  s.bind(1, e.uniqueid);
+  auto row = s.step();
+  if (!row.ok()) return row.take_error();
+  if (!*row) {
+    // Not materialized yet: its quota root is the nearest one by name.
+    auto root = nearest_quota_root(db, e.name);
+    if (root.ok() && *root != 0) {
+      auto q = db.cached("SELECT name FROM mailbox WHERE mbid=?");
+      if (q.ok()) {
+        (*q)->bind(1, *root);
+        auto r = (*q)->step();
+        if (r.ok() && *r) m.info.quotaroot = (*q)->text(0);
+        (*q)->reset();
+      }
+    }
+    return m;
+  }
+  m.mbid = s.i64(0);
+  m.info.last_uid = static_cast<Uid>(s.i64(1));
+  m.info.highestmodseq = static_cast<ModSeq>(s.i64(2));
+  m.info.recentuid = static_cast<Uid>(s.i64(3));
+  m.info.recenttime = s.i64(4);
+  m.info.last_appenddate = s.i64(5);
+  m.info.pop3_last_login = s.i64(6);
+  m.info.pop3_show_after = s.i64(7);
+  m.info.createdmodseq = static_cast<ModSeq>(s.i64(8));
+  m.info.foldermodseq = static_cast<ModSeq>(s.i64(9));
+  m.info.options = static_cast<uint32_t>(s.i64(10));
+  m.quota_mbid = s.i64(11);
+  m.info.exists = static_cast<uint32_t>(s.i64(12));
+  m.info.total_size = static_cast<uint64_t>(s.i64(13));
+  m.info.uidvalidity = static_cast<uint32_t>(s.i64(14));
+  m.info.quotaroot = s.is_null(15) ? "" : s.text(15);
+  s.reset();
+  return m;
+}
+
+// The nearest quota root at or above `name` in this shard (0 = none).
+Result<int64_t> StoreImpl::nearest_quota_root(Db& db, const std::string& name) {
+  auto st = db.cached("SELECT q.mbid, m.name FROM quota q JOIN mailbox m ON m.mbid = q.mbid");
+  if (!st.ok()) return st.take_error();
+  int64_t best = 0;
+  size_t best_len = 0;
+  for (;;) {
+    auto r = (*st)->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    std::string_view root = (*st)->view(1);
+    if (is_same_or_below(name, root) && root.size() >= best_len) {
+      best = (*st)->i64(0);
+      best_len = root.size();
+    }
+  }
+  (*st)->reset();
+  return best;
+}
+
+Result<std::pair<ListEntry, std::shared_ptr<Shard>>> StoreImpl::open_mailbox(const std::string& name) {
+  auto e = list_entry(name);
+  if (!e.ok()) return e.take_error();
+  auto sh = shard(e->shard_id);
+  if (!sh.ok()) return sh.take_error();
+  return std::make_pair(std::move(*e), std::move(*sh));
+}
+
+static MessageRecord row_to_record(Stmt& s, bool* crc_ok) {
+  MessageRecord r;
+  r.uid = static_cast<Uid>(s.i64(0));
+  r.modseq = static_cast<ModSeq>(s.i64(1));
+  r.createdmodseq = static_cast<ModSeq>(s.i64(2));
+  std::string_view g = s.view(3);
+  if (g.size() == mail::MessageGuid::kSize) {
+    std::array<uint8_t, mail::MessageGuid::kSize> b;
+    std::memcpy(b.data(), g.data(), b.size());
+    r.guid = mail::MessageGuid(b);
+  }
+  r.flags.system = static_cast<uint32_t>(s.i64(4));
+  std::string_view kw = s.view(5);
+  r.flags.keywords = split_keywords(kw);
+  r.internaldate = s.i64(6);
+  r.savedate = s.i64(7);
+  r.last_updated = s.i64(8);
+  r.size = static_cast<uint64_t>(s.i64(9));
+  *crc_ok = static_cast<uint64_t>(s.i64(10)) == record_crc(r, kw);
+  return r;
+}
+
+#define RECORD_COLS \
+  "uid, modseq, createdmodseq, guid, system_flags, keywords, internaldate, savedate, last_updated, size, crc"
+
+Result<std::vector<MessageRecord>> StoreImpl::read_records(Db& db, int64_t mbid, const char* where,
+                                                           int64_t arg, bool include_expunged) {
+  std::string q = std::string("SELECT " RECORD_COLS " FROM record WHERE mbid=?1") + where +
+                  " ORDER BY uid";
+  auto st = db.prepare(q);
+  if (!st.ok()) return st.take_error();
+  st->bind(1, mbid);
+  if (std::strchr(where, '2')) st->bind(2, arg);
+  std::vector<MessageRecord> out;
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    bool ok = true;
+    MessageRecord rec = row_to_record(*st, &ok);
+    if (!ok)
+      return Error(Errc::Corrupted, "Mailbox index is damaged",
+                   "record checksum mismatch uid " + std::to_string(rec.uid));
+    if (!include_expunged && rec.expunged()) continue;
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+static Status insert_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
+  std::string kw = join_keywords(r.flags.keywords);
+  auto st = db.cached("INSERT OR REPLACE INTO record(mbid, " RECORD_COLS
+                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!st.ok()) return st.take_error();
+  auto& g = r.guid.bytes();
+  (*st)->bind(1, mbid).bind(2, int64_t(r.uid)).bind(3, int64_t(r.modseq))
+      .bind(4, int64_t(r.createdmodseq))
+      .bind_blob(5, std::string_view(reinterpret_cast<const char*>(g.data()), g.size()))
+      .bind(6, int64_t(r.flags.system)).bind(7, kw).bind(8, r.internaldate).bind(9, r.savedate)
+      .bind(10, r.last_updated).bind(11, int64_t(r.size))
+      .bind(12, static_cast<int64_t>(record_crc(r, kw)));
+  CYR_TRY((*st)->run());
+  if (structure) {
+    auto s2 = db.cached("INSERT OR REPLACE INTO structure(mbid, uid, blob) VALUES(?,?,?)");
+    if (!s2.ok()) return s2.take_error();
+    (*s2)->bind(1, mbid).bind(2, int64_t(r.uid)).bind_blob(3, *structure);
+    CYR_TRY((*s2)->run());
+  }
+  return {};
+}
+
+// Adds (or with negative values removes) usage on a quota root, and checks
+// the limits when `check` is set: then nothing is written if over.
+static Status quota_charge(Db& db, int64_t root, int64_t bytes, int64_t messages, bool check) {
+  if (root == 0) return {};
+  if (check && (bytes > 0 || messages > 0)) {
+    auto q = db.cached("SELECT storage_limit, message_limit, storage_used, message_used FROM quota WHERE mbid=?");
+    if (!q.ok()) return q.take_error();
+    (*q)->bind(1, root);
+    auto r = (*q)->step();
+    if (!r.ok()) return r.take_error();
+    if (*r) {
+      Stmt& s = **q;
+      if (!s.is_null(0) && s.i64(2) + bytes > s.i64(0) * 1024) {
+        s.reset();
+        return Error(Errc::NoQuota, "Over quota", "storage");
+      }
+      if (!s.is_null(1) && s.i64(3) + messages > s.i64(1)) {
+        s.reset();
+        return Error(Errc::NoQuota, "Over quota", "messages");
+      }
+    }
+    (*q)->reset();
+  }
+  auto up = db.cached("UPDATE quota SET storage_used = storage_used + ?, message_used = message_used + ? WHERE mbid=?");
+  if (!up.ok()) return up.take_error();
+  (*up)->bind(1, bytes).bind(2, messages).bind(3, root);
+  return (*up)->run();
+}
+
+// ---------------------------------------------------------------------------
+// Mailbox list operations
+
+Status StoreImpl::build_create(Db& db, const CreateMailboxRequest& req, WriteMode mode, ListEntry& e) {
+  CYR_TRY(validate_mailbox_name(req.name));
+  auto shard_name = shard_of(req.name);
+  if (!shard_name.ok()) return shard_name.take_error();
+  auto existing = list_get(db, req.name);
+  if (!existing.ok()) return existing.take_error();
+  if (*existing) return Error(Errc::Exists, "Mailbox already exists", req.name);
+  e.name = req.name;
+  e.partition = req.partition.empty() ? opts_.defaultpartition : req.partition;
+  if (!spool_.has_partition(e.partition))
+    return Error(Errc::Invalid, "Unknown partition", e.partition);
+  if (!req.uniqueid.empty() && !valid_uniqueid(req.uniqueid))
+    return Error(Errc::Invalid, "Invalid unique id", req.uniqueid);
+  e.uniqueid = req.uniqueid.empty() ? new_uniqueid() : req.uniqueid;
+  auto owner = mail::mboxname_owner(req.name);
+  e.type = owner ? MailboxType::User : MailboxType::Shared;
+  if (req.acl) {
+    e.acl = *req.acl;
+  } else if (*shard_name == req.name) {
+    e.acl = owner ? *owner + "\t" + opts_.owner_rights + "\t" : opts_.defaultacl;
+  } else {
+    // Inherit from the nearest existing parent (the shard top exists or not).
+    std::optional<std::string> p = mail::mboxname_parent(req.name);
+    e.acl.clear();
+    bool found = false;
+    while (p && is_same_or_below(*p, *shard_name)) {
+      auto pe = list_get(db, *p);
+      if (!pe.ok()) return pe.take_error();
+      if (*pe) {
+        e.acl = (*pe)->acl;
+        found = true;
+        break;
+      }
+      p = mail::mboxname_parent(*p);
+    }
+    if (!found) e.acl = owner ? *owner + "\t" + opts_.owner_rights + "\t" : opts_.defaultacl;
+  }
+  if (req.uidvalidity) {
+    e.uidvalidity = *req.uidvalidity;
+  } else {
+    std::lock_guard lk(uidvalidity_mu_);
+    uint32_t now = static_cast<uint32_t>(now_seconds());
+    e.uidvalidity = std::max(now, last_uidvalidity_ + 1);
+    last_uidvalidity_ = e.uidvalidity;
+    auto st = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('last_uidvalidity', ?)");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, int64_t(e.uidvalidity));
+    CYR_TRY((*st)->run());
+  }
+  auto sid = shard_id_for(db, *shard_name, true);
+  if (!sid.ok()) return sid.take_error();
+  e.shard_id = *sid;
+  auto ins = db.cached(
+      "INSERT INTO mailbox(name, uniqueid, shard_id, partition, acl, uidvalidity, mbtype)"
+      " VALUES(?,?,?,?,?,?,?)");
+  if (!ins.ok()) return ins.take_error();
+  (*ins)->bind(1, e.name).bind(2, e.uniqueid).bind(3, int64_t(e.shard_id)).bind(4, e.partition)
+      .bind(5, e.acl).bind(6, int64_t(e.uidvalidity)).bind(7, int64_t(e.type == MailboxType::Shared));
+  Status s = (*ins)->run();
+  if (!s.ok()) {
+    if (s.error().code == Errc::Exists) return Error(Errc::Exists, "Mailbox unique id already in use", e.uniqueid);
+    return s;
+  }
+  if (log_writes(mode)) CYR_TRY(list_log_change(db, ChangeKind::Mailbox, e.name));
+  return {};
+}
+
+Result<MailboxInfo> StoreImpl::create_mailbox(const CreateMailboxRequest& req, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  ListEntry e;
+  CYR_TRY(list_write([&](Db& db) { return build_create(db, req, mode, e); }));
+  // The shard row is created lazily at the first write; report the defaults.
+  return lookup(req.name);
+}
+
+Status StoreImpl::create_mailboxes(const std::vector<CreateMailboxRequest>& reqs, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  if (reqs.size() > 100000) return Error(Errc::Limit, "Too many mailboxes in one request");
+  return list_write([&](Db& db) -> Status {
+    for (auto& r : reqs) {
+      ListEntry e;
+      CYR_TRY(build_create(db, r, mode, e));
+    }
+    return {};
+  });
+}
+
+Result<MailboxInfo> StoreImpl::lookup(const std::string& name) {
+  auto e = list_entry(name);
+  if (!e.ok()) return e.take_error();
+  auto sh = shard(e->shard_id);
+  if (!sh.ok()) return sh.take_error();
+  if (!fs::exists((*sh)->path)) {
+    MbState m;
+    auto db_less = [&]() {
+      m.info.name = e->name;
+      m.info.uniqueid = e->uniqueid;
+      m.info.partition = e->partition;
+      m.info.acl = e->acl;
+      m.info.type = e->type;
+      m.info.uidvalidity = e->uidvalidity;
+      m.info.highestmodseq = m.info.createdmodseq = m.info.foldermodseq = 1;
+    };
+    db_less();
+    return m.info;
+  }
+  auto db = (*sh)->readers->get();
+  if (!db.ok()) return db.take_error();
+  auto m = read_state(**db, *e);
+  if (!m.ok()) return m.take_error();
+  return m->info;
+}
+
+Result<MailboxInfo> StoreImpl::lookup_by_uniqueid(const std::string& uniqueid) {
+  std::string name;
+  {
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    auto st = (*db)->cached("SELECT name FROM mailbox WHERE uniqueid=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, uniqueid);
+    auto r = (*st)->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) return Error(Errc::NotFound, "Mailbox does not exist", uniqueid);
+    name = (*st)->text(0);
+    (*st)->reset();
+  }
+  return lookup(name);
+}
+
+Result<std::vector<std::string>> StoreImpl::list(std::string_view pattern) {
+  if (pattern.size() > 1024) return Error(Errc::Limit, "Pattern too long");
+  // Range scan on the literal prefix, then match.
+  size_t wild = pattern.find_first_of("*%");
+  std::string prefix(pattern.substr(0, wild));
+  auto db = list_readers_->get();
+  if (!db.ok()) return db.take_error();
+  std::vector<std::string> out;
+  auto st = (*db)->prepare(prefix.empty() ? "SELECT name FROM mailbox ORDER BY name"
+                                          : "SELECT name FROM mailbox WHERE name >= ?1 AND name < ?2 ORDER BY name");
+  if (!st.ok()) return st.take_error();
+  if (!prefix.empty()) {
+    std::string upper = prefix;
+    upper.push_back('\xff');
+    st->bind(1, prefix).bind(2, upper);
+  }
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    std::string_view n = st->view(0);
+    if (list_match(pattern, n)) out.emplace_back(n);
+  }
+  return out;
+}
+
+Result<std::string> StoreImpl::get_acl(const std::string& mailbox) {
+  auto e = list_entry(mailbox);
+  if (!e.ok()) return e.take_error();
+  return e->acl;
+}
+
+Status StoreImpl::set_acl(const std::string& mailbox, const std::string& acl, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  if (acl.size() > 64 * 1024) return Error(Errc::Limit, "ACL too long");
+  std::string uniqueid;
+  CYR_TRY(list_write([&](Db& db) -> Status {
+    auto e = list_get(db, mailbox);
+    if (!e.ok()) return e.take_error();
+    if (!*e) return not_found(mailbox);
+    uniqueid = (*e)->uniqueid;
+    auto st = db.cached("UPDATE mailbox SET acl=? WHERE name=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, acl).bind(2, mailbox);
+    CYR_TRY((*st)->run());
+    if (log_writes(mode)) CYR_TRY(list_log_change(db, ChangeKind::Mailbox, mailbox));
+    return {};
+  }));
+  WriteOp op;
+  op.events.push_back(MailboxEvent{uniqueid, mailbox, kChangedMailbox, 0, 0, 0});
+  after_commit(op);
+  return {};
+}
+
+Status StoreImpl::rename_mailbox(const std::string& from, const std::string& to, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  auto from_shard = shard_of(from);
+  if (!from_shard.ok()) return from_shard.take_error();
+  auto to_shard = shard_of(to);
+  if (!to_shard.ok()) return to_shard.take_error();
+  bool whole_shard = (from == *from_shard && to == *to_shard);
+  if (*from_shard != *to_shard && !whole_shard)
+    return Error(Errc::Invalid, "Cannot move a mailbox to another owner", from + " -> " + to);
+  if (is_same_or_below(to, from)) return Error(Errc::Invalid, "Cannot rename a mailbox below itself");
+  uint64_t shard_id = 0;
+  auto old_owner = mail::mboxname_owner(from);
+  auto new_owner = mail::mboxname_owner(to);
+  CYR_TRY(list_write([&](Db& db) -> Status {
+    auto top = list_get(db, from);
+    if (!top.ok()) return top.take_error();
+    if (!*top) return not_found(from);
+    shard_id = (*top)->shard_id;
+    if (whole_shard) {
+      auto other = shard_id_for(db, *to_shard, false);
+      if (other.ok()) return Error(Errc::Exists, "Target owner already exists", *to_shard);
+      auto up = db.cached("UPDATE shard SET name=? WHERE id=?");
+      if (!up.ok()) return up.take_error();
+      (*up)->bind(1, *to_shard).bind(2, int64_t(shard_id));
+      CYR_TRY((*up)->run());
+    }
+    // Collect the hierarchy.
+    std::vector<ListEntry> olds;
+    auto q = db.prepare("SELECT name FROM mailbox WHERE name = ?1 OR (name > ?2 AND name < ?3)");
+    if (!q.ok()) return q.take_error();
+    q->bind(1, from).bind(2, from + ".").bind(3, from + "/");  // '/' follows '.'
+    std::vector<std::string> names;
+    for (;;) {
+      auto r = q->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      names.push_back(q->text(0));
+    }
+    for (auto& n : names) {
+      std::string nn = to + n.substr(from.size());
+      CYR_TRY(validate_mailbox_name(nn));
+      auto clash = list_get(db, nn);
+      if (!clash.ok()) return clash.take_error();
+      if (*clash) return Error(Errc::Exists, "Mailbox already exists", nn);
+      auto e = list_get(db, n);
+      if (!e.ok()) return e.take_error();
+      ListEntry le = std::move(**e);
+      std::string acl = le.acl;
+      if (whole_shard && old_owner && new_owner) acl = rename_acl_identifier(acl, *old_owner, *new_owner);
+      auto up = db.cached("UPDATE mailbox SET name=?, acl=? WHERE name=?");
+      if (!up.ok()) return up.take_error();
+      (*up)->bind(1, nn).bind(2, acl).bind(3, n);
+      CYR_TRY((*up)->run());
+      if (log_writes(mode)) {
+        CYR_TRY(list_log_change(db, ChangeKind::Rename, n, nn));
+        CYR_TRY(list_log_change(db, ChangeKind::Mailbox, n));
+        CYR_TRY(list_log_change(db, ChangeKind::Mailbox, nn));
+      }
+    }
+    if (whole_shard && old_owner && new_owner && log_writes(mode)) {
+      CYR_TRY(list_log_change(db, ChangeKind::User, *old_owner));
+      CYR_TRY(list_log_change(db, ChangeKind::User, *new_owner));
+    }
+    // Intents: the shard applies them (now, or at its next open after a crash).
+    auto in = db.cached("INSERT INTO intent(shard_id, kind, arg1, arg2) VALUES(?,?,?,?)");
+    if (!in.ok()) return in.take_error();
+    (*in)->bind(1, int64_t(shard_id)).bind(2, std::string_view("rename")).bind(3, from).bind(4, to);
+    CYR_TRY((*in)->run());
+    if (whole_shard && old_owner && new_owner) {
+      (*in)->reset();
+      (*in)->bind(1, int64_t(shard_id)).bind(2, std::string_view("rename_user")).bind(3, *old_owner).bind(4, *new_owner);
+      CYR_TRY((*in)->run());
+    }
+    return {};
+  }));
+  auto sh = shard(shard_id);
+  if (!sh.ok()) return sh.take_error();
+  Status s = shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    return apply_intents(*tx.shard, *tx.db);
+  });
+  if (!s.ok()) return s;  // the intent stays and is reapplied at the next open
+  return list_write([&](Db& db) -> Status {
+    auto d = db.cached("DELETE FROM intent WHERE shard_id=?");
+    if (!d.ok()) return d.take_error();
+    (*d)->bind(1, int64_t(shard_id));
+    return (*d)->run();
+  });
+}
+
+Status StoreImpl::delete_mailbox(const std::string& name, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  CYR_TRY(validate_mailbox_name(name));
+  uint64_t shard_id = 0;
+  std::vector<std::pair<std::string, std::string>> gone;  // uniqueid, name
+  CYR_TRY(list_write([&](Db& db) -> Status {
+    auto top = list_get(db, name);
+    if (!top.ok()) return top.take_error();
+    if (!*top) return not_found(name);
+    shard_id = (*top)->shard_id;
+    auto q = db.prepare("SELECT name, uniqueid FROM mailbox WHERE name = ?1 OR (name > ?2 AND name < ?3)");
+    if (!q.ok()) return q.take_error();
+    q->bind(1, name).bind(2, name + ".").bind(3, name + "/");
+    for (;;) {
+      auto r = q->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      gone.emplace_back(q->text(1), q->text(0));
+    }
+    for (auto& [uid, n] : gone) {
+      auto d = db.cached("DELETE FROM mailbox WHERE name=?");
+      if (!d.ok()) return d.take_error();
+      (*d)->bind(1, n);
+      CYR_TRY((*d)->run());
+      auto in = db.cached("INSERT INTO intent(shard_id, kind, arg1, arg2) VALUES(?,'delete',?,'')");
+      if (!in.ok()) return in.take_error();
+      (*in)->bind(1, int64_t(shard_id)).bind(2, uid);
+      CYR_TRY((*in)->run());
+      if (log_writes(mode)) CYR_TRY(list_log_change(db, ChangeKind::Unmailbox, n));
+    }
+    return {};
+  }));
+  auto sh = shard(shard_id);
+  if (!sh.ok()) return sh.take_error();
+  Status s = shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    CYR_TRY(apply_intents(*tx.shard, *tx.db));
+    for (auto& [uid, n] : gone)
+      tx.op->events.push_back(MailboxEvent{uid, n, kChangedDeleted, 0, 0, 0});
+    return {};
+  });
+  if (!s.ok()) return s;
+  return list_write([&](Db& db) -> Status {
+    auto d = db.cached("DELETE FROM intent WHERE shard_id=?");
+    if (!d.ok()) return d.take_error();
+    (*d)->bind(1, int64_t(shard_id));
+    return (*d)->run();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+
+Result<AppendResult> StoreImpl::append(const AppendRequest& req, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  if (req.messages.empty()) return Error(Errc::Invalid, "Nothing to append");
+  if (req.messages.size() > kMaxBatchMessages) return Error(Errc::Limit, "Too many messages");
+  for (auto& m : req.messages) CYR_TRY(validate_flags(m.flags));
+  auto mb = open_mailbox(req.mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  // Stage outside any lock: file writes and fsyncs of concurrent appends
+  // run in parallel; only the index commit is shared.
+  StagedSet staged;
+  staged.spool = &spool_;
+  for (auto& m : req.messages) {
+    auto s = spool_.stage(entry.partition, m.source);
+    if (!s.ok()) return fence_if_fatal(s.take_error()).error();
+    staged.msgs.push_back(std::move(*s));
+  }
+  return append_staged(entry, sh, staged.msgs, req.messages, req.check_quota, mode);
+}
+
+// The index half of an append: staged files are durable; link them under new
+// UIDs and commit the records, quota and change record in one transaction.
+Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std::shared_ptr<Shard>& sh,
+                                              const std::vector<StagedMessage>& msgs,
+                                              const std::vector<AppendMessage>& meta, bool check_quota,
+                                              WriteMode mode) {
+  AppendResult result;
+  Status st = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    int64_t total = 0;
+    for (auto& s : msgs) total += static_cast<int64_t>(s.size);
+    CYR_TRY(quota_charge(*tx.db, m->quota_mbid, total, static_cast<int64_t>(msgs.size()),
+                         check_quota && mode == WriteMode::Normal));
+    ModSeq modseq = ++m->info.highestmodseq;
+    int64_t now = now_seconds();
+    result.uids.clear();
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      if (m->info.last_uid == UINT32_MAX) return Error(Errc::Limit, "Mailbox UIDs exhausted");
+      MessageRecord r;
+      r.uid = ++m->info.last_uid;
+      r.modseq = modseq;
+      r.createdmodseq = modseq;
+      r.guid = msgs[i].guid;
+      r.flags = meta[i].flags;
+      r.flags.system &= kSettableSystemFlags;
+      r.internaldate = meta[i].internaldate ? meta[i].internaldate : now;
+      r.savedate = now;
+      r.last_updated = now;
+      r.size = msgs[i].size;
+      auto path = spool_.message_path(entry.partition, entry.uniqueid, r.uid);
+      if (!path.ok()) return path.take_error();
+      CYR_TRY(tx.link(msgs[i].path, *path));
+      CYR_TRY(insert_record(*tx.db, m->mbid, r, &msgs[i].structure));
+      m->info.exists++;
+      m->info.total_size += r.size;
+      result.uids.push_back(r.uid);
+    }
+    m->info.last_appenddate = now;
+    CYR_TRY(tx.save(*m));
+    CYR_TRY(tx.log_change(ChangeKind::Append, m->info.name));
+    tx.event(*m, kChangedAppend);
+    result.uniqueid = entry.uniqueid;
+    result.uidvalidity = m->info.uidvalidity;
+    result.highestmodseq = m->info.highestmodseq;
+    return {};
+  });
+  if (!st.ok()) return st.take_error();
+  return result;
+}
+
+std::vector<Result<AppendResult>> StoreImpl::deliver(const std::vector<std::string>& mailboxes,
+                                                     const AppendMessage& msg, bool check_quota) {
+  std::vector<Result<AppendResult>> out;
+  if (Status w = check_writable(WriteMode::Normal); !w.ok()) {
+    for (size_t i = 0; i < mailboxes.size(); ++i) out.push_back(w.error());
+    return out;
+  }
+  if (Status f = validate_flags(msg.flags); !f.ok()) {
+    for (size_t i = 0; i < mailboxes.size(); ++i) out.push_back(f.error());
+    return out;
+  }
+  // One staged file per partition (hashed and parsed once); every target on
+  // that partition links to it: single-instance store.
+  std::map<std::string, StagedMessage> staged;
+  StagedSet cleanup;
+  cleanup.spool = &spool_;
+  std::vector<AppendMessage> meta(1);
+  meta[0].flags = msg.flags;
+  meta[0].internaldate = msg.internaldate;
+  for (auto& name : mailboxes) {
+    auto mb = open_mailbox(name);
+    if (!mb.ok()) {
+      out.push_back(mb.take_error());
+      continue;
+    }
+    auto& [entry, sh] = *mb;
+    auto it = staged.find(entry.partition);
+    if (it == staged.end() || !opts_.singleinstancestore) {
+      auto s = spool_.stage(entry.partition, msg.source);
+      if (!s.ok()) {
+        out.push_back(fence_if_fatal(s.take_error()).error());
+        continue;
+      }
+      cleanup.msgs.push_back(*s);
+      it = staged.insert_or_assign(entry.partition, *s).first;
+    }
+    out.push_back(append_staged(entry, sh, {it->second}, meta, check_quota, WriteMode::Normal));
+  }
+  return out;
+}
+
+Result<std::vector<MessageRecord>> StoreImpl::records(const std::string& mailbox, bool include_expunged) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  if (!fs::exists(sh->path)) return std::vector<MessageRecord>{};
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  if (m->mbid == 0) return std::vector<MessageRecord>{};
+  return read_records(**db, m->mbid, "", 0, include_expunged);
+}
+
+Result<MessageRecord> StoreImpl::record(const std::string& mailbox, Uid uid) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  if (!fs::exists(sh->path)) return Error(Errc::NotFound, "No such message");
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  auto rs = read_records(**db, m->mbid, " AND uid=?2", uid, true);
+  if (!rs.ok()) return rs.take_error();
+  if (rs->empty()) return Error(Errc::NotFound, "No such message", std::to_string(uid));
+  return (*rs)[0];
+}
+
+Result<std::string> StoreImpl::structure(const std::string& mailbox, Uid uid) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  if (!fs::exists(sh->path)) return Error(Errc::NotFound, "No such message");
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  auto st = (*db)->cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, m->mbid).bind(2, int64_t(uid));
+  auto r = (*st)->step();
+  if (!r.ok()) return r.take_error();
+  if (!*r) return Error(Errc::NotFound, "No such message", std::to_string(uid));
+  std::string blob = (*st)->text(0);
+  (*st)->reset();
+  return blob;
+}
+
+Result<fs::path> StoreImpl::message_path(const std::string& mailbox, Uid uid) {
+  auto rec = record(mailbox, uid);
+  if (!rec.ok()) return rec.take_error();
+  auto e = list_entry(mailbox);
+  if (!e.ok()) return e.take_error();
+  return spool_.message_path(e->partition, e->uniqueid, uid);
+}
+
+Result<int> StoreImpl::open_message(const std::string& mailbox, Uid uid) {
+  auto p = message_path(mailbox, uid);
+  if (!p.ok()) return p.take_error();
+  int fd = ::open(p->c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Error(errno == ENOENT ? Errc::NotFound : Errc::Io, "Message file missing",
+                 p->string() + ": " + std::strerror(errno));
+  return fd;
+}
+
+Result<std::string> StoreImpl::read_message(const std::string& mailbox, Uid uid, uint64_t offset,
+                                            uint64_t len) {
+  auto fd = open_message(mailbox, uid);
+  if (!fd.ok()) return fd.take_error();
+  struct stat st;
+  if (::fstat(*fd, &st) != 0) {
+    ::close(*fd);
+    return Error(Errc::Io, "Cannot read message");
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset > size) offset = size;
+  uint64_t n = (len == 0 || offset + len > size) ? size - offset : len;
+  std::string out(static_cast<size_t>(n), '\0');
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(*fd, out.data() + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(*fd);
+  out.resize(got);
+  return out;
+}
+
+Result<StoreFlagsResult> StoreImpl::store_flags(const std::string& mailbox, const StoreFlagsRequest& req,
+                                                WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  CYR_TRY(validate_flags(req.flags));
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  StoreFlagsResult res;
+  Status st = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    res = StoreFlagsResult{};
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    std::vector<MessageRecord> targets;
+    for (auto& [lo, hi] : req.uids.ranges()) {
+      auto st2 = tx.db->prepare("SELECT " RECORD_COLS " FROM record WHERE mbid=?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
+      if (!st2.ok()) return st2.take_error();
+      st2->bind(1, m->mbid).bind(2, int64_t(lo)).bind(3, int64_t(hi));
+      for (;;) {
+        auto r = st2->step();
+        if (!r.ok()) return r.take_error();
+        if (!*r) break;
+        bool ok = true;
+        MessageRecord rec = row_to_record(*st2, &ok);
+        if (!ok) return Error(Errc::Corrupted, "Mailbox index is damaged", "crc");
+        if (!rec.expunged()) targets.push_back(std::move(rec));
+      }
+    }
+    ModSeq modseq = m->info.highestmodseq + 1;
+    bool changed_any = false;
+    int64_t now = now_seconds();
+    for (auto& r : targets) {
+      if (req.unchangedsince && r.modseq > *req.unchangedsince) {
+        res.failed_unchangedsince.add(r.uid);
+        continue;
+      }
+      Flags nf = r.flags;
+      switch (req.op) {
+        case FlagOp::Add:
+          nf.system |= req.flags.system;
+          add_keywords(nf.keywords, req.flags.keywords);
+          break;
+        case FlagOp::Remove:
+          nf.system &= ~req.flags.system;
+          remove_keywords(nf.keywords, req.flags.keywords);
+          break;
+        case FlagOp::Replace:
+          nf.system = (r.flags.system & ~kSettableSystemFlags) | req.flags.system;
+          nf.keywords = req.flags.keywords;
+          break;
+      }
+      if (nf.keywords.size() > kMaxKeywordsPerMessage) return Error(Errc::Limit, "Too many keywords");
+      // UNCHANGEDSINCE with no effective change still succeeds (RFC 7162);
+      // only real changes get a new modseq.
+      if (nf == r.flags) continue;
+      r.flags = nf;
+      r.modseq = modseq;
+      r.last_updated = now;
+      CYR_TRY(insert_record(*tx.db, m->mbid, r, nullptr));
+      res.changed.push_back(r);
+      changed_any = true;
+    }
+    if (changed_any) {
+      m->info.highestmodseq = modseq;
+      CYR_TRY(tx.save(*m));
+      CYR_TRY(tx.log_change(ChangeKind::Mailbox, m->info.name));
+      tx.event(*m, kChangedFlags);
+    }
+    res.highestmodseq = m->info.highestmodseq;
+    return {};
+  });
+  if (!st.ok()) return st.take_error();
+  return res;
+}
+
+Result<ExpungeResult> StoreImpl::expunge(const std::string& mailbox, const UidSet& uids, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  ExpungeResult res;
+  Status st = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    res = ExpungeResult{};
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    ModSeq modseq = m->info.highestmodseq + 1;
+    int64_t now = now_seconds();
+    int64_t bytes = 0, count = 0;
+    for (auto& [lo, hi] : uids.ranges()) {
+      auto q = tx.db->prepare("SELECT " RECORD_COLS " FROM record WHERE mbid=?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
+      if (!q.ok()) return q.take_error();
+      q->bind(1, m->mbid).bind(2, int64_t(lo)).bind(3, int64_t(hi));
+      std::vector<MessageRecord> recs;
+      for (;;) {
+        auto r = q->step();
+        if (!r.ok()) return r.take_error();
+        if (!*r) break;
+        bool ok = true;
+        MessageRecord rec = row_to_record(*q, &ok);
+        if (!ok) return Error(Errc::Corrupted, "Mailbox index is damaged", "crc");
+        if (!rec.expunged()) recs.push_back(std::move(rec));
+      }
+      for (auto& r : recs) {
+        r.flags.system |= kFlagExpunged;
+        r.modseq = modseq;
+        r.last_updated = now;
+        CYR_TRY(insert_record(*tx.db, m->mbid, r, nullptr));
+        res.expunged.add(r.uid);
+        bytes += static_cast<int64_t>(r.size);
+        ++count;
+        if (opts_.expunge_mode == ExpungeMode::Immediate) {
+          auto p = spool_.message_path(entry.partition, entry.uniqueid, r.uid);
+          if (p.ok()) tx.op->unlink_after.push_back(p->string());
+        }
+      }
+    }
+    if (count > 0) {
+      m->info.highestmodseq = modseq;
+      m->info.exists -= static_cast<uint32_t>(count);
+      m->info.total_size -= static_cast<uint64_t>(bytes);
+      CYR_TRY(quota_charge(*tx.db, m->quota_mbid, -bytes, -count, false));
+      CYR_TRY(tx.save(*m));
+      CYR_TRY(tx.log_change(ChangeKind::Mailbox, m->info.name));
+      tx.event(*m, kChangedExpunge);
+    }
+    res.highestmodseq = m->info.highestmodseq;
+    return {};
+  });
+  if (!st.ok()) return st.take_error();
+  return res;
+}
+
+Result<uint64_t> StoreImpl::purge_expunged(const std::string& mailbox, int64_t older_than) {
+  CYR_TRY(check_writable(WriteMode::Normal));
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  uint64_t n = 0;
+  Status st = shard_write(sh, WriteMode::Normal, [&](ShardTxn& tx) -> Status {
+    n = 0;
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    auto q = tx.db->prepare("SELECT uid FROM record WHERE mbid=?1 AND system_flags >= 2147483648 AND last_updated < ?2");
+    if (!q.ok()) return q.take_error();
+    q->bind(1, m->mbid).bind(2, older_than);
+    std::vector<int64_t> uids;
+    for (;;) {
+      auto r = q->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      uids.push_back(q->i64(0));
+    }
+    for (int64_t u : uids) {
+      for (const char* sqlt : {"DELETE FROM record WHERE mbid=? AND uid=?", "DELETE FROM structure WHERE mbid=? AND uid=?"}) {
+        auto d = tx.db->cached(sqlt);
+        if (!d.ok()) return d.take_error();
+        (*d)->bind(1, m->mbid).bind(2, u);
+        CYR_TRY((*d)->run());
+      }
+      auto p = spool_.message_path(entry.partition, entry.uniqueid, static_cast<Uid>(u));
+      if (p.ok()) tx.op->unlink_after.push_back(p->string());
+      ++n;
+    }
+    return {};
+  });
+  if (!st.ok()) return st.take_error();
+  return n;
+}
+
+Result<CopyResult> StoreImpl::copy(const std::string& from, const UidSet& uids, const std::string& to,
+                                   bool move, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  auto src = open_mailbox(from);
+  if (!src.ok()) return src.take_error();
+  auto dst = open_mailbox(to);
+  if (!dst.ok()) return dst.take_error();
+  auto& [se, ssh] = *src;
+  auto& [de, dsh] = *dst;
+  if (se.uniqueid == de.uniqueid) return Error(Errc::Invalid, "Cannot copy a mailbox onto itself");
+  // Source records and their files (a snapshot; files are immutable).
+  auto recs = records(from, false);
+  if (!recs.ok()) return recs.take_error();
+  std::vector<MessageRecord> chosen;
+  for (auto& r : *recs)
+    if (uids.contains(r.uid)) chosen.push_back(r);
+  CopyResult res;
+  if (chosen.empty()) {
+    res.dest_uidvalidity = de.uidvalidity;
+    return res;
+  }
+  StagedSet staged;
+  staged.spool = &spool_;
+  std::vector<std::string> from_paths;
+  std::vector<std::string> structures;
+  for (auto& r : chosen) {
+    auto p = spool_.message_path(se.partition, se.uniqueid, r.uid);
+    if (!p.ok()) return p.take_error();
+    if (se.partition == de.partition) {
+      from_paths.push_back(p->string());
+    } else {
+      auto c = spool_.stage_copy(de.partition, p->string());
+      if (!c.ok()) return fence_if_fatal(c.take_error()).error();
+      from_paths.push_back(c->path);
+      staged.msgs.push_back(std::move(*c));
+    }
+    auto blob = structure(from, r.uid);
+    structures.push_back(blob.ok() ? *blob : std::string());
+  }
+  bool same_shard = ssh.get() == dsh.get();
+  auto write_dest = [&](ShardTxn& tx) -> Status {
+    res = CopyResult{};
+    auto m = tx.load(de);
+    if (!m.ok()) return m.take_error();
+    int64_t total = 0;
+    for (auto& r : chosen) total += static_cast<int64_t>(r.size);
+    // A move within one quota root does not change usage.
+    CYR_TRY(quota_charge(*tx.db, m->quota_mbid, total, static_cast<int64_t>(chosen.size()),
+                         mode == WriteMode::Normal));
+    ModSeq modseq = ++m->info.highestmodseq;
+    int64_t now = now_seconds();
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      MessageRecord r = chosen[i];
+      r.flags.system &= kSettableSystemFlags;
+      r.uid = ++m->info.last_uid;
+      r.modseq = modseq;
+      r.createdmodseq = modseq;
+      r.savedate = now;
+      r.last_updated = now;
+      auto path = spool_.message_path(de.partition, de.uniqueid, r.uid);
+      if (!path.ok()) return path.take_error();
+      CYR_TRY(tx.link(from_paths[i], *path));
+      CYR_TRY(insert_record(*tx.db, m->mbid, r, &structures[i]));
+      m->info.exists++;
+      m->info.total_size += r.size;
+      res.source_uids.add(chosen[i].uid);
+      res.dest_uids.push_back(r.uid);
+    }
+    m->info.last_appenddate = now;
+    CYR_TRY(tx.save(*m));
+    CYR_TRY(tx.log_change(ChangeKind::Append, m->info.name));
+    tx.event(*m, kChangedAppend);
+    res.dest_uidvalidity = m->info.uidvalidity;
+    res.dest_highestmodseq = m->info.highestmodseq;
+    return {};
+  };
+  auto expunge_source = [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(se);
+    if (!m.ok()) return m.take_error();
+    ModSeq modseq = m->info.highestmodseq + 1;
+    int64_t now = now_seconds(), bytes = 0, count = 0;
+    for (auto& r0 : chosen) {
+      // Re-read: the record may have changed since the snapshot.
+      auto q = tx.db->cached("SELECT " RECORD_COLS " FROM record WHERE mbid=? AND uid=?");
+      if (!q.ok()) return q.take_error();
+      (*q)->bind(1, m->mbid).bind(2, int64_t(r0.uid));
+      auto row = (*q)->step();
+      if (!row.ok()) return row.take_error();
+      if (!*row) continue;
+      bool ok = true;
+      MessageRecord r = row_to_record(**q, &ok);
+      (*q)->reset();
+      if (!ok) return Error(Errc::Corrupted, "Mailbox index is damaged", "crc");
+      if (r.expunged()) continue;
+      r.flags.system |= kFlagExpunged;
+      r.modseq = modseq;
+      r.last_updated = now;
+      CYR_TRY(insert_record(*tx.db, m->mbid, r, nullptr));
+      bytes += static_cast<int64_t>(r.size);
+      ++count;
+    }
+    if (count == 0) return {};
+    m->info.highestmodseq = modseq;
+    m->info.exists -= static_cast<uint32_t>(count);
+    m->info.total_size -= static_cast<uint64_t>(bytes);
+    CYR_TRY(quota_charge(*tx.db, m->quota_mbid, -bytes, -count, false));
+    CYR_TRY(tx.save(*m));
+    CYR_TRY(tx.log_change(ChangeKind::Mailbox, m->info.name));
+    tx.event(*m, kChangedExpunge);
+    return {};
+  };
+  if (same_shard) {
+    // Copy and (for MOVE) expunge in one transaction: the message is never
+    // in both or in neither.
+    CYR_TRY(shard_write(dsh, mode, [&](ShardTxn& tx) -> Status {
+      CYR_TRY(write_dest(tx));
+      if (move) CYR_TRY(expunge_source(tx));
+      return {};
+    }));
+  } else {
+    CYR_TRY(shard_write(dsh, mode, write_dest));
+    // Across shards MOVE is two transactions: a crash in between leaves the
+    // message in both mailboxes, never in neither.
+    if (move) CYR_TRY(shard_write(ssh, mode, expunge_source));
+  }
+  return res;
+}
+
+Result<ChangesSince> StoreImpl::changes_since(const std::string& mailbox, ModSeq since) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  ChangesSince out;
+  if (!fs::exists(sh->path)) {
+    out.highestmodseq = 1;
+    return out;
+  }
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  out.highestmodseq = m->info.highestmodseq;
+  if (m->mbid == 0) return out;
+  auto rs = read_records(**db, m->mbid, " AND modseq > ?2", static_cast<int64_t>(since), true);
+  if (!rs.ok()) return rs.take_error();
+  for (auto& r : *rs) {
+    if (r.expunged())
+      out.expunged.add(r.uid);
+    else
+      out.changed.push_back(std::move(r));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Replication
+
+Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
+                                WriteMode mode) {
+  if (mode != WriteMode::Replication)
+    return Error(Errc::Perm, "Only the replication applier writes records verbatim");
+  CYR_TRY(check_writable(mode));
+  if (recs.size() > kMaxBatchMessages) return Error(Errc::Limit, "Too many records");
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  StagedSet staged;
+  staged.spool = &spool_;
+  std::vector<int> staged_index(recs.size(), -1);
+  for (size_t i = 0; i < recs.size(); ++i) {
+    CYR_TRY(validate_flags(Flags{recs[i].record.flags.system & kSettableSystemFlags,
+                                 recs[i].record.flags.keywords}));
+    if (!recs[i].source) continue;
+    auto s = spool_.stage(entry.partition, *recs[i].source);
+    if (!s.ok()) return fence_if_fatal(s.take_error());
+    if (s->guid != recs[i].record.guid) {
+      spool_.discard(*s);
+      return Error(Errc::Invalid, "Message does not match its GUID", recs[i].record.guid.to_hex());
+    }
+    staged_index[i] = static_cast<int>(staged.msgs.size());
+    staged.msgs.push_back(std::move(*s));
+  }
+  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    for (size_t i = 0; i < recs.size(); ++i) {
+      const MessageRecord& in = recs[i].record;
+      auto q = tx.db->cached("SELECT " RECORD_COLS " FROM record WHERE mbid=? AND uid=?");
+      if (!q.ok()) return q.take_error();
+      (*q)->bind(1, m->mbid).bind(2, int64_t(in.uid));
+      auto row = (*q)->step();
+      if (!row.ok()) return row.take_error();
+      std::optional<MessageRecord> old;
+      if (*row) {
+        bool ok = true;
+        old = row_to_record(**q, &ok);
+      }
+      (*q)->reset();
+      if (old && old->guid != in.guid)
+        return Error(Errc::Corrupted, "GUID mismatch for an existing record", std::to_string(in.uid));
+      const std::string* structure_blob = nullptr;
+      if (!old) {
+        if (!in.expunged()) {
+          if (staged_index[i] < 0)
+            return Error(Errc::Invalid, "Missing message file for a new record", std::to_string(in.uid));
+          auto& s = staged.msgs[static_cast<size_t>(staged_index[i])];
+          auto path = spool_.message_path(entry.partition, entry.uniqueid, in.uid);
+          if (!path.ok()) return path.take_error();
+          CYR_TRY(tx.link(s.path, *path));
+          structure_blob = &s.structure;
+        }
+      }
+      bool was_live = old && !old->expunged();
+      bool is_live = !in.expunged();
+      MessageRecord r = in;
+      if (r.size == 0 && staged_index[i] >= 0) r.size = staged.msgs[static_cast<size_t>(staged_index[i])].size;
+      CYR_TRY(insert_record(*tx.db, m->mbid, r, structure_blob));
+      int64_t dbytes = 0, dcount = 0;
+      if (was_live && !is_live) { dbytes = -static_cast<int64_t>(old->size); dcount = -1; }
+      if (!was_live && is_live) { dbytes = static_cast<int64_t>(r.size); dcount = 1; }
+      m->info.exists = static_cast<uint32_t>(int64_t(m->info.exists) + dcount);
+      m->info.total_size = static_cast<uint64_t>(int64_t(m->info.total_size) + dbytes);
+      CYR_TRY(quota_charge(*tx.db, m->quota_mbid, dbytes, dcount, false));
+      m->info.last_uid = std::max(m->info.last_uid, r.uid);
+      m->info.highestmodseq = std::max(m->info.highestmodseq, r.modseq);
+    }
+    CYR_TRY(tx.save(*m));
+    tx.event(*m, kChangedAppend | kChangedFlags | kChangedExpunge);
+    return {};
+  });
+}
+
+Status StoreImpl::set_counters(const std::string& mailbox, const MailboxCounters& c, WriteMode mode) {
+  if (mode != WriteMode::Replication)
+    return Error(Errc::Perm, "Only the replication applier sets counters");
+  CYR_TRY(check_writable(mode));
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    auto& i = m->info;
+    if (c.last_uid) i.last_uid = std::max(i.last_uid, *c.last_uid);  // never lower: UIDs are not reused
+    if (c.highestmodseq) i.highestmodseq = std::max(i.highestmodseq, *c.highestmodseq);
+    if (c.recentuid) i.recentuid = *c.recentuid;
+    if (c.recenttime) i.recenttime = *c.recenttime;
+    if (c.last_appenddate) i.last_appenddate = *c.last_appenddate;
+    if (c.pop3_last_login) i.pop3_last_login = *c.pop3_last_login;
+    if (c.pop3_show_after) i.pop3_show_after = *c.pop3_show_after;
+    if (c.createdmodseq) i.createdmodseq = *c.createdmodseq;
+    if (c.foldermodseq) i.foldermodseq = *c.foldermodseq;
+    if (c.options) i.options = *c.options;
+    if (c.uidvalidity) i.uidvalidity = *c.uidvalidity;
+    CYR_TRY(tx.save(*m));
+    if (c.uidvalidity) {
+      // The list keeps UIDVALIDITY too (for LIST/STATUS without the shard).
+      CYR_TRY(list_write([&](Db& db) -> Status {
+        auto st = db.cached("UPDATE mailbox SET uidvalidity=? WHERE uniqueid=?");
+        if (!st.ok()) return st.take_error();
+        (*st)->bind(1, int64_t(*c.uidvalidity)).bind(2, entry.uniqueid);
+        return (*st)->run();
+      }));
+    }
+    tx.event(*m, kChangedMailbox);
+    return {};
+  });
+}
+
+Result<fs::path> StoreImpl::find_message_file(const std::string& partition, const mail::MessageGuid& guid,
+                                              const std::vector<std::string>& candidates) {
+  if (candidates.size() > 10000) return Error(Errc::Limit, "Too many candidate mailboxes");
+  auto& g = guid.bytes();
+  std::string_view gv(reinterpret_cast<const char*>(g.data()), g.size());
+  for (auto& name : candidates) {
+    auto mb = open_mailbox(name);
+    if (!mb.ok()) continue;
+    auto& [entry, sh] = *mb;
+    if (entry.partition != partition || !fs::exists(sh->path)) continue;
+    auto db = sh->readers->get();
+    if (!db.ok()) return db.take_error();
+    auto m = read_state(**db, entry);
+    if (!m.ok() || m->mbid == 0) continue;
+    auto st = (*db)->cached("SELECT uid FROM record WHERE guid=? AND mbid=? LIMIT 1");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind_blob(1, gv).bind(2, m->mbid);
+    auto r = (*st)->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) continue;
+    Uid uid = static_cast<Uid>((*st)->i64(0));
+    (*st)->reset();
+    auto p = spool_.message_path(partition, entry.uniqueid, uid);
+    if (p.ok() && fs::exists(*p)) return *p;
+  }
+  return Error(Errc::NotFound, "No message with this GUID", guid.to_hex());
+}
+
+static Status read_change_rows(Db& db, uint64_t shard_id, size_t max, std::vector<ChangeRecord>& out) {
+  auto st = db.prepare("SELECT seq, kind, arg1, arg2 FROM change ORDER BY seq LIMIT ?");
+  if (!st.ok()) return st.take_error();
+  st->bind(1, static_cast<int64_t>(max));
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    ChangeRecord c;
+    c.seq = static_cast<uint64_t>(st->i64(0));
+    c.shard = shard_id;
+    c.kind = static_cast<ChangeKind>(st->i64(1));
+    c.arg1 = st->text(2);
+    c.arg2 = st->text(3);
+    out.push_back(std::move(c));
+  }
+  return {};
+}
+
+Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
+  if (max == 0 || max > 1000000) return Error(Errc::Invalid, "Bad change batch size");
+  std::vector<ChangeRecord> all;
+  {
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    CYR_TRY(read_change_rows(**db, 0, max, all));
+  }
+  std::vector<uint64_t> dirty;
+  {
+    std::lock_guard lk(markers_mu_);
+    dirty.assign(dirty_shards_.begin(), dirty_shards_.end());
+  }
+  for (uint64_t id : dirty) {
+    auto sh = shard(id);
+    if (!sh.ok()) return sh.take_error();
+    if (!fs::exists((*sh)->path)) continue;
+    auto db = (*sh)->readers->get();
+    if (!db.ok()) return db.take_error();
+    CYR_TRY(read_change_rows(**db, id, max, all));
+  }
+  std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
+  // Within a shard seq order is commit order; across shards, records from a
+  // batch committing right now may appear in a later read with a lower seq.
+  // Acknowledgement is per shard, so none is ever lost.
+  if (all.size() > max) all.resize(max);
+  ChangeBatch b;
+  b.records = std::move(all);
+  return b;
+}
+
+Status StoreImpl::ack_changes(const ChangeBatch& batch) {
+  std::map<uint64_t, uint64_t> upto;
+  for (auto& r : batch.records) upto[r.shard] = std::max(upto[r.shard], r.seq);
+  for (auto& [id, seq] : upto) {
+    if (id == 0) {
+      CYR_TRY(list_write([&](Db& db) -> Status {
+        auto st = db.cached("DELETE FROM change WHERE seq <= ?");
+        if (!st.ok()) return st.take_error();
+        (*st)->bind(1, static_cast<int64_t>(seq));
+        return (*st)->run();
+      }));
+      continue;
+    }
+    auto sh = shard(id);
+    if (!sh.ok()) return sh.take_error();
+    // An internal write: allowed on a replica too (it only forgets records).
+    CYR_TRY(shard_write(*sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
+      auto st = tx.db->cached("DELETE FROM change WHERE seq <= ?");
+      if (!st.ok()) return st.take_error();
+      (*st)->bind(1, static_cast<int64_t>(seq));
+      CYR_TRY((*st)->run());
+      tx.clean_marker = true;
+      return {};
+    }));
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Quota
+
+Result<QuotaInfo> StoreImpl::quota_of(Db& db, int64_t root_mbid) {
+  auto st = db.cached(
+      "SELECT m.name, q.storage_limit, q.message_limit, q.storage_used, q.message_used"
+      " FROM quota q JOIN mailbox m ON m.mbid = q.mbid WHERE q.mbid=?");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, root_mbid);
+  auto r = (*st)->step();
+  if (!r.ok()) return r.take_error();
+  if (!*r) return Error(Errc::NotFound, "No such quota root");
+  Stmt& s = **st;
+  QuotaInfo q;
+  q.root = s.text(0);
+  if (!s.is_null(1)) q.storage_limit_kib = static_cast<uint64_t>(s.i64(1));
+  if (!s.is_null(2)) q.message_limit = static_cast<uint64_t>(s.i64(2));
+  q.storage_used_bytes = static_cast<uint64_t>(s.i64(3));
+  q.message_used = static_cast<uint64_t>(s.i64(4));
+  s.reset();
+  return q;
+}
+
+Result<QuotaInfo> StoreImpl::get_quota(const std::string& root) {
+  auto mb = open_mailbox(root);
+  if (!mb.ok()) return Error(Errc::NotFound, "No such quota root", root);
+  auto& [entry, sh] = *mb;
+  if (!fs::exists(sh->path)) return Error(Errc::NotFound, "No such quota root", root);
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  if (m->mbid == 0) return Error(Errc::NotFound, "No such quota root", root);
+  auto q = quota_of(**db, m->mbid);
+  if (!q.ok()) return Error(Errc::NotFound, "No such quota root", root);
+  return q;
+}
+
+Status StoreImpl::set_quota(const std::string& root, std::optional<uint64_t> storage_kib,
+                            std::optional<uint64_t> messages, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  constexpr uint64_t kMax = uint64_t(1) << 52;
+  if ((storage_kib && *storage_kib > kMax) || (messages && *messages > kMax))
+    return Error(Errc::Limit, "Quota limit too large");
+  // A root is a mailbox; its shard holds everything below it, so usage and
+  // the records it counts are always in one database.
+  auto mb = open_mailbox(root);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    auto st = tx.db->cached(
+        "INSERT INTO quota(mbid, storage_limit, message_limit, storage_used, message_used) VALUES(?1,?2,?3,0,0)"
+        " ON CONFLICT(mbid) DO UPDATE SET storage_limit=?2, message_limit=?3");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, m->mbid);
+    if (storage_kib) (*st)->bind(2, static_cast<int64_t>(*storage_kib)); else (*st)->bind_null(2);
+    if (messages) (*st)->bind(3, static_cast<int64_t>(*messages)); else (*st)->bind_null(3);
+    CYR_TRY((*st)->run());
+    CYR_TRY(recompute_quota(*this, *tx.db));
+    CYR_TRY(tx.log_change(ChangeKind::Quota, root));
+    return {};
+  });
+}
+
+Status StoreImpl::remove_quota(const std::string& root, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  auto mb = open_mailbox(root);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    auto st = tx.db->cached("DELETE FROM quota WHERE mbid=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, m->mbid);
+    CYR_TRY((*st)->run());
+    if (tx.db->changes() == 0) return Error(Errc::NotFound, "No such quota root", root);
+    CYR_TRY(recompute_quota(*this, *tx.db));
+    CYR_TRY(tx.log_change(ChangeKind::Quota, root));
+    return {};
+  });
+}
+
+Status StoreImpl::check_quota(const std::string& mailbox, uint64_t bytes, uint64_t messages) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  if (!fs::exists(sh->path)) return {};
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  int64_t root = m->quota_mbid;
+  if (m->mbid == 0) {
+    auto r = nearest_quota_root(**db, entry.name);
+    if (!r.ok()) return r.take_error();
+    root = *r;
+  }
+  if (root == 0) return {};
+  auto q = quota_of(**db, root);
+  if (!q.ok()) return {};
+  if (q->storage_limit_kib && q->storage_used_bytes + bytes > *q->storage_limit_kib * 1024)
+    return Error(Errc::NoQuota, "Over quota", "storage");
+  if (q->message_limit && q->message_used + messages > *q->message_limit)
+    return Error(Errc::NoQuota, "Over quota", "messages");
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Seen state, subscriptions, annotations
+
+Result<std::string> StoreImpl::user_shard_name(const std::string& userid) {
+  // Virtual domains are on when the id has a '@' (the store does not know the
+  // option; "fred@example.com" maps to "example.com!user.fred" as Cyrus's).
+  auto inbox = mail::user_inbox_name(userid, userid.find('@') != std::string::npos);
+  if (!inbox.ok()) return inbox.take_error();
+  return shard_of(*inbox);
+}
+
+Result<SeenState> StoreImpl::get_seen(const std::string& userid, const std::string& mailbox) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  SeenState s;
+  if (!fs::exists(sh->path)) return s;
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  auto st = (*db)->cached("SELECT lastread, lastuid, lastchange, seenuids FROM seen WHERE userid=? AND mbid=?");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, userid).bind(2, m->mbid);
+  auto r = (*st)->step();
+  if (!r.ok()) return r.take_error();
+  if (*r) {
+    s.lastread = (*st)->i64(0);
+    s.lastuid = static_cast<Uid>((*st)->i64(1));
+    s.lastchange = (*st)->i64(2);
+    s.seenuids = (*st)->text(3);
+  }
+  (*st)->reset();
+  return s;
+}
+
+Status StoreImpl::set_seen(const std::string& userid, const std::string& mailbox, const SeenState& s,
+                           WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  if (userid.empty() || userid.size() > 256) return Error(Errc::Invalid, "Invalid user id");
+  if (s.seenuids.size() > 1u << 20) return Error(Errc::Limit, "Seen state too large");
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    auto st = tx.db->cached("INSERT OR REPLACE INTO seen(userid, mbid, lastread, lastuid, lastchange, seenuids) VALUES(?,?,?,?,?,?)");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, m->mbid).bind(3, s.lastread).bind(4, int64_t(s.lastuid))
+        .bind(5, s.lastchange).bind(6, s.seenuids);
+    CYR_TRY((*st)->run());
+    CYR_TRY(tx.log_change(ChangeKind::Seen, userid, entry.uniqueid));
+    tx.event(*m, kChangedFlags);
+    return {};
+  });
+}
+
+Result<std::vector<std::string>> StoreImpl::subscriptions(const std::string& userid) {
+  auto sname = user_shard_name(userid);
+  if (!sname.ok()) return sname.take_error();
+  std::vector<std::string> out;
+  uint64_t id = 0;
+  {
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    auto sid = shard_id_for(**db, *sname, false);
+    if (!sid.ok()) return out;
+    id = *sid;
+  }
+  auto sh = shard(id);
+  if (!sh.ok()) return sh.take_error();
+  if (!fs::exists((*sh)->path)) return out;
+  auto db = (*sh)->readers->get();
+  if (!db.ok()) return db.take_error();
+  auto st = (*db)->prepare("SELECT name FROM subscription WHERE userid=? ORDER BY name");
+  if (!st.ok()) return st.take_error();
+  st->bind(1, userid);
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    out.push_back(st->text(0));
+  }
+  return out;
+}
+
+Status StoreImpl::subscribe(const std::string& userid, const std::string& mailbox, bool on, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  CYR_TRY(validate_mailbox_name(mailbox));
+  auto sname = user_shard_name(userid);
+  if (!sname.ok()) return sname.take_error();
+  uint64_t id = 0;
+  CYR_TRY(list_write([&](Db& db) -> Status {
+    auto sid = shard_id_for(db, *sname, true);
+    if (!sid.ok()) return sid.take_error();
+    id = *sid;
+    return {};
+  }));
+  auto sh = shard(id);
+  if (!sh.ok()) return sh.take_error();
+  return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    auto st = tx.db->cached(on ? "INSERT OR IGNORE INTO subscription(userid, name) VALUES(?,?)"
+                               : "DELETE FROM subscription WHERE userid=? AND name=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, mailbox);
+    CYR_TRY((*st)->run());
+    // Cyrus logs subscribe and unsubscribe alike as SUB; the reader compares.
+    CYR_TRY(tx.log_change(ChangeKind::Sub, userid, mailbox));
+    return {};
+  });
+}
+
+Result<std::vector<Annotation>> StoreImpl::annotations(const std::string& mailbox) {
+  std::vector<Annotation> out;
+  if (mailbox.empty()) {
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    auto st = (*db)->prepare("SELECT entry, userid, value, modseq FROM annotation ORDER BY entry, userid");
+    if (!st.ok()) return st.take_error();
+    for (;;) {
+      auto r = st->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      out.push_back(Annotation{"", st->text(0), st->text(1), st->text(2), static_cast<ModSeq>(st->i64(3))});
+    }
+    return out;
+  }
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  if (!fs::exists(sh->path)) return out;
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  auto st = (*db)->prepare("SELECT entry, userid, value, modseq FROM annotation WHERE mbid=? ORDER BY entry, userid");
+  if (!st.ok()) return st.take_error();
+  st->bind(1, m->mbid);
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    out.push_back(Annotation{mailbox, st->text(0), st->text(1), st->text(2), static_cast<ModSeq>(st->i64(3))});
+  }
+  return out;
+}
+
+Status StoreImpl::set_annotation(const Annotation& a, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  if (a.entry.empty() || a.entry.size() > 1024 || a.entry[0] != '/')
+    return Error(Errc::Invalid, "Invalid annotation entry", a.entry.substr(0, 60));
+  if (a.value.size() > kMaxAnnotationValue) return Error(Errc::TooBig, "Annotation value too large");
+  if (a.userid.size() > 256) return Error(Errc::Invalid, "Invalid user id");
+  if (a.mailbox.empty()) {
+    return list_write([&](Db& db) -> Status {
+      auto st = db.cached(a.value.empty() ? "DELETE FROM annotation WHERE entry=?1 AND userid=?2"
+                                          : "INSERT OR REPLACE INTO annotation(entry, userid, value, modseq) VALUES(?1,?2,?3,?4)");
+      if (!st.ok()) return st.take_error();
+      (*st)->bind(1, a.entry).bind(2, a.userid);
+      if (!a.value.empty()) (*st)->bind(3, a.value).bind(4, int64_t(a.modseq));
+      CYR_TRY((*st)->run());
+      if (log_writes(mode)) CYR_TRY(list_log_change(db, ChangeKind::Annotation, ""));
+      return {};
+    });
+  }
+  auto mb = open_mailbox(a.mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    auto m = tx.load(entry);
+    if (!m.ok()) return m.take_error();
+    ModSeq modseq = mode == WriteMode::Replication && a.modseq ? a.modseq : ++m->info.highestmodseq;
+    auto st = tx.db->cached(a.value.empty() ? "DELETE FROM annotation WHERE mbid=?1 AND entry=?2 AND userid=?3"
+                                            : "INSERT OR REPLACE INTO annotation(mbid, entry, userid, value, modseq) VALUES(?1,?2,?3,?4,?5)");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, m->mbid).bind(2, a.entry).bind(3, a.userid);
+    if (!a.value.empty()) (*st)->bind(4, a.value).bind(5, int64_t(modseq));
+    CYR_TRY((*st)->run());
+    m->info.highestmodseq = std::max(m->info.highestmodseq, modseq);
+    CYR_TRY(tx.save(*m));
+    CYR_TRY(tx.log_change(ChangeKind::Annotation, entry.name));
+    tx.event(*m, kChangedMailbox);
+    return {};
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Watchers
+
+WatchId StoreImpl::watch(const std::string& uniqueid, MailboxWatcher cb) {
+  std::lock_guard lk(watch_mu_);
+  WatchId id = next_watch_++;
+  watchers_[uniqueid].emplace_back(id, std::move(cb));
+  watch_index_[id] = uniqueid;
+  return id;
+}
+
+void StoreImpl::unwatch(WatchId id) {
+  std::lock_guard lk(watch_mu_);
+  auto it = watch_index_.find(id);
+  if (it == watch_index_.end()) return;
+  auto w = watchers_.find(it->second);
+  if (w != watchers_.end()) {
+    auto& v = w->second;
+    v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.first == id; }), v.end());
+    if (v.empty()) watchers_.erase(w);
+  }
+  watch_index_.erase(it);
+}
+
+}  // namespace cyr::store

@@ -1,0 +1,210 @@
+// Crash test: a child process appends (and sometimes expunges) in a loop
+// from several threads, reporting every acknowledged operation over a pipe;
+// the parent kills it with SIGKILL at a random moment, reopens the store and
+// checks that nothing acknowledged was lost and that the store is consistent.
+//
+// The child is this same test binary, re-executed with a gtest filter that
+// selects StoreCrashChild.Run and an environment variable that enables it.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "store_test_util.h"
+
+namespace cyr::store {
+namespace {
+
+using testing::make_temp_dir;
+using testing::options_for;
+
+constexpr const char* kDirEnv = "CYR_STORE_CRASH_DIR";
+constexpr const char* kFdEnv = "CYR_STORE_CRASH_FD";
+constexpr const char* kSeedEnv = "CYR_STORE_CRASH_SEED";
+constexpr int kMailboxes = 3;
+
+std::string mailbox_name(int i) { return "user.c" + std::to_string(i); }
+
+// The child: runs only when re-executed by the parent.
+TEST(StoreCrashChild, Run) {
+  const char* dir = ::getenv(kDirEnv);
+  if (!dir) GTEST_SKIP() << "only run as the crash test's child";
+  int fd = std::atoi(::getenv(kFdEnv));
+  unsigned seed = static_cast<unsigned>(std::atoi(::getenv(kSeedEnv)));
+  auto s = Store::open(options_for(dir));
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  Store& store = **s;
+  std::mutex out_mu;
+  auto report = [&](const std::string& line) {
+    std::lock_guard lk(out_mu);
+    // One write per line, < PIPE_BUF: atomic; the parent sees whole lines.
+    ssize_t n = ::write(fd, line.data(), line.size());
+    (void)n;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(seed * 31 + static_cast<unsigned>(t));
+      for (int i = 0;; ++i) {
+        std::string box = mailbox_name(static_cast<int>(rng() % kMailboxes));
+        if (rng() % 10 == 0) {
+          auto recs = store.records(box);
+          if (recs.ok() && !recs->empty()) {
+            Uid victim = (*recs)[rng() % recs->size()].uid;
+            auto e = store.expunge(box, UidSet::of({victim}));
+            if (e.ok() && e->expunged.contains(victim))
+              report("X " + box + " " + std::to_string(victim) + "\n");
+          }
+          continue;
+        }
+        std::string body = testing::message("s" + std::to_string(seed) + "t" + std::to_string(t) + "i" +
+                                            std::to_string(i), 100 + rng() % 6000);
+        auto r = store.append(testing::one_message(box, body));
+        if (!r.ok()) continue;
+        report("A " + box + " " + std::to_string(r->uids[0]) + " " +
+               mail::MessageGuid::of(body).to_hex() + "\n");
+      }
+    });
+  }
+  for (auto& th : threads) th.join();  // never: the parent kills us
+}
+
+struct Acked {
+  std::string guid;
+  bool expunged = false;
+};
+
+TEST(StoreCrash, KillAtRandomPointsLosesNothingAcknowledged) {
+  std::string dir = make_temp_dir("crash");
+  StoreOptions opts = options_for(dir);
+  {
+    auto s = Store::open(opts);
+    ASSERT_TRUE(s.ok());
+    for (int i = 0; i < kMailboxes; ++i) {
+      CreateMailboxRequest r;
+      r.name = mailbox_name(i);
+      ASSERT_TRUE((*s)->create_mailbox(r).ok());
+    }
+    ASSERT_TRUE((*s)->set_quota(mailbox_name(0), 1u << 30, std::nullopt).ok());
+  }
+  std::map<std::pair<std::string, Uid>, Acked> acked;
+  std::mt19937 rng(20261123);
+  const int iterations = 30;
+  size_t total_acks = 0;
+  for (int it = 0; it < iterations; ++it) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      if (devnull >= 0) {
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+      }
+      std::string seed = std::to_string(it + 1);
+      std::string fd = std::to_string(fds[1]);
+      ::setenv(kDirEnv, dir.c_str(), 1);
+      ::setenv(kFdEnv, fd.c_str(), 1);
+      ::setenv(kSeedEnv, seed.c_str(), 1);
+      ::execl("/proc/self/exe", "unit_store", "--gtest_filter=StoreCrashChild.Run", nullptr);
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    // Let it run a random while (startup takes part of it), then kill.
+    ::usleep(100000 + rng() % 400000);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited by itself, status " << status;
+    std::string data;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      data.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fds[0]);
+    std::istringstream in(data);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // an incomplete last line was not fully reported
+      std::istringstream ls(line);
+      std::string kind, box;
+      Uid uid = 0;
+      ls >> kind >> box >> uid;
+      if (kind == "A") {
+        std::string guid;
+        ls >> guid;
+        acked[{box, uid}] = Acked{guid, false};
+      } else if (kind == "X") {
+        acked[{box, uid}].expunged = true;
+      }
+      ++total_acks;
+    }
+
+    // Reopen as after a crash and check everything acknowledged.
+    auto s = Store::open(opts);
+    ASSERT_TRUE(s.ok()) << "iteration " << it << ": " << s.error().describe();
+    Store& store = **s;
+    uint64_t live_bytes_total = 0, live_total = 0;
+    for (int i = 0; i < kMailboxes; ++i) {
+      std::string box = mailbox_name(i);
+      auto info = store.lookup(box);
+      ASSERT_TRUE(info.ok());
+      auto recs = store.records(box, true);
+      ASSERT_TRUE(recs.ok()) << recs.error().describe();
+      std::map<Uid, MessageRecord> by_uid;
+      uint64_t live = 0, bytes = 0;
+      for (auto& r : *recs) {
+        by_uid[r.uid] = r;
+        EXPECT_LE(r.uid, info->last_uid);
+        EXPECT_LE(r.modseq, info->highestmodseq);
+        if (r.expunged()) continue;
+        ++live;
+        bytes += r.size;
+        // No record without its file, and the file is the message.
+        auto bytes_on_disk = store.read_message(box, r.uid);
+        ASSERT_TRUE(bytes_on_disk.ok()) << box << " uid " << r.uid << " has no file";
+        EXPECT_EQ(mail::MessageGuid::of(*bytes_on_disk), r.guid) << box << " uid " << r.uid;
+        EXPECT_EQ(bytes_on_disk->size(), r.size);
+      }
+      EXPECT_EQ(info->exists, live) << box;
+      EXPECT_EQ(info->total_size, bytes) << box;
+      if (i == 0) {
+        auto q = store.get_quota(box);
+        ASSERT_TRUE(q.ok());
+        EXPECT_EQ(q->message_used, live);
+        EXPECT_EQ(q->storage_used_bytes, bytes);
+      }
+      live_total += live;
+      live_bytes_total += bytes;
+    }
+    for (auto& [key, a] : acked) {
+      auto rec = store.record(key.first, key.second);
+      ASSERT_TRUE(rec.ok()) << "acknowledged " << key.first << " uid " << key.second << " lost";
+      if (!a.guid.empty()) {
+        EXPECT_EQ(rec->guid.to_hex(), a.guid);
+      }
+      if (a.expunged) {
+        EXPECT_TRUE(rec->expunged());
+      }
+    }
+    (void)live_total;
+    (void)live_bytes_total;
+  }
+  std::printf("crash test: %d kills, %zu acknowledged operations checked\n", iterations, total_acks);
+  EXPECT_GT(total_acks, 100u) << "the child did too little work for the test to mean much";
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace cyr::store

@@ -1,0 +1,664 @@
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "store/mail/message.h"
+#include "store_test_util.h"
+
+namespace cyr::store {
+namespace {
+
+using testing::make_temp_dir;
+using testing::message;
+using testing::one_message;
+using testing::named;
+using testing::options_for;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("t");
+    opts_ = options_for(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void reopen() {
+    store_.reset();
+    auto s = Store::open(opts_);
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    store_ = std::move(*s);
+  }
+  void create(const std::string& name, const std::string& partition = "") {
+    CreateMailboxRequest r;
+    r.name = name;
+    r.partition = partition;
+    auto m = store_->create_mailbox(r);
+    ASSERT_TRUE(m.ok()) << name << ": " << m.error().describe();
+  }
+  Uid append(const std::string& mbox, const std::string& bytes, uint32_t flags = 0) {
+    auto r = store_->append(one_message(mbox, bytes, flags));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().describe());
+    return r.ok() ? r->uids.at(0) : 0;
+  }
+  std::vector<ChangeRecord> drain_changes() {
+    auto b = store_->read_changes(100000);
+    EXPECT_TRUE(b.ok());
+    if (!b.ok()) return {};
+    EXPECT_TRUE(store_->ack_changes(*b).ok());
+    return b->records;
+  }
+  static bool has_change(const std::vector<ChangeRecord>& v, ChangeKind k, const std::string& a1,
+                         const std::string& a2 = "*") {
+    for (auto& c : v)
+      if (c.kind == k && c.arg1 == a1 && (a2 == "*" || c.arg2 == a2)) return true;
+    return false;
+  }
+
+  std::string dir_;
+  StoreOptions opts_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST(StoreNames, ShardOf) {
+  EXPECT_EQ(*shard_of("user.fred.Sent.2024"), "user.fred");
+  EXPECT_EQ(*shard_of("user.fred"), "user.fred");
+  EXPECT_EQ(*shard_of("shared.news"), "shared");
+  EXPECT_FALSE(shard_of("user").ok());
+  EXPECT_FALSE(shard_of("").ok());
+  EXPECT_FALSE(shard_of("user..fred").ok());
+  EXPECT_FALSE(shard_of("user.fred/../../etc").ok());
+}
+
+TEST(StoreNames, ListMatch) {
+  EXPECT_TRUE(list_match("*", "user.fred.a.b"));
+  EXPECT_TRUE(list_match("user.fred.%", "user.fred.Sent"));
+  EXPECT_FALSE(list_match("user.fred.%", "user.fred.Sent.x"));
+  EXPECT_FALSE(list_match("user.fred.%", "user.fred"));
+  EXPECT_TRUE(list_match("user.fred*", "user.fred"));
+  EXPECT_TRUE(list_match("user.%.Sent", "user.bob.Sent"));
+  EXPECT_FALSE(list_match("user.%.Sent", "user.bob.x.Sent"));
+  EXPECT_TRUE(list_match("user.*.Sent", "user.bob.x.Sent"));
+  EXPECT_TRUE(list_match("%", "shared"));
+  EXPECT_FALSE(list_match("%", "shared.x"));
+  // Hostile pattern: linear time, correct answer.
+  std::string p;
+  for (int i = 0; i < 200; ++i) p += "*%";
+  p += "z";
+  EXPECT_FALSE(list_match(p, std::string(400, 'a')));
+}
+
+TEST(StoreNames, UidSet) {
+  UidSet s;
+  s.add(5);
+  s.add(1, 3);
+  s.add(4);
+  s.add(10, 12);
+  EXPECT_EQ(s.to_string(), "1:5,10:12");
+  EXPECT_TRUE(s.contains(11));
+  EXPECT_FALSE(s.contains(9));
+  EXPECT_EQ(s.count(), 8u);
+  s.add(6, 9);
+  EXPECT_EQ(s.to_string(), "1:12");
+}
+
+TEST_F(StoreTest, CreateAclInheritanceAndDefaults) {
+  create("user.fred");
+  create("user.fred.Sent");
+  auto top = store_->lookup("user.fred");
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top->acl, "fred\t" + opts_.owner_rights + "\t");
+  EXPECT_EQ(top->type, MailboxType::User);
+  EXPECT_EQ(top->last_uid, 0u);
+  EXPECT_GT(top->uidvalidity, 0u);
+  ASSERT_TRUE(store_->set_acl("user.fred.Sent", "fred\tlrs\tbob\tlr\t").ok());
+  create("user.fred.Sent.Old");
+  EXPECT_EQ(*store_->get_acl("user.fred.Sent.Old"), "fred\tlrs\tbob\tlr\t");
+  create("shared");
+  EXPECT_EQ(*store_->get_acl("shared"), opts_.defaultacl);
+  auto again = store_->create_mailbox(named("user.fred"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::Exists);
+  for (std::string bad : std::vector<std::string>{"user", "user..x", "user.fred.", "user.fred/x", "user.a*b", "user.a\nb"}) {
+    auto r = store_->create_mailbox(named(bad));
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  auto badpart = store_->create_mailbox(named("user.x", "nope"));
+  EXPECT_FALSE(badpart.ok());
+  // UIDVALIDITY increases from one create to the next.
+  EXPECT_GT(store_->lookup("user.fred.Sent")->uidvalidity, top->uidvalidity);
+}
+
+TEST_F(StoreTest, ListPatterns) {
+  for (auto n : {"user.fred", "user.fred.Sent", "user.fred.Sent.2024", "user.fred.Trash", "user.bob",
+                 "user.bob.Sent", "shared", "shared.news"})
+    create(n);
+  auto l = store_->list("user.fred.%");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(*l, (std::vector<std::string>{"user.fred.Sent", "user.fred.Trash"}));
+  EXPECT_EQ(*store_->list("user.fred*"),
+            (std::vector<std::string>{"user.fred", "user.fred.Sent", "user.fred.Sent.2024", "user.fred.Trash"}));
+  EXPECT_EQ(*store_->list("user.%.Sent"), (std::vector<std::string>{"user.bob.Sent", "user.fred.Sent"}));
+  EXPECT_EQ(*store_->list("%"), (std::vector<std::string>{"shared"}));
+  EXPECT_EQ(store_->list("*")->size(), 8u);
+}
+
+TEST_F(StoreTest, AppendReadAndStructure) {
+  create("user.fred");
+  std::string msg = "From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+  auto r = store_->append(one_message("user.fred", msg, kFlagSeen));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->uids, std::vector<Uid>{1});
+  auto recs = store_->records("user.fred");
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 1u);
+  EXPECT_EQ((*recs)[0].guid.to_hex(), "0bebcde85cb6536dd0c48a93101edfab2dcf5777");
+  EXPECT_EQ((*recs)[0].size, msg.size());
+  EXPECT_EQ((*recs)[0].flags.system, kFlagSeen);
+  EXPECT_EQ((*recs)[0].internaldate, 1700000000);
+  EXPECT_EQ(*store_->read_message("user.fred", 1), msg);
+  EXPECT_EQ(*store_->read_message("user.fred", 1, 6, 13), "a@example.com");
+  auto blob = store_->structure("user.fred", 1);
+  ASSERT_TRUE(blob.ok());
+  auto ms = mail::MessageStructure::deserialize(*blob);
+  ASSERT_TRUE(ms.ok());
+  EXPECT_EQ(ms->size, msg.size());
+  auto info = store_->lookup("user.fred");
+  EXPECT_EQ(info->last_uid, 1u);
+  EXPECT_EQ(info->exists, 1u);
+  EXPECT_EQ(info->total_size, msg.size());
+  EXPECT_FALSE(store_->record("user.fred", 2).ok());
+  // Bad keyword refused, nothing appended.
+  AppendRequest bad = one_message("user.fred", msg);
+  bad.messages[0].flags.keywords = {"bad keyword"};
+  EXPECT_EQ(store_->append(bad).error().code, Errc::Invalid);
+  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 1u);
+  // Appending from a file the caller wrote.
+  std::string tmp = dir_ + "/spool/caller.tmp";
+  { std::ofstream(tmp, std::ios::binary) << msg; }
+  AppendRequest fr;
+  fr.mailbox = "user.fred";
+  fr.messages.push_back(AppendMessage{MessageSource::file(tmp), {}, 0});
+  auto fres = store_->append(fr);
+  ASSERT_TRUE(fres.ok()) << fres.error().describe();
+  EXPECT_EQ(*store_->read_message("user.fred", fres->uids[0]), msg);
+}
+
+TEST_F(StoreTest, FlagsModseqAndCondstore) {
+  create("user.fred");
+  for (int i = 0; i < 3; ++i) append("user.fred", message("m" + std::to_string(i)));
+  ModSeq before = store_->lookup("user.fred")->highestmodseq;
+  StoreFlagsRequest add{UidSet::range(1, 2), FlagOp::Add, Flags{kFlagFlagged, {"$Work"}}, std::nullopt};
+  auto r = store_->store_flags("user.fred", add);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changed.size(), 2u);
+  EXPECT_GT(r->highestmodseq, before);
+  ModSeq m1 = r->highestmodseq;
+  auto rec = store_->record("user.fred", 1);
+  EXPECT_EQ(rec->flags.system, kFlagFlagged);
+  EXPECT_EQ(rec->flags.keywords, std::vector<std::string>{"$Work"});
+  EXPECT_EQ(rec->modseq, m1);
+  // Adding the same keyword in another case is no change and no new modseq.
+  StoreFlagsRequest same{UidSet::of({1}), FlagOp::Add, Flags{0, {"$work"}}, std::nullopt};
+  EXPECT_TRUE(store_->store_flags("user.fred", same)->changed.empty());
+  EXPECT_EQ(store_->lookup("user.fred")->highestmodseq, m1);
+  // UNCHANGEDSINCE: uid 1 changed at m1 > before, so it fails; uid 3 passes.
+  StoreFlagsRequest cond{UidSet::of({1, 3}), FlagOp::Replace, Flags{kFlagSeen, {}}, before};
+  auto c = store_->store_flags("user.fred", cond);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->failed_unchangedsince.to_string(), "1");
+  ASSERT_EQ(c->changed.size(), 1u);
+  EXPECT_EQ(c->changed[0].uid, 3u);
+  EXPECT_EQ(store_->record("user.fred", 1)->flags.system, kFlagFlagged);
+  EXPECT_EQ(store_->record("user.fred", 3)->flags.system, kFlagSeen);
+  StoreFlagsRequest rm{UidSet::range(1, 3), FlagOp::Remove, Flags{kFlagFlagged, {"$WORK"}}, std::nullopt};
+  ASSERT_TRUE(store_->store_flags("user.fred", rm).ok());
+  EXPECT_TRUE(store_->record("user.fred", 2)->flags.keywords.empty());
+  EXPECT_EQ(store_->record("user.fred", 2)->flags.system, 0u);
+}
+
+TEST_F(StoreTest, ExpungeAndChangesSince) {
+  create("user.fred");
+  for (int i = 0; i < 5; ++i) append("user.fred", message("m" + std::to_string(i)));
+  ModSeq base = store_->lookup("user.fred")->highestmodseq;
+  StoreFlagsRequest f{UidSet::of({2}), FlagOp::Add, Flags{kFlagDeleted, {}}, std::nullopt};
+  ASSERT_TRUE(store_->store_flags("user.fred", f).ok());
+  auto e = store_->expunge("user.fred", UidSet::of({2, 4, 99}));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->expunged.to_string(), "2,4");
+  auto again = store_->expunge("user.fred", UidSet::of({2}));
+  EXPECT_TRUE(again->expunged.empty());
+  auto ch = store_->changes_since("user.fred", base);
+  ASSERT_TRUE(ch.ok());
+  EXPECT_TRUE(ch->changed.empty());  // uid 2 changed but is now expunged
+  EXPECT_EQ(ch->expunged.to_string(), "2,4");
+  EXPECT_EQ(ch->highestmodseq, e->highestmodseq);
+  EXPECT_EQ(store_->records("user.fred")->size(), 3u);
+  EXPECT_EQ(store_->records("user.fred", true)->size(), 5u);
+  auto info = store_->lookup("user.fred");
+  EXPECT_EQ(info->exists, 3u);
+  // Delayed expunge keeps the file until purge.
+  auto p = store_->message_path("user.fred", 2);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(std::filesystem::exists(*p));
+  EXPECT_EQ(*store_->purge_expunged("user.fred", INT64_MAX), 2u);
+  EXPECT_FALSE(std::filesystem::exists(*p));
+  EXPECT_EQ(store_->records("user.fred", true)->size(), 3u);
+  // UIDs are never reused after purge.
+  EXPECT_EQ(append("user.fred", message("new")), 6u);
+}
+
+TEST_F(StoreTest, QuotaExactAndOverQuotaChangesNothing) {
+  create("user.fred");
+  create("user.fred.Sent");
+  create("user.fred.Trash");
+  std::string m = message("q", 2000);
+  append("user.fred", m);
+  ASSERT_TRUE(store_->set_quota("user.fred", 11, 6).ok());
+  ASSERT_GT(m.size(), 2048u);
+  ASSERT_LT(m.size(), 2200u);
+  auto q = store_->get_quota("user.fred");
+  ASSERT_TRUE(q.ok()) << q.error().describe();
+  EXPECT_EQ(q->storage_used_bytes, m.size());
+  EXPECT_EQ(q->message_used, 1u);
+  EXPECT_EQ(store_->lookup("user.fred.Sent")->quotaroot, "user.fred");
+  append("user.fred.Sent", m);
+  append("user.fred.Sent", m);
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, 3u);
+  // Copy to another folder of the same root adds usage.
+  auto cp = store_->copy("user.fred.Sent", UidSet::of({1}), "user.fred.Trash", false);
+  ASSERT_TRUE(cp.ok()) << cp.error().describe();
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, 4u);
+  EXPECT_EQ(store_->get_quota("user.fred")->storage_used_bytes, 4 * m.size());
+  // 4 * ~2.1 KiB used of 11 KiB: one more fits, the next does not.
+  EXPECT_TRUE(store_->check_quota("user.fred.Sent", m.size()).ok());
+  append("user.fred.Sent", m);
+  EXPECT_EQ(store_->check_quota("user.fred.Sent", m.size()).error().code, Errc::NoQuota);
+  auto info_before = *store_->lookup("user.fred.Sent");
+  auto over = store_->append(one_message("user.fred.Sent", m));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, Errc::NoQuota);
+  auto info_after = *store_->lookup("user.fred.Sent");
+  EXPECT_EQ(info_after.last_uid, info_before.last_uid);
+  EXPECT_EQ(info_after.highestmodseq, info_before.highestmodseq);
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, 5u);
+  auto next_path = store_->message_path("user.fred.Sent", info_before.last_uid + 1);
+  EXPECT_FALSE(next_path.ok());
+  // Expunge gives usage back.
+  ASSERT_TRUE(store_->expunge("user.fred.Sent", UidSet::of({1})).ok());
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, 4u);
+  // Move within the root: usage unchanged.
+  ASSERT_TRUE(store_->copy("user.fred.Sent", UidSet::of({2}), "user.fred.Trash", true).ok());
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, 4u);
+  // Rename within the root: unchanged; delete a folder: its messages leave.
+  ASSERT_TRUE(store_->rename_mailbox("user.fred.Trash", "user.fred.Bin").ok());
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, 4u);
+  ASSERT_TRUE(store_->delete_mailbox("user.fred.Bin").ok());
+  auto after_delete = store_->get_quota("user.fred");
+  uint64_t expect_msgs = 0, expect_bytes = 0;
+  for (auto n : {"user.fred", "user.fred.Sent"}) {
+    expect_msgs += store_->lookup(n)->exists;
+    expect_bytes += store_->lookup(n)->total_size;
+  }
+  EXPECT_EQ(after_delete->message_used, expect_msgs);
+  EXPECT_EQ(after_delete->storage_used_bytes, expect_bytes);
+  // A sub-root takes its subtree's usage.
+  ASSERT_TRUE(store_->set_quota("user.fred.Sent", std::nullopt, 100).ok());
+  EXPECT_EQ(store_->get_quota("user.fred.Sent")->message_used, store_->lookup("user.fred.Sent")->exists);
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, store_->lookup("user.fred")->exists);
+  ASSERT_TRUE(store_->remove_quota("user.fred.Sent").ok());
+  EXPECT_EQ(store_->get_quota("user.fred")->message_used, expect_msgs);
+  EXPECT_FALSE(store_->set_quota("user.nobody", 1, 1).ok());
+}
+
+TEST_F(StoreTest, RenameHierarchyAndUser) {
+  create("user.fred");
+  create("user.fred.A");
+  create("user.fred.A.B");
+  append("user.fred.A.B", message("x"));
+  std::string uid_ab = store_->lookup("user.fred.A.B")->uniqueid;
+  ASSERT_TRUE(store_->subscribe("fred", "user.fred.A.B", true).ok());
+  ASSERT_TRUE(store_->rename_mailbox("user.fred.A", "user.fred.Z").ok());
+  EXPECT_EQ(*store_->list("user.fred*"),
+            (std::vector<std::string>{"user.fred", "user.fred.Z", "user.fred.Z.B"}));
+  EXPECT_EQ(store_->lookup("user.fred.Z.B")->uniqueid, uid_ab);
+  EXPECT_EQ(*store_->read_message("user.fred.Z.B", 1), message("x"));
+  EXPECT_EQ(*store_->subscriptions("fred"), std::vector<std::string>{"user.fred.Z.B"});
+  // Cross-owner move of a folder is refused; renaming onto an existing name too.
+  create("user.bob");
+  EXPECT_EQ(store_->rename_mailbox("user.fred.Z", "user.bob.Z").error().code, Errc::Invalid);
+  EXPECT_EQ(store_->rename_mailbox("user.fred.Z", "user.fred").error().code, Errc::Exists);
+  EXPECT_EQ(store_->rename_mailbox("user.fred.Z", "user.fred.Z.Q").error().code, Errc::Invalid);
+  create("user.fred.Y");
+  EXPECT_EQ(store_->rename_mailbox("user.fred.Y", "user.fred.Z").error().code, Errc::Exists);
+  // User rename: quota root, subscriptions and seen state follow.
+  ASSERT_TRUE(store_->set_quota("user.fred", 1000, 100).ok());
+  SeenState seen{1, 1, 2, "1"};
+  ASSERT_TRUE(store_->set_seen("fred", "user.fred.Z.B", seen).ok());
+  EXPECT_EQ(store_->rename_mailbox("user.fred", "user.bob").error().code, Errc::Exists);
+  ASSERT_TRUE(store_->rename_mailbox("user.fred", "user.barney").ok());
+  EXPECT_TRUE(store_->list("user.fred*")->empty());
+  EXPECT_EQ(store_->list("user.barney*")->size(), 4u);
+  auto q = store_->get_quota("user.barney");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->message_used, 1u);
+  EXPECT_EQ(store_->lookup("user.barney.Z.B")->quotaroot, "user.barney");
+  EXPECT_EQ(*store_->subscriptions("barney"), std::vector<std::string>{"user.barney.Z.B"});
+  EXPECT_TRUE(store_->subscriptions("fred")->empty());
+  EXPECT_EQ(*store_->get_seen("barney", "user.barney.Z.B"), seen);
+  EXPECT_EQ(*store_->get_acl("user.barney"), "barney\t" + opts_.owner_rights + "\t");
+  // Survives reopen.
+  reopen();
+  EXPECT_EQ(store_->get_quota("user.barney")->message_used, 1u);
+  EXPECT_EQ(*store_->read_message("user.barney.Z.B", 1), message("x"));
+}
+
+TEST_F(StoreTest, DeleteHierarchy) {
+  create("user.fred");
+  create("user.fred.A");
+  create("user.fred.A.B");
+  create("user.fred.AB");
+  append("user.fred.A.B", message("x"));
+  auto p = store_->message_path("user.fred.A.B", 1);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(store_->delete_mailbox("user.fred.A").ok());
+  EXPECT_EQ(*store_->list("user.fred*"), (std::vector<std::string>{"user.fred", "user.fred.AB"}));
+  EXPECT_FALSE(std::filesystem::exists(*p));
+  EXPECT_EQ(store_->delete_mailbox("user.fred.A").error().code, Errc::NotFound);
+  // Recreating the name gives a new mailbox: new uniqueid, UIDs from 1.
+  create("user.fred.A");
+  EXPECT_EQ(store_->lookup("user.fred.A")->last_uid, 0u);
+  EXPECT_EQ(append("user.fred.A", message("y")), 1u);
+}
+
+TEST_F(StoreTest, CopyMoveAndSingleInstance) {
+  create("user.fred");
+  create("user.fred.Dst");
+  create("user.fred.Far", "other");
+  for (int i = 0; i < 4; ++i) append("user.fred", message("c" + std::to_string(i)), kFlagAnswered);
+  auto c = store_->copy("user.fred", UidSet::of({2, 3, 9}), "user.fred.Dst", false);
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ(c->source_uids.to_string(), "2:3");
+  EXPECT_EQ(c->dest_uids, (std::vector<Uid>{1, 2}));
+  EXPECT_EQ(c->dest_uidvalidity, store_->lookup("user.fred.Dst")->uidvalidity);
+  struct stat a, b;
+  ASSERT_EQ(::stat(store_->message_path("user.fred", 2)->c_str(), &a), 0);
+  ASSERT_EQ(::stat(store_->message_path("user.fred.Dst", 1)->c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);  // hard link on one partition
+  EXPECT_EQ(store_->record("user.fred.Dst", 1)->flags.system, kFlagAnswered);
+  EXPECT_EQ(store_->record("user.fred.Dst", 1)->guid, store_->record("user.fred", 2)->guid);
+  // Move to another partition: a copy of the bytes; the source is expunged.
+  auto mv = store_->copy("user.fred", UidSet::of({1}), "user.fred.Far", true);
+  ASSERT_TRUE(mv.ok()) << mv.error().describe();
+  EXPECT_EQ(*store_->read_message("user.fred.Far", 1), message("c0"));
+  EXPECT_TRUE(store_->record("user.fred", 1)->expunged());
+  // LMTP delivery to several mailboxes: one file.
+  create("user.bob");
+  auto d = store_->deliver({"user.fred", "user.bob", "user.nobody"},
+                           AppendMessage{MessageSource::memory(message("lmtp")), {}, 0});
+  ASSERT_EQ(d.size(), 3u);
+  ASSERT_TRUE(d[0].ok());
+  ASSERT_TRUE(d[1].ok());
+  EXPECT_EQ(d[2].error().code, Errc::NotFound);
+  ASSERT_EQ(::stat(store_->message_path("user.fred", d[0]->uids[0])->c_str(), &a), 0);
+  ASSERT_EQ(::stat(store_->message_path("user.bob", d[1]->uids[0])->c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(a.st_nlink, 2u);  // the staging name is gone
+}
+
+TEST_F(StoreTest, ChangeRecordsForEveryKind) {
+  create("user.fred");
+  create("user.fred.A");
+  append("user.fred", message("a"));
+  StoreFlagsRequest f{UidSet::of({1}), FlagOp::Add, Flags{kFlagSeen, {}}, std::nullopt};
+  ASSERT_TRUE(store_->store_flags("user.fred", f).ok());
+  ASSERT_TRUE(store_->set_seen("bob", "user.fred", SeenState{1, 1, 1, "1"}).ok());
+  ASSERT_TRUE(store_->subscribe("fred", "user.fred.A", true).ok());
+  ASSERT_TRUE(store_->set_quota("user.fred", 100, std::nullopt).ok());
+  ASSERT_TRUE(store_->set_annotation(Annotation{"user.fred", "/comment", "", "hello", 0}).ok());
+  ASSERT_TRUE(store_->set_annotation(Annotation{"", "/motd", "", "hi", 0}).ok());
+  ASSERT_TRUE(store_->rename_mailbox("user.fred.A", "user.fred.B").ok());
+  ASSERT_TRUE(store_->expunge("user.fred", UidSet::of({1})).ok());
+  ASSERT_TRUE(store_->set_acl("user.fred", "fred\tlrswipkxtecda\t").ok());
+  ASSERT_TRUE(store_->delete_mailbox("user.fred.B").ok());
+  std::string uniq = store_->lookup("user.fred")->uniqueid;
+  // Not acknowledged: a reopen (crash) replays everything.
+  reopen();
+  auto ch = store_->read_changes(1000);
+  ASSERT_TRUE(ch.ok());
+  auto& v = ch->records;
+  for (size_t i = 1; i < v.size(); ++i) EXPECT_LT(v[i - 1].seq, v[i].seq);
+  EXPECT_TRUE(has_change(v, ChangeKind::Mailbox, "user.fred"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Append, "user.fred"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Seen, "bob", uniq));
+  EXPECT_TRUE(has_change(v, ChangeKind::Sub, "fred", "user.fred.A"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Quota, "user.fred"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Annotation, "user.fred"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Annotation, ""));
+  EXPECT_TRUE(has_change(v, ChangeKind::Rename, "user.fred.A", "user.fred.B"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Mailbox, "user.fred.B"));
+  EXPECT_TRUE(has_change(v, ChangeKind::Unmailbox, "user.fred.B"));
+  // Partial acknowledgement: only the acknowledged ones go.
+  ChangeBatch first;
+  first.records.assign(v.begin(), v.begin() + 3);
+  ASSERT_TRUE(store_->ack_changes(first).ok());
+  auto rest = store_->read_changes(1000);
+  EXPECT_EQ(rest->records.size(), v.size() - 3);
+  ASSERT_TRUE(store_->ack_changes(*rest).ok());
+  reopen();
+  EXPECT_TRUE(store_->read_changes(1000)->records.empty());
+  append("user.fred", message("b"));
+  auto later = store_->read_changes(10);
+  ASSERT_EQ(later->records.size(), 1u);
+  EXPECT_GT(later->records[0].seq, v.back().seq);  // seq keeps increasing across reopen
+}
+
+TEST_F(StoreTest, WatchersAreCalledAfterCommit) {
+  create("user.fred");
+  std::string uniq = store_->lookup("user.fred")->uniqueid;
+  std::vector<MailboxEvent> seen;
+  std::mutex mu;
+  WatchId w = store_->watch(uniq, [&](const MailboxEvent& e) {
+    // Called after commit: a read sees the new state.
+    auto info = store_->lookup("user.fred");
+    std::lock_guard lk(mu);
+    EXPECT_EQ(info->highestmodseq, e.highestmodseq);
+    seen.push_back(e);
+  });
+  append("user.fred", message("w1"));
+  StoreFlagsRequest f{UidSet::of({1}), FlagOp::Add, Flags{kFlagSeen, {}}, std::nullopt};
+  ASSERT_TRUE(store_->store_flags("user.fred", f).ok());
+  ASSERT_TRUE(store_->expunge("user.fred", UidSet::of({1})).ok());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].what, kChangedAppend);
+  EXPECT_EQ(seen[0].last_uid, 1u);
+  EXPECT_EQ(seen[0].exists, 1u);
+  EXPECT_EQ(seen[1].what, kChangedFlags);
+  EXPECT_EQ(seen[2].what, kChangedExpunge);
+  EXPECT_EQ(seen[2].exists, 0u);
+  store_->unwatch(w);
+  append("user.fred", message("w2"));
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST_F(StoreTest, ReplicaFenceAndReplicationWrites) {
+  create("user.fred");
+  ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 7}).ok());
+  reopen();
+  EXPECT_EQ(store_->node_state(), (NodeState{Role::Replica, 7}));
+  auto a = store_->append(one_message("user.fred", message("r")));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Unavailable);
+  EXPECT_EQ(store_->create_mailbox(named("user.x")).error().code, Errc::Unavailable);
+  EXPECT_EQ(store_->subscribe("fred", "user.fred", true).error().code, Errc::Unavailable);
+  // The applier writes verbatim.
+  std::string bytes = message("rep");
+  ApplyRecord ar;
+  ar.record.uid = 7;
+  ar.record.modseq = 42;
+  ar.record.guid = mail::MessageGuid::of(bytes);
+  ar.record.flags = Flags{kFlagSeen, {"$Label1"}};
+  ar.record.internaldate = 1600000000;
+  ar.record.size = bytes.size();
+  ar.source = MessageSource::memory(bytes);
+  ASSERT_TRUE(store_->apply_records("user.fred", {ar}, WriteMode::Replication).ok());
+  EXPECT_EQ(store_->apply_records("user.fred", {ar}, WriteMode::Normal).error().code, Errc::Perm);
+  auto rec = store_->record("user.fred", 7);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->modseq, 42u);
+  EXPECT_EQ(rec->flags.keywords, std::vector<std::string>{"$Label1"});
+  auto info = store_->lookup("user.fred");
+  EXPECT_EQ(info->last_uid, 7u);
+  EXPECT_EQ(info->highestmodseq, 42u);
+  auto found = store_->find_message_file("default", ar.record.guid, {"user.fred"});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(*found, *store_->message_path("user.fred", 7));
+  // A wrong GUID is refused.
+  ApplyRecord bad = ar;
+  bad.record.uid = 8;
+  bad.record.guid = mail::MessageGuid::of("other");
+  EXPECT_FALSE(store_->apply_records("user.fred", {bad}, WriteMode::Replication).ok());
+  MailboxCounters counters;
+  counters.recentuid = 7;
+  counters.pop3_last_login = 99;
+  ASSERT_TRUE(store_->set_counters("user.fred", counters, WriteMode::Replication).ok());
+  EXPECT_EQ(store_->lookup("user.fred")->pop3_last_login, 99);
+  ASSERT_TRUE(store_->set_node_state(NodeState{Role::Primary, 8}).ok());
+  EXPECT_TRUE(store_->append(one_message("user.fred", message("p"))).ok());
+}
+
+TEST_F(StoreTest, FsyncFailureFencesTheStore) {
+  create("user.fred");
+  append("user.fred", message("before"));
+  store_.reset();
+  std::atomic<bool> fail{false};
+  opts_.fsync_hook = [&](int fd) {
+    if (fail.load()) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fsync(fd);
+  };
+  reopen();
+  fail = true;
+  auto a = store_->append(one_message("user.fred", message("lost")));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Fenced);
+  EXPECT_EQ(store_->fence_status().error().code, Errc::Fenced);
+  fail = false;  // the disk "recovers": the store must not retry silently
+  EXPECT_EQ(store_->append(one_message("user.fred", message("x"))).error().code, Errc::Fenced);
+  EXPECT_EQ(store_->create_mailbox(named("user.y")).error().code, Errc::Fenced);
+  EXPECT_EQ(store_->set_seen("fred", "user.fred", SeenState{}).error().code, Errc::Fenced);
+  // Reads still work.
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  reopen();
+  EXPECT_TRUE(store_->fence_status().ok());
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  EXPECT_TRUE(store_->append(one_message("user.fred", message("after"))).ok());
+}
+
+TEST_F(StoreTest, DirectoryFsyncFailureInBatchFencesAndCommitsNothing) {
+  create("user.fred");
+  append("user.fred", message("before"));
+  store_.reset();
+  std::atomic<bool> fail{false};
+  opts_.fsync_hook = [&](int fd) {
+    // Only the mailbox directories that a batch fsyncs before its commit.
+    char target[512] = {0};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (fail.load() && n > 0 && std::string(target).find("/spool/uuid/") != std::string::npos) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fsync(fd);
+  };
+  reopen();
+  fail = true;
+  auto a = store_->append(one_message("user.fred", message("lost")));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Fenced);
+  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 1u);
+  EXPECT_EQ(store_->expunge("user.fred", UidSet::of({1})).error().code, Errc::Fenced);
+  fail = false;
+  reopen();
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  EXPECT_EQ(append("user.fred", message("after")), 2u);
+  EXPECT_EQ(*store_->read_message("user.fred", 2), message("after"));
+}
+
+TEST_F(StoreTest, OrphanFilesAreIgnoredAndReplaced) {
+  create("user.fred");
+  append("user.fred", message("one"));
+  auto dir = store_->message_path("user.fred", 1)->parent_path();
+  // A file for uid 2 written before a crash, never indexed.
+  { std::ofstream(dir / "2.", std::ios::binary) << "garbage"; }
+  reopen();
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  EXPECT_EQ(append("user.fred", message("two")), 2u);
+  EXPECT_EQ(*store_->read_message("user.fred", 2), message("two"));
+}
+
+TEST_F(StoreTest, ConcurrentAppendsGroupCommit) {
+  create("user.fred");
+  for (int u = 0; u < 4; ++u) create("user.u" + std::to_string(u));
+  constexpr int kThreads = 8, kPer = 25;
+  std::vector<std::thread> ts;
+  std::mutex mu;
+  std::set<Uid> fred_uids;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        std::string box = (i % 2) ? "user.fred" : "user.u" + std::to_string(t % 4);
+        auto r = store_->append(one_message(box, message("t" + std::to_string(t) + "-" + std::to_string(i))));
+        if (!r.ok()) { failures++; continue; }
+        if (box == "user.fred") {
+          std::lock_guard lk(mu);
+          EXPECT_TRUE(fred_uids.insert(r->uids[0]).second);
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto info = store_->lookup("user.fred");
+  EXPECT_EQ(info->exists, fred_uids.size());
+  EXPECT_EQ(info->last_uid, fred_uids.size());
+  EXPECT_EQ(store_->records("user.fred")->size(), fred_uids.size());
+  uint64_t total = 0;
+  for (int u = 0; u < 4; ++u) total += store_->lookup("user.u" + std::to_string(u))->exists;
+  EXPECT_EQ(total + fred_uids.size(), uint64_t(kThreads * kPer));
+}
+
+TEST_F(StoreTest, AnnotationsAndSeen) {
+  create("user.fred");
+  ASSERT_TRUE(store_->set_annotation(Annotation{"user.fred", "/comment", "", "shared", 0}).ok());
+  ASSERT_TRUE(store_->set_annotation(Annotation{"user.fred", "/comment", "bob", "private", 0}).ok());
+  auto a = store_->annotations("user.fred");
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].userid, "");
+  EXPECT_EQ((*a)[1].value, "private");
+  ASSERT_TRUE(store_->set_annotation(Annotation{"user.fred", "/comment", "bob", "", 0}).ok());
+  EXPECT_EQ(store_->annotations("user.fred")->size(), 1u);
+  EXPECT_FALSE(store_->set_annotation(Annotation{"user.fred", "comment", "", "x", 0}).ok());
+  EXPECT_EQ(*store_->get_seen("bob", "user.fred"), SeenState{});
+  SeenState s{5, 3, 6, "1:3"};
+  ASSERT_TRUE(store_->set_seen("bob", "user.fred", s).ok());
+  EXPECT_EQ(*store_->get_seen("bob", "user.fred"), s);
+  EXPECT_EQ(*store_->get_seen("carol", "user.fred"), SeenState{});
+  ASSERT_TRUE(store_->subscribe("bob", "user.fred", true).ok());
+  ASSERT_TRUE(store_->subscribe("bob", "shared.x", true).ok());
+  EXPECT_EQ(*store_->subscriptions("bob"), (std::vector<std::string>{"shared.x", "user.fred"}));
+  ASSERT_TRUE(store_->subscribe("bob", "shared.x", false).ok());
+  EXPECT_EQ(*store_->subscriptions("bob"), (std::vector<std::string>{"user.fred"}));
+}
+
+}  // namespace
+}  // namespace cyr::store

@@ -1,0 +1,58 @@
+// Helpers shared by the store tests: a temporary store directory and small
+// builders. Not thread-safe; one per test.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "store/store.h"
+
+namespace cyr::store::testing {
+
+inline std::string make_temp_dir(const char* tag) {
+  std::string tmpl = std::string("/tmp/cyr_store_") + tag + "_XXXXXX";
+  char* p = ::mkdtemp(tmpl.data());
+  EXPECT_NE(p, nullptr);
+  return tmpl;
+}
+
+inline StoreOptions options_for(const std::string& dir) {
+  StoreOptions o;
+  o.configdirectory = std::filesystem::path(dir) / "conf";
+  o.partitions["default"] = std::filesystem::path(dir) / "spool";
+  o.partitions["other"] = std::filesystem::path(dir) / "spool2";
+  o.defaultpartition = "default";
+  return o;
+}
+
+inline CreateMailboxRequest named(const std::string& name, const std::string& partition = "") {
+  CreateMailboxRequest r;
+  r.name = name;
+  r.partition = partition;
+  return r;
+}
+
+inline std::string message(const std::string& subject, size_t body_size = 40) {
+  std::string m = "From: a@example.com\r\nTo: b@example.com\r\nSubject: " + subject +
+                  "\r\nMessage-ID: <" + subject + "@example.com>\r\n\r\n";
+  while (m.size() < body_size + 80) m += "body line of the message " + subject + "\r\n";
+  return m;
+}
+
+inline AppendRequest one_message(const std::string& mailbox, const std::string& bytes,
+                                 uint32_t flags = 0) {
+  AppendRequest r;
+  r.mailbox = mailbox;
+  AppendMessage m;
+  m.source = MessageSource::memory(bytes);
+  m.flags.system = flags;
+  m.internaldate = 1700000000;
+  r.messages.push_back(std::move(m));
+  return r;
+}
+
+}  // namespace cyr::store::testing
