@@ -1,13 +1,157 @@
+// cyr_master: runs one node (Cyrus master(8)): the command line, logging,
+// daemonizing and the pid file; server/master.h does the rest.
+//
+//   cyr_master [-C imapd.conf] [-M cyrus.conf] [-d] [-p pidfile] [-l backlog]
+//              [-T io-threads] [-B blocking-threads] [-g grace-seconds]
+#include <limits.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
 
 #include "ops/commands.h"
+#include "server/master.h"
+#include "server/pid_file.h"
+#include "server/service_registry.h"
+#include "store/base/log.h"
+#include "store/config/imapd_conf.h"
+#include "store/config/paths.h"
 
 namespace cyr::ops {
+namespace {
 
-// Replaced by the daemon (server/master) wiring.
+constexpr int kExitUsage = 64;     // EX_USAGE
+constexpr int kExitTempFail = 75;  // EX_TEMPFAIL
+
+int usage(const char* why) {
+  if (why) fprintf(stderr, "cyr_master: %s\n", why);
+  fprintf(stderr,
+          "usage: cyr_master [-C imapd.conf] [-M cyrus.conf] [-d] [-p pidfile] [-l backlog]\n"
+          "                  [-T io-threads] [-B blocking-threads] [-g grace-seconds]\n"
+          "  -C  imapd.conf (default /etc/imapd.conf)\n"
+          "  -M  cyrus.conf (default /etc/cyrus.conf)\n"
+          "  -d  run as a daemon (detach, log to syslog)\n"
+          "  -p  pid file (default {configdirectory}/cyrus-master.pid)\n"
+          "  -l  listen backlog (default 128)\n"
+          "  -T  I/O threads (default: one per core)\n"
+          "  -B  blocking-work threads (default 4)\n"
+          "  -g  shutdown grace period in seconds (default 10)\n");
+  return kExitUsage;
+}
+
+bool parse_positive(const char* s, int max, int* out) {
+  char* end = nullptr;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v <= 0 || v > max) return false;
+  *out = static_cast<int>(v);
+  return true;
+}
+
+std::string self_executable(const char* argv0) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) return std::string(buf, static_cast<size_t>(n));
+  std::error_code ec;
+  return std::filesystem::absolute(argv0, ec).string();
+}
+
+}  // namespace
+
 int master_main(int argc, char** argv) {
-  fprintf(stderr, "cyr_master: not implemented yet\n");
-  return 1;
+  server::MasterOptions opts;
+  bool daemon_mode = false;
+  std::string pid_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    if (a == "-d") {
+      daemon_mode = true;
+    } else if (a == "-C" || a == "-M" || a == "-p" || a == "-l" || a == "-T" || a == "-B" || a == "-g") {
+      const char* v = value(argv[i]);
+      if (!v) return usage((std::string(a) + " needs a value").c_str());
+      int n = 0;
+      if (a == "-C") opts.imapd_conf_path = v;
+      else if (a == "-M") opts.cyrus_conf_path = v;
+      else if (a == "-p") pid_path = v;
+      else if (!parse_positive(v, 100000, &n)) return usage((std::string(a) + ": not a positive number").c_str());
+      else if (a == "-l") opts.listen_backlog = n;
+      else if (a == "-T") opts.io_threads = n;
+      else if (a == "-B") opts.blocking_threads = n;
+      else if (a == "-g") opts.shutdown_grace = std::chrono::seconds(n);
+    } else if (a == "-h" || a == "--help") {
+      usage(nullptr);
+      return 0;
+    } else {
+      return usage(("unknown argument \"" + std::string(a) + "\"").c_str());
+    }
+  }
+
+  // -d changes directory to "/": resolve relative paths first.
+  std::error_code ec;
+  opts.imapd_conf_path = std::filesystem::absolute(opts.imapd_conf_path, ec);
+  opts.cyrus_conf_path = std::filesystem::absolute(opts.cyrus_conf_path, ec);
+  if (!pid_path.empty()) pid_path = std::filesystem::absolute(pid_path, ec).string();
+  opts.self_exe = self_executable(argv[0]);
+  opts.has_command = [](std::string_view name) { return find_command(name) != nullptr; };
+
+  // Read imapd.conf once up front, in the foreground, so that a broken file
+  // is reported on the terminal; the master reloads it (and reports warnings).
+  std::vector<config::Diagnostic> diags;
+  auto conf = config::ImapdConf::load(opts.imapd_conf_path, &diags);
+  if (!conf) {
+    for (const auto& d : diags)
+      if (d.severity == config::Diagnostic::Severity::Error)
+        fprintf(stderr, "cyr_master: %s\n", d.to_string().c_str());
+    fprintf(stderr, "cyr_master: %s\n", conf.error().describe().c_str());
+    return server::kExitConfig;
+  }
+  if (pid_path.empty()) {
+    auto paths = config::Paths::from_config(*conf);
+    if (!paths) {
+      fprintf(stderr, "cyr_master: %s\n", paths.error().describe().c_str());
+      return server::kExitConfig;
+    }
+    pid_path = (paths->configdirectory / "cyrus-master.pid").string();
+  }
+
+  if (daemon_mode) {
+    if (Status st = server::daemonize(); !st) {
+      fprintf(stderr, "cyr_master: %s\n", st.error().describe().c_str());
+      return server::kExitOsErr;
+    }
+  }
+
+  log::Options lo;
+  std::string prefix = conf->get_string("syslog_prefix");
+  lo.prefix = (prefix.empty() ? std::string("cyrus") : prefix) + "/master";
+  lo.use_syslog = daemon_mode;
+  log::init(lo);
+
+  auto pid_file = server::PidFile::create(pid_path);
+  if (!pid_file) {
+    CYR_LOG(Critical, "master", "cannot start: %s", pid_file.error().describe().c_str());
+    return pid_file.error().code == Errc::InUse ? kExitTempFail : server::kExitOsErr;
+  }
+
+  server::ServiceRegistry registry;
+  server::register_protocol_services(registry);
+  register_sync_services(registry);  // csync: ops/register_sync.cpp
+  int rc;
+  {
+    server::Master master(std::move(opts), registry);
+    auto replication = start_replication(*conf);  // ops/register_sync.cpp
+    rc = master.run();
+  }
+  pid_file->remove();
+  return rc;
 }
 
 }  // namespace cyr::ops
