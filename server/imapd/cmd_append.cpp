@@ -1,0 +1,62 @@
+// APPEND (with MULTIAPPEND): the messages were streamed to temporary files
+// while the command was read (Session::receive_message); here they go into
+// the store in one transaction.
+#include <unistd.h>
+
+#include "server/imapd/fetch_format.h"
+#include "server/imapd/session.h"
+
+namespace cyr::imapd {
+
+using imap::ResponseCode;
+
+awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
+  std::vector<std::string> files = std::move(append_files_);
+  append_files_.clear();
+  struct Cleanup {
+    std::vector<std::string>& f;
+    ~Cleanup() { for (const auto& p : f) ::unlink(p.c_str()); }
+  } cleanup{files};
+  if (files.size() != a.messages.size())
+    co_return Reply::no("Message data was not received", ResponseCode::server_bug());
+
+  auto internal = to_internal(a.mailbox);
+  if (!internal) co_return error_reply(internal.error(), "APPEND");
+  auto info = co_await blocking([&] { return store_.lookup(*internal); });
+  if (!info) {
+    if (info.error().code == Errc::NotFound)
+      co_return Reply::no("Mailbox does not exist", ResponseCode::try_create());
+    co_return error_reply(info.error(), "APPEND");
+  }
+  mail::Rights rights = rights_on(*info);
+  if (!(rights & (mail::right::kLookup | mail::right::kRead)))
+    co_return Reply::no("Mailbox does not exist", ResponseCode::try_create());
+  if (!(rights & mail::right::kInsert))
+    co_return Reply::no("Permission denied", ResponseCode::no_perm());
+
+  store::AppendRequest req;
+  req.mailbox = *internal;
+  for (size_t i = 0; i < a.messages.size(); ++i) {
+    const imap::AppendMessage& m = a.messages[i];
+    auto flags = parse_flag_names(m.flags);
+    if (!flags) co_return error_reply(flags.error(), "APPEND");
+    store::AppendMessage sm;
+    sm.source = store::MessageSource::file(files[i]);
+    sm.flags = std::move(*flags);
+    // Flags the user has no right to set are dropped, as Cyrus does.
+    if (!(rights & mail::right::kSeen)) sm.flags.system &= ~store::kFlagSeen;
+    if (!(rights & mail::right::kDeleteMsg)) sm.flags.system &= ~store::kFlagDeleted;
+    if (!(rights & mail::right::kWrite)) {
+      sm.flags.system &= (store::kFlagSeen | store::kFlagDeleted);
+      sm.flags.keywords.clear();
+    }
+    if (m.internal_date) sm.internaldate = datetime_to_epoch(*m.internal_date);
+    req.messages.push_back(std::move(sm));
+  }
+  auto res = co_await blocking([&] { return store_.append(req); });
+  if (!res) co_return error_reply(res.error(), "APPEND");
+  if (selected_ && selected_->info.name == *internal) dirty_->store(true);
+  co_return Reply::ok("Append completed", ResponseCode::append_uid(res->uidvalidity, res->uids));
+}
+
+}  // namespace cyr::imapd

@@ -1,0 +1,273 @@
+#include "server/imapd/fetch_format.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "server/imap/parser_args.h"
+
+namespace cyr::imapd {
+
+using imap::ResponseWriter;
+
+namespace {
+
+std::string upper(std::string_view s) { return imap::to_upper(s); }
+
+void write_address_list(ResponseWriter& w, const std::vector<mail::Address>& list) {
+  if (list.empty()) {
+    w.nil();
+    return;
+  }
+  w.begin_list();
+  for (const mail::Address& a : list) {
+    w.begin_list();
+    switch (a.kind) {
+      case mail::Address::Kind::Mailbox:
+        w.nstring(a.name).nstring(a.adl).nstring(a.mailbox).nstring(a.host);
+        break;
+      case mail::Address::Kind::GroupStart:
+        w.nil().nil().nstring(a.mailbox).nil();
+        break;
+      case mail::Address::Kind::GroupEnd:
+        w.nil().nil().nil().nil();
+        break;
+    }
+    w.end_list();
+  }
+  w.end_list();
+}
+
+void write_params(ResponseWriter& w, const mail::MimeParams& params) {
+  if (params.empty()) {
+    w.nil();
+    return;
+  }
+  w.begin_list();
+  for (const auto& [name, value] : params) w.string(upper(name)).string(value);
+  w.end_list();
+}
+
+void write_disposition_language_location(ResponseWriter& w, const mail::BodyPart& part) {
+  if (part.disposition) {
+    w.begin_list().string(upper(*part.disposition));
+    write_params(w, part.disposition_params);
+    w.end_list();
+  } else {
+    w.nil();
+  }
+  if (part.languages.empty()) {
+    w.nil();
+  } else {
+    w.begin_list();
+    for (const auto& l : part.languages) w.string(l);
+    w.end_list();
+  }
+  w.nstring(part.location);
+}
+
+}  // namespace
+
+void write_envelope(ResponseWriter& w, const mail::Envelope& env) {
+  w.begin_list();
+  w.nstring(env.date).nstring(env.subject);
+  write_address_list(w, env.from);
+  write_address_list(w, env.sender);
+  write_address_list(w, env.reply_to);
+  write_address_list(w, env.to);
+  write_address_list(w, env.cc);
+  write_address_list(w, env.bcc);
+  w.nstring(env.in_reply_to).nstring(env.message_id);
+  w.end_list();
+}
+
+void write_body_structure(ResponseWriter& w, const mail::BodyPart& part, bool extensible) {
+  w.begin_list();
+  if (part.is_multipart()) {
+    // body-type-mpart = 1*body SP media-subtype: the parts follow each
+    // other with no space between them, so they are built apart and joined.
+    std::string parts;
+    if (part.children.empty()) {
+      // RFC 3501 requires at least one part; a multipart without a usable
+      // boundary shows one empty text part, as Cyrus does.
+      parts = "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)";
+    }
+    for (const mail::BodyPart& child : part.children) {
+      ResponseWriter cw(parts);
+      write_body_structure(cw, child, extensible);
+    }
+    w.raw(parts);
+    w.string(upper(part.subtype));
+    if (extensible) {
+      write_params(w, part.params);
+      write_disposition_language_location(w, part);
+    }
+    w.end_list();
+    return;
+  }
+  w.string(upper(part.type)).string(upper(part.subtype));
+  write_params(w, part.params);
+  w.nstring(part.id).nstring(part.description).string(upper(part.encoding)).number(part.body_size);
+  if (part.is_message() && !part.children.empty()) {
+    write_envelope(w, part.envelope ? *part.envelope : mail::Envelope{});
+    write_body_structure(w, part.children.front(), extensible);
+    w.number(part.body_lines);
+  } else if (part.type == "text") {
+    w.number(part.body_lines);
+  }
+  if (extensible) {
+    w.nstring(part.md5);
+    write_disposition_language_location(w, part);
+  }
+  w.end_list();
+}
+
+std::vector<std::string> flag_names(const store::Flags& flags) {
+  std::vector<std::string> out;
+  if (flags.system & store::kFlagAnswered) out.push_back("\\Answered");
+  if (flags.system & store::kFlagFlagged) out.push_back("\\Flagged");
+  if (flags.system & store::kFlagDeleted) out.push_back("\\Deleted");
+  if (flags.system & store::kFlagSeen) out.push_back("\\Seen");
+  if (flags.system & store::kFlagDraft) out.push_back("\\Draft");
+  for (const auto& k : flags.keywords) out.push_back(k);
+  return out;
+}
+
+Result<store::Flags> parse_flag_names(const std::vector<std::string>& names) {
+  store::Flags f;
+  for (const std::string& n : names) {
+    if (!n.empty() && n[0] == '\\') {
+      std::string u = upper(n);
+      if (u == "\\ANSWERED") f.system |= store::kFlagAnswered;
+      else if (u == "\\FLAGGED") f.system |= store::kFlagFlagged;
+      else if (u == "\\DELETED") f.system |= store::kFlagDeleted;
+      else if (u == "\\SEEN") f.system |= store::kFlagSeen;
+      else if (u == "\\DRAFT") f.system |= store::kFlagDraft;
+      else return Error(Errc::Invalid, "Invalid system flag " + n);
+      continue;
+    }
+    if (n.empty() || n.size() > store::kMaxKeywordLength)
+      return Error(Errc::Invalid, "Invalid keyword");
+    bool dup = std::any_of(f.keywords.begin(), f.keywords.end(),
+                           [&](const std::string& k) { return imap::iequals(k, n); });
+    if (!dup) f.keywords.push_back(n);
+    if (f.keywords.size() > store::kMaxKeywordsPerMessage)
+      return Error(Errc::Limit, "Too many keywords");
+  }
+  return f;
+}
+
+std::string format_internal_date(int64_t t) {
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[40];
+  snprintf(buf, sizeof buf, "%02d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday, kMonths[tm.tm_mon],
+           tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+int64_t datetime_to_epoch(const imap::DateTime& dt) {
+  std::tm tm{};
+  tm.tm_year = dt.date.year - 1900;
+  tm.tm_mon = dt.date.month - 1;
+  tm.tm_mday = dt.date.day;
+  tm.tm_hour = dt.hour;
+  tm.tm_min = dt.minute;
+  tm.tm_sec = dt.second;
+  int64_t t = static_cast<int64_t>(timegm(&tm));
+  return t - int64_t(dt.zone_minutes) * 60;
+}
+
+std::string filter_header_fields(std::string_view header_block,
+                                 const std::vector<std::string>& names, bool exclude) {
+  std::string out;
+  size_t pos = 0;
+  bool keep = false;
+  while (pos < header_block.size()) {
+    size_t lf = header_block.find('\n', pos);
+    size_t end = lf == std::string_view::npos ? header_block.size() : lf + 1;
+    std::string_view line = header_block.substr(pos, end - pos);
+    pos = end;
+    if (line == "\r\n" || line == "\n") break;  // the blank line ending the block
+    if (line[0] == ' ' || line[0] == '\t') {    // continuation of the last field
+      if (keep) out.append(line);
+      continue;
+    }
+    size_t colon = line.find(':');
+    std::string_view name = colon == std::string_view::npos ? line : line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    bool listed = std::any_of(names.begin(), names.end(),
+                              [&](const std::string& n) { return imap::iequals(n, name); });
+    keep = colon != std::string_view::npos && (listed != exclude);
+    if (keep) out.append(line);
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::optional<std::string> extract_section(const mail::MessageStructure& msg,
+                                           std::string_view message,
+                                           const imap::Section& section) {
+  using T = imap::Section::Text;
+  std::span<const uint32_t> path(section.part);
+  std::optional<mail::ByteRange> range;
+  switch (section.text) {
+    case T::Full:
+      if (path.empty()) range = mail::ByteRange{0, message.size()};
+      else range = mail::section_body(msg, path);
+      break;
+    case T::Header:
+    case T::HeaderFields:
+    case T::HeaderFieldsNot:
+      range = mail::section_header(msg, path);
+      break;
+    case T::Text:
+      range = mail::section_text(msg, path);
+      break;
+    case T::Mime:
+      range = mail::section_mime(msg, path);
+      break;
+  }
+  if (!range) return std::nullopt;
+  if (range->offset > message.size()) return std::string();
+  std::string_view bytes = message.substr(range->offset, range->size);
+  if (section.text == T::HeaderFields || section.text == T::HeaderFieldsNot)
+    return filter_header_fields(bytes, section.fields, section.text == T::HeaderFieldsNot);
+  return std::string(bytes);
+}
+
+std::string section_item_name(const imap::FetchItem& item) {
+  using T = imap::Section::Text;
+  std::string s = item.kind == imap::FetchItem::Kind::BinarySection ? "BINARY[" : "BODY[";
+  const imap::Section& sec = item.section;
+  for (size_t i = 0; i < sec.part.size(); ++i) {
+    if (i) s += '.';
+    s += std::to_string(sec.part[i]);
+  }
+  auto sep = [&] { if (!sec.part.empty()) s += '.'; };
+  switch (sec.text) {
+    case T::Full: break;
+    case T::Header: sep(); s += "HEADER"; break;
+    case T::Text: sep(); s += "TEXT"; break;
+    case T::Mime: sep(); s += "MIME"; break;
+    case T::HeaderFields:
+    case T::HeaderFieldsNot: {
+      sep();
+      s += sec.text == T::HeaderFields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (";
+      for (size_t i = 0; i < sec.fields.size(); ++i) {
+        if (i) s += ' ';
+        s += sec.fields[i];
+      }
+      s += ')';
+      break;
+    }
+  }
+  s += ']';
+  if (item.partial) s += "<" + std::to_string(item.partial->offset) + ">";
+  return s;
+}
+
+}  // namespace cyr::imapd

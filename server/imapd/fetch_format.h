@@ -1,0 +1,58 @@
+// FETCH formatting: ENVELOPE, BODY and BODYSTRUCTURE from a parsed
+// MessageStructure, flag lists, INTERNALDATE, and the byte ranges of
+// BODY[section] items (HEADER.FIELDS filtering included).
+//
+// Pure functions over values (no I/O, no store): the FETCH handler loads the
+// structure and the bytes, these turn them into IMAP syntax through a
+// ResponseWriter. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/imap/command.h"
+#include "server/imap/response.h"
+#include "store/mail/message.h"
+#include "store/types.h"
+
+namespace cyr::imapd {
+
+// "(" date subject from sender reply-to to cc bcc in-reply-to message-id ")"
+void write_envelope(imap::ResponseWriter& w, const mail::Envelope& env);
+
+// BODY (extensible = false) or BODYSTRUCTURE (extensible = true) of a part.
+void write_body_structure(imap::ResponseWriter& w, const mail::BodyPart& part, bool extensible);
+
+// "\Seen \Flagged $Label" for the system bits and keywords (no parentheses).
+std::vector<std::string> flag_names(const store::Flags& flags);
+
+// Parses client flag names into store flags. \Recent and unknown
+// backslash-flags are Invalid (the caller answers BAD); keywords are kept.
+Result<store::Flags> parse_flag_names(const std::vector<std::string>& names);
+
+// "17-Jul-1996 02:44:25 +0000" for a UTC time (INTERNALDATE).
+std::string format_internal_date(int64_t t);
+
+// A DateTime from APPEND to seconds since the epoch (UTC).
+int64_t datetime_to_epoch(const imap::DateTime& dt);
+
+// The bytes of BODY[section] from a whole message and its structure: the
+// selected range, with HEADER.FIELDS(.NOT) filtering applied. Returns
+// nullopt for a section that does not exist (the item is then sent as an
+// empty string, as Cyrus does).
+std::optional<std::string> extract_section(const mail::MessageStructure& msg,
+                                           std::string_view message,
+                                           const imap::Section& section);
+
+// Keeps (or, with exclude, drops) the header fields named in `names`
+// (upper-case) from a header block; the blank line ending the block is kept.
+std::string filter_header_fields(std::string_view header_block,
+                                 const std::vector<std::string>& names, bool exclude);
+
+// "BODY[1.2.HEADER.FIELDS (FROM TO)]<0>": the name of a section item in a
+// response (peek is never echoed; the origin octet only with a partial).
+std::string section_item_name(const imap::FetchItem& item);
+
+}  // namespace cyr::imapd

@@ -1,0 +1,143 @@
+// The imapd service factory and the state shared by its sessions.
+#include "server/imapd/imapd_service.h"
+
+#include <sstream>
+
+#include "server/imapd/session.h"
+#include "store/base/log.h"
+#include "store/config/paths.h"
+
+namespace cyr::imapd {
+
+ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_view service) {
+  ImapdSettings s;
+  s.timeout = conf.get_duration("timeout", service);
+  if (s.timeout < std::chrono::minutes(30)) s.timeout = std::chrono::minutes(30);
+  int64_t maxmsg = conf.get_int("maxmessagesize", service);
+  if (maxmsg > 0) s.max_message = static_cast<uint64_t>(maxmsg);
+  s.maxlogins_per_user = conf.get_int("maxlogins_per_user", service);
+  s.ns.altnamespace = conf.get_switch("altnamespace", service);
+  s.ns.unixhierarchysep = conf.get_switch("unixhierarchysep", service);
+  s.ns.virtdomains = conf.get_string("virtdomains", service) != "off";
+  s.ns.userprefix = conf.get_string("userprefix", service);
+  s.ns.sharedprefix = conf.get_string("sharedprefix", service);
+  // implicit_owner_rights may hold letters this server does not model ('n'):
+  // keep the ones it does.
+  std::string letters;
+  for (char c : conf.get_string("implicit_owner_rights", service))
+    if (std::string_view("lrswipkxteacd").find(c) != std::string_view::npos) letters += c;
+  if (auto r = mail::parse_rights(letters)) s.implicit_owner_rights = *r;
+  s.servername = conf.get_string("servername", service);
+  if (s.servername.empty()) {
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) == 0) s.servername = host;
+  }
+  s.serverinfo = conf.get_string("serverinfo", service) != "off";
+  s.imapidresponse = conf.get_switch("imapidresponse", service);
+  s.specialusealways = conf.get_switch("specialusealways", service);
+  s.anyoneuseracl = conf.get_switch("anyoneuseracl", service);
+  int64_t maxword = conf.get_int("maxword", service);
+  if (maxword > 0) s.max_line = std::max<size_t>(s.max_line, static_cast<size_t>(maxword));
+  return s;
+}
+
+bool LoginCounter::try_add(const std::string& userid, int64_t limit) {
+  std::lock_guard lk(mu_);
+  int& n = counts_[userid];
+  if (limit > 0 && n >= limit) {
+    if (n == 0) counts_.erase(userid);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void LoginCounter::remove(const std::string& userid) {
+  std::lock_guard lk(mu_);
+  auto it = counts_.find(userid);
+  if (it == counts_.end()) return;
+  if (--it->second <= 0) counts_.erase(it);
+}
+
+int LoginCounter::count(const std::string& userid) const {
+  std::lock_guard lk(mu_);
+  auto it = counts_.find(userid);
+  return it == counts_.end() ? 0 : it->second;
+}
+
+Result<store::StoreOptions> store_options_from_config(const config::ImapdConf& conf) {
+  auto paths = config::Paths::from_config(conf);
+  if (!paths) return paths.take_error();
+  store::StoreOptions o;
+  o.configdirectory = paths->configdirectory;
+  for (const auto& [name, root] : paths->partitions) o.partitions[name] = root;
+  o.defaultpartition = paths->defaultpartition;
+  o.singleinstancestore = conf.get_switch("singleinstancestore");
+  o.expunge_mode = conf.get_string("expunge_mode") == "immediate" ? store::ExpungeMode::Immediate
+                                                                  : store::ExpungeMode::Delayed;
+  // defaultacl is "id rights id rights" in imapd.conf, tab-separated in the store.
+  std::istringstream in(conf.get_string("defaultacl"));
+  std::string word, acl;
+  while (in >> word) acl += word + "\t";
+  o.defaultacl = acl;
+  int64_t maxmsg = conf.get_int("maxmessagesize");
+  if (maxmsg > 0) o.max_message_size = static_cast<size_t>(maxmsg);
+  return o;
+}
+
+namespace {
+std::mutex g_store_mu;
+std::shared_ptr<store::Store> g_store;
+}  // namespace
+
+void set_process_store(std::shared_ptr<store::Store> s) {
+  std::lock_guard lk(g_store_mu);
+  g_store = std::move(s);
+}
+
+Result<std::shared_ptr<store::Store>> process_store(const config::ImapdConf& conf) {
+  std::lock_guard lk(g_store_mu);
+  if (g_store) return g_store;
+  auto opts = store_options_from_config(conf);
+  if (!opts) return opts.take_error();
+  auto s = store::Store::open(*opts);
+  if (!s) return s.take_error();
+  g_store = std::shared_ptr<store::Store>(std::move(*s));
+  return g_store;
+}
+
+Result<server::ServiceHandler> make_imapd_handler(
+    std::shared_ptr<const server::ServiceContext> ctx, std::shared_ptr<store::Store> store) {
+  if (!ctx || !ctx->conf || !ctx->blocking)
+    return Error(Errc::Invalid, "imapd: incomplete service context");
+  auto auth_opts = auth::auth_options_from_config(*ctx->conf, ctx->service_name, "imap");
+  if (!auth_opts) return auth_opts.take_error();
+  auto svc = std::make_shared<ImapdService>();
+  svc->ctx = ctx;
+  svc->store = std::move(store);
+  svc->auth = std::make_shared<auth::Authenticator>(std::move(*auth_opts));
+  svc->settings = settings_from_config(*ctx->conf, ctx->service_name);
+  server::ServiceHandler h;
+  h.refusal_line = "* BYE Too many connections, try again later\r\n";
+  h.run_session = [svc](std::shared_ptr<server::net::Connection> conn) -> awaitable<void> {
+    auto session = std::make_shared<Session>(svc, std::move(conn));
+    co_await session->run();
+  };
+  return h;
+}
+
+Result<server::ServiceHandler> make_imapd_handler(
+    std::shared_ptr<const server::ServiceContext> ctx) {
+  if (!ctx || !ctx->conf) return Error(Errc::Invalid, "imapd: incomplete service context");
+  auto store = process_store(*ctx->conf);
+  if (!store) return store.take_error();
+  return make_imapd_handler(std::move(ctx), std::move(*store));
+}
+
+void register_imapd_service(server::ServiceRegistry& registry) {
+  registry.add("imapd", [](std::shared_ptr<const server::ServiceContext> ctx) {
+    return make_imapd_handler(std::move(ctx));
+  });
+}
+
+}  // namespace cyr::imapd

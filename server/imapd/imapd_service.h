@@ -1,0 +1,94 @@
+// The IMAP server ("imapd" in cyrus.conf SERVICES): how it plugs into
+// cyr_master, and the state its sessions share.
+//
+// ImapdService is built once per SERVICES entry by the factory and shared
+// (shared_ptr) by every session of that entry: the configuration read once
+// (ImapdSettings), the Authenticator, the per-user login counter and the
+// node's one Store. The Store is process-wide: every service and protocol
+// of a node must use the same instance (one writer per shard database). The
+// master should hand it over with set_process_store(); until it does,
+// process_store() opens it from imapd.conf on first use and keeps it for
+// the life of the process.
+//
+// Thread-safety: ImapdService is immutable after construction except
+// LoginCounter, which is internally locked. set_process_store /
+// process_store are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "server/auth/authenticator.h"
+#include "server/service_registry.h"
+#include "store/mail/acl.h"
+#include "store/mail/mboxname.h"
+#include "store/store.h"
+
+namespace cyr::imapd {
+
+// The imapd.conf values a session needs, read once per service.
+struct ImapdSettings {
+  std::chrono::seconds timeout{32 * 60};   // autologout, at least 30 minutes
+  uint64_t max_message = 64ull << 20;      // maxmessagesize (0 in the file: the store's bound)
+  int64_t maxlogins_per_user = 0;          // 0: unlimited
+  mail::NamespaceOptions ns;
+  mail::Rights implicit_owner_rights = mail::right::kLookup | mail::right::kCreate |
+                                       mail::right::kDeleteMbox | mail::right::kAdmin;
+  std::string servername;
+  bool serverinfo = true;
+  bool imapidresponse = true;
+  bool specialusealways = true;
+  bool anyoneuseracl = true;
+  size_t max_line = 64 * 1024;             // one command line (maxword/maxquoted bound it too)
+};
+
+ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_view service);
+
+// Logged-in sessions per user, for maxlogins_per_user.
+class LoginCounter {
+ public:
+  // Counts a login; false (and nothing counted) if `limit` > 0 sessions of
+  // this user are already logged in.
+  bool try_add(const std::string& userid, int64_t limit);
+  void remove(const std::string& userid);
+  int count(const std::string& userid) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int, std::less<>> counts_;
+};
+
+struct ImapdService {
+  std::shared_ptr<const server::ServiceContext> ctx;
+  std::shared_ptr<store::Store> store;
+  std::shared_ptr<auth::Authenticator> auth;
+  ImapdSettings settings;
+  LoginCounter logins;
+};
+
+// The StoreOptions imapd.conf describes (configdirectory, partitions,
+// defaultacl, expunge_mode, singleinstancestore, maxmessagesize).
+Result<store::StoreOptions> store_options_from_config(const config::ImapdConf& conf);
+
+// The node's Store: the one given to set_process_store(), else opened from
+// `conf` on the first call and kept.
+Result<std::shared_ptr<store::Store>> process_store(const config::ImapdConf& conf);
+void set_process_store(std::shared_ptr<store::Store> store);
+
+// The factory cyr_master calls for an "imapd" SERVICES entry. Fails
+// (Invalid) when the configuration cannot be used (bad SASL options, no
+// partition) or the store cannot be opened.
+Result<server::ServiceHandler> make_imapd_handler(
+    std::shared_ptr<const server::ServiceContext> ctx);
+
+// As above with an explicit store (tests; a master that owns the store).
+Result<server::ServiceHandler> make_imapd_handler(
+    std::shared_ptr<const server::ServiceContext> ctx, std::shared_ptr<store::Store> store);
+
+// registry.add("imapd", ...).
+void register_imapd_service(server::ServiceRegistry& registry);
+
+}  // namespace cyr::imapd

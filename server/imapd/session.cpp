@@ -1,0 +1,364 @@
+// The session loop and the dispatcher. See session.h.
+#include "server/imapd/session.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <utility>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+
+#include "server/imap/command_table.h"
+#include "store/base/log.h"
+
+namespace cyr::imapd {
+
+namespace asio = boost::asio;
+using imap::StatusKind;
+
+namespace {
+
+imap::ParserLimits limits_for(const ImapdSettings& s) {
+  imap::ParserLimits l;
+  l.max_line = s.max_line;
+  l.max_message = s.max_message;
+  return l;
+}
+
+// Chunk size for streaming an APPEND literal into its temporary file.
+constexpr size_t kMessageChunk = 256 * 1024;
+
+}  // namespace
+
+Session::Session(std::shared_ptr<ImapdService> service,
+                 std::shared_ptr<server::net::Connection> conn)
+    : service_(std::move(service)),
+      conn_(std::move(conn)),
+      store_(*service_->store),
+      settings_(service_->settings),
+      sid_(conn_->sid()),
+      parser_(limits_for(service_->settings)),
+      w_(out_),
+      wake_(std::make_shared<asio::steady_timer>(conn_->get_executor())) {}
+
+Session::~Session() { end_session_cleanup(); }
+
+void Session::end_session_cleanup() {
+  deselect();
+  for (const auto& f : append_files_) ::unlink(f.c_str());
+  append_files_.clear();
+  if (counted_login_ && identity_) {
+    service_->logins.remove(identity_->userid);
+    counted_login_ = false;
+  }
+}
+
+awaitable<Status> Session::flush() {
+  if (!out_.empty()) {
+    conn_->write(out_);
+    out_.clear();
+  }
+  co_return co_await conn_->flush();
+}
+
+void Session::say_bye(std::string_view text) {
+  w_.untagged_status(StatusKind::Bye, {}, text);
+}
+
+Reply Session::error_reply(const Error& e, const char* what) {
+  if (e.code == Errc::Io || e.code == Errc::Internal || e.code == Errc::Corrupted ||
+      e.code == Errc::Fenced)
+    CYR_LOG(Error, sid_, "%s failed: %s", what, e.describe().c_str());
+  else
+    CYR_LOG(Debug, sid_, "%s refused: %s", what, e.describe().c_str());
+  imap::ImapError ie = imap::imap_error_for(e);
+  return Reply{ie.kind, ie.code, ie.text};
+}
+
+// Reads the next line (or literal) and feeds it to the parser. False when the
+// session must end (the reason has been answered already).
+awaitable<bool> Session::read_more(bool at_command_start) {
+  auto mode = at_command_start ? server::net::Connection::ReadMode::Idle
+                               : server::net::Connection::ReadMode::InCommand;
+  // The parser enforces the command bound; the connection's bound only keeps
+  // a single line from growing without limit.
+  auto line = co_await conn_->read_line(settings_.max_line + 1024, mode);
+  if (!line) {
+    switch (conn_->end_reason()) {
+      case server::net::EndReason::Shutdown:
+        say_bye("Server shutting down");
+        break;
+      case server::net::EndReason::IdleTimeout:
+        say_bye("Autologout; idle for too long");
+        break;
+      case server::net::EndReason::LineTooLong:
+        // The connection skipped the line; start the parser afresh.
+        parser_ = imap::Parser(limits_for(settings_));
+        w_.untagged_status(StatusKind::Bad, {}, "Line too long");
+        co_return true;
+      default:
+        co_return false;  // EOF or I/O error: nobody to talk to
+    }
+    (void)co_await flush();
+    co_return false;
+  }
+  if (at_command_start) {
+    size_t sp = line->find(' ');
+    command_tag_ = line->substr(0, sp == std::string::npos ? line->size() : sp);
+  }
+  line->append("\r\n");
+  parser_.feed(*line);
+  co_return true;
+}
+
+// Abandons the APPEND being read: the parser skips the rest of it (a
+// synchronizing literal is never sent), so no Request follows.
+void Session::refuse_append(imap::ResponseCode code, std::string text) {
+  parser_.cancel_command();
+  for (const auto& f : append_files_) ::unlink(f.c_str());
+  append_files_.clear();
+  w_.tagged(command_tag_, StatusKind::No, code, text);
+  at_command_start_ = true;
+}
+
+// Streams an APPEND message literal into a temporary file, refusing it
+// (NO [TOOBIG]) when it is larger than maxmessagesize.
+awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
+  if (lit.index == 0) {
+    for (const auto& f : append_files_) ::unlink(f.c_str());
+    append_files_.clear();
+  }
+  if (lit.size > settings_.max_message) {
+    refuse_append(imap::ResponseCode::too_big(),
+                  "Message too big (maxmessagesize " + std::to_string(settings_.max_message) + ")");
+    co_return true;
+  }
+  auto dir = std::filesystem::path(service_->ctx->conf->get_string("configdirectory")) / "tmp";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string tmpl = (dir / "imapd-append.XXXXXX").string();
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) {
+    CYR_LOG(Error, sid_, "APPEND: cannot create temporary file in %s: %s", dir.c_str(),
+            strerror(errno));
+    refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
+    co_return true;
+  }
+  append_files_.push_back(tmpl);
+  if (lit.synchronizing) {
+    w_.continuation("Ready for literal data");
+    if (!co_await flush()) {
+      ::close(fd);
+      co_return false;
+    }
+  }
+  bool write_failed = false;
+  uint64_t left = lit.size;
+  while (left > 0) {
+    auto chunk = co_await conn_->read_exact(static_cast<size_t>(std::min<uint64_t>(left, kMessageChunk)));
+    if (!chunk) {
+      ::close(fd);
+      co_return false;
+    }
+    left -= chunk->size();
+    parser_.feed(*chunk);
+    for (;;) {
+      imap::ParseResult ev = parser_.next();
+      auto* data = std::get_if<imap::MessageData>(&ev);
+      if (!data) break;  // NeedMore: the chunk is used up
+      size_t done = 0;
+      while (!write_failed && done < data->bytes.size()) {
+        ssize_t n = ::write(fd, data->bytes.data() + done, data->bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) write_failed = true;
+        else done += static_cast<size_t>(n);
+      }
+      if (data->last) break;
+    }
+  }
+  if (lit.size == 0) {
+    imap::ParseResult ev = parser_.next();  // the empty, last MessageData
+    (void)ev;
+  }
+  ::close(fd);
+  if (write_failed) {
+    CYR_LOG(Error, sid_, "APPEND: write to %s failed", tmpl.c_str());
+    refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
+  }
+  co_return true;
+}
+
+awaitable<void> Session::run() {
+  conn_->set_idle_timeout(settings_.timeout);
+  {
+    std::string greeting = "[CAPABILITY";
+    for (const auto& c : capabilities()) greeting += " " + c;
+    greeting += "]";
+    std::string text = settings_.serverinfo
+                           ? settings_.servername + " Cyrus IMAP (HA) server ready"
+                           : "server ready";
+    out_ += "* OK " + greeting + " " + text + "\r\n";
+  }
+  if (!co_await flush()) co_return;
+
+  while (state_ != SessionState::Logout) {
+    imap::ParseResult ev = parser_.next();
+    if (std::holds_alternative<imap::NeedMore>(ev)) {
+      if (!out_.empty() && !co_await flush()) break;
+      if (!co_await read_more(at_command_start_)) break;
+      // A line was read: unless it completes a command, we are inside one.
+      at_command_start_ = false;
+      continue;
+    }
+    if (auto* lit = std::get_if<imap::NeedLiteral>(&ev)) {
+      // The parser bounds literal sizes itself (a too-big literal is a
+      // ParseError, never a NeedLiteral).
+      w_.continuation("Ready for literal data");
+      if (!co_await flush()) break;
+      auto bytes = co_await conn_->read_exact(static_cast<size_t>(lit->size));
+      if (!bytes) break;
+      parser_.feed(*bytes);
+      continue;
+    }
+    if (auto* msg = std::get_if<imap::MessageLiteral>(&ev)) {
+      if (!co_await receive_message(*msg)) break;
+      continue;
+    }
+    if (std::holds_alternative<imap::MessageData>(ev)) continue;  // consumed in receive_message
+    if (auto* req = std::get_if<imap::Request>(&ev)) {
+      at_command_start_ = true;
+      co_await dispatch(*req);
+      if (!co_await flush()) break;
+      continue;
+    }
+    if (auto* err = std::get_if<imap::ParseError>(&ev)) {
+      at_command_start_ = true;
+      for (const auto& f : append_files_) ::unlink(f.c_str());
+      append_files_.clear();
+      imap::ResponseCode code = err->code.empty() ? imap::ResponseCode()
+                                                  : imap::ResponseCode::named(err->code);
+      if (err->kind == imap::ParseError::Kind::Bye) {
+        say_bye(err->text);
+        (void)co_await flush();
+        break;
+      }
+      StatusKind kind = err->kind == imap::ParseError::Kind::No ? StatusKind::No : StatusKind::Bad;
+      if (err->tag == "*") w_.untagged_status(kind, code, err->text);
+      else w_.tagged(err->tag, kind, code, err->text);
+      continue;
+    }
+    // A ContinuationLine outside IDLE/AUTHENTICATE cannot happen: the
+    // handlers read those lines themselves.
+    at_command_start_ = true;
+  }
+  (void)co_await flush();
+  end_session_cleanup();
+}
+
+awaitable<void> Session::dispatch(const imap::Request& req) {
+  const imap::Command& cmd = req.command;
+  const imap::CommandSpec& spec = imap::command_spec(cmd.id);
+  uint32_t state_bit = state_ == SessionState::NotAuthenticated ? imap::kNotAuthenticated
+                       : state_ == SessionState::Authenticated  ? imap::kAuthenticated
+                                                                : imap::kSelected;
+  Reply reply;
+  if (!(spec.flags & state_bit)) {
+    const char* why = state_ == SessionState::NotAuthenticated ? "Please login first"
+                      : state_ == SessionState::Selected      ? "Not allowed now"
+                      : (spec.flags & imap::kSelected)        ? "Please select a mailbox first"
+                                                              : "Already logged in";
+    reply = Reply::bad(why);
+  } else if (imap::command_writes(cmd) && is_replica() &&
+             !(cmd.id == imap::CommandId::Close && selected_ && selected_->read_only) &&
+             !(cmd.id == imap::CommandId::Fetch)) {
+    // The write fence, in one place. A FETCH that would set \Seen is let
+    // through: on a replica the mailbox is read-only, so it sets nothing.
+    reply = Reply::no(std::string("This server is a replica and does not accept changes; "
+                                  "use the primary for ") + std::string(spec.name),
+                      imap::ResponseCode::unavailable());
+  } else {
+    reply = co_await execute(req);
+  }
+  // Changes made elsewhere are reported after the command's own responses,
+  // before its tagged completion (RFC 3501 7.4.1: EXPUNGE is not allowed
+  // after FETCH, STORE or SEARCH by sequence number).
+  if (selected_ && state_ == SessionState::Selected && cmd.id != imap::CommandId::Idle) {
+    bool seq_cmd = !cmd.uid && (cmd.id == imap::CommandId::Fetch ||
+                                cmd.id == imap::CommandId::Store ||
+                                cmd.id == imap::CommandId::Search);
+    co_await report_changes(!seq_cmd);
+  }
+  if (pending_no_tagged_) {
+    pending_no_tagged_ = false;
+    co_return;
+  }
+  if (state_ == SessionState::Logout && cmd.id != imap::CommandId::Logout) co_return;
+  w_.tagged(req.tag, reply.kind, reply.code, reply.text);
+}
+
+namespace {
+awaitable<Reply> check_reply() { co_return Reply::ok("Check completed"); }
+awaitable<Reply> unsupported_reply() { co_return Reply::bad("Command not supported by this server"); }
+}  // namespace
+
+// Not a coroutine: returns the handler's (lazily started) coroutine, which
+// the dispatcher awaits at once while `req` is alive. (GCC 12 miscompiles
+// "co_return co_await" inside a switch in a member coroutine.)
+awaitable<Reply> Session::execute(const imap::Request& req) {
+  using imap::CommandId;
+  const imap::Command& c = req.command;
+  switch (c.id) {
+    case CommandId::Capability: return cmd_capability();
+    case CommandId::Noop: return cmd_noop();
+    case CommandId::Logout: return cmd_logout();
+    case CommandId::Id: return cmd_id(c.as<imap::IdArgs>());
+    case CommandId::StartTls: return cmd_starttls(req.tag);
+    case CommandId::Login: return cmd_login(c.as<imap::LoginArgs>());
+    case CommandId::Authenticate:
+      return cmd_authenticate(c.as<imap::AuthenticateArgs>());
+    case CommandId::Enable: return cmd_enable(c.as<imap::EnableArgs>());
+    case CommandId::Namespace: return cmd_namespace();
+    case CommandId::Create: return cmd_create(c.as<imap::CreateArgs>());
+    case CommandId::Delete: return cmd_delete(c.as<imap::MailboxArgs>());
+    case CommandId::Rename: return cmd_rename(c.as<imap::RenameArgs>());
+    case CommandId::Subscribe: return cmd_subscribe(c.as<imap::MailboxArgs>(), true);
+    case CommandId::Unsubscribe:
+      return cmd_subscribe(c.as<imap::MailboxArgs>(), false);
+    case CommandId::List: return cmd_list(c.as<imap::ListArgs>(), false);
+    case CommandId::Lsub: return cmd_list(c.as<imap::ListArgs>(), true);
+    case CommandId::Status: return cmd_status(c.as<imap::StatusArgs>());
+    case CommandId::Select: return cmd_select(c.as<imap::SelectArgs>(), false);
+    case CommandId::Examine: return cmd_select(c.as<imap::SelectArgs>(), true);
+    case CommandId::Check: return check_reply();
+    case CommandId::Close: return cmd_close(true);
+    case CommandId::Unselect: return cmd_close(false);
+    case CommandId::Expunge: return cmd_expunge(c);
+    case CommandId::Idle: return cmd_idle(req.tag);
+    case CommandId::Append: return cmd_append(c.as<imap::AppendArgs>());
+    case CommandId::Store: return cmd_store(c.as<imap::StoreArgs>(), c.uid);
+    case CommandId::Copy: return cmd_copy(c.as<imap::CopyArgs>(), c.uid, false);
+    case CommandId::Move: return cmd_copy(c.as<imap::CopyArgs>(), c.uid, true);
+    case CommandId::Fetch: return cmd_fetch(c.as<imap::FetchArgs>(), c.uid);
+    case CommandId::Search:
+      return cmd_search(c.as<imap::SearchArgs>(), c.uid, req.tag);
+    case CommandId::GetAcl: return cmd_getacl(c.as<imap::MailboxArgs>());
+    case CommandId::SetAcl: return cmd_setacl(c.as<imap::SetAclArgs>(), false);
+    case CommandId::DeleteAcl: return cmd_setacl(c.as<imap::SetAclArgs>(), true);
+    case CommandId::ListRights: return cmd_listrights(c.as<imap::SetAclArgs>());
+    case CommandId::MyRights: return cmd_myrights(c.as<imap::MailboxArgs>());
+    case CommandId::GetQuota: return cmd_getquota(c.as<imap::QuotaRootArgs>());
+    case CommandId::GetQuotaRoot: return cmd_getquotaroot(c.as<imap::MailboxArgs>());
+    case CommandId::SetQuota: return cmd_setquota(c.as<imap::SetQuotaArgs>());
+    case CommandId::GetMetadata:
+    case CommandId::SetMetadata:
+    case CommandId::SyncApply:
+    case CommandId::SyncGet:
+    case CommandId::SyncRestart:
+      break;
+  }
+  return unsupported_reply();
+}
+
+}  // namespace cyr::imapd

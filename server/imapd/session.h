@@ -1,0 +1,202 @@
+// Session: one IMAP client connection, from greeting to LOGOUT.
+//
+// run() is a straight-line coroutine: read a line, feed the parser
+// (server/imap/parser.h), answer literal continuations, stream APPEND
+// messages to temporary files, and hand each complete Request to
+// dispatch(). dispatch() is the one place where a command is gated, in this
+// order: connection state (command table flags), the write fence (a command
+// that writes, on a replica: NO [UNAVAILABLE]), then the handler. Handlers
+// (cmd_*.cpp, one file per command group) take typed arguments and return
+// a Reply; store errors become IMAP responses only through
+// imap::imap_error_for(). Store calls run on the blocking pool.
+//
+// The selected mailbox is a MailboxView; a store watcher marks it dirty
+// when another session or a delivery changes the mailbox, and the session
+// reports the changes (EXISTS, FETCH FLAGS, EXPUNGE / VANISHED) at the end
+// of a command where RFC 3501 allows, and at once during IDLE.
+//
+// Ownership: the ServiceHandler creates one Session per connection and
+// keeps it alive until run() returns. All members are used on the
+// connection's strand only, except the watcher's atomic flag and timer
+// wake-up, which the store calls from its committing thread.
+#pragma once
+
+#include <utility>
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/imap/command.h"
+#include "server/imap/parser.h"
+#include "server/imap/response.h"
+#include "server/imapd/imapd_service.h"
+#include "server/imapd/mailbox_view.h"
+#include "server/net/connection.h"
+#include "store/mail/acl.h"
+#include "store/mail/mboxname.h"
+
+namespace cyr::imapd {
+
+template <class T>
+using awaitable = boost::asio::awaitable<T>;
+
+// The status a handler ends with; the dispatcher writes it as the tagged line.
+struct Reply {
+  imap::StatusKind kind = imap::StatusKind::Ok;
+  imap::ResponseCode code;
+  std::string text;
+
+  static Reply ok(std::string text, imap::ResponseCode code = {}) {
+    return Reply{imap::StatusKind::Ok, std::move(code), std::move(text)};
+  }
+  static Reply no(std::string text, imap::ResponseCode code = {}) {
+    return Reply{imap::StatusKind::No, std::move(code), std::move(text)};
+  }
+  static Reply bad(std::string text, imap::ResponseCode code = {}) {
+    return Reply{imap::StatusKind::Bad, std::move(code), std::move(text)};
+  }
+};
+
+enum class SessionState { NotAuthenticated, Authenticated, Selected, Logout };
+
+// The selected mailbox.
+struct Selected {
+  store::MailboxInfo info;      // as of SELECT (name updated on rename)
+  std::string external_name;
+  bool read_only = false;
+  mail::Rights rights = 0;
+  MailboxView view;
+  store::WatchId watch_id = 0;
+  bool watching = false;
+  // \Seen is per user on mailboxes the user does not own (Cyrus seen db):
+  // seen_uids then overrides the records' shared \Seen bit.
+  bool per_user_seen = false;
+  store::UidSet seen_uids;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<ImapdService> service, std::shared_ptr<server::net::Connection> conn);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  awaitable<void> run();
+
+ private:
+  // ---- the loop (session.cpp)
+  awaitable<bool> read_more(bool at_command_start);
+  awaitable<bool> receive_message(const imap::MessageLiteral& lit);
+  void refuse_append(imap::ResponseCode code, std::string text);
+  awaitable<void> dispatch(const imap::Request& req);
+  awaitable<Reply> execute(const imap::Request& req);
+  Reply error_reply(const Error& e, const char* what);
+  awaitable<Status> flush();
+  void say_bye(std::string_view text);
+  void end_session_cleanup();
+
+  template <class F>
+  auto blocking(F fn) { return service_->ctx->blocking->run(std::move(fn)); }
+
+  // ---- helpers (session_util.cpp)
+  std::vector<std::string> capabilities() const;
+  bool is_replica() const;
+  Result<std::string> to_internal(const std::string& external) const;
+  std::string to_external(const std::string& internal) const;
+  mail::Rights rights_on(const store::MailboxInfo& info) const;
+  bool owns(std::string_view internal) const;
+  // lookup + rights; NotFound when the user may not even see it.
+  awaitable<Result<store::MailboxInfo>> lookup_visible(const std::string& internal);
+  auth::ClientInfo client_info() const;
+  awaitable<void> sleep_for(std::chrono::milliseconds d);
+
+  // Untagged updates for the selected mailbox.
+  void on_mailbox_changed();
+  awaitable<void> report_changes(bool allow_expunge);
+  void write_expunges(const ViewUpdate& u);
+  void write_flags_fetch(uint32_t seq, bool with_uid);
+  Result<std::vector<uint32_t>> resolve_set(const imap::SequenceSet& set, bool by_uid) const;
+  void deselect();
+  // Per-user \Seen (see Selected::per_user_seen).
+  void overlay_seen(store::MessageRecord& r) const;
+  awaitable<Status> save_seen();
+
+  // ---- handlers, one file per group
+  // cmd_auth.cpp
+  awaitable<Reply> cmd_capability();
+  awaitable<Reply> cmd_noop();
+  awaitable<Reply> cmd_logout();
+  awaitable<Reply> cmd_id(const imap::IdArgs& a);
+  awaitable<Reply> cmd_starttls(const std::string& tag);
+  awaitable<Reply> cmd_login(const imap::LoginArgs& a);
+  awaitable<Reply> cmd_authenticate(const imap::AuthenticateArgs& a);
+  awaitable<Reply> cmd_enable(const imap::EnableArgs& a);
+  awaitable<Reply> cmd_namespace();
+  Reply finish_login(const auth::AuthIdentity& id);
+  // cmd_mailbox.cpp
+  awaitable<Reply> cmd_create(const imap::CreateArgs& a);
+  awaitable<Reply> cmd_delete(const imap::MailboxArgs& a);
+  awaitable<Reply> cmd_rename(const imap::RenameArgs& a);
+  awaitable<Reply> cmd_subscribe(const imap::MailboxArgs& a, bool on);
+  awaitable<Reply> cmd_list(const imap::ListArgs& a, bool lsub);
+  awaitable<Reply> cmd_status(const imap::StatusArgs& a);
+  awaitable<Status> write_status(const store::MailboxInfo& info, const std::string& external,
+                                 uint32_t items);
+  // cmd_select.cpp
+  awaitable<Reply> cmd_select(const imap::SelectArgs& a, bool examine);
+  awaitable<Reply> cmd_close(bool expunge);
+  awaitable<Reply> cmd_expunge(const imap::Command& cmd);
+  awaitable<Reply> cmd_idle(const std::string& tag);
+  // cmd_append.cpp
+  awaitable<Reply> cmd_append(const imap::AppendArgs& a);
+  // cmd_store.cpp
+  awaitable<Reply> cmd_store(const imap::StoreArgs& a, bool by_uid);
+  awaitable<Reply> cmd_copy(const imap::CopyArgs& a, bool by_uid, bool move);
+  // cmd_fetch.cpp
+  awaitable<Reply> cmd_fetch(const imap::FetchArgs& a, bool by_uid);
+  // cmd_search.cpp
+  awaitable<Reply> cmd_search(const imap::SearchArgs& a, bool by_uid, const std::string& tag);
+  // cmd_acl.cpp
+  awaitable<Reply> cmd_getacl(const imap::MailboxArgs& a);
+  awaitable<Reply> cmd_setacl(const imap::SetAclArgs& a, bool remove);
+  awaitable<Reply> cmd_listrights(const imap::SetAclArgs& a);
+  awaitable<Reply> cmd_myrights(const imap::MailboxArgs& a);
+  awaitable<Reply> cmd_getquota(const imap::QuotaRootArgs& a);
+  awaitable<Reply> cmd_getquotaroot(const imap::MailboxArgs& a);
+  awaitable<Reply> cmd_setquota(const imap::SetQuotaArgs& a);
+  void write_quota(const store::QuotaInfo& q);
+
+  std::shared_ptr<ImapdService> service_;
+  std::shared_ptr<server::net::Connection> conn_;
+  store::Store& store_;
+  const ImapdSettings& settings_;
+  std::string sid_;
+  imap::Parser parser_;
+  std::string out_;
+  imap::ResponseWriter w_;
+
+  SessionState state_ = SessionState::NotAuthenticated;
+  std::optional<auth::AuthIdentity> identity_;
+  std::optional<mail::Namespace> ns_;
+  bool counted_login_ = false;
+  bool condstore_ = false;  // ENABLE CONDSTORE, or a CONDSTORE-using command
+  bool qresync_ = false;    // ENABLE QRESYNC
+  std::optional<Selected> selected_;
+  std::vector<store::Uid> saved_search_;  // "$" (RFC 5182)
+
+  // APPEND messages of the command being read: temporary files.
+  std::vector<std::string> append_files_;
+  bool at_command_start_ = true;
+  bool pending_no_tagged_ = false;  // the handler sent its own tagged line (STARTTLS)
+  std::string command_tag_;  // tag of the command being read
+
+  // Set from the store's committing thread; read on the strand.
+  std::shared_ptr<std::atomic<bool>> dirty_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<boost::asio::steady_timer> wake_;
+};
+
+}  // namespace cyr::imapd

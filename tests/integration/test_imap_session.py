@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""IMAP server sessions against a real cyr_master (tests/integration/harness.py):
+login, mailbox life (create, append, select, fetch, store, search, copy, move,
+expunge, rename, delete), ACL, quota, two sessions seeing each other's changes,
+IDLE woken by another session's APPEND, and the replica write fence."""
+
+import imaplib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Node, run_tests  # noqa: E402
+
+imaplib.Commands.setdefault("BOGUS", ("AUTH", "NONAUTH", "SELECTED"))
+imaplib.Commands.setdefault("MOVE", ("SELECTED",))
+
+CYRUS_CONF = 'SERVICES {\n  imap cmd="imapd" listen="127.0.0.1:0"\n}\n'
+IMAPD_EXTRA = "admins: admin\nallowplaintext: yes\n"
+
+MESSAGE = (b"From: Fred <fred@example.com>\r\n"
+           b"To: barney@example.com\r\n"
+           b"Subject: =?utf-8?Q?caf=C3=A9?= plans\r\n"
+           b"Date: Tue, 3 Mar 2020 10:00:00 +0000\r\n"
+           b"Message-ID: <1@example.com>\r\n"
+           b"\r\n"
+           b"Let us meet for a coffee.\r\n")
+
+
+def set_password(node, user, password):
+    os.makedirs(node.confdir, exist_ok=True)
+    os.makedirs(node.path("spool"), exist_ok=True)
+    res = subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
+                   input=(password + "\n").encode(), capture_output=True)
+    assert res.returncode == 0, res.stderr
+
+
+def address(node):
+    addr = node.ports()["imap"][0]
+    host, port = addr.rsplit(":", 1)
+    return host, int(port)
+
+
+def connect(node, user=None, password="secret"):
+    host, port = address(node)
+    c = imaplib.IMAP4(host, port)
+    if user:
+        typ, _ = c.login(user, password)
+        assert typ == "OK"
+    return c
+
+
+def ok(resp):
+    typ, data = resp
+    assert typ == "OK", (typ, data)
+    return data
+
+
+def start_node(args):
+    n = Node(args.bin, CYRUS_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
+    for user in ("admin", "fred", "barney"):
+        set_password(n, user, "secret")
+    n.start()
+    admin = connect(n, "admin")
+    for user in ("fred", "barney"):
+        ok(admin.create("user/" + user))
+    admin.logout()
+    return n
+
+
+def test_greeting_and_login(args):
+    with start_node(args) as n:
+        c = connect(n)
+        assert "IMAP4REV1" in c.capabilities
+        assert "AUTH=PLAIN" in c.capabilities or any(x.startswith("AUTH=") for x in c.capabilities)
+        try:
+            c.login("fred", "wrong")
+            raise AssertionError("bad password accepted")
+        except imaplib.IMAP4.error as e:
+            assert "AUTHENTICATIONFAILED" in str(e), e
+        ok(c.login("fred", "secret"))
+        typ, caps = c.capability()
+        assert b"UIDPLUS" in caps[0] and b"IDLE" in caps[0], caps
+        typ, ns = c.namespace()
+        assert typ == "OK" and b'"/"' in ns[0], ns
+        # An unknown command is BAD, the session goes on.
+        try:
+            c._simple_command("BOGUS")  # noqa: SLF001
+            raise AssertionError("BOGUS accepted")
+        except imaplib.IMAP4.error as e:
+            assert "BAD" in str(e), e
+        ok(c.noop())
+        c.logout()
+
+
+def test_authenticate_plain_sasl_ir(args):
+    with start_node(args) as n:
+        c = connect(n)
+        ok(c.authenticate("PLAIN", lambda _: b"\0fred\0secret"))
+        ok(c.select("INBOX"))
+        c.logout()
+
+
+def test_mailbox_life(args):
+    with start_node(args) as n:
+        c = connect(n, "fred")
+        ok(c.create("Work"))
+        ok(c.create("Work/2024"))
+        typ, data = c.create("Work")
+        assert typ == "NO" and b"ALREADYEXISTS" in data[0], data
+        typ, data = c.list('""', "*")
+        names = b"\n".join(data)
+        assert b"INBOX" in names and b'"Work/2024"' in names or b"Work/2024" in names, data
+        typ, data = c.list('""', "%")
+        assert not any(b"Work/2024" in d for d in data), data
+        assert any(b"\\HasChildren" in d and b"Work" in d for d in data), data
+
+        data = ok(c.append("INBOX", "(\\Flagged)", None, MESSAGE))
+        assert b"APPENDUID" in data[0], data
+        ok(c.append("INBOX", None, None, MESSAGE.replace(b"coffee", b"tea")))
+        typ, data = c.status("INBOX", "(MESSAGES UIDNEXT UNSEEN)")
+        assert b"MESSAGES 2" in data[0] and b"UNSEEN 2" in data[0], data
+
+        data = ok(c.select("INBOX"))
+        assert data == [b"2"], data
+        typ, data = c.fetch("1", "(FLAGS UID RFC822.SIZE ENVELOPE BODYSTRUCTURE)")
+        first = data[0] if isinstance(data[0], bytes) else data[0][0]
+        assert b"\\Flagged" in first and b'"fred"' in first and b'"TEXT" "PLAIN"' in first, data
+        typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert b"Subject: =?utf-8?Q?caf=C3=A9?= plans" in data[0][1], data
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert b"\\Seen" not in data[0], data
+        typ, data = c.fetch("1", "(BODY[TEXT])")
+        assert data[0][1] == b"Let us meet for a coffee.\r\n", data
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert b"\\Seen" in data[0], data
+        typ, data = c.fetch("2", "(BODY.PEEK[]<0.4>)")
+        assert data[0][1] == b"From", data
+
+        ok(c.search(None, "ALL"))
+        typ, data = c.search("UTF-8", "SUBJECT", '"CAFÉ"'.encode())
+        assert data == [b"1 2"], data
+        typ, data = c.search(None, "BODY", "tea")
+        assert data == [b"2"], data
+        typ, data = c.search(None, "UNSEEN")
+        assert data == [b"2"], data
+        c.uid("SEARCH", "RETURN", "(COUNT MIN)", "ALL")
+        typ, data = c.response("ESEARCH")
+        assert b"COUNT 2" in data[0] and b"MIN 1" in data[0], data
+        typ, data = c.search("ISO-2022-JP", "ALL")
+        assert typ == "NO", (typ, data)
+
+        typ, data = c.store("2", "+FLAGS", "(\\Deleted $Work)")
+        assert b"\\Deleted" in data[0] and b"$Work" in data[0], data
+        typ, data = c.copy("1", "Work")
+        assert typ == "OK", data
+        typ, data = c.copy("1", "Nope")
+        assert typ == "NO" and b"TRYCREATE" in data[0], data
+        typ, data = c.expunge()
+        assert data == [b"2"], data
+        typ, data = c._simple_command("MOVE", "1", "Work/2024")  # noqa: SLF001
+        assert typ == "OK", data
+        typ, data = c.status("Work", "(MESSAGES)")
+        assert b"MESSAGES 1" in data[0], data
+        ok(c.close())
+
+        ok(c.rename("Work/2024", "Archive"))
+        typ, data = c.status("Archive", "(MESSAGES)")
+        assert b"MESSAGES 1" in data[0], data
+        ok(c.subscribe("Archive"))
+        typ, data = c.lsub('""', "*")
+        assert any(b"Archive" in d for d in data), data
+        ok(c.delete("Archive"))
+        typ, data = c.select("Archive")
+        assert typ == "NO" and b"NONEXISTENT" in data[0], data
+        c.logout()
+
+
+def test_acl_and_quota(args):
+    with start_node(args) as n:
+        fred = connect(n, "fred")
+        ok(fred.create("Shared"))
+        ok(fred.append("Shared", None, None, MESSAGE))
+        barney = connect(n, "barney")
+        typ, data = barney.select('"Other Users/fred/Shared"')
+        assert typ == "NO", data
+        ok(fred.setacl("Shared", "barney", "lr"))
+        typ, data = fred.getacl("Shared")
+        assert b"barney lr" in data[0], data
+        data = ok(barney.select('"Other Users/fred/Shared"', readonly=True))
+        assert data == [b"1"], data
+        typ, data = barney.store("1", "+FLAGS", "(\\Flagged)")
+        assert typ == "NO", data
+        typ, data = barney.myrights('"Other Users/fred/Shared"')
+        assert b" lr" in data[0], data
+        typ, data = barney.list('""', "*")
+        assert any(b'"Other Users/fred/Shared"' in d for d in data), data
+        ok(fred.deleteacl("Shared", "barney"))
+        typ, data = barney.status('"Other Users/fred/Shared"', "(MESSAGES)")
+        assert typ == "NO", data
+
+        typ, data = fred.setquota("INBOX", "(STORAGE 1)")
+        assert typ == "NO", data
+        admin = connect(n, "admin")
+        ok(admin.setquota("user/fred", "(STORAGE 1)"))
+        typ, data = fred.getquotaroot("INBOX")
+        flat = [x for part in data for x in (part if isinstance(part, list) else [part])]
+        assert typ == "OK" and any(b"STORAGE" in d for d in flat), data
+        big = MESSAGE + b"x" * 4096 + b"\r\n"
+        typ, data = fred.append("INBOX", None, None, big)
+        assert typ == "NO" and b"OVERQUOTA" in data[0], data
+        for c in (fred, barney, admin):
+            c.logout()
+
+
+def test_seen_is_per_user_on_shared_mailboxes(args):
+    with start_node(args) as n:
+        fred = connect(n, "fred")
+        ok(fred.create("Team"))
+        ok(fred.append("Team", None, None, MESSAGE))
+        ok(fred.setacl("Team", "barney", "lrsw"))
+        barney = connect(n, "barney")
+        ok(barney.select('"Other Users/fred/Team"'))
+        typ, data = barney.fetch("1", "(BODY[TEXT])")
+        assert typ == "OK"
+        typ, data = barney.fetch("1", "(FLAGS)")
+        assert b"\\Seen" in data[0], data
+        ok(fred.select("Team"))
+        typ, data = fred.fetch("1", "(FLAGS)")
+        assert b"\\Seen" not in data[0], data
+        ok(barney.store("1", "-FLAGS", "(\\Seen)"))
+        ok(barney.store("1", "+FLAGS", "(\\Flagged)"))
+        barney.close()
+        ok(barney.select('"Other Users/fred/Team"'))
+        typ, data = barney.fetch("1", "(FLAGS)")
+        assert b"\\Seen" not in data[0] and b"\\Flagged" in data[0], data
+        fred.logout()
+        barney.logout()
+
+
+def test_two_sessions_and_idle(args):
+    with start_node(args) as n:
+        a = connect(n, "fred")
+        b = connect(n, "fred")
+        ok(a.select("INBOX"))
+        ok(b.append("INBOX", None, None, MESSAGE))
+        typ, data = a.noop()
+        assert a.untagged_responses.get("EXISTS", [b""])[-1] == b"1", a.untagged_responses
+        ok(b.select("INBOX"))
+        ok(b.store("1", "+FLAGS", "(\\Answered)"))
+        a.untagged_responses.clear()
+        ok(a.noop())
+        assert "FETCH" in a.untagged_responses and b"\\Answered" in a.untagged_responses["FETCH"][0], \
+            a.untagged_responses
+
+        # IDLE by hand: a raw socket so we can read the untagged EXISTS.
+        host, port = address(n)
+        s = socket.create_connection((host, port), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a LOGIN fred secret\r\nb SELECT INBOX\r\n")
+        while not f.readline().startswith(b"b OK"):
+            pass
+        s.sendall(b"c IDLE\r\n")
+        assert f.readline().startswith(b"+"), "no IDLE continuation"
+        start = time.monotonic()
+        ok(b.append("INBOX", None, None, MESSAGE))
+        line = f.readline()
+        assert re.match(rb"\* 2 EXISTS", line), line
+        assert time.monotonic() - start < 2.0
+        s.sendall(b"DONE\r\n")
+        assert f.readline().startswith(b"c OK"), "IDLE not ended"
+        s.sendall(b"d LOGOUT\r\n")
+        s.close()
+
+        ok(b.store("1", "+FLAGS", "(\\Deleted)"))
+        ok(b.expunge())
+        a.untagged_responses.clear()
+        ok(a.noop())
+        assert a.untagged_responses.get("EXPUNGE") == [b"1"], a.untagged_responses
+        a.logout()
+        b.logout()
+
+
+def test_sigterm_says_bye(args):
+    with start_node(args) as n:
+        host, port = address(n)
+        s = socket.create_connection((host, port), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a LOGIN fred secret\r\n")
+        assert f.readline().startswith(b"a OK")
+        n.send_signal(15)
+        line = f.readline()
+        assert line.startswith(b"* BYE"), line
+        s.close()
+
+
+def test_starttls(args):
+    n = Node(args.bin, CYRUS_CONF, imapd_extra="", keep=args.keep)
+    with n:
+        cert, key = n.path("cert.pem"), n.path("key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        n.write_imapd_conf("tls_server_cert: %s\ntls_server_key: %s\n" % (cert, key))
+        set_password(n, "fred", "secret")
+        n.start()
+        c = connect(n)
+        assert "STARTTLS" in c.capabilities and "LOGINDISABLED" in c.capabilities, c.capabilities
+        typ, data = c._simple_command("LOGIN", "fred", "secret")  # noqa: SLF001
+        assert typ == "NO", (typ, data)
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ok(c.starttls(ssl_context=ctx))
+        assert "STARTTLS" not in c.capabilities and "LOGINDISABLED" not in c.capabilities
+        ok(c.login("fred", "secret"))
+        c.logout()
+
+
+if __name__ == "__main__":
+    run_tests([test_greeting_and_login, test_authenticate_plain_sasl_ir, test_mailbox_life,
+               test_acl_and_quota, test_seen_is_per_user_on_shared_mailboxes,
+               test_two_sessions_and_idle, test_sigterm_says_bye, test_starttls])

@@ -1,0 +1,141 @@
+#include "server/imapd/fetch_format.h"
+
+#include <gtest/gtest.h>
+
+namespace cyr::imapd {
+namespace {
+
+const char kSimple[] =
+    "From: Fred Foobar <foobar@Blurdybloop.example>\r\n"
+    "Subject: afternoon meeting\r\n"
+    "To: mooch@owatagu.siam.edu.example\r\n"
+    "Message-Id: <B27397-0100000@Blurdybloop.example>\r\n"
+    "Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n"
+    "\r\n"
+    "Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
+
+const char kMultipart[] =
+    "From: a@example.com\r\n"
+    "Subject: parts\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+    "\r\n"
+    "preamble\r\n"
+    "--XX\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "first part\r\n"
+    "--XX\r\n"
+    "Content-Type: application/octet-stream\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"a.bin\"\r\n"
+    "\r\n"
+    "AAEC\r\n"
+    "--XX--\r\n";
+
+std::string envelope_of(const char* msg) {
+  auto st = mail::parse_message(msg);
+  std::string out;
+  imap::ResponseWriter w(out);
+  write_envelope(w, st.envelope);
+  return out;
+}
+
+TEST(FetchFormat, EnvelopeRfc3501Example) {
+  EXPECT_EQ(envelope_of(kSimple),
+            "(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"afternoon meeting\" "
+            "((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) "
+            "((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) "
+            "((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) "
+            "((NIL NIL \"mooch\" \"owatagu.siam.edu.example\")) NIL NIL NIL "
+            "\"<B27397-0100000@Blurdybloop.example>\")");
+}
+
+TEST(FetchFormat, BodyStructureOfSimpleText) {
+  auto st = mail::parse_message(kSimple);
+  std::string out;
+  imap::ResponseWriter w(out);
+  write_body_structure(w, st.root, false);
+  EXPECT_EQ(out, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 55 1)");
+}
+
+TEST(FetchFormat, BodyStructureOfMultipart) {
+  auto st = mail::parse_message(kMultipart);
+  std::string body, bs;
+  imap::ResponseWriter wb(body), ws(bs);
+  write_body_structure(wb, st.root, false);
+  write_body_structure(ws, st.root, true);
+  EXPECT_EQ(body,
+            "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 10 1)"
+            "(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"BASE64\" 4) \"MIXED\")");
+  EXPECT_NE(bs.find("(\"ATTACHMENT\" (\"FILENAME\" \"a.bin\"))"), std::string::npos) << bs;
+  EXPECT_NE(bs.find("\"MIXED\" (\"BOUNDARY\" \"XX\")"), std::string::npos) << bs;
+}
+
+TEST(FetchFormat, Sections) {
+  std::string msg = kMultipart;
+  auto st = mail::parse_message(msg);
+  imap::Section s1;
+  s1.part = {1};
+  EXPECT_EQ(*extract_section(st, msg, s1), "first part");
+  imap::Section mime;
+  mime.part = {2};
+  mime.text = imap::Section::Text::Mime;
+  EXPECT_NE(extract_section(st, msg, mime)->find("Content-Transfer-Encoding: base64"),
+            std::string::npos);
+  imap::Section fields;
+  fields.text = imap::Section::Text::HeaderFields;
+  fields.fields = {"SUBJECT"};
+  EXPECT_EQ(*extract_section(st, msg, fields), "Subject: parts\r\n\r\n");
+  imap::Section nofields = fields;
+  nofields.text = imap::Section::Text::HeaderFieldsNot;
+  std::string rest = *extract_section(st, msg, nofields);
+  EXPECT_EQ(rest.find("Subject"), std::string::npos);
+  EXPECT_NE(rest.find("From: a@example.com"), std::string::npos);
+  imap::Section missing;
+  missing.part = {9};
+  EXPECT_FALSE(extract_section(st, msg, missing).has_value());
+}
+
+TEST(FetchFormat, FilterKeepsContinuationLines) {
+  std::string hdr = "To: a,\r\n b\r\nCc: c\r\n\r\n";
+  EXPECT_EQ(filter_header_fields(hdr, {"TO"}, false), "To: a,\r\n b\r\n\r\n");
+  EXPECT_EQ(filter_header_fields(hdr, {"TO"}, true), "Cc: c\r\n\r\n");
+}
+
+TEST(FetchFormat, SectionItemNames) {
+  imap::FetchItem it;
+  it.kind = imap::FetchItem::Kind::BodySection;
+  it.peek = true;
+  it.section.part = {1, 2};
+  it.section.text = imap::Section::Text::HeaderFields;
+  it.section.fields = {"FROM", "TO"};
+  it.partial = imap::Partial{0, 10};
+  EXPECT_EQ(section_item_name(it), "BODY[1.2.HEADER.FIELDS (FROM TO)]<0>");
+  imap::FetchItem whole;
+  whole.kind = imap::FetchItem::Kind::BodySection;
+  EXPECT_EQ(section_item_name(whole), "BODY[]");
+}
+
+TEST(FetchFormat, Flags) {
+  store::Flags f;
+  f.system = store::kFlagSeen | store::kFlagDeleted;
+  f.keywords = {"$Label1"};
+  EXPECT_EQ(flag_names(f), (std::vector<std::string>{"\\Deleted", "\\Seen", "$Label1"}));
+  auto parsed = parse_flag_names({"\\seen", "\\Flagged", "Work", "work"});
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->system, store::kFlagSeen | store::kFlagFlagged);
+  EXPECT_EQ(parsed->keywords, (std::vector<std::string>{"Work"}));
+  EXPECT_FALSE(parse_flag_names({"\\Recent"}).ok());
+  EXPECT_FALSE(parse_flag_names({"\\Bogus"}).ok());
+}
+
+TEST(FetchFormat, Dates) {
+  EXPECT_EQ(format_internal_date(0), "01-Jan-1970 00:00:00 +0000");
+  imap::DateTime dt{{1996, 7, 17}, 2, 44, 25, -420};
+  EXPECT_EQ(datetime_to_epoch(dt), 837596665);
+  EXPECT_EQ(format_internal_date(837596665), "17-Jul-1996 09:44:25 +0000");
+}
+
+}  // namespace
+}  // namespace cyr::imapd
