@@ -4,4 +4,7 @@ set(CYR_COMMANDS
   master
   info
   passwd
+  deliver
+  sync_client
+  sync_reset
 )

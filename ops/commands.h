@@ -6,6 +6,15 @@
 #include <span>
 #include <string_view>
 
+#include <memory>
+
+namespace cyr::server {
+class ServiceRegistry;
+}
+namespace cyr::config {
+class ImapdConf;
+}
+
 namespace cyr::ops {
 
 using CommandMain = int (*)(int argc, char** argv);
@@ -24,5 +33,14 @@ const CommandSpec* find_command(std::string_view name);
 int master_main(int argc, char** argv);
 int info_main(int argc, char** argv);
 int passwd_main(int argc, char** argv);
+int deliver_main(int argc, char** argv);
+int sync_client_main(int argc, char** argv);
+int sync_reset_main(int argc, char** argv);
 
+
+// Adds the csync service ("sync_server") to the master's registry (ops/register_sync.cpp).
+void register_sync_services(server::ServiceRegistry& registry);
+// With sync_log on and sync_host set, starts the rolling sync client in this
+// process; the handle stops it when destroyed (null when not configured).
+std::shared_ptr<void> start_replication(const config::ImapdConf& conf);
 }  // namespace cyr::ops

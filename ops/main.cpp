@@ -14,6 +14,9 @@ constexpr CommandSpec kCommands[] = {
     {"master", &master_main, "run one node: services, events and daemons from cyrus.conf"},
     {"info", &info_main, "show configuration: conf-lint, conf-all, conf, conf-default"},
     {"passwd", &passwd_main, "set (from stdin) or delete (-d) a user's password"},
+    {"deliver", &deliver_main, "deliver one message from stdin through the node's LMTP socket"},
+    {"sync_client", &sync_client_main, "replicate to the replica: -u, -m, -A, -f, rolling -r, --verify"},
+    {"sync_reset", &sync_reset_main, "on a replica, delete users' data before a fresh sync (-f)"},
 };
 
 int usage(FILE* out) {
