@@ -7,4 +7,7 @@ set(CYR_COMMANDS
   deliver
   sync_client
   sync_reset
+  quota
+  mbexamine
+  mbpath
 )

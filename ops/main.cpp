@@ -17,6 +17,9 @@ constexpr CommandSpec kCommands[] = {
     {"deliver", &deliver_main, "deliver one message from stdin through the node's LMTP socket"},
     {"sync_client", &sync_client_main, "replicate to the replica: -u, -m, -A, -f, rolling -r, --verify"},
     {"sync_reset", &sync_reset_main, "on a replica, delete users' data before a fresh sync (-f)"},
+    {"quota", &quota_main, "report quota roots and usage; -f recomputes usage"},
+    {"mbexamine", &mbexamine_main, "print a mailbox's index header and message records"},
+    {"mbpath", &mbpath_main, "print where a mailbox's files (or -m its index) live"},
 };
 
 int usage(FILE* out) {

@@ -1,0 +1,247 @@
+// cyr_sync_client: replicate this node's store to its replica over csync.
+//
+//   cyr_sync_client [-C imapd.conf] [-S host] [-n channel] [-v] [-l] [-z] [-O]
+//                   (-A | -u user... | -m mailbox... | -f file | -r | --verify [user...])
+//
+// One-shot modes run once and exit 0 on success. -r is the rolling daemon:
+// every sync_repeat_interval it replicates the store's unacknowledged change
+// records, reconnecting with back-off (15 s doubling, at most
+// sync_reconnect_maxwait), and exits when sync_shutdown_file appears.
+// --verify compares both nodes and prints every difference; exit 0 only if
+// they are identical.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ops/commands.h"
+#include "server/imapd/imapd_service.h"
+#include "store/base/log.h"
+#include "store/config/imapd_conf.h"
+#include "sync/rolling_daemon.h"
+#include "sync/rolling_sync.h"
+#include "sync/sync_client.h"
+#include "sync/sync_log.h"
+#include "sync/sync_transport.h"
+
+namespace cyr::ops {
+namespace {
+
+constexpr int kExUsage = 64;
+constexpr int kExConfig = 78;
+constexpr int kExTempFail = 75;
+
+enum class Mode { None, All, Users, Mailboxes, File, Rolling, Verify };
+
+struct Args {
+  std::string imapd_conf = "/etc/imapd.conf";
+  std::string host, channel, file;
+  bool verbose = false, no_copyback = false;
+  Mode mode = Mode::None;
+  std::vector<std::string> items;
+};
+
+int usage() {
+  fprintf(stderr,
+          "usage: cyr_sync_client [-C imapd.conf] [-S host] [-n channel] [-v] [-l] [-z] [-O]\n"
+          "                       (-A | -u user... | -m mailbox... | -f file | -r | --verify [user...])\n"
+          "  -A          every user and shared mailbox\n"
+          "  -u          the named users        -m  the named mailboxes (internal names)\n"
+          "  -f file     the events of a sync log file (USER u, MAILBOX m, ...)\n"
+          "  -r          rolling: replicate the change log until sync_shutdown_file appears\n"
+          "  --verify    compare both nodes; exit 0 only if identical\n"
+          "  -S host     replica (default sync_host)   -n channel  per-channel options\n"
+          "  -O          no copy-back: report a checksum failure instead of a full compare\n"
+          "  -v verbose; -l log to syslog; -z accepted (compression is negotiated)\n");
+  return kExUsage;
+}
+
+bool set_mode(Args& a, Mode m) {
+  if (a.mode != Mode::None && a.mode != m) return false;
+  a.mode = m;
+  return true;
+}
+
+std::optional<store::ChangeRecord> change_of(const sync::SyncLogEvent& e) {
+  using T = sync::SyncLogType;
+  using K = store::ChangeKind;
+  store::ChangeRecord c;
+  c.arg1 = e.arg1;
+  c.arg2 = e.arg2;
+  switch (e.type) {
+    case T::User: c.kind = K::User; break;
+    case T::Meta: case T::Sieve: c.kind = K::Seen; break;
+    case T::Mailbox: case T::DoubleMailbox: c.kind = K::Mailbox; break;
+    case T::Append: c.kind = K::Append; break;
+    case T::Rename: c.kind = K::Rename; break;
+    case T::Unmailbox: c.kind = K::Unmailbox; break;
+    case T::Quota: c.kind = K::Quota; break;
+    case T::Annotation: c.kind = K::Annotation; break;
+    case T::Seen: c.kind = K::Seen; break;
+    case T::Sub: case T::Unsub: c.kind = K::Sub; break;
+    case T::Unuser: return std::nullopt;
+  }
+  return c;
+}
+
+Status run_file(store::Store& st, sync::SyncClient& client, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Errc::NotFound, "Cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto log = sync::parse_sync_log(ss.str());
+  if (!log.ok()) return log.take_error();
+  for (auto& r : log->rejected) fprintf(stderr, "%s:%zu: %s\n", path.c_str(), r.line_number, r.reason.c_str());
+  std::vector<store::ChangeRecord> changes;
+  for (auto& e : log->events) {
+    if (e.type == sync::SyncLogType::Unuser) {
+      CYR_TRY(client.unuser(e.arg1));
+      continue;
+    }
+    if (auto c = change_of(e)) {
+      // DOUBLEMAILBOX carries two names.
+      changes.push_back(*c);
+      if (e.type == sync::SyncLogType::DoubleMailbox) {
+        c->arg1 = e.arg2;
+        changes.push_back(*c);
+      }
+    }
+  }
+  auto plan = sync::plan_rolling_cycle(changes);
+  for (auto& n : plan.unmailboxes)
+    if (!st.lookup(n).ok()) CYR_TRY(client.unmailbox(n));
+  for (auto& n : plan.mailboxes) CYR_TRY(client.sync_mailboxes({n}));
+  for (auto& u : plan.users) CYR_TRY(client.sync_user(u));
+  for (auto& u : plan.metas) CYR_TRY(client.sync_meta(u));
+  return {};
+}
+
+}  // namespace
+
+int sync_client_main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view s = argv[i];
+    auto need = [&](std::string& out) {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    if (s == "-C") { if (!need(a.imapd_conf)) return usage(); }
+    else if (s == "-S") { if (!need(a.host)) return usage(); }
+    else if (s == "-n") { if (!need(a.channel)) return usage(); }
+    else if (s == "-f") { if (!need(a.file) || !set_mode(a, Mode::File)) return usage(); }
+    else if (s == "-v") a.verbose = true;
+    else if (s == "-l" || s == "-z" || s == "-o") {}
+    else if (s == "-O") a.no_copyback = true;
+    else if (s == "-A") { if (!set_mode(a, Mode::All)) return usage(); }
+    else if (s == "-u") { if (!set_mode(a, Mode::Users)) return usage(); }
+    else if (s == "-m") { if (!set_mode(a, Mode::Mailboxes)) return usage(); }
+    else if (s == "-r") { if (!set_mode(a, Mode::Rolling)) return usage(); }
+    else if (s == "--verify") { if (!set_mode(a, Mode::Verify)) return usage(); }
+    else if (!s.empty() && s[0] == '-') return usage();
+    else a.items.emplace_back(s);
+  }
+  if (a.mode == Mode::None) return usage();
+  if ((a.mode == Mode::Users || a.mode == Mode::Mailboxes) && a.items.empty()) return usage();
+
+  std::vector<config::Diagnostic> diags;
+  auto conf = config::ImapdConf::load(a.imapd_conf, &diags);
+  if (!conf.ok()) {
+    fprintf(stderr, "cyr_sync_client: %s\n", conf.error().describe().c_str());
+    return kExConfig;
+  }
+  std::string ch = a.channel;
+  sync::TcpPeerOptions po;
+  po.host = a.host.empty() ? conf->get_string("sync_host", ch) : a.host;
+  std::string port = conf->get_string("sync_port", ch);
+  if (!port.empty()) po.port = port;
+  if (auto colon = po.host.rfind(':'); colon != std::string::npos && po.host.find(']') == std::string::npos &&
+                                        po.host.find(':') == colon && po.host[0] != '/') {
+    po.port = po.host.substr(colon + 1);
+    po.host.resize(colon);
+  }
+  po.authname = conf->get_string("sync_authname", ch);
+  po.password = conf->get_string("sync_password", ch);
+  auto timeout = conf->get_duration("sync_timeout");
+  if (timeout.count() >= 3) po.timeout = timeout;
+  if (po.host.empty()) {
+    fprintf(stderr, "cyr_sync_client: no replica: set sync_host or use -S\n");
+    return kExConfig;
+  }
+  auto store = imapd::process_store(*conf);
+  if (!store.ok()) {
+    fprintf(stderr, "cyr_sync_client: cannot open the store: %s\n", store.error().describe().c_str());
+    return kExTempFail;
+  }
+  sync::SyncClientOptions co;
+  co.no_copyback = a.no_copyback;
+  co.sid = "sync_client";
+  if (a.verbose) co.progress = [](const std::string& l) { fprintf(stdout, "%s\n", l.c_str()); };
+
+  if (a.mode == Mode::Rolling) {
+    // Only correct when no other process writes this store (see
+    // docs/replication.md); under cyr_master use sync_log: on instead.
+    auto ro = sync::rolling_options_from_config(*conf, ch);
+    if (!ro.ok()) {
+      fprintf(stderr, "cyr_sync_client: %s\n", ro.error().describe().c_str());
+      return kExConfig;
+    }
+    ro->peer = po;
+    ro->client = co;
+    sync::RollingReplicator rolling(*store, std::move(*ro));
+    return rolling.run();
+  }
+
+  auto peer = sync::TcpSyncPeer::connect(po);
+  if (!peer.ok()) {
+    fprintf(stderr, "cyr_sync_client: %s\n", peer.error().describe().c_str());
+    return kExTempFail;
+  }
+  if (a.mode == Mode::Verify) {
+    auto rep = sync::verify(**store, **peer, a.items);
+    (*peer)->close();
+    if (!rep.ok()) {
+      fprintf(stderr, "cyr_sync_client: %s\n", rep.error().describe().c_str());
+      return kExTempFail;
+    }
+    for (auto& d : rep->differences) printf("%s\n", d.c_str());
+    printf("%zu mailboxes compared, %zu differences\n", rep->mailboxes_compared, rep->differences.size());
+    return rep->identical() ? 0 : 1;
+  }
+  sync::SyncClient client(**store, **peer, co);
+  Status st;
+  switch (a.mode) {
+    case Mode::All: st = client.sync_all(); break;
+    case Mode::Users:
+      for (auto& u : a.items) {
+        st = client.sync_user(u);
+        if (!st.ok()) break;
+      }
+      break;
+    case Mode::Mailboxes: st = client.sync_mailboxes(a.items); break;
+    case Mode::File: st = run_file(**store, client, a.file); break;
+    default: break;
+  }
+  (*peer)->close();
+  const auto& s = client.stats();
+  if (a.verbose)
+    printf("%llu mailboxes applied, %llu unchanged, %llu messages (%llu bytes) uploaded, %llu reserved, %llu full syncs\n",
+           (unsigned long long)s.mailboxes_applied, (unsigned long long)s.mailboxes_unchanged,
+           (unsigned long long)s.messages_uploaded, (unsigned long long)s.bytes_uploaded,
+           (unsigned long long)s.messages_reserved, (unsigned long long)s.full_syncs);
+  if (!st.ok()) {
+    fprintf(stderr, "cyr_sync_client: %s\n", st.error().describe().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace cyr::ops

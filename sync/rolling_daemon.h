@@ -1,0 +1,86 @@
+// RollingReplicator: the rolling sync client as a long-running loop, either
+// in its own thread inside the process that owns the Store (cyr_master with
+// sync_log on; see ops/register_sync.cpp) or in the foreground
+// (cyr_sync_client -r). Each pass reads the store's change log and runs
+// run_rolling_cycle(); the connection is made lazily and re-made with
+// exponential back-off (15 s doubling up to sync_reconnect_maxwait) after
+// any failure, and the unacknowledged changes are then replayed.
+//
+// It publishes its state (connected, pending changes, lag, last error,
+// per-item failures) through status() and, if status_file is set, as a
+// small text file rewritten after each pass (read by operators and tests).
+//
+// The Store must be opened by this process: the store's change log and its
+// dirty-shard markers are per process (see docs/replication.md).
+// Thread-safety: start()/stop()/status() from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/config/imapd_conf.h"
+#include "store/store.h"
+#include "sync/sync_client.h"
+#include "sync/sync_transport.h"
+
+namespace cyr::sync {
+
+struct RollingOptions {
+  TcpPeerOptions peer;
+  SyncClientOptions client;
+  std::chrono::milliseconds poll{200};  // how often the change log is looked at
+  std::chrono::seconds backoff_start{15};
+  std::chrono::seconds backoff_max{1200};
+  std::string shutdown_file;             // sync_shutdown_file: exit when it appears
+  std::filesystem::path status_file;     // "" = none
+};
+
+// From imapd.conf (channel "" = default): sync_host, sync_port,
+// sync_authname, sync_password, sync_timeout, sync_shutdown_file,
+// sync_reconnect_maxwait, sync_batchsize; status file
+// {configdirectory}/sync/[<channel>/]status.
+Result<RollingOptions> rolling_options_from_config(const config::ImapdConf& conf, const std::string& channel);
+
+struct RollingStatus {
+  bool connected = false;
+  uint64_t cycles = 0;
+  uint64_t changes_replicated = 0;
+  uint64_t pending = 0;            // change records not yet acknowledged (at the last look)
+  double lag_seconds = 0;          // how long the oldest pending change has waited (0 if none)
+  std::string last_error;
+  std::vector<std::string> failures;  // of the last failed pass
+};
+
+class RollingReplicator {
+ public:
+  RollingReplicator(std::shared_ptr<store::Store> store, RollingOptions opts);
+  ~RollingReplicator();
+  RollingReplicator(const RollingReplicator&) = delete;
+  RollingReplicator& operator=(const RollingReplicator&) = delete;
+
+  void start();  // runs run() on a thread
+  void stop();   // asks run() to return and joins the thread
+  // Loops until stop() or the shutdown file appears. Returns 0.
+  int run();
+  RollingStatus status() const;
+
+ private:
+  void publish();
+  bool wait(std::chrono::milliseconds d);  // false if stopping
+
+  std::shared_ptr<store::Store> store_;
+  RollingOptions opts_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  RollingStatus status_;
+  std::thread thread_;
+};
+
+}  // namespace cyr::sync

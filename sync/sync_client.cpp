@@ -1,0 +1,877 @@
+// The master side of csync. See sync_client.h and reference §4.
+#include "sync/sync_client.h"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+#include "store/base/log.h"
+#include "store/mail/guid.h"
+
+namespace cyr::sync {
+
+namespace {
+
+constexpr uint64_t kUnlimitedQuota = 4294967295u;
+
+Errc errc_for_code(std::string_view code) {
+  if (code == "IMAP_MAILBOX_NONEXISTENT" || code == "IMAP_INVALID_USER") return Errc::NotFound;
+  if (code == "IMAP_MAILBOX_LOCKED") return Errc::InUse;
+  if (code == "IMAP_MAILBOX_MOVED" || code == "IMAP_MAILBOX_EXISTS") return Errc::Exists;
+  if (code == "IMAP_PERMISSION_DENIED") return Errc::Perm;
+  if (code == "IMAP_IOERROR") return Errc::Io;
+  return Errc::Invalid;
+}
+
+bool same_annotations(std::vector<store::Annotation> a, std::vector<store::Annotation> b) {
+  auto key = [](const store::Annotation& x, const store::Annotation& y) {
+    return std::tie(x.entry, x.userid) < std::tie(y.entry, y.userid);
+  };
+  std::sort(a.begin(), a.end(), key);
+  std::sort(b.begin(), b.end(), key);
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].entry != b[i].entry || a[i].userid != b[i].userid || a[i].value != b[i].value) return false;
+  return true;
+}
+
+// Every header value the replica must hold, CRCs compared exactly.
+std::vector<std::string> header_differences(const MailboxState& l, const MailboxState& r) {
+  std::vector<std::string> d;
+  auto cmp = [&](const char* what, auto a, auto b) {
+    if (a != b) d.push_back(std::string(what) + " " + std::to_string(a) + " != " + std::to_string(b));
+  };
+  if (l.uniqueid != r.uniqueid) d.push_back("UNIQUEID " + l.uniqueid + " != " + r.uniqueid);
+  cmp("LAST_UID", l.last_uid, r.last_uid);
+  cmp("HIGHESTMODSEQ", l.highestmodseq, r.highestmodseq);
+  cmp("UIDVALIDITY", l.uidvalidity, r.uidvalidity);
+  cmp("RECENTUID", l.recentuid, r.recentuid);
+  cmp("RECENTTIME", l.recenttime, r.recenttime);
+  cmp("POP3_LAST_LOGIN", l.pop3_last_login, r.pop3_last_login);
+  cmp("OPTIONS", l.options, r.options);
+  cmp("SYNC_CRC", l.crcs.basic, r.crcs.basic);
+  cmp("SYNC_CRC_ANNOT", l.crcs.annot, r.crcs.annot);
+  if (l.acl != r.acl) d.push_back("ACL differs");
+  if (!same_annotations(l.annotations, r.annotations)) d.push_back("mailbox annotations differ");
+  return d;
+}
+
+}  // namespace
+
+Error error_from_reply(const SyncReply& r) {
+  if (r.kind == ReplyKind::No) return Error(errc_for_code(r.code), r.code + " " + r.text);
+  if (r.kind == ReplyKind::Bye) return Error(Errc::Unavailable, "IMAP_BYE " + r.text);
+  return Error(Errc::Invalid, "IMAP_PROTOCOL_ERROR " + r.text);
+}
+
+std::string reply_code(const Error& e) {
+  std::string_view m = e.user_message;
+  if (!m.starts_with("IMAP_")) return "";
+  return std::string(m.substr(0, m.find(' ')));
+}
+
+std::string userid_of_inbox(std::string_view name) {
+  std::string domain;
+  if (auto bang = name.find('!'); bang != std::string_view::npos) {
+    domain = std::string(name.substr(0, bang));
+    name.remove_prefix(bang + 1);
+  }
+  if (!name.starts_with("user.")) return "";
+  name.remove_prefix(5);
+  if (name.empty() || name.find('.') != std::string_view::npos) return "";
+  std::string u;
+  for (char c : name) u.push_back(c == '^' ? '.' : c);
+  if (!domain.empty()) u += "@" + domain;
+  return u;
+}
+
+static Result<std::vector<std::string>> local_user_mailboxes(store::Store& s, const std::string& userid) {
+  std::string inbox = user_inbox_name(userid);
+  std::vector<std::string> names;
+  if (s.lookup(inbox).ok()) names.push_back(inbox);
+  auto below = s.list(inbox + ".*");
+  if (!below.ok()) return below.take_error();
+  names.insert(names.end(), below->begin(), below->end());
+  return names;
+}
+
+static Result<MailboxState> local_state(store::Store& s, const std::string& name, bool with_records) {
+  auto info = s.lookup(name);
+  if (!info.ok()) return info.take_error();
+  auto recs = s.records(name, true);
+  if (!recs.ok()) return recs.take_error();
+  MailboxState m = mailbox_state_of(*info, mailbox_crcs(*recs));
+  if (auto a = s.annotations(name); a.ok()) m.annotations = std::move(*a);
+  if (with_records) m.records = std::move(*recs);
+  return m;
+}
+
+SyncClient::SyncClient(store::Store& local, SyncPeer& peer, SyncClientOptions opts)
+    : local_(local), peer_(peer), opts_(std::move(opts)) {}
+
+void SyncClient::note(const std::string& line) {
+  if (opts_.progress) opts_.progress(line);
+}
+
+Result<SyncClient::Replies> SyncClient::call(const char* verb, const char* name, Value arg) {
+  auto r = peer_.call(make_command(verb, name, std::move(arg)));
+  if (!r.ok()) return r.take_error();
+  const SyncReply& fin = final_reply(*r);
+  if (fin.kind != ReplyKind::Ok) return error_from_reply(fin);
+  return r;
+}
+
+Status SyncClient::restart() {
+  auto r = peer_.call(SyncCommand{"RESTART", "", {}, ""});
+  if (!r.ok()) return r.take_error();
+  staged_.clear();
+  if (final_reply(*r).kind != ReplyKind::Ok) return error_from_reply(final_reply(*r));
+  return {};
+}
+
+Result<SyncClient::RemoteUser> SyncClient::get_user(const std::string& userid) {
+  auto r = call("GET", "USER", Value::str(userid));
+  RemoteUser u;
+  if (!r.ok()) {
+    if (r.error().code == Errc::NotFound) return u;
+    return r.take_error();
+  }
+  for (auto& item : *r) {
+    if (item.is_final()) continue;
+    auto v = item.value();
+    if (!v.ok()) return v.take_error();
+    if (item.key == "MAILBOX") {
+      auto m = mailbox_state_from_dlist(**v, false);
+      if (!m.ok()) return m.take_error();
+      u.folders.push_back(std::move(*m));
+    } else if (item.key == "QUOTA") {
+      u.quotas.push_back(**v);
+    } else if (item.key == "SEEN") {
+      u.seen.push_back(**v);
+    } else if (item.key == "LSUB") {
+      for (auto& s : (*v)->items())
+        if (auto str = s.as_str(); str.ok()) u.lsub.emplace_back(*str);
+    }
+  }
+  return u;
+}
+
+Result<std::vector<MailboxState>> SyncClient::get_mailboxes(const std::vector<std::string>& names) {
+  Value l = Value::list();
+  for (auto& n : names) l.push(Value::str(n));
+  auto r = call("GET", "MAILBOXES", std::move(l));
+  std::vector<MailboxState> out;
+  if (!r.ok()) {
+    if (r.error().code == Errc::NotFound) return out;
+    return r.take_error();
+  }
+  for (auto& item : *r) {
+    if (item.is_final() || item.key != "MAILBOX") continue;
+    auto v = item.value();
+    if (!v.ok()) return v.take_error();
+    auto m = mailbox_state_from_dlist(**v, false);
+    if (!m.ok()) return m.take_error();
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+// ---- one mailbox ---------------------------------------------------------------
+
+Status SyncClient::upload(const std::string& mailbox, const std::string& partition,
+                          const std::vector<store::MessageRecord>& recs) {
+  // Ask the replica for the ones it already holds somewhere (RESERVE).
+  std::vector<const store::MessageRecord*> need;
+  std::set<std::string> asked;
+  for (auto& r : recs) {
+    std::string hex = r.guid.to_hex();
+    if (staged_.count(hex) || !asked.insert(hex).second) continue;
+    need.push_back(&r);
+  }
+  if (need.empty()) return {};
+  std::set<std::string> missing;
+  if (remote_names_.empty()) {
+    for (auto* r : need) missing.insert(r->guid.to_hex());
+  } else {
+    for (size_t i = 0; i < need.size(); i += opts_.reserve_batch) {
+      Value arg = Value::kvlist();
+      arg.add_str("PARTITION", partition);
+      Value names = Value::list();
+      for (auto& n : remote_names_) names.push(Value::str(n));
+      arg.add("MBOXNAME", std::move(names));
+      Value guids = Value::list();
+      size_t end = std::min(need.size(), i + opts_.reserve_batch);
+      for (size_t j = i; j < end; ++j) guids.push(Value::guid(need[j]->guid.to_hex()));
+      arg.add("GUID", std::move(guids));
+      auto r = call("APPLY", "RESERVE", std::move(arg));
+      if (!r.ok()) return r.take_error();
+      std::set<std::string> miss_now;
+      for (auto& item : *r)
+        if (!item.is_final() && item.key == "MISSING")
+          if (auto v = item.value(); v.ok())
+            for (auto& g : (*v)->items())
+              if (auto h = g.as_guid(); h.ok()) miss_now.insert(*h);
+      for (size_t j = i; j < end; ++j) {
+        std::string hex = need[j]->guid.to_hex();
+        if (miss_now.count(hex)) {
+          missing.insert(hex);
+        } else {
+          staged_.insert(hex);
+          ++stats_.messages_reserved;
+        }
+      }
+    }
+  }
+  // Upload the rest, in bounded batches.
+  Value batch = Value::list();
+  size_t files = 0;
+  uint64_t bytes = 0;
+  auto flush = [&]() -> Status {
+    if (files == 0) return {};
+    auto r = call("APPLY", "MESSAGE", std::move(batch));
+    batch = Value::list();
+    files = 0;
+    bytes = 0;
+    if (!r.ok()) return r.take_error();
+    return {};
+  };
+  for (auto* r : need) {
+    std::string hex = r->guid.to_hex();
+    if (!missing.count(hex)) continue;
+    auto body = local_.read_message(mailbox, r->uid);
+    // Send only a file that is what its record says (reference §5.2).
+    if (!body.ok() || body->size() != r->size || mail::MessageGuid::of(*body) != r->guid) {
+      CYR_LOG(Info, opts_.sid, "sync_client: %s uid %u: file missing or does not match its GUID; not sent",
+              mailbox.c_str(), r->uid);
+      batch.push(Value::nil());
+      continue;
+    }
+    FileLiteral f;
+    f.partition = partition;
+    f.guid = hex;
+    f.size = body->size();
+    bytes += body->size();
+    f.body = std::move(*body);
+    batch.push(Value::file(std::move(f)));
+    ++files;
+    staged_.insert(hex);
+    ++stats_.messages_uploaded;
+    stats_.bytes_uploaded += r->size;
+    if (files >= opts_.upload_batch_files || bytes >= opts_.upload_batch_bytes) CYR_TRY(flush());
+  }
+  return flush();
+}
+
+Status SyncClient::update_once(const std::string& name, const std::optional<MailboxState>& remote, bool repeat) {
+  auto st = local_state(local_, name, true);
+  if (!st.ok()) return st.take_error();
+  MailboxState m = std::move(*st);
+  if (remote && remote->uniqueid == m.uniqueid && header_differences(m, *remote).empty()) {
+    ++stats_.mailboxes_unchanged;
+    return {};
+  }
+  store::ModSeq since = remote && remote->uniqueid == m.uniqueid ? remote->highestmodseq : 0;
+  store::Uid from_uid = remote && remote->uniqueid == m.uniqueid ? remote->last_uid : 0;
+  std::vector<store::MessageRecord> send, files;
+  for (auto& r : m.records) {
+    if (r.modseq <= since) continue;
+    send.push_back(r);
+    if (r.uid > from_uid && !r.expunged()) files.push_back(r);
+  }
+  CYR_TRY(upload(name, m.partition, files));
+  if (!repeat && remote && remote->uniqueid == m.uniqueid) {
+    m.since_modseq = remote->highestmodseq;
+    m.since_crcs = remote->crcs;
+  }
+  m.records = std::move(send);
+  note("APPLY MAILBOX " + name + " (" + std::to_string(m.records.size()) + " records)");
+  auto r = call("APPLY", "MAILBOX", mailbox_to_dlist(m, true));
+  if (!r.ok()) return r.take_error();
+  ++stats_.mailboxes_applied;
+  return {};
+}
+
+Result<bool> SyncClient::send_partial(const std::string& name, const std::optional<MailboxState>& remote) {
+  auto st = local_state(local_, name, true);
+  if (!st.ok()) return st.take_error();
+  MailboxState m = std::move(*st);
+  bool known = remote && remote->uniqueid == m.uniqueid;
+  store::ModSeq since = known ? remote->highestmodseq : 0;
+  store::Uid from_uid = known ? remote->last_uid : 0;
+  std::vector<const store::MessageRecord*> fresh;
+  for (auto& r : m.records)
+    if (r.uid > from_uid) fresh.push_back(&r);
+  if (fresh.size() <= opts_.batch_size) return false;
+  store::Uid cut = fresh[opts_.batch_size - 1]->uid;
+  store::ModSeq past_min = UINT64_MAX;
+  for (auto& r : m.records)
+    if (r.uid > cut) past_min = std::min(past_min, r.modseq);
+  if (past_min == UINT64_MAX || past_min == 0) return false;
+  store::ModSeq syn = past_min - 1;
+  if (syn <= since || syn >= m.highestmodseq) return false;
+  // A consistent intermediate state: LAST_UID at the cut, a HIGHESTMODSEQ
+  // below every record not yet sent, no CRCs (they cannot match).
+  MailboxState p = m;
+  p.last_uid = cut;
+  p.highestmodseq = syn;
+  p.crcs = SyncCrcs{0, 0};
+  p.last_appenddate = 0;
+  if (known) {
+    p.recentuid = remote->recentuid;
+    p.recenttime = remote->recenttime;
+    p.pop3_last_login = remote->pop3_last_login;
+    p.pop3_show_after = remote->pop3_show_after;
+  }
+  p.records.clear();
+  std::vector<store::MessageRecord> files;
+  for (auto& r : m.records) {
+    if (r.uid > cut || r.modseq <= since) continue;
+    bool is_new = r.uid > from_uid;
+    if (!is_new && r.modseq > syn) continue;  // sent with a later batch
+    store::MessageRecord x = r;
+    if (x.modseq > syn) x.modseq = syn;
+    if (is_new && !x.expunged()) files.push_back(x);
+    p.records.push_back(std::move(x));
+  }
+  CYR_TRY(upload(name, m.partition, files));
+  note("APPLY MAILBOX " + name + " (partial, up to uid " + std::to_string(cut) + ")");
+  auto r = call("APPLY", "MAILBOX", mailbox_to_dlist(p, true));
+  if (!r.ok()) return r.take_error();
+  return true;
+}
+
+Status SyncClient::update_batched(const std::string& name, std::optional<MailboxState> remote, bool repeat) {
+  for (int i = 0; i < 1000000; ++i) {
+    auto sent = send_partial(name, remote);
+    if (!sent.ok()) return sent.take_error();
+    if (!*sent) break;
+    auto fresh = get_mailboxes({name});
+    if (!fresh.ok()) return fresh.take_error();
+    remote.reset();
+    if (!fresh->empty()) remote = fresh->front();
+    repeat = true;  // the SINCE_* of the caller's state no longer apply
+  }
+  return update_once(name, remote, repeat);
+}
+
+Status SyncClient::update_mailbox(const std::string& name, std::optional<MailboxState> remote) {
+  Status st = update_batched(name, remote, false);
+  if (st.ok()) return st;
+  std::string code = reply_code(st.error());
+  if (code != "IMAP_SYNC_CHECKSUM" && code != "IMAP_SYNC_CHANGED") return st;
+  // Retry once with fresh replica state and no SINCE_* (reference §4.4).
+  ++stats_.checksum_retries;
+  CYR_LOG(Info, opts_.sid, "sync_client: %s: %s; retrying with fresh replica state", name.c_str(),
+          st.error().user_message.c_str());
+  auto fresh = get_mailboxes({name});
+  if (!fresh.ok()) return fresh.take_error();
+  std::optional<MailboxState> now;
+  if (!fresh->empty()) now = fresh->front();
+  st = update_batched(name, now, true);
+  if (st.ok() || reply_code(st.error()) != "IMAP_SYNC_CHECKSUM" || opts_.no_copyback) return st;
+  CYR_LOG(Info, opts_.sid, "sync_client: %s: checksum failed twice; full mailbox resync", name.c_str());
+  CYR_TRY(full_update(name));
+  fresh = get_mailboxes({name});
+  if (!fresh.ok()) return fresh.take_error();
+  now.reset();
+  if (!fresh->empty()) now = fresh->front();
+  return update_batched(name, now, true);
+}
+
+// Full compare and repair (reference §4.4 "Full update"): afterwards the
+// master holds every message either side had, under UIDs above both sides'
+// LAST_UID where they clashed, and one more APPLY MAILBOX makes them equal.
+Status SyncClient::full_update(const std::string& name) {
+  ++stats_.full_syncs;
+  auto r = call("GET", "FULLMAILBOX", Value::str(name));
+  if (!r.ok()) {
+    if (r.error().code == Errc::NotFound) return {};
+    return r.take_error();
+  }
+  std::optional<MailboxState> remote;
+  for (auto& item : *r)
+    if (!item.is_final() && item.key == "MAILBOX")
+      if (auto v = item.value(); v.ok()) {
+        auto m = mailbox_state_from_dlist(**v, false);
+        if (!m.ok()) return m.take_error();
+        remote = std::move(*m);
+      }
+  if (!remote) return {};
+  auto info = local_.lookup(name);
+  if (!info.ok()) return info.take_error();
+  if (remote->uniqueid != info->uniqueid)
+    return Error(Errc::Exists, "IMAP_MAILBOX_MOVED replica mailbox has another uniqueid");
+  auto recs = local_.records(name, true);
+  if (!recs.ok()) return recs.take_error();
+
+  // Raise our counters above the replica's so every repair gets fresh UIDs
+  // and modseqs that the replica will accept.
+  store::MailboxCounters c;
+  if (remote->uidvalidity > info->uidvalidity) c.uidvalidity = remote->uidvalidity;
+  if (remote->highestmodseq > info->highestmodseq) c.highestmodseq = remote->highestmodseq;
+  if (remote->last_uid > info->last_uid) c.last_uid = remote->last_uid;
+  if (c.uidvalidity || c.highestmodseq || c.last_uid)
+    CYR_TRY(local_.set_counters(name, c, store::WriteMode::Replication));
+  store::ModSeq next_modseq = std::max(info->highestmodseq, remote->highestmodseq);
+
+  std::map<store::Uid, const store::MessageRecord*> mine, theirs;
+  for (auto& x : *recs) mine[x.uid] = &x;
+  for (auto& x : remote->records) theirs[x.uid] = &x;
+  std::set<store::Uid> uids;
+  for (auto& [u, _] : mine) uids.insert(u);
+  for (auto& [u, _] : theirs) uids.insert(u);
+
+  std::vector<store::MessageRecord> renumber, copyback, rewrite;
+  std::vector<store::Uid> expunge_remote;
+  for (store::Uid u : uids) {
+    auto li = mine.find(u);
+    auto ri = theirs.find(u);
+    const store::MessageRecord* L = li == mine.end() ? nullptr : li->second;
+    const store::MessageRecord* R = ri == theirs.end() ? nullptr : ri->second;
+    if (L && !R) {
+      if (L->expunged()) continue;
+      if (u <= remote->last_uid) renumber.push_back(*L);
+      else if (L->modseq <= remote->highestmodseq) rewrite.push_back(*L);
+      continue;
+    }
+    if (R && !L) {
+      if (R->expunged()) continue;
+      copyback.push_back(*R);
+      expunge_remote.push_back(u);
+      continue;
+    }
+    if (L->expunged() && R->expunged()) continue;
+    if (L->guid != R->guid) {
+      // Split brain: both messages get new UIDs on both sides.
+      if (!L->expunged()) renumber.push_back(*L);
+      if (!R->expunged()) {
+        copyback.push_back(*R);
+        expunge_remote.push_back(u);
+      }
+      continue;
+    }
+    if (crc_record_of(*L).guid == crc_record_of(*R).guid && L->modseq == R->modseq && L->flags == R->flags &&
+        L->last_updated == R->last_updated && L->internaldate == R->internaldate && L->savedate == R->savedate &&
+        L->createdmodseq == R->createdmodseq && L->expunged() == R->expunged())
+      continue;
+    store::MessageRecord fixed = *L;
+    if (!L->expunged() && R->expunged()) {
+      fixed.flags.system |= store::kFlagExpunged;
+    } else if (!L->expunged() && R->modseq > L->modseq && R->last_updated >= L->last_updated) {
+      fixed.flags = R->flags;  // the replica's newer flags win
+    }
+    rewrite.push_back(fixed);
+  }
+
+  // Rewrites: same message, a modseq above both sides so the next APPLY
+  // MAILBOX carries it.
+  std::vector<store::ApplyRecord> writes;
+  int64_t now = static_cast<int64_t>(::time(nullptr));
+  for (auto& x : rewrite) {
+    x.modseq = ++next_modseq;
+    x.last_updated = std::max(now, x.last_updated);
+    writes.push_back(store::ApplyRecord{x, std::nullopt});
+  }
+  if (!writes.empty()) CYR_TRY(local_.apply_records(name, writes, store::WriteMode::Replication));
+
+  auto append_copy = [&](std::string bytes, const store::MessageRecord& like) -> Status {
+    store::AppendRequest req;
+    req.mailbox = name;
+    req.check_quota = false;
+    store::AppendMessage msg;
+    msg.source = store::MessageSource::memory(std::move(bytes));
+    msg.flags = like.flags;
+    msg.flags.system &= store::kSettableSystemFlags;
+    msg.internaldate = like.internaldate;
+    req.messages.push_back(std::move(msg));
+    auto a = local_.append(req);
+    if (!a.ok()) return a.take_error();
+    return {};
+  };
+  for (auto& x : renumber) {
+    auto bytes = local_.read_message(name, x.uid);
+    if (!bytes.ok()) return bytes.take_error();
+    CYR_TRY(append_copy(std::move(*bytes), x));
+    auto e = local_.expunge(name, store::UidSet::of({x.uid}));
+    if (!e.ok()) return e.take_error();
+    ++stats_.renumbered;
+    CYR_LOG(Info, opts_.sid, "sync_client: %s: renumbered uid %u (split brain)", name.c_str(), x.uid);
+  }
+  for (auto& x : copyback) {
+    Value arg = Value::kvlist();
+    arg.add_str("MBOXNAME", name);
+    arg.add_str("PARTITION", remote->partition);
+    arg.add_str("UNIQUEID", remote->uniqueid);
+    arg.add_guid("GUID", x.guid.to_hex());
+    arg.add_num("UID", x.uid);
+    auto fr = call("GET", "FETCH", std::move(arg));
+    if (!fr.ok()) return fr.take_error();
+    std::optional<std::string> body;
+    for (auto& item : *fr)
+      if (!item.is_final() && item.key == "MESSAGE")
+        if (auto v = item.value(); v.ok() && (*v)->kind() == ValueKind::File) body = (*v)->file_literal().body;
+    if (!body || body->size() != x.size || mail::MessageGuid::of(*body) != x.guid)
+      return Error(Errc::Io, "IMAP_IOERROR copy-back file does not match its GUID", name);
+    CYR_TRY(append_copy(std::move(*body), x));
+    ++stats_.copied_back;
+    CYR_LOG(Info, opts_.sid, "sync_client: %s: copied back replica uid %u", name.c_str(), x.uid);
+  }
+  if (!expunge_remote.empty()) {
+    Value arg = Value::kvlist();
+    arg.add_str("MBOXNAME", name);
+    arg.add_str("UNIQUEID", remote->uniqueid);
+    Value l = Value::list();
+    for (auto u : expunge_remote) l.push(Value::num(u));
+    arg.add("UID", std::move(l));
+    auto er = call("APPLY", "EXPUNGE", std::move(arg));
+    if (!er.ok()) return er.take_error();
+  }
+  return {};
+}
+
+// ---- users, mailboxes, everything -------------------------------------------------
+
+Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& remote,
+                                  const std::vector<std::string>& local_names) {
+  // Quota roots used by this user's mailboxes.
+  std::set<std::string> roots;
+  for (auto& n : local_names)
+    if (auto i = local_.lookup(n); i.ok() && !i->quotaroot.empty()) roots.insert(i->quotaroot);
+  std::map<std::string, const Value*> rq;
+  for (auto& q : remote.quotas)
+    if (auto root = q.get_str("ROOT"); root.ok()) rq[std::string(*root)] = &q;
+  for (auto& root : roots) {
+    auto q = local_.get_quota(root);
+    if (!q.ok()) continue;
+    Value v = Value::kvlist();
+    v.add_str("ROOT", root);
+    v.add_num("LIMIT", q->storage_limit_kib ? *q->storage_limit_kib : kUnlimitedQuota);
+    if (q->storage_limit_kib) v.add_num("STORAGE", *q->storage_limit_kib);
+    if (q->message_limit) v.add_num("MESSAGE", *q->message_limit);
+    auto it = rq.find(root);
+    bool same = false;
+    if (it != rq.end()) {
+      auto num_or = [](const Value* x, const char* k) -> std::optional<uint64_t> {
+        if (!x->has(k)) return std::nullopt;
+        auto n = x->get_num(k);
+        return n.ok() ? std::optional<uint64_t>(*n) : std::nullopt;
+      };
+      same = num_or(it->second, "STORAGE") == q->storage_limit_kib && num_or(it->second, "MESSAGE") == q->message_limit;
+    }
+    if (!same) {
+      auto r = call("APPLY", "QUOTA", std::move(v));
+      if (!r.ok()) return r.take_error();
+    }
+  }
+  for (auto& [root, _] : rq)
+    if (!roots.count(root)) {
+      auto r = call("APPLY", "UNQUOTA", Value::str(root));
+      if (!r.ok() && r.error().code != Errc::NotFound) return r.take_error();
+    }
+  // Subscriptions.
+  auto subs = local_.subscriptions(userid);
+  if (!subs.ok()) return subs.take_error();
+  std::set<std::string> mine(subs->begin(), subs->end()), theirs(remote.lsub.begin(), remote.lsub.end());
+  auto sub = [&](const char* op, const std::string& mbox) -> Status {
+    Value v = Value::kvlist();
+    v.add_str("USERID", userid);
+    v.add_str("MBOXNAME", mbox);
+    auto r = call("APPLY", op, std::move(v));
+    if (!r.ok()) return r.take_error();
+    return {};
+  };
+  for (auto& s : mine)
+    if (!theirs.count(s)) CYR_TRY(sub("SUB", s));
+  for (auto& s : theirs)
+    if (!mine.count(s)) CYR_TRY(sub("UNSUB", s));
+  // Seen state, by mailbox uniqueid.
+  std::map<std::string, store::SeenState> rseen;
+  for (auto& s : remote.seen) {
+    auto u = s.get_str("UNIQUEID");
+    if (!u.ok()) continue;
+    store::SeenState st;
+    if (auto x = s.get_date("LASTREAD"); x.ok()) st.lastread = *x;
+    if (auto x = s.get_num32("LASTUID"); x.ok()) st.lastuid = *x;
+    if (auto x = s.get_date("LASTCHANGE"); x.ok()) st.lastchange = *x;
+    if (auto x = s.get_str("SEENUIDS"); x.ok()) st.seenuids = std::string(*x);
+    rseen[std::string(*u)] = st;
+  }
+  for (auto& n : local_names) {
+    auto seen = local_.get_seen(userid, n);
+    if (!seen.ok() || (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0)) continue;
+    auto info = local_.lookup(n);
+    if (!info.ok()) continue;
+    auto it = rseen.find(info->uniqueid);
+    if (it != rseen.end() && it->second == *seen) continue;
+    Value v = Value::kvlist();
+    v.add_str("USERID", userid);
+    v.add_str("UNIQUEID", info->uniqueid);
+    v.add_date("LASTREAD", seen->lastread);
+    v.add_num("LASTUID", seen->lastuid);
+    v.add_date("LASTCHANGE", seen->lastchange);
+    v.add_str("SEENUIDS", seen->seenuids);
+    auto r = call("APPLY", "SEEN", std::move(v));
+    if (!r.ok()) return r.take_error();
+  }
+  return {};
+}
+
+Status SyncClient::sync_user(const std::string& userid) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto remote = get_user(userid);
+    if (!remote.ok()) return remote.take_error();
+    auto names = local_user_mailboxes(local_, userid);
+    if (!names.ok()) return names.take_error();
+    if (names->empty()) {
+      note("user " + userid + " has no INBOX here; skipped");
+      return {};  // a user sync never deletes a user; UNUSER does
+    }
+    remote_names_.clear();
+    std::map<std::string, const MailboxState*> by_uid;
+    for (auto& f : remote->folders) {
+      remote_names_.push_back(f.name);
+      by_uid[f.uniqueid] = &f;
+    }
+    // Renames, matched by uniqueid. Apply the ones whose target is free;
+    // then start over so the replica state is fresh.
+    std::set<std::string> remote_names(remote_names_.begin(), remote_names_.end());
+    bool renamed = false;
+    std::set<std::string> local_uids;
+    for (auto& n : *names) {
+      auto info = local_.lookup(n);
+      if (!info.ok()) continue;
+      local_uids.insert(info->uniqueid);
+      auto it = by_uid.find(info->uniqueid);
+      if (it == by_uid.end() || it->second->name == n || remote_names.count(n)) continue;
+      Value v = Value::kvlist();
+      v.add_str("OLDMBOXNAME", it->second->name);
+      v.add_str("NEWMBOXNAME", n);
+      v.add_str("PARTITION", info->partition);
+      note("APPLY RENAME " + it->second->name + " -> " + n);
+      auto r = call("APPLY", "RENAME", std::move(v));
+      if (!r.ok()) return r.take_error();
+      renamed = true;
+      break;
+    }
+    if (renamed) continue;
+    // Replica folders this node does not have (deleted here).
+    if (opts_.delete_orphans) {
+      // Renames were matched above, so a replica folder whose uniqueid is
+      // unknown here was deleted here (perhaps re-created under its name).
+      std::vector<std::string> orphans;
+      for (auto& f : remote->folders)
+        if (!local_uids.count(f.uniqueid)) orphans.push_back(f.name);
+      std::sort(orphans.rbegin(), orphans.rend());  // children first
+      for (auto& o : orphans) CYR_TRY(unmailbox(o));
+      if (!orphans.empty()) continue;
+    }
+    for (auto& n : *names) {
+      std::optional<MailboxState> rs;
+      if (auto info = local_.lookup(n); info.ok())
+        if (auto it = by_uid.find(info->uniqueid); it != by_uid.end()) rs = *it->second;
+      Status st = update_mailbox(n, rs);
+      if (!st.ok()) return st;
+      if (std::find(remote_names_.begin(), remote_names_.end(), n) == remote_names_.end()) remote_names_.push_back(n);
+    }
+    return sync_user_meta(userid, *remote, *names);
+  }
+  return Error(Errc::Temp, "IMAP_SYNC_CHANGED too many renames for user " + userid);
+}
+
+Status SyncClient::sync_meta(const std::string& userid) {
+  auto remote = get_user(userid);
+  if (!remote.ok()) return remote.take_error();
+  auto names = local_user_mailboxes(local_, userid);
+  if (!names.ok()) return names.take_error();
+  return sync_user_meta(userid, *remote, *names);
+}
+
+Status SyncClient::sync_mailboxes(const std::vector<std::string>& names) {
+  auto remote = get_mailboxes(names);
+  if (!remote.ok()) return remote.take_error();
+  std::map<std::string, MailboxState> by_name, by_uid;
+  remote_names_.clear();
+  for (auto& m : *remote) {
+    remote_names_.push_back(m.name);
+    by_uid[m.uniqueid] = m;
+    by_name[m.name] = m;
+  }
+  for (auto& n : names) {
+    auto info = local_.lookup(n);
+    if (!info.ok()) {
+      if (info.error().code == Errc::NotFound) continue;  // deletions travel as UNMAILBOX
+      return info.take_error();
+    }
+    std::optional<MailboxState> rs;
+    if (auto it = by_uid.find(info->uniqueid); it != by_uid.end()) rs = it->second;
+    CYR_TRY(update_mailbox(n, rs));
+  }
+  return {};
+}
+
+Status SyncClient::sync_all() {
+  auto inboxes = local_.list("*");
+  if (!inboxes.ok()) return inboxes.take_error();
+  std::set<std::string> users;
+  std::vector<std::string> shared;
+  for (auto& n : *inboxes) {
+    std::string u = userid_of_inbox(n);
+    if (!u.empty()) {
+      users.insert(u);
+      continue;
+    }
+    auto shard = store::shard_of(n);
+    if (shard.ok() && shard->rfind("user.", 0) == 0) continue;  // a user's folder
+    if (n.find("!user.") != std::string::npos) continue;
+    shared.push_back(n);
+  }
+  for (auto& u : users) {
+    note("user " + u);
+    CYR_TRY(sync_user(u));
+    CYR_TRY(restart());
+  }
+  if (!shared.empty()) CYR_TRY(sync_mailboxes(shared));
+  return {};
+}
+
+Status SyncClient::unmailbox(const std::string& name) {
+  note("APPLY UNMAILBOX " + name);
+  auto r = call("APPLY", "UNMAILBOX", Value::str(name));
+  if (!r.ok() && r.error().code != Errc::NotFound) return r.take_error();
+  return {};
+}
+
+Status SyncClient::unuser(const std::string& userid) {
+  auto r = call("APPLY", "UNUSER", Value::str(userid));
+  if (!r.ok() && r.error().code != Errc::NotFound) return r.take_error();
+  return {};
+}
+
+// ---- verify -------------------------------------------------------------------
+
+static std::string describe_record(const store::MessageRecord& r) {
+  char buf[200];
+  snprintf(buf, sizeof buf, "uid %u modseq %llu guid %s flags %u%s", r.uid,
+           static_cast<unsigned long long>(r.modseq), r.guid.to_hex().c_str(), r.flags.system,
+           r.expunged() ? " expunged" : "");
+  return buf;
+}
+
+Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vector<std::string>& users_in) {
+  VerifyReport rep;
+  auto call = [&](const char* verb, const char* name, Value arg) -> Result<std::vector<SyncReply>> {
+    auto r = peer.call(make_command(verb, name, std::move(arg)));
+    if (!r.ok()) return r.take_error();
+    const SyncReply& fin = final_reply(*r);
+    if (fin.kind != ReplyKind::Ok && !(fin.kind == ReplyKind::No && fin.code == "IMAP_MAILBOX_NONEXISTENT"))
+      return error_from_reply(fin);
+    return r;
+  };
+  auto fetch_full = [&](const std::string& name) -> Result<std::optional<MailboxState>> {
+    auto r = call("GET", "FULLMAILBOX", Value::str(name));
+    if (!r.ok()) return r.take_error();
+    for (auto& item : *r)
+      if (!item.is_final() && item.key == "MAILBOX")
+        if (auto v = item.value(); v.ok()) {
+          auto m = mailbox_state_from_dlist(**v, false);
+          if (!m.ok()) return m.take_error();
+          return std::optional<MailboxState>(std::move(*m));
+        }
+    return std::optional<MailboxState>();
+  };
+  std::vector<std::string> users = users_in;
+  std::vector<std::string> shared;
+  if (users.empty()) {
+    auto all = local.list("*");
+    if (!all.ok()) return all.take_error();
+    for (auto& n : *all) {
+      std::string u = userid_of_inbox(n);
+      if (!u.empty()) users.push_back(u);
+      else if (n.rfind("user.", 0) != 0 && n.find("!user.") == std::string::npos) shared.push_back(n);
+    }
+  }
+  auto compare_mailbox = [&](const std::string& name, const MailboxState& theirs_hdr) -> Status {
+    ++rep.mailboxes_compared;
+    auto mine = local_state(local, name, true);
+    if (!mine.ok()) return mine.take_error();
+    auto diffs = header_differences(*mine, theirs_hdr);
+    if (diffs.empty()) return {};
+    for (auto& d : diffs) rep.differences.push_back(name + ": " + d);
+    auto full = fetch_full(name);
+    if (!full.ok()) return full.take_error();
+    if (!*full) return {};
+    std::map<store::Uid, store::MessageRecord> a, b;
+    for (auto& r : mine->records) if (!r.expunged()) a[r.uid] = r;
+    for (auto& r : (*full)->records) if (!r.expunged()) b[r.uid] = r;
+    for (auto& [u, r] : a) {
+      auto it = b.find(u);
+      if (it == b.end()) rep.differences.push_back(name + ": only here: " + describe_record(r));
+      else if (crc_record_of(r).guid != crc_record_of(it->second).guid || r.modseq != it->second.modseq ||
+               r.flags != it->second.flags || r.internaldate != it->second.internaldate)
+        rep.differences.push_back(name + ": differs: here " + describe_record(r) + "; replica " +
+                                  describe_record(it->second));
+    }
+    for (auto& [u, r] : b)
+      if (!a.count(u)) rep.differences.push_back(name + ": only on replica: " + describe_record(r));
+    return {};
+  };
+  for (auto& u : users) {
+    auto r = call("GET", "USER", Value::str(u));
+    if (!r.ok()) return r.take_error();
+    std::map<std::string, MailboxState> theirs;
+    std::set<std::string> lsub;
+    size_t seen_items = 0;
+    for (auto& item : *r) {
+      if (item.is_final()) continue;
+      auto v = item.value();
+      if (!v.ok()) continue;
+      if (item.key == "MAILBOX") {
+        auto m = mailbox_state_from_dlist(**v, false);
+        if (m.ok()) theirs[m->name] = std::move(*m);
+      } else if (item.key == "LSUB") {
+        for (auto& s : (*v)->items())
+          if (auto x = s.as_str(); x.ok()) lsub.insert(std::string(*x));
+      } else if (item.key == "SEEN") {
+        ++seen_items;
+      }
+    }
+    auto names = local_user_mailboxes(local, u);
+    if (!names.ok()) return names.take_error();
+    for (auto& n : *names) {
+      auto it = theirs.find(n);
+      if (it == theirs.end()) {
+        rep.differences.push_back(n + ": missing on the replica");
+        continue;
+      }
+      CYR_TRY(compare_mailbox(n, it->second));
+      theirs.erase(it);
+    }
+    for (auto& [n, _] : theirs) rep.differences.push_back(n + ": only on the replica");
+    auto subs = local.subscriptions(u);
+    if (subs.ok() && std::set<std::string>(subs->begin(), subs->end()) != lsub)
+      rep.differences.push_back("user " + u + ": subscriptions differ");
+    size_t my_seen = 0;
+    for (auto& n : *names)
+      if (auto s = local.get_seen(u, n); s.ok() && (s->lastuid || !s->seenuids.empty() || s->lastread)) ++my_seen;
+    if (my_seen != seen_items) rep.differences.push_back("user " + u + ": seen entries differ in number");
+  }
+  if (!shared.empty()) {
+    Value l = Value::list();
+    for (auto& n : shared) l.push(Value::str(n));
+    auto r = call("GET", "MAILBOXES", std::move(l));
+    if (!r.ok()) return r.take_error();
+    std::map<std::string, MailboxState> theirs;
+    for (auto& item : *r)
+      if (!item.is_final() && item.key == "MAILBOX")
+        if (auto v = item.value(); v.ok())
+          if (auto m = mailbox_state_from_dlist(**v, false); m.ok()) theirs[m->name] = std::move(*m);
+    for (auto& n : shared) {
+      auto it = theirs.find(n);
+      if (it == theirs.end()) rep.differences.push_back(n + ": missing on the replica");
+      else CYR_TRY(compare_mailbox(n, it->second));
+    }
+  }
+  return rep;
+}
+
+}  // namespace cyr::sync

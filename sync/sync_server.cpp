@@ -1,0 +1,799 @@
+// The replica side of csync: command execution. See sync_server.h.
+#include "sync/sync_server.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <system_error>
+
+#include "store/base/log.h"
+#include "store/mail/guid.h"
+#include "sync/mailbox_sync.h"
+
+namespace cyr::sync {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Errors carrying a Cyrus response code in front of their text.
+Error coded(Errc c, std::string code_and_text, std::string detail = {}) {
+  return Error(c, std::move(code_and_text), std::move(detail));
+}
+Error bad_parameters(const Error& e) {
+  return coded(Errc::Invalid, "IMAP_PROTOCOL_BAD_PARAMETERS " + e.user_message, e.detail);
+}
+Error checksum(std::string why) { return coded(Errc::Invalid, "IMAP_SYNC_CHECKSUM Checksum Failure", std::move(why)); }
+
+constexpr uint64_t kUnlimitedQuota = 4294967295u;
+constexpr size_t kMaxListArgs = 100000;
+
+Result<std::vector<std::string>> string_list(const Value& v, const char* what) {
+  if (v.kind() != ValueKind::List) return Error(Errc::Invalid, std::string("bad parameter ") + what + ": expected a list");
+  if (v.items().size() > kMaxListArgs) return Error(Errc::Limit, std::string("bad parameter ") + what + ": too many items");
+  std::vector<std::string> out;
+  for (const Value& i : v.items()) {
+    auto s = i.as_str();
+    if (!s.ok()) return s.take_error();
+    out.emplace_back(*s);
+  }
+  return out;
+}
+
+Result<mail::MessageGuid> hash_file(const fs::path& p, uint64_t* size_out) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(Errc::Io, "Cannot open message file", p.string() + ": " + strerror(errno));
+  mail::GuidHasher h;
+  char buf[65536];
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return Error(Errc::Io, "Cannot read message file", p.string() + ": " + strerror(e));
+    }
+    if (n == 0) break;
+    h.update(std::string_view(buf, static_cast<size_t>(n)));
+    total += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  if (size_out) *size_out = total;
+  return h.finish();
+}
+
+}  // namespace
+
+SyncReply no_reply_for(const Error& e) {
+  std::string_view m = e.user_message;
+  if (m.starts_with("IMAP_")) {
+    auto sp = m.find(' ');
+    if (sp == std::string_view::npos) return make_no(std::string(m), "");
+    return make_no(std::string(m.substr(0, sp)), std::string(m.substr(sp + 1)));
+  }
+  switch (e.code) {
+    case Errc::NotFound: return make_no("IMAP_MAILBOX_NONEXISTENT", "No Such Mailbox");
+    case Errc::Exists: return make_no("IMAP_MAILBOX_EXISTS", "Mailbox already exists");
+    case Errc::InUse:
+    case Errc::Temp: return make_no("IMAP_MAILBOX_LOCKED", "Mailbox locked");
+    case Errc::Invalid:
+    case Errc::Limit:
+    case Errc::TooBig: return make_no("IMAP_PROTOCOL_BAD_PARAMETERS", e.user_message);
+    case Errc::Perm: return make_no("IMAP_PERMISSION_DENIED", "Permission denied");
+    default: return make_no("IMAP_IOERROR", "Unknown error");
+  }
+}
+
+// Streams file literals into the staging directory, hashing on the way so
+// that APPLY MESSAGE can drop a file whose bytes do not match its GUID.
+class SyncServerSession::Sinks final : public FileSinkFactory {
+ public:
+  explicit Sinks(SyncServerSession& s) : s_(s) {}
+  Result<std::unique_ptr<FileSink>> open(const std::string& partition, const std::string& guid,
+                                         uint64_t size) override;
+  // path -> the GUID its bytes hashed to
+  std::map<std::string, mail::MessageGuid> hashed;
+
+ private:
+  class Sink;
+  SyncServerSession& s_;
+};
+
+class SyncServerSession::Sinks::Sink final : public FileSink {
+ public:
+  Sink(Sinks& owner, std::string path, int fd) : owner_(owner), path_(std::move(path)), fd_(fd) {}
+  ~Sink() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(path_.c_str());
+  }
+  Status write(std::string_view bytes) override {
+    hasher_.update(bytes);
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Error(Errc::Io, "Cannot write staging file", path_ + ": " + strerror(errno));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+  }
+  Result<std::string> commit() override {
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      return Error(Errc::Io, "Cannot write staging file", path_);
+    }
+    fd_ = -1;
+    committed_ = true;
+    owner_.hashed[path_] = hasher_.finish();
+    return path_;
+  }
+
+ private:
+  Sinks& owner_;
+  std::string path_;
+  int fd_;
+  bool committed_ = false;
+  mail::GuidHasher hasher_;
+};
+
+Result<std::unique_ptr<FileSink>> SyncServerSession::Sinks::open(const std::string& /*partition*/,
+                                                                const std::string& /*guid*/,
+                                                                uint64_t /*size*/) {
+  std::error_code ec;
+  fs::create_directories(s_.opts_.staging_dir, ec);
+  std::string path = (s_.opts_.staging_dir / ("u" + std::to_string(++s_.next_stage_))).string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error(Errc::Io, "Cannot create staging file", path + ": " + strerror(errno));
+  return std::unique_ptr<FileSink>(new Sink(*this, path, fd));
+}
+
+SyncServerSession::SyncServerSession(store::Store& store, SyncServerOptions opts)
+    : store_(store), opts_(std::move(opts)), sinks_(std::make_unique<Sinks>(*this)) {}
+
+SyncServerSession::~SyncServerSession() {
+  clear_staging();
+  std::error_code ec;
+  fs::remove_all(opts_.staging_dir, ec);
+}
+
+FileSinkFactory* SyncServerSession::file_sinks() { return sinks_.get(); }
+
+void SyncServerSession::clear_staging() {
+  std::error_code ec;
+  for (auto& [key, path] : staged_) fs::remove(path, ec);
+  for (auto& [path, guid] : sinks_->hashed) fs::remove(path, ec);
+  staged_.clear();
+  sinks_->hashed.clear();
+}
+
+std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
+  Replies out;
+  if (cmd.verb == "NOOP") {
+    out.push_back(make_ok("Noop completed"));
+    return out;
+  }
+  if (cmd.verb == "RESTART") {
+    clear_staging();
+    out.push_back(make_ok("Restarting"));
+    return out;
+  }
+  if (cmd.verb == "EXIT") {
+    exit_requested_ = true;
+    out.push_back(make_ok("Finished"));
+    return out;
+  }
+  Status st;
+  const Value& a = cmd.arg;
+  const std::string& n = cmd.name;
+  if (cmd.verb == "GET") {
+    if (n == "USER") st = get_user(a, out);
+    else if (n == "MAILBOXES") st = get_mailboxes(a, out);
+    else if (n == "FULLMAILBOX") st = get_fullmailbox(a, out);
+    else if (n == "META") st = get_meta(a, out);
+    else if (n == "QUOTA") st = get_quota(a, out);
+    else if (n == "FETCH") st = get_fetch(a, out);
+    else if (n == "ANNOTATION") st = get_annotation(a, out);
+    else st = coded(Errc::Invalid, "IMAP_PROTOCOL_ERROR Protocol error", "unknown GET " + n);
+  } else if (cmd.verb == "APPLY") {
+    if (n == "RESERVE") st = apply_reserve(a, out);
+    else if (n == "MESSAGE") st = apply_message(a);
+    else if (n == "MAILBOX" || n == "LOCAL_MAILBOX") st = apply_mailbox(a);
+    else if (n == "UNMAILBOX" || n == "LOCAL_UNMAILBOX") st = apply_unmailbox(a);
+    else if (n == "RENAME" || n == "LOCAL_RENAME") st = apply_rename(a);
+    else if (n == "QUOTA") st = apply_quota(a);
+    else if (n == "UNQUOTA") st = apply_unquota(a);
+    else if (n == "SEEN") st = apply_seen(a);
+    else if (n == "SUB") st = apply_sub(a, true);
+    else if (n == "UNSUB") st = apply_sub(a, false);
+    else if (n == "ANNOTATION") st = apply_annotation(a, false);
+    else if (n == "UNANNOTATION") st = apply_annotation(a, true);
+    else if (n == "EXPUNGE") st = apply_expunge(a);
+    else if (n == "UNUSER" || n == "LOCAL_UNUSER") st = apply_unuser(a);
+    else if (n == "FORCE") force_ = true;
+    else if (n == "CAPABILITIES") st = apply_capabilities(a, out);
+    else st = coded(Errc::Invalid, "IMAP_PROTOCOL_ERROR Protocol error", "unknown APPLY " + n);
+  } else if (cmd.verb == "RESTORE") {
+    st = coded(Errc::Invalid, "IMAP_PROTOCOL_ERROR Protocol error", "RESTORE is not supported");
+  } else {
+    out.push_back(SyncReply{ReplyKind::Bad, "", {}, "", "IMAP_PROTOCOL_ERROR Unrecognized command"});
+    return out;
+  }
+  if (!st.ok()) {
+    const Error& e = st.error();
+    CYR_LOG(Info, opts_.sid, "sync_server: %s %s failed: %s", cmd.verb.c_str(), n.c_str(), e.describe().c_str());
+    out.clear();  // a failed GET sends no partial items
+    out.push_back(no_reply_for(e));
+  } else {
+    out.push_back(make_ok("success"));
+  }
+  return out;
+}
+
+// ---- GET --------------------------------------------------------------------
+
+Status SyncServerSession::mailbox_item(const std::string& name, bool with_records, Replies& out) {
+  auto info = store_.lookup(name);
+  if (!info.ok()) return info.take_error();
+  auto recs = store_.records(name, true);
+  if (!recs.ok()) return recs.take_error();
+  MailboxState m = mailbox_state_of(*info, mailbox_crcs(*recs));
+  auto annots = store_.annotations(name);
+  if (annots.ok()) m.annotations = std::move(*annots);
+  if (with_records) m.records = std::move(*recs);
+  out.push_back(make_item("MAILBOX", mailbox_to_dlist(m, with_records)));
+  return {};
+}
+
+static Result<std::vector<std::string>> user_mailboxes(store::Store& s, const std::string& userid) {
+  std::string inbox = user_inbox_name(userid);
+  std::vector<std::string> names;
+  if (s.lookup(inbox).ok()) names.push_back(inbox);
+  auto below = s.list(inbox + ".*");
+  if (!below.ok()) return below.take_error();
+  for (auto& b : *below) names.push_back(b);
+  return names;
+}
+
+Status SyncServerSession::seen_and_subs(const std::string& userid, Replies& out) {
+  auto names = user_mailboxes(store_, userid);
+  if (!names.ok()) return names.take_error();
+  for (auto& name : *names) {
+    auto seen = store_.get_seen(userid, name);
+    if (!seen.ok() || (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0)) continue;
+    auto info = store_.lookup(name);
+    if (!info.ok()) continue;
+    Value v = Value::kvlist();
+    v.add_str("UNIQUEID", info->uniqueid);
+    v.add_date("LASTREAD", seen->lastread);
+    v.add_num("LASTUID", seen->lastuid);
+    v.add_date("LASTCHANGE", seen->lastchange);
+    v.add_str("SEENUIDS", seen->seenuids);
+    out.push_back(make_item("SEEN", std::move(v)));
+  }
+  auto subs = store_.subscriptions(userid);
+  if (subs.ok() && !subs->empty()) {
+    Value l = Value::list();
+    for (auto& s : *subs) l.push(Value::str(s));
+    out.push_back(make_item("LSUB", std::move(l)));
+  }
+  return {};
+}
+
+static Value quota_item(const store::QuotaInfo& q) {
+  Value v = Value::kvlist();
+  v.add_str("ROOT", q.root);
+  v.add_num("LIMIT", q.storage_limit_kib ? *q.storage_limit_kib : kUnlimitedQuota);
+  if (q.storage_limit_kib) v.add_num("STORAGE", *q.storage_limit_kib);
+  if (q.message_limit) v.add_num("MESSAGE", *q.message_limit);
+  return v;
+}
+
+Status SyncServerSession::get_user(const Value& arg, Replies& out) {
+  auto userid = arg.as_str();
+  if (!userid.ok()) return bad_parameters(userid.error());
+  std::string uid(*userid);
+  auto names = user_mailboxes(store_, uid);
+  if (!names.ok()) return names.take_error();
+  std::set<std::string> roots;
+  for (auto& name : *names) {
+    auto st = mailbox_item(name, false, out);
+    if (!st.ok() && st.error().code != Errc::NotFound) return st;
+    if (auto info = store_.lookup(name); info.ok() && !info->quotaroot.empty()) roots.insert(info->quotaroot);
+  }
+  for (auto& r : roots)
+    if (auto q = store_.get_quota(r); q.ok()) out.push_back(make_item("QUOTA", quota_item(*q)));
+  if (store_.lookup(user_inbox_name(uid)).ok()) return seen_and_subs(uid, out);
+  return {};
+}
+
+Status SyncServerSession::get_mailboxes(const Value& arg, Replies& out) {
+  auto names = string_list(arg, "MAILBOXES");
+  if (!names.ok()) return bad_parameters(names.error());
+  for (auto& name : *names) {
+    auto st = mailbox_item(name, false, out);
+    if (!st.ok() && st.error().code != Errc::NotFound && st.error().code != Errc::Invalid) return st;
+  }
+  return {};
+}
+
+Status SyncServerSession::get_fullmailbox(const Value& arg, Replies& out) {
+  auto name = arg.as_str();
+  if (!name.ok()) return bad_parameters(name.error());
+  return mailbox_item(std::string(*name), true, out);
+}
+
+Status SyncServerSession::get_meta(const Value& arg, Replies& out) {
+  auto userid = arg.as_str();
+  if (!userid.ok()) return bad_parameters(userid.error());
+  return seen_and_subs(std::string(*userid), out);
+}
+
+Status SyncServerSession::get_quota(const Value& arg, Replies& out) {
+  auto root = arg.as_str();
+  if (!root.ok()) return bad_parameters(root.error());
+  auto q = store_.get_quota(std::string(*root));
+  if (!q.ok()) return q.take_error();
+  out.push_back(make_item("QUOTA", quota_item(*q)));
+  return {};
+}
+
+Status SyncServerSession::get_fetch(const Value& arg, Replies& out) {
+  auto name = arg.get_str("MBOXNAME");
+  if (!name.ok()) return bad_parameters(name.error());
+  auto uid = arg.get_num32("UID");
+  if (!uid.ok()) return bad_parameters(uid.error());
+  auto guid = arg.get_guid("GUID");
+  if (!guid.ok()) return bad_parameters(guid.error());
+  std::string mbox(*name);
+  auto info = store_.lookup(mbox);
+  if (!info.ok()) return info.take_error();
+  if (arg.has("UNIQUEID")) {
+    auto u = arg.get_str("UNIQUEID");
+    if (u.ok() && *u != info->uniqueid) return coded(Errc::Invalid, "IMAP_MAILBOX_MOVED Mailbox exists with another name or uniqueid");
+  }
+  auto rec = store_.record(mbox, *uid);
+  if (!rec.ok()) return rec.take_error();
+  if (rec->guid.to_hex() != *guid) return coded(Errc::NotFound, "IMAP_MAILBOX_NONEXISTENT No Such Mailbox", "GUID differs");
+  auto bytes = store_.read_message(mbox, *uid);
+  if (!bytes.ok()) return bytes.take_error();
+  if (mail::MessageGuid::of(*bytes) != rec->guid)
+    return coded(Errc::Corrupted, "IMAP_IOERROR Message file does not match its GUID");
+  FileLiteral f;
+  f.partition = info->partition;
+  f.guid = *guid;
+  f.size = bytes->size();
+  f.body = std::move(*bytes);
+  out.push_back(make_item("MESSAGE", Value::file(std::move(f))));
+  return {};
+}
+
+Status SyncServerSession::get_annotation(const Value& arg, Replies& out) {
+  auto name = arg.as_str();
+  if (!name.ok()) return bad_parameters(name.error());
+  auto annots = store_.annotations(std::string(*name));
+  if (!annots.ok()) return annots.take_error();
+  for (auto& a : *annots) {
+    Value v = Value::kvlist();
+    v.add_str("MBOXNAME", a.mailbox);
+    v.add_str("ENTRY", a.entry);
+    v.add_str("USERID", a.userid);
+    v.add_num("MODSEQ", a.modseq);
+    v.add_str("VALUE", a.value);
+    out.push_back(make_item("ANNOTATION", std::move(v)));
+  }
+  return {};
+}
+
+// ---- staging ----------------------------------------------------------------
+
+Result<std::string> SyncServerSession::stage_file(const std::string& partition, const std::string& guid,
+                                                  const fs::path& from, bool verify) {
+  std::error_code ec;
+  fs::create_directories(opts_.staging_dir, ec);
+  fs::path to = opts_.staging_dir / ("r" + std::to_string(++next_stage_));
+  fs::create_hard_link(from, to, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Error(Errc::Io, "Cannot stage message file", from.string() + ": " + ec.message());
+  }
+  if (verify) {
+    // Hash the staged inode itself: what we verified is what gets appended.
+    auto g = hash_file(to, nullptr);
+    if (!g.ok() || g->to_hex() != guid) {
+      fs::remove(to, ec);
+      return Error(Errc::Corrupted, "Message file does not match its GUID", from.string());
+    }
+  }
+  staged_[{partition, guid}] = to.string();
+  return to.string();
+}
+
+// ---- APPLY ------------------------------------------------------------------
+
+Status SyncServerSession::apply_reserve(const Value& arg, Replies& out) {
+  auto part = arg.get_str("PARTITION");
+  if (!part.ok()) return bad_parameters(part.error());
+  auto mboxes = arg.get_list("MBOXNAME");
+  if (!mboxes.ok()) return bad_parameters(mboxes.error());
+  auto guids = arg.get_list("GUID");
+  if (!guids.ok()) return bad_parameters(guids.error());
+  auto names = string_list(**mboxes, "MBOXNAME");
+  if (!names.ok()) return bad_parameters(names.error());
+  std::string partition(*part);
+  Value missing = Value::list();
+  if ((*guids)->items().size() > kMaxListArgs) return bad_parameters(Error(Errc::Limit, "bad parameter GUID: too many"));
+  for (const Value& gv : (*guids)->items()) {
+    auto hex = gv.as_guid();
+    if (!hex.ok()) return bad_parameters(hex.error());
+    if (staged_.count({partition, *hex})) continue;
+    auto guid = mail::MessageGuid::from_hex(*hex);
+    if (!guid.ok()) return bad_parameters(guid.error());
+    auto path = store_.find_message_file(partition, *guid, *names);
+    if (path.ok() && stage_file(partition, *hex, *path, true).ok()) continue;
+    missing.push(Value::guid(*hex));
+  }
+  if (!missing.items().empty()) out.push_back(make_item("MISSING", std::move(missing)));
+  return {};
+}
+
+Status SyncServerSession::apply_message(const Value& arg) {
+  if (arg.kind() != ValueKind::List) return bad_parameters(Error(Errc::Invalid, "bad parameter MESSAGE: expected a list"));
+  for (const Value& item : arg.items()) {
+    if (item.kind() != ValueKind::File) continue;  // NIL: the client could not send it
+    const FileLiteral& f = item.file_literal();
+    std::string path;
+    mail::MessageGuid actual;
+    if (f.in_memory) {
+      std::error_code ec;
+      fs::create_directories(opts_.staging_dir, ec);
+      path = (opts_.staging_dir / ("m" + std::to_string(++next_stage_))).string();
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return Error(Errc::Io, "Cannot create staging file", path);
+      size_t off = 0;
+      while (off < f.body.size()) {
+        ssize_t n = ::write(fd, f.body.data() + off, f.body.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          ::close(fd);
+          return Error(Errc::Io, "Cannot write staging file", path);
+        }
+        off += static_cast<size_t>(n);
+      }
+      ::close(fd);
+      actual = mail::MessageGuid::of(f.body);
+    } else {
+      path = f.stored_as;
+      auto it = sinks_->hashed.find(path);
+      if (it == sinks_->hashed.end()) return Error(Errc::Internal, "Staged file without a hash", path);
+      actual = it->second;
+      sinks_->hashed.erase(it);
+    }
+    if (actual.to_hex() != f.guid) {
+      // Refused now; the APPLY MAILBOX that needs it then fails (no file).
+      CYR_LOG(Info, opts_.sid, "sync_server: uploaded file for %s has GUID %s; refused", f.guid.c_str(),
+              actual.to_hex().c_str());
+      std::error_code ec;
+      fs::remove(path, ec);
+      continue;
+    }
+    auto& slot = staged_[{f.partition, f.guid}];
+    if (!slot.empty() && slot != path) {
+      std::error_code ec;
+      fs::remove(slot, ec);
+    }
+    slot = path;
+  }
+  return {};
+}
+
+Status SyncServerSession::apply_mailbox(const Value& arg) {
+  auto parsed = mailbox_state_from_dlist(arg, true);
+  if (!parsed.ok()) return bad_parameters(parsed.error());
+  MailboxState& m = *parsed;
+  if (m.intermediate() || m.deleted()) return {};  // no placeholders in our mailbox list
+  CYR_TRY(store::validate_mailbox_name(m.name));
+
+  auto local = store_.lookup(m.name);
+  bool created = false;
+  if (local.ok() && local->uniqueid != m.uniqueid) {
+    if (force_ || local->last_uid == 0) {
+      CYR_TRY(store_.delete_mailbox(m.name, store::WriteMode::Replication));
+      local = Error(Errc::NotFound, "recreate");
+    } else {
+      return coded(Errc::Exists, "IMAP_MAILBOX_MOVED Mailbox exists with another name or uniqueid",
+                   m.name + " has uniqueid " + local->uniqueid);
+    }
+  }
+  if (!local.ok()) {
+    if (local.error().code != Errc::NotFound) return local.take_error();
+    if (store_.lookup_by_uniqueid(m.uniqueid).ok())
+      return coded(Errc::Exists, "IMAP_MAILBOX_MOVED Mailbox exists with another name or uniqueid", m.uniqueid);
+    store::CreateMailboxRequest req;
+    req.name = m.name;
+    req.partition = m.partition;
+    req.uniqueid = m.uniqueid;
+    req.uidvalidity = m.uidvalidity;
+    req.acl = m.acl;
+    auto c = store_.create_mailbox(req, store::WriteMode::Replication);
+    if (!c.ok()) return c.take_error();
+    local = std::move(c);
+    created = true;
+  }
+  store::MailboxInfo info = *local;
+  auto recs = store_.records(m.name, true);
+  if (!recs.ok()) return recs.take_error();
+  SyncCrcs local_crcs = mailbox_crcs(*recs);
+
+  if (m.since_modseq && !created) {
+    if (*m.since_modseq != info.highestmodseq || !sync_crcs_match(m.since_crcs, local_crcs))
+      return coded(Errc::Invalid, "IMAP_SYNC_CHANGED Changed since last sync");
+  }
+  if (!force_ && !created) {
+    if (m.highestmodseq < info.highestmodseq) return checksum("replica HIGHESTMODSEQ is higher");
+    if (m.uidvalidity < info.uidvalidity) return checksum("replica UIDVALIDITY is higher");
+    if (m.last_uid < info.last_uid) return checksum("replica LAST_UID is higher");
+  }
+
+  // Dry run: decide everything before writing anything.
+  std::map<store::Uid, const store::MessageRecord*> have;
+  for (auto& r : *recs) have[r.uid] = &r;
+  std::vector<store::ApplyRecord> to_apply;
+  for (const store::MessageRecord& in : m.records) {
+    auto it = have.find(in.uid);
+    if (it != have.end()) {
+      const store::MessageRecord& mine = *it->second;
+      if (mine.expunged() && in.expunged()) continue;
+      if (mine.guid != in.guid) return checksum("GUID differs for UID " + std::to_string(in.uid));
+      if (!force_ && mine.modseq > in.modseq) return checksum("replica MODSEQ higher for UID " + std::to_string(in.uid));
+      if (!in.expunged() && mine.expunged()) return checksum("UID " + std::to_string(in.uid) + " expunged on the replica");
+      to_apply.push_back(store::ApplyRecord{in, std::nullopt});
+      continue;
+    }
+    if (in.uid <= info.last_uid && !created) {
+      if (!in.expunged()) return checksum("UID " + std::to_string(in.uid) + " missing on the replica");
+      continue;
+    }
+    store::ApplyRecord ar{in, std::nullopt};
+    std::string hex = in.guid.to_hex();
+    auto st = staged_.find({info.partition, hex});
+    if (st == staged_.end())
+      for (auto i = staged_.begin(); i != staged_.end(); ++i)
+        if (i->first.second == hex) { st = i; break; }
+    if (st != staged_.end()) {
+      ar.source = store::MessageSource::file(st->second);
+    } else if (!in.expunged()) {
+      return coded(Errc::Io, "IMAP_IOERROR Unknown error", "no file for GUID " + hex);
+    }
+    to_apply.push_back(std::move(ar));
+  }
+
+  // Mailbox-level data: the master wins.
+  if (info.acl != m.acl) CYR_TRY(store_.set_acl(m.name, m.acl, store::WriteMode::Replication));
+  {
+    auto mine = store_.annotations(m.name);
+    if (mine.ok()) {
+      for (auto& a : *mine) {
+        bool kept = std::any_of(m.annotations.begin(), m.annotations.end(), [&](const store::Annotation& x) {
+          return x.entry == a.entry && x.userid == a.userid;
+        });
+        if (!kept) {
+          store::Annotation del = a;
+          del.mailbox = m.name;
+          del.value.clear();
+          del.modseq = m.highestmodseq;
+          CYR_TRY(store_.set_annotation(del, store::WriteMode::Replication));
+        }
+      }
+      for (auto a : m.annotations) {
+        bool same = std::any_of(mine->begin(), mine->end(), [&](const store::Annotation& x) {
+          return x.entry == a.entry && x.userid == a.userid && x.value == a.value;
+        });
+        if (same) continue;
+        a.mailbox = m.name;
+        if (a.modseq == 0) a.modseq = m.highestmodseq;
+        CYR_TRY(store_.set_annotation(a, store::WriteMode::Replication));
+      }
+    }
+  }
+
+  for (size_t i = 0; i < to_apply.size(); i += store::kMaxBatchMessages) {
+    size_t end = std::min(to_apply.size(), i + store::kMaxBatchMessages);
+    std::vector<store::ApplyRecord> chunk(std::make_move_iterator(to_apply.begin() + static_cast<long>(i)),
+                                          std::make_move_iterator(to_apply.begin() + static_cast<long>(end)));
+    Status st = store_.apply_records(m.name, chunk, store::WriteMode::Replication);
+    if (!st.ok()) {
+      if (st.error().user_message == "Message does not match its GUID")
+        return coded(Errc::Corrupted, "IMAP_IOERROR Message file does not match its GUID", st.error().detail);
+      return st;
+    }
+  }
+
+  store::MailboxCounters c;
+  c.last_uid = m.last_uid;
+  c.highestmodseq = m.highestmodseq;
+  c.recentuid = m.recentuid;
+  c.recenttime = m.recenttime;
+  c.last_appenddate = m.last_appenddate;
+  c.pop3_last_login = m.pop3_last_login;
+  c.pop3_show_after = m.pop3_show_after;
+  if (m.createdmodseq) c.createdmodseq = m.createdmodseq;
+  if (m.foldermodseq) c.foldermodseq = m.foldermodseq;
+  c.options = m.options;
+  if (m.uidvalidity > info.uidvalidity) c.uidvalidity = m.uidvalidity;
+  CYR_TRY(store_.set_counters(m.name, c, store::WriteMode::Replication));
+
+  auto after = store_.records(m.name, true);
+  if (!after.ok()) return after.take_error();
+  SyncCrcs now = mailbox_crcs(*after);
+  if (!sync_crcs_match(m.crcs, now)) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "SYNC_CRC master %u/%u replica %u/%u", m.crcs.basic, m.crcs.annot, now.basic, now.annot);
+    return checksum(buf);
+  }
+  return {};
+}
+
+Status SyncServerSession::apply_unmailbox(const Value& arg) {
+  auto name = arg.as_str();
+  if (!name.ok()) return bad_parameters(name.error());
+  return store_.delete_mailbox(std::string(*name), store::WriteMode::Replication);
+}
+
+Status SyncServerSession::apply_rename(const Value& arg) {
+  auto from = arg.get_str("OLDMBOXNAME");
+  if (!from.ok()) return bad_parameters(from.error());
+  auto to = arg.get_str("NEWMBOXNAME");
+  if (!to.ok()) return bad_parameters(to.error());
+  CYR_TRY(store::validate_mailbox_name(*to));
+  if (*from == *to) return {};  // a partition move: not supported by the store, names already agree
+  Status st = store_.rename_mailbox(std::string(*from), std::string(*to), store::WriteMode::Replication);
+  if (!st.ok() && st.error().code == Errc::Exists)
+    return coded(Errc::Exists, "IMAP_MAILBOX_EXISTS Mailbox already exists", std::string(*to));
+  return st;
+}
+
+Status SyncServerSession::apply_quota(const Value& arg) {
+  auto root = arg.get_str("ROOT");
+  if (!root.ok()) return bad_parameters(root.error());
+  std::optional<uint64_t> storage, messages;
+  if (arg.has("STORAGE")) {
+    auto s = arg.get_num("STORAGE");
+    if (!s.ok()) return bad_parameters(s.error());
+    storage = *s;
+  } else if (arg.has("LIMIT")) {
+    auto s = arg.get_num("LIMIT");
+    if (!s.ok()) return bad_parameters(s.error());
+    if (*s != kUnlimitedQuota && *s != UINT64_MAX) storage = *s;
+  }
+  if (arg.has("MESSAGE")) {
+    auto s = arg.get_num("MESSAGE");
+    if (!s.ok()) return bad_parameters(s.error());
+    messages = *s;
+  }
+  return store_.set_quota(std::string(*root), storage, messages, store::WriteMode::Replication);
+}
+
+Status SyncServerSession::apply_unquota(const Value& arg) {
+  auto root = arg.as_str();
+  if (!root.ok()) return bad_parameters(root.error());
+  Status st = store_.remove_quota(std::string(*root), store::WriteMode::Replication);
+  if (!st.ok() && st.error().code == Errc::NotFound) return {};
+  return st;
+}
+
+Status SyncServerSession::apply_seen(const Value& arg) {
+  auto user = arg.get_str("USERID");
+  if (!user.ok()) return bad_parameters(user.error());
+  auto uniqueid = arg.get_str("UNIQUEID");
+  if (!uniqueid.ok()) return bad_parameters(uniqueid.error());
+  store::SeenState s;
+  auto lastread = arg.get_date("LASTREAD");
+  auto lastuid = arg.get_num32("LASTUID");
+  auto lastchange = arg.get_date("LASTCHANGE");
+  auto seenuids = arg.get_str("SEENUIDS");
+  if (!lastread.ok()) return bad_parameters(lastread.error());
+  if (!lastuid.ok()) return bad_parameters(lastuid.error());
+  if (!lastchange.ok()) return bad_parameters(lastchange.error());
+  if (!seenuids.ok()) return bad_parameters(seenuids.error());
+  s.lastread = *lastread;
+  s.lastuid = *lastuid;
+  s.lastchange = *lastchange;
+  s.seenuids = std::string(*seenuids);
+  auto info = store_.lookup_by_uniqueid(std::string(*uniqueid));
+  if (!info.ok()) return info.take_error();
+  return store_.set_seen(std::string(*user), info->name, s, store::WriteMode::Replication);
+}
+
+Status SyncServerSession::apply_sub(const Value& arg, bool on) {
+  auto user = arg.get_str("USERID");
+  if (!user.ok()) return bad_parameters(user.error());
+  auto name = arg.get_str("MBOXNAME");
+  if (!name.ok()) return bad_parameters(name.error());
+  return store_.subscribe(std::string(*user), std::string(*name), on, store::WriteMode::Replication);
+}
+
+Status SyncServerSession::apply_annotation(const Value& arg, bool remove) {
+  store::Annotation a;
+  auto name = arg.get_str("MBOXNAME");
+  if (!name.ok()) return bad_parameters(name.error());
+  auto entry = arg.get_str("ENTRY");
+  if (!entry.ok()) return bad_parameters(entry.error());
+  a.mailbox = std::string(*name);
+  a.entry = std::string(*entry);
+  if (const Value* u = arg.child("USERID"); u && !u->is_nil()) {
+    auto us = u->as_str();
+    if (!us.ok()) return bad_parameters(us.error());
+    a.userid = std::string(*us);
+  }
+  if (!remove) {
+    auto value = arg.get_str("VALUE");
+    if (!value.ok()) return bad_parameters(value.error());
+    a.value = std::string(*value);
+  }
+  if (arg.has("MODSEQ")) {
+    auto ms = arg.get_num("MODSEQ");
+    if (ms.ok()) a.modseq = *ms;
+  }
+  if (a.modseq == 0 && !a.mailbox.empty()) {
+    // Without a modseq the store would allocate one and put the replica ahead.
+    auto info = store_.lookup(a.mailbox);
+    if (!info.ok()) return info.take_error();
+    a.modseq = std::max<store::ModSeq>(info->highestmodseq, 1);
+  }
+  return store_.set_annotation(a, store::WriteMode::Replication);
+}
+
+Status SyncServerSession::apply_expunge(const Value& arg) {
+  auto name = arg.get_str("MBOXNAME");
+  if (!name.ok()) return bad_parameters(name.error());
+  auto uniqueid = arg.get_str("UNIQUEID");
+  if (!uniqueid.ok()) return bad_parameters(uniqueid.error());
+  auto uids = arg.get_list("UID");
+  if (!uids.ok()) return bad_parameters(uids.error());
+  std::string mbox(*name);
+  auto info = store_.lookup(mbox);
+  if (!info.ok()) return info.take_error();
+  if (info->uniqueid != *uniqueid)
+    return coded(Errc::Exists, "IMAP_MAILBOX_MOVED Mailbox exists with another name or uniqueid");
+  std::vector<store::ApplyRecord> recs;
+  for (const Value& u : (*uids)->items()) {
+    auto n = u.as_num();
+    if (!n.ok() || *n == 0 || *n > UINT32_MAX) return bad_parameters(Error(Errc::Invalid, "bad parameter UID"));
+    auto r = store_.record(mbox, static_cast<store::Uid>(*n));
+    if (!r.ok() || r->expunged()) continue;
+    store::MessageRecord x = *r;
+    x.flags.system |= store::kFlagExpunged;  // silently: the modseq stays
+    recs.push_back(store::ApplyRecord{x, std::nullopt});
+  }
+  if (recs.empty()) return {};
+  return store_.apply_records(mbox, recs, store::WriteMode::Replication);
+}
+
+Status SyncServerSession::apply_unuser(const Value& arg) {
+  auto user = arg.as_str();
+  if (!user.ok()) return bad_parameters(user.error());
+  std::string userid(*user);
+  if (userid.empty()) return {};
+  if (auto subs = store_.subscriptions(userid); subs.ok())
+    for (auto& s : *subs) (void)store_.subscribe(userid, s, false, store::WriteMode::Replication);
+  Status st = store_.delete_mailbox(user_inbox_name(userid), store::WriteMode::Replication);
+  if (!st.ok() && st.error().code == Errc::NotFound) return {};
+  return st;
+}
+
+Status SyncServerSession::apply_capabilities(const Value& arg, Replies& out) {
+  // We know no optional capability yet; echo the empty set, which a 3.6
+  // client requires whenever it sent CAPABILITIES.
+  (void)arg;
+  out.push_back(make_item("ENABLED", Value::list()));
+  return {};
+}
+
+}  // namespace cyr::sync

@@ -1,0 +1,99 @@
+// SyncServerSession: the replica side of one csync session, independent of
+// transport. It executes parsed commands (GET, APPLY, RESTART, NOOP, EXIT)
+// against the node's Store with WriteMode::Replication and returns the reply
+// lines (untagged items, then exactly one final OK/NO/BAD). Authentication,
+// banner and framing belong to the transport (sync/csync_service.h, or a
+// test's loopback), which feeds file literals to file_sinks() while reading.
+//
+// Checks (reference §3.4-§3.6): every uploaded or reserved file is verified
+// against its GUID (SHA-1) before it is used; APPLY MAILBOX refuses with
+// NO IMAP_SYNC_CHECKSUM when the replica is ahead or disagrees, and after
+// applying compares SYNC_CRC.
+//
+// Ownership: borrows the Store (which must outlive the session); owns its
+// staging directory, removed by RESTART and by the destructor.
+// Not thread-safe: one session, one thread at a time.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/store.h"
+#include "sync/dlist_decoder.h"
+#include "sync/sync_frame.h"
+
+namespace cyr::sync {
+
+struct SyncServerOptions {
+  // A private directory for staged message files (created; removed at the end).
+  std::filesystem::path staging_dir;
+  DlistLimits limits;
+  std::string sid;  // log session id
+};
+
+class SyncServerSession {
+ public:
+  SyncServerSession(store::Store& store, SyncServerOptions opts);
+  ~SyncServerSession();
+  SyncServerSession(const SyncServerSession&) = delete;
+  SyncServerSession& operator=(const SyncServerSession&) = delete;
+
+  // For the transport's LineFramer: streams file literals into staging.
+  FileSinkFactory* file_sinks();
+
+  // Executes one authenticated command. The last reply is final.
+  std::vector<SyncReply> execute(const SyncCommand& cmd);
+
+  bool exit_requested() const { return exit_requested_; }
+  // Staged (partition, guid) files, for tests and logging.
+  size_t staged_count() const { return staged_.size(); }
+
+ private:
+  class Sinks;
+  using Replies = std::vector<SyncReply>;
+  using StageKey = std::pair<std::string, std::string>;  // partition, guid hex
+
+  Status get_user(const Value& arg, Replies& out);
+  Status get_mailboxes(const Value& arg, Replies& out);
+  Status get_fullmailbox(const Value& arg, Replies& out);
+  Status get_meta(const Value& arg, Replies& out);
+  Status get_quota(const Value& arg, Replies& out);
+  Status get_fetch(const Value& arg, Replies& out);
+  Status get_annotation(const Value& arg, Replies& out);
+  Status apply_reserve(const Value& arg, Replies& out);
+  Status apply_message(const Value& arg);
+  Status apply_mailbox(const Value& arg);
+  Status apply_unmailbox(const Value& arg);
+  Status apply_rename(const Value& arg);
+  Status apply_quota(const Value& arg);
+  Status apply_unquota(const Value& arg);
+  Status apply_seen(const Value& arg);
+  Status apply_sub(const Value& arg, bool on);
+  Status apply_annotation(const Value& arg, bool remove);
+  Status apply_expunge(const Value& arg);
+  Status apply_unuser(const Value& arg);
+  Status apply_capabilities(const Value& arg, Replies& out);
+
+  Status mailbox_item(const std::string& name, bool with_records, Replies& out);
+  Status seen_and_subs(const std::string& userid, Replies& out);
+  Result<std::string> stage_file(const std::string& partition, const std::string& guid,
+                                 const std::filesystem::path& from, bool verify);
+  void clear_staging();
+
+  store::Store& store_;
+  SyncServerOptions opts_;
+  std::unique_ptr<Sinks> sinks_;
+  std::map<StageKey, std::string> staged_;  // -> path in staging_dir
+  uint64_t next_stage_ = 0;
+  bool force_ = false;
+  bool exit_requested_ = false;
+};
+
+// The reply for an error: NO with the Cyrus code first (reference §3.10).
+SyncReply no_reply_for(const Error& e);
+
+}  // namespace cyr::sync

@@ -1,0 +1,473 @@
+// Replication between two in-process stores: SyncClient on the master,
+// SyncServerSession on the replica, joined by LoopbackPeer (every command
+// and reply goes through the wire codec), plus the reference's recorded
+// exchange replayed byte for byte against our server.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "store/mail/guid.h"
+#include "sync/dlist_decoder.h"
+#include "sync/mailbox_sync.h"
+#include "sync/rolling_sync.h"
+#include "sync/sync_client.h"
+#include "sync/sync_peer.h"
+#include "sync/sync_server.h"
+#include "tests/unit/store/store_test_util.h"
+#include "tests/unit/sync/vectors.h"
+
+namespace cyr::sync {
+namespace {
+
+using store::Store;
+using store::WriteMode;
+using store::testing::make_temp_dir;
+using store::testing::message;
+using store::testing::named;
+using store::testing::one_message;
+using store::testing::options_for;
+
+struct Node {
+  std::string dir;
+  std::unique_ptr<Store> store;
+  explicit Node(const char* tag) : dir(make_temp_dir(tag)) {
+    auto s = Store::open(options_for(dir));
+    EXPECT_TRUE(s.ok()) << s.error().describe();
+    store = std::move(*s);
+  }
+  ~Node() {
+    store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+class Pair : public ::testing::Test {
+ protected:
+  Pair()
+      : master("repl_m"),
+        replica("repl_r"),
+        server(*replica.store, SyncServerOptions{replica.dir + "/stage", {}, "test"}),
+        peer(server) {
+    EXPECT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
+  }
+  SyncClient client(SyncClientOptions o = {}) { return SyncClient(*master.store, peer, std::move(o)); }
+  void expect_identical(const std::vector<std::string>& users = {}) {
+    auto rep = verify(*master.store, peer, users);
+    ASSERT_TRUE(rep.ok()) << rep.error().describe();
+    EXPECT_TRUE(rep->identical()) << [&] {
+      std::string s;
+      for (auto& d : rep->differences) s += d + "\n";
+      return s;
+    }();
+    EXPECT_GT(rep->mailboxes_compared, 0u);
+  }
+  store::Uid append(Node& n, const std::string& box, const std::string& subject, uint32_t flags = 0) {
+    auto r = n.store->append(one_message(box, message(subject), flags));
+    EXPECT_TRUE(r.ok()) << r.error().describe();
+    return r.ok() ? r->uids[0] : 0;
+  }
+  Node master, replica;
+  SyncServerSession server;
+  LoopbackPeer peer;
+};
+
+TEST_F(Pair, InitialUserSyncCopiesEverything) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("user.fred.Sent")).ok());
+  for (int i = 0; i < 5; ++i) append(master, "user.fred", "m" + std::to_string(i), i % 2 ? uint32_t{store::kFlagSeen} : 0u);
+  append(master, "user.fred.Sent", "sent1", store::kFlagAnswered);
+  ASSERT_TRUE(m.set_acl("user.fred", "fred\tlrswipkxtecdan\tbarney\tlr\t").ok());
+  ASSERT_TRUE(m.subscribe("fred", "user.fred.Sent", true).ok());
+  ASSERT_TRUE(m.set_quota("user.fred", 10000, 500).ok());
+  ASSERT_TRUE(m.set_seen("fred", "user.fred.Sent", store::SeenState{1700000000, 3, 1700000000, "1:3"}).ok());
+
+  auto c = client();
+  ASSERT_TRUE(c.sync_user("fred").ok());
+  EXPECT_EQ(c.stats().messages_uploaded, 6u);
+  expect_identical({"fred"});
+
+  Store& r = *replica.store;
+  auto mi = m.lookup("user.fred");
+  auto ri = r.lookup("user.fred");
+  ASSERT_TRUE(ri.ok());
+  EXPECT_EQ(ri->uniqueid, mi->uniqueid);
+  EXPECT_EQ(ri->uidvalidity, mi->uidvalidity);
+  EXPECT_EQ(ri->last_uid, mi->last_uid);
+  EXPECT_EQ(ri->highestmodseq, mi->highestmodseq);
+  EXPECT_EQ(ri->acl, mi->acl);
+  auto mr = m.records("user.fred");
+  auto rr = r.records("user.fred");
+  ASSERT_EQ(rr->size(), mr->size());
+  for (size_t i = 0; i < mr->size(); ++i) {
+    EXPECT_EQ((*rr)[i].uid, (*mr)[i].uid);
+    EXPECT_EQ((*rr)[i].guid, (*mr)[i].guid);
+    EXPECT_EQ((*rr)[i].modseq, (*mr)[i].modseq);
+    EXPECT_EQ((*rr)[i].flags, (*mr)[i].flags);
+    EXPECT_EQ(*r.read_message("user.fred", (*rr)[i].uid), *m.read_message("user.fred", (*mr)[i].uid));
+  }
+  auto q = r.get_quota("user.fred");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->storage_limit_kib, std::optional<uint64_t>(10000));
+  EXPECT_EQ(q->message_limit, std::optional<uint64_t>(500));
+  EXPECT_EQ(*r.subscriptions("fred"), std::vector<std::string>{"user.fred.Sent"});
+  EXPECT_EQ(r.get_seen("fred", "user.fred.Sent")->seenuids, "1:3");
+
+  // Nothing changed: a second sync sends no mailbox.
+  auto c2 = client();
+  ASSERT_TRUE(c2.sync_user("fred").ok());
+  EXPECT_EQ(c2.stats().mailboxes_applied, 0u);
+  EXPECT_EQ(c2.stats().mailboxes_unchanged, 2u);
+}
+
+TEST_F(Pair, IncrementalFlagsExpungeAppendAndCopyUsesReserve) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.ann")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("user.ann.Archive")).ok());
+  for (int i = 0; i < 4; ++i) append(master, "user.ann", "a" + std::to_string(i));
+  ASSERT_TRUE(client().sync_user("ann").ok());
+
+  store::StoreFlagsRequest fr;
+  fr.uids = store::UidSet::of({1, 2});
+  fr.op = store::FlagOp::Add;
+  fr.flags.system = store::kFlagFlagged;
+  fr.flags.keywords = {"$Label1"};
+  ASSERT_TRUE(m.store_flags("user.ann", fr).ok());
+  ASSERT_TRUE(m.expunge("user.ann", store::UidSet::of({3})).ok());
+  append(master, "user.ann", "new");
+  ASSERT_TRUE(m.copy("user.ann", store::UidSet::of({4}), "user.ann.Archive", true).ok());  // MOVE
+
+  auto c = client();
+  ASSERT_TRUE(c.sync_user("ann").ok());
+  EXPECT_EQ(c.stats().messages_uploaded, 1u);  // only the new message
+  EXPECT_EQ(c.stats().messages_reserved, 1u);  // the moved one was found on the replica
+  EXPECT_EQ(c.stats().full_syncs, 0u);
+  expect_identical({"ann"});
+  auto rec = replica.store->record("user.ann", 1);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_TRUE(rec->flags.system & store::kFlagFlagged);
+  EXPECT_EQ(rec->flags.keywords, std::vector<std::string>{"$Label1"});
+  auto gone = replica.store->records("user.ann");
+  ASSERT_TRUE(gone.ok());
+  for (auto& r : *gone) EXPECT_NE(r.uid, 3u);
+}
+
+TEST_F(Pair, RenameIsMatchedByUniqueIdAndDeleteRemovesReplicaFolder) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.bob")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("user.bob.Old")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("user.bob.Gone")).ok());
+  append(master, "user.bob.Old", "x");
+  ASSERT_TRUE(client().sync_user("bob").ok());
+  std::string uid = m.lookup("user.bob.Old")->uniqueid;
+
+  ASSERT_TRUE(m.rename_mailbox("user.bob.Old", "user.bob.New").ok());
+  ASSERT_TRUE(m.delete_mailbox("user.bob.Gone").ok());
+  auto c = client();
+  ASSERT_TRUE(c.sync_user("bob").ok());
+  EXPECT_EQ(c.stats().messages_uploaded, 0u);  // a rename moves no message
+  expect_identical({"bob"});
+  auto moved = replica.store->lookup("user.bob.New");
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->uniqueid, uid);
+  EXPECT_FALSE(replica.store->lookup("user.bob.Old").ok());
+  EXPECT_FALSE(replica.store->lookup("user.bob.Gone").ok());
+}
+
+TEST_F(Pair, SplitBrainSameUidDifferentMessagesLosesNothing) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.eve")).ok());
+  append(master, "user.eve", "common");
+  ASSERT_TRUE(client().sync_user("eve").ok());
+  // Both sides get a different message as UID 2 (the replica acting alone).
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Primary, 2}).ok());
+  append(master, "user.eve", "on-master");
+  append(replica, "user.eve", "on-replica");
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 3}).ok());
+
+  auto c = client();
+  ASSERT_TRUE(c.sync_user("eve").ok()) ;
+  EXPECT_EQ(c.stats().checksum_retries, 1u);
+  EXPECT_EQ(c.stats().full_syncs, 1u);
+  EXPECT_EQ(c.stats().renumbered, 1u);
+  EXPECT_EQ(c.stats().copied_back, 1u);
+  expect_identical({"eve"});
+  // All three messages live on both nodes.
+  std::set<std::string> subjects;
+  auto live = m.records("user.eve");
+  ASSERT_TRUE(live.ok());
+  for (auto& r : *live) {
+    auto b = m.read_message("user.eve", r.uid);
+    ASSERT_TRUE(b.ok()) << r.uid << " " << b.error().describe();
+    subjects.insert(b->substr(b->find("Subject: ") + 9, b->find("\r\n", b->find("Subject: ")) - b->find("Subject: ") - 9));
+  }
+  EXPECT_EQ(subjects, (std::set<std::string>{"common", "on-master", "on-replica"}));
+  EXPECT_EQ(replica.store->records("user.eve")->size(), 3u);
+}
+
+TEST_F(Pair, ReplicaAheadIsRefusedWithChecksumAndNoCopybackReportsIt) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.zed")).ok());
+  append(master, "user.zed", "one");
+  ASSERT_TRUE(client().sync_user("zed").ok());
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Primary, 2}).ok());
+  append(replica, "user.zed", "replica-only");
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 3}).ok());
+  append(master, "user.zed", "two");
+  SyncClientOptions o;
+  o.no_copyback = true;
+  auto c = client(o);
+  Status st = c.sync_user("zed");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(reply_code(st.error()), "IMAP_SYNC_CHECKSUM");
+  auto rep = verify(*master.store, peer, {"zed"});
+  ASSERT_TRUE(rep.ok());
+  EXPECT_FALSE(rep->identical());
+  // Without -O the full compare repairs it.
+  ASSERT_TRUE(client().sync_user("zed").ok());
+  expect_identical({"zed"});
+}
+
+TEST_F(Pair, TamperedUploadIsRefused) {
+  std::string body = "From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+  std::string guid = mail::MessageGuid::of(body).to_hex();
+  std::string tampered = body;
+  tampered[body.size() - 3] = 'X';
+  FileLiteral f{"default", guid, tampered.size(), true, tampered, ""};
+  Value files = Value::list();
+  files.push(Value::file(f));
+  auto up = peer.call(make_command("APPLY", "MESSAGE", files));
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(final_reply(*up).kind, ReplyKind::Ok);
+
+  MailboxState ms;
+  ms.uniqueid = "11111111-2222-3333-4444-555555555555";
+  ms.name = "user.mal";
+  ms.partition = "default";
+  ms.acl = "mal\tlrswipkxtecdan\t";
+  ms.uidvalidity = 1650000000;
+  ms.last_uid = 1;
+  ms.highestmodseq = 2;
+  store::MessageRecord rec;
+  rec.uid = 1;
+  rec.modseq = 2;
+  rec.guid = mail::MessageGuid::of(body);
+  rec.size = body.size();
+  rec.internaldate = rec.last_updated = 1650000000;
+  ms.records = {rec};
+  ms.crcs = mailbox_crcs(ms.records);
+  auto r = peer.call(make_command("APPLY", "MAILBOX", mailbox_to_dlist(ms, true)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(final_reply(*r).kind, ReplyKind::No);
+  EXPECT_EQ(final_reply(*r).code, "IMAP_IOERROR");
+  auto recs = replica.store->records("user.mal");
+  EXPECT_TRUE(!recs.ok() || recs->empty());
+
+  // The genuine file is accepted.
+  f.body = body;
+  Value good = Value::list();
+  good.push(Value::file(f));
+  ASSERT_EQ(final_reply(*peer.call(make_command("APPLY", "MESSAGE", good))).kind, ReplyKind::Ok);
+  auto ok = peer.call(make_command("APPLY", "MAILBOX", mailbox_to_dlist(ms, true)));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(final_reply(*ok).kind, ReplyKind::Ok) << final_reply(*ok).code << " " << final_reply(*ok).text;
+  EXPECT_EQ(replica.store->records("user.mal")->size(), 1u);
+}
+
+TEST_F(Pair, ProtocolErrorsAnswerWithCyrusCodes) {
+  auto r = peer.call(make_command("APPLY", "FROBNICATE", Value::kvlist()));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(final_reply(*r).code, "IMAP_PROTOCOL_ERROR");
+  Value missing = Value::kvlist();
+  missing.add_str("MBOXNAME", "user.x");
+  r = peer.call(make_command("APPLY", "MAILBOX", missing));
+  EXPECT_EQ(final_reply(*r).code, "IMAP_PROTOCOL_BAD_PARAMETERS");
+  r = peer.call(make_command("GET", "USER", Value::str("nobody")));
+  EXPECT_EQ(final_reply(*r).kind, ReplyKind::Ok);
+  EXPECT_EQ(r->size(), 1u);
+  r = peer.call(SyncCommand{"NOOP", "", {}, ""});
+  EXPECT_EQ(final_reply(*r).text, "Noop completed");
+  r = peer.call(make_command("APPLY", "UNMAILBOX", Value::str("user.nobody")));
+  EXPECT_EQ(final_reply(*r).code, "IMAP_MAILBOX_NONEXISTENT");
+}
+
+// The reference's worked exchange (§4.7), replayed into our replica: every
+// reply must be the recorded bytes.
+TEST(ReplReference, NewUserThenFlagExchangeIsReproducedByteForByte) {
+  Node replica("repl_ref");
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
+  SyncServerSession server(*replica.store, SyncServerOptions{replica.dir + "/stage", {}, "ref"});
+  testing::Exchange ex;
+  ASSERT_TRUE(testing::load_exchange("new_user_then_flag.exchange", &ex));
+  LineFramer framer({}, server.file_sinks());
+  std::string_view in = ex.client;
+  std::string out;
+  while (!in.empty()) {
+    size_t n = framer.feed(in);
+    in.remove_prefix(n);
+    if (!framer.line_ready()) {
+      ASSERT_NE(n, 0u);
+      continue;
+    }
+    auto line = framer.take_line();
+    ASSERT_TRUE(line.ok()) << line.error().describe();
+    auto cmd = parse_command(std::move(*line));
+    ASSERT_TRUE(cmd.ok()) << cmd.error().describe();
+    for (auto& rep : server.execute(*cmd)) out += *encode_reply(rep);
+  }
+  // The recording ends with the two failure replies the reference names for
+  // the last APPLY MAILBOX; everything before them must match exactly.
+  ASSERT_TRUE(ex.server.starts_with(out)) << out;
+  EXPECT_EQ(ex.server.substr(out.size()),
+            "NO IMAP_SYNC_CHANGED Changed since last sync\r\nNO IMAP_SYNC_CHECKSUM Checksum Failure\r\n");
+}
+
+TEST(ReplConversions, FlagBitsRoundTripAndRecordCrcMatchesReference) {
+  for (uint32_t bits : std::initializer_list<uint32_t>{0u, store::kFlagSeen, store::kFlagDeleted | store::kFlagAnswered | store::kFlagExpunged,
+                        store::kSettableSystemFlags})
+    EXPECT_EQ(store_flags_from_wire(wire_flags_from_store(bits)), bits);
+  store::MessageRecord r;
+  r.uid = 1;
+  r.modseq = 4;
+  r.last_updated = r.internaldate = r.savedate = 1650000000;
+  r.createdmodseq = 4;
+  r.flags.system = store::kFlagSeen;
+  r.guid = *mail::MessageGuid::from_hex("0bebcde85cb6536dd0c48a93101edfab2dcf5777");
+  SyncCrcs c = mailbox_crcs({r});
+  EXPECT_EQ(c.basic, 4247692495u);
+  EXPECT_EQ(c.annot, 151170125u);
+  auto back = record_from_dlist(record_to_dlist(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->uid, r.uid);
+  EXPECT_EQ(back->flags, r.flags);
+  EXPECT_EQ(back->savedate, r.savedate);
+  EXPECT_EQ(back->createdmodseq, r.createdmodseq);
+  EXPECT_EQ(options_from_letters(options_to_letters(0xF)), 0xFu);
+  EXPECT_EQ(user_inbox_name("j.doe@example.com"), "example.com!user.j^doe");
+  EXPECT_EQ(userid_of_inbox("example.com!user.j^doe"), "j.doe@example.com");
+  EXPECT_EQ(userid_of_inbox("user.fred.Sent"), "");
+}
+
+}  // namespace
+}  // namespace cyr::sync
+
+namespace cyr::sync {
+namespace {
+
+TEST_F(Pair, RollingCycleReplicatesTheChangeLogAndAcknowledgesIt) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.rol")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("user.rol.A")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("shared.news")).ok());
+  for (int i = 0; i < 20; ++i) append(master, "user.rol", "r" + std::to_string(i));
+  append(master, "shared.news", "n1");
+  ASSERT_TRUE(m.subscribe("rol", "user.rol.A", true).ok());
+  auto c = client();
+  auto res = run_rolling_cycle(m, c);
+  ASSERT_TRUE(res.ok()) << res.error().describe();
+  EXPECT_TRUE(res->failures.empty());
+  EXPECT_GT(res->changes, 0u);
+  expect_identical();
+  // Coalesced: 20 appends to one mailbox are one mailbox sync.
+  auto again = m.read_changes(1000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->records.empty());
+
+  ASSERT_TRUE(m.rename_mailbox("user.rol.A", "user.rol.B").ok());
+  ASSERT_TRUE(m.expunge("user.rol", store::UidSet::range(1, 5)).ok());
+  ASSERT_TRUE(m.delete_mailbox("shared.news").ok());
+  res = run_rolling_cycle(m, c);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res->failures.empty()) << res->failures.front();
+  expect_identical();
+  EXPECT_TRUE(replica.store->lookup("user.rol.B").ok());
+  EXPECT_FALSE(replica.store->lookup("shared.news").ok());
+}
+
+TEST(ReplPlan, CoalescesPerMailboxAndPromotesToUsers) {
+  std::vector<store::ChangeRecord> ch;
+  auto add = [&](store::ChangeKind k, std::string a, std::string b = "") {
+    ch.push_back(store::ChangeRecord{ch.size() + 1, 1, k, std::move(a), std::move(b)});
+  };
+  for (int i = 0; i < 100; ++i) add(store::ChangeKind::Append, "user.a");
+  add(store::ChangeKind::Mailbox, "user.b.X");
+  add(store::ChangeKind::Rename, "user.b.X", "user.b.Y");
+  add(store::ChangeKind::Seen, "c", "uid");
+  add(store::ChangeKind::Sub, "b", "user.b.Y");
+  add(store::ChangeKind::Unmailbox, "shared.a");
+  add(store::ChangeKind::Unmailbox, "shared.a.b");
+  RollingPlan p = plan_rolling_cycle(ch);
+  EXPECT_EQ(p.mailboxes, (std::set<std::string>{"user.a"}));
+  EXPECT_EQ(p.users, (std::set<std::string>{"b"}));
+  EXPECT_EQ(p.metas, (std::set<std::string>{"c"}));
+  EXPECT_EQ(p.unmailboxes, (std::vector<std::string>{"shared.a.b", "shared.a"}));
+}
+
+}  // namespace
+}  // namespace cyr::sync
+
+namespace cyr::sync {
+namespace {
+
+TEST_F(Pair, LargeAppendsTravelInBatchesOfConsistentStates) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.big")).ok());
+  for (int i = 0; i < 12; ++i) append(master, "user.big", "b" + std::to_string(i));
+  ASSERT_TRUE(client().sync_user("big").ok());
+  // Flag an old message, then 35 new ones: 3 partial states + the final one.
+  store::StoreFlagsRequest fr;
+  fr.uids = store::UidSet::of({2});
+  fr.flags.system = store::kFlagFlagged;
+  ASSERT_TRUE(m.store_flags("user.big", fr).ok());
+  for (int i = 0; i < 35; ++i) append(master, "user.big", "n" + std::to_string(i));
+  SyncClientOptions o;
+  o.batch_size = 10;
+  std::string sent;
+  LoopbackPeer recording(server, &sent);
+  SyncClient c(*master.store, recording, o);
+  ASSERT_TRUE(c.sync_user("big").ok());
+  size_t applies = 0;
+  for (size_t p = sent.find("APPLY MAILBOX"); p != std::string::npos; p = sent.find("APPLY MAILBOX", p + 1)) ++applies;
+  EXPECT_EQ(applies, 4u);
+  EXPECT_EQ(c.stats().messages_uploaded, 35u);
+  EXPECT_EQ(c.stats().full_syncs, 0u);
+  expect_identical({"big"});
+}
+
+}  // namespace
+}  // namespace cyr::sync
+
+namespace cyr::sync {
+namespace {
+
+// Timing of an initial sync in process (no network): run with
+// CYR_REPL_BENCH=<messages>. Skipped otherwise.
+TEST_F(Pair, BenchInitialSync) {
+  const char* n_env = ::getenv("CYR_REPL_BENCH");
+  if (!n_env) GTEST_SKIP() << "set CYR_REPL_BENCH=<messages> to run";
+  int n = std::atoi(n_env);
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.bench")).ok());
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; i += 500) {
+    store::AppendRequest req;
+    req.mailbox = "user.bench";
+    for (int j = i; j < std::min(n, i + 500); ++j) {
+      store::AppendMessage msg;
+      msg.source = store::MessageSource::memory(message("bench" + std::to_string(j), 4000));
+      req.messages.push_back(std::move(msg));
+    }
+    ASSERT_TRUE(m.append(req).ok());
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  auto c = client();
+  ASSERT_TRUE(c.sync_user("bench").ok());
+  auto t2 = std::chrono::steady_clock::now();
+  double secs = std::chrono::duration<double>(t2 - t1).count();
+  printf("populate %.2fs; initial sync of %d messages: %.2fs (%.0f msg/s, %.1f MB/s)\n",
+         std::chrono::duration<double>(t1 - t0).count(), n, secs, n / secs, c.stats().bytes_uploaded / secs / 1e6);
+}
+
+}  // namespace
+}  // namespace cyr::sync
