@@ -13,7 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "failover/initial_role.h"
 #include "ops/commands.h"
+#include "server/imapd/imapd_service.h"
 #include "server/master.h"
 #include "server/pid_file.h"
 #include "server/service_registry.h"
@@ -144,6 +146,21 @@ int master_main(int argc, char** argv) {
   server::ServiceRegistry registry;
   server::register_protocol_services(registry);
   register_sync_services(registry);  // csync: ops/register_sync.cpp
+  // The node's role at first start comes from imapd.conf; the store keeps it
+  // (and, once a failover happened, decides it). Opening the store here also
+  // reports a broken store before anything listens.
+  auto store = imapd::process_store(*conf);
+  if (!store) {
+    CYR_LOG(Critical, "master", "cannot open the store: %s", store.error().describe().c_str());
+    return server::kExitOsErr;
+  }
+  auto role = failover::apply_initial_role(**store, *conf);
+  if (!role) {
+    CYR_LOG(Critical, "master", "cannot set the node's role: %s", role.error().describe().c_str());
+    return server::kExitOsErr;
+  }
+  CYR_LOG(Notice, "master", "role %s, epoch %llu", store::role_name(role->role),
+          static_cast<unsigned long long>(role->epoch));
   int rc;
   {
     server::Master master(std::move(opts), registry);
