@@ -10,4 +10,5 @@ set(CYR_COMMANDS
   quota
   mbexamine
   mbpath
+  mboxlist
 )

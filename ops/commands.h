@@ -39,6 +39,7 @@ int sync_reset_main(int argc, char** argv);
 int quota_main(int argc, char** argv);
 int mbexamine_main(int argc, char** argv);
 int mbpath_main(int argc, char** argv);
+int mboxlist_main(int argc, char** argv);
 
 
 // Adds the csync service ("sync_server") to the master's registry (ops/register_sync.cpp).

@@ -20,6 +20,7 @@ constexpr CommandSpec kCommands[] = {
     {"quota", &quota_main, "report quota roots and usage; -f recomputes usage"},
     {"mbexamine", &mbexamine_main, "print a mailbox's index header and message records"},
     {"mbpath", &mbpath_main, "print where a mailbox's files (or -m its index) live"},
+    {"mboxlist", &mboxlist_main, "dump (-d) the mailbox list as text or load (-u) it back"},
 };
 
 int usage(FILE* out) {
