@@ -6,9 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "store/mail/message.h"
 
@@ -103,8 +107,9 @@ Result<fs::path> Spool::message_path(const std::string& partition, const std::st
 Result<std::string> Spool::new_stage_path(const std::string& partition) const {
   auto r = root(partition);
   if (!r.ok()) return r.take_error();
+  // The directory is created by stage() when the first create finds it
+  // missing: a mkdir per message cost a syscall on every append.
   fs::path dir = *r / "stage.";
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
   return (dir / (std::to_string(::getpid()) + "-" + std::to_string(++g_stage_counter))).string();
 }
 
@@ -118,6 +123,11 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
     auto p = new_stage_path(partition);
     if (!p.ok()) return p.take_error();
     int fd = ::open(p->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0 && errno == ENOENT) {
+      std::string dir = fs::path(*p).parent_path().string();
+      if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
+      fd = ::open(p->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    }
     if (fd < 0) return io_error("create", *p, errno);
     Status st = write_all(fd, src.bytes, *p);
     if (st.ok() && fsync_fd(fd) != 0) st = io_error("fsync", *p, errno);
@@ -157,6 +167,51 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
   m.guid = mail::MessageGuid::of(bytes);
   m.structure = parse_structure_blob(bytes);
   return m;
+}
+
+Result<std::vector<StagedMessage>> Spool::stage_many(
+    const std::string& partition, const std::vector<const MessageSource*>& srcs) const {
+  // done[i] stays empty for a message skipped after another one failed.
+  std::vector<std::optional<Result<StagedMessage>>> done(srcs.size());
+  const size_t threads = std::min(srcs.size(), kMaxStageThreads);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  // Workers take the next index; each message is written, fsync'd, hashed
+  // and parsed by one worker. Fsync is where a worker waits, so more
+  // workers than cores is the point: their fsyncs overlap.
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < srcs.size();) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      done[i].emplace(stage(partition, *srcs[i]));
+      if (!done[i]->ok()) failed = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  if (threads > 1) pool.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) {
+    // Out of threads (a process limit): the workers already started, and
+    // this thread, still stage everything, only with fewer fsyncs in flight.
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
+  work();
+  for (auto& t : pool) t.join();
+  if (failed) {
+    std::optional<Error> first_error;
+    for (auto& d : done) {
+      if (!d) continue;
+      if (d->ok()) discard(**d);
+      else if (!first_error) first_error = d->error();
+    }
+    return *first_error;
+  }
+  std::vector<StagedMessage> out;
+  out.reserve(srcs.size());
+  for (auto& d : done) out.push_back(std::move(**d));
+  return out;
 }
 
 Result<StagedMessage> Spool::stage_copy(const std::string& partition, const std::string& from) const {

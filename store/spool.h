@@ -48,6 +48,16 @@ class Spool {
   // staging file for memory sources, fsyncing a caller's file), and computes
   // GUID and structure. Errc::TooBig above max_message_size.
   Result<StagedMessage> stage(const std::string& partition, const MessageSource& src) const;
+  // stage() for many messages at once, from up to kMaxStageThreads threads,
+  // so that their fsyncs are in flight together (the file system then
+  // commits them in shared journal transactions instead of one after
+  // another). Every returned message is durable, in the order of `srcs`.
+  // On any failure, nothing staged is kept and the error of the first
+  // failing message (by index) is returned. The fsync hook may be called
+  // from several threads at once.
+  Result<std::vector<StagedMessage>> stage_many(const std::string& partition,
+                                                const std::vector<const MessageSource*>& srcs) const;
+  static constexpr size_t kMaxStageThreads = 16;
   // Copies an existing file into a new staging file on `partition`.
   Result<StagedMessage> stage_copy(const std::string& partition, const std::string& from) const;
   void discard(const StagedMessage& m) const;

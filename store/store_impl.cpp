@@ -1664,13 +1664,16 @@ Result<AppendResult> StoreImpl::append(const AppendRequest& req, WriteMode mode)
   auto& [entry, sh] = *mb;
   // Stage outside any lock: file writes and fsyncs of concurrent appends
   // run in parallel; only the index commit is shared.
+  // A multi-message append stages its messages concurrently (their fsyncs
+  // share journal commits) instead of one fsync after another.
   StagedSet staged;
   staged.spool = &spool_;
-  for (auto& m : req.messages) {
-    auto s = spool_.stage(entry.partition, m.source);
-    if (!s.ok()) return fence_if_fatal(s.take_error()).error();
-    staged.msgs.push_back(std::move(*s));
-  }
+  std::vector<const MessageSource*> sources;
+  sources.reserve(req.messages.size());
+  for (auto& m : req.messages) sources.push_back(&m.source);
+  auto s = spool_.stage_many(entry.partition, sources);
+  if (!s.ok()) return fence_if_fatal(s.take_error()).error();
+  staged.msgs = std::move(*s);
   return append_staged(entry, sh, staged.msgs, req.messages, req.check_quota, mode);
 }
 
@@ -2198,18 +2201,23 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
   StagedSet staged;
   staged.spool = &spool_;
   std::vector<int> staged_index(recs.size(), -1);
+  std::vector<const MessageSource*> sources;
   for (size_t i = 0; i < recs.size(); ++i) {
     CYR_TRY(validate_flags(Flags{recs[i].record.flags.system & kSettableSystemFlags,
                                  recs[i].record.flags.keywords}));
     if (!recs[i].source) continue;
-    auto s = spool_.stage(entry.partition, *recs[i].source);
+    staged_index[i] = static_cast<int>(sources.size());
+    sources.push_back(&*recs[i].source);
+  }
+  // Staged concurrently (shared fsyncs); checked against the GUIDs after.
+  if (!sources.empty()) {
+    auto s = spool_.stage_many(entry.partition, sources);
     if (!s.ok()) return fence_if_fatal(s.take_error());
-    if (s->guid != recs[i].record.guid) {
-      spool_.discard(*s);
+    staged.msgs = std::move(*s);
+  }
+  for (size_t i = 0; i < recs.size(); ++i) {
+    if (staged_index[i] >= 0 && staged.msgs[staged_index[i]].guid != recs[i].record.guid)
       return Error(Errc::Invalid, "Message does not match its GUID", recs[i].record.guid.to_hex());
-    }
-    staged_index[i] = static_cast<int>(staged.msgs.size());
-    staged.msgs.push_back(std::move(*s));
   }
   return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
     auto m = tx.load(entry);

@@ -21,6 +21,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// The 1-minute load average, printed beside each figure: the machine is
+// shared, and a figure means little without the load it was taken under.
+std::string load_note() {
+  double l[1] = {0};
+  if (::getloadavg(l, 1) != 1) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "  [load %.2f]", l[0]);
+  return buf;
+}
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -100,6 +110,8 @@ int main(int argc, char** argv) {
   const int big_mailbox = quick ? 10000 : 100000;
   const int users = quick ? 10000 : 100000;
   const int folders_per_user = 10;
+  // Line-buffered so that each figure is visible as soon as it is measured.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("store_bench (%s) in %s\n", quick ? "quick" : "full", dir.c_str());
 
   {
@@ -109,11 +121,11 @@ int main(int argc, char** argv) {
     create(st, "user.one");
     for (int u = 0; u < 16; ++u) create(st, "user.w" + std::to_string(u));
     double r1 = append_rate(st, 1, per_writer_1, [](int) { return std::string("user.one"); });
-    std::printf("durable 4 KiB appends/s, 1 writer, 1 mailbox:        %8.0f\n", r1);
+    std::printf("durable 4 KiB appends/s, 1 writer, 1 mailbox:        %8.0f%s\n", r1, load_note().c_str());
     double r16 = append_rate(st, 16, per_writer_16, [](int) { return std::string("user.one"); });
-    std::printf("durable 4 KiB appends/s, 16 writers, 1 mailbox:      %8.0f\n", r16);
+    std::printf("durable 4 KiB appends/s, 16 writers, 1 mailbox:      %8.0f%s\n", r16, load_note().c_str());
     double r16u = append_rate(st, 16, per_writer_16, [](int t) { return "user.w" + std::to_string(t); });
-    std::printf("durable 4 KiB appends/s, 16 writers, 16 users:       %8.0f\n", r16u);
+    std::printf("durable 4 KiB appends/s, 16 writers, 16 users:       %8.0f%s\n", r16u, load_note().c_str());
   }
 
   {
@@ -132,7 +144,8 @@ int main(int argc, char** argv) {
         auto a = (*s)->append(r);
         if (!a.ok()) die("append", a.error());
       }
-      std::printf("fill %d-message mailbox (batches of 100):      %8.2f s\n", big_mailbox, seconds_since(t0));
+      std::printf("fill %d-message mailbox (batches of 100):      %8.2f s%s\n", big_mailbox, seconds_since(t0),
+                  load_note().c_str());
     }
     auto t0 = Clock::now();
     auto s = Store::open(options_for(sdir));
@@ -142,12 +155,12 @@ int main(int argc, char** argv) {
     uint64_t sum = 0;
     for (auto& r : *recs) sum += r.uid + r.flags.system + r.size;
     double ms = seconds_since(t0) * 1000;
-    std::printf("open store + read %zu records (uid, flags, size): %8.1f ms (checksum %llu)\n",
-                recs->size(), ms, static_cast<unsigned long long>(sum));
+    std::printf("open store + read %zu records (uid, flags, size): %8.1f ms (checksum %llu)%s\n",
+                recs->size(), ms, static_cast<unsigned long long>(sum), load_note().c_str());
     auto t1 = Clock::now();
     auto again = (*s)->records("user.big");
-    std::printf("read %zu records again (warm):                   %8.1f ms\n", again->size(),
-                seconds_since(t1) * 1000);
+    std::printf("read %zu records again (warm):                   %8.1f ms%s\n", again->size(),
+                seconds_since(t1) * 1000, load_note().c_str());
   }
 
   {
@@ -174,15 +187,15 @@ int main(int argc, char** argv) {
       auto st = (*s)->create_mailboxes(batch);
       if (!st.ok()) die("create_mailboxes", st.error());
     }
-    std::printf("create %d mailboxes (%d users x %d, batches of 10000): %6.2f s\n",
-                users * folders_per_user, users, folders_per_user, seconds_since(t0));
+    std::printf("create %d mailboxes (%d users x %d, batches of 10000): %6.2f s%s\n",
+                users * folders_per_user, users, folders_per_user, seconds_since(t0), load_note().c_str());
     std::string who = "user.u" + std::to_string(users / 2);
     auto t1 = Clock::now();
     auto l = (*s)->list(who + "*");
     double ms = seconds_since(t1) * 1000;
     if (!l.ok()) die("list", l.error());
-    std::printf("list one user's folders (%zu) among %d:        %8.3f ms\n", l->size(),
-                users * folders_per_user, ms);
+    std::printf("list one user's folders (%zu) among %d:        %8.3f ms%s\n", l->size(),
+                users * folders_per_user, ms, load_note().c_str());
   }
 
   struct rusage ru;

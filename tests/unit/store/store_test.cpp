@@ -593,6 +593,83 @@ TEST_F(StoreTest, DirectoryFsyncFailureInBatchFencesAndCommitsNothing) {
   EXPECT_EQ(*store_->read_message("user.fred", 2), message("after"));
 }
 
+// A multi-message append stages its files from several threads; each
+// message must still land under its own UID with its own bytes, and every
+// staged file must have been fsync'd before the index commit.
+TEST_F(StoreTest, BatchAppendKeepsOrderAndSyncsEveryFile) {
+  create("user.fred");
+  store_.reset();
+  std::atomic<int> file_syncs{0};
+  opts_.fsync_hook = [&](int fd) {
+    char target[512] = {0};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n > 0 && std::string(target).find("/stage./") != std::string::npos) file_syncs++;
+    return ::fsync(fd);
+  };
+  reopen();
+  AppendRequest r;
+  r.mailbox = "user.fred";
+  for (int i = 0; i < 100; ++i)
+    r.messages.push_back(AppendMessage{MessageSource::memory(message("m" + std::to_string(i), 100 + i)), {}, 0});
+  auto a = store_->append(r);
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  ASSERT_EQ(a->uids.size(), 100u);
+  EXPECT_EQ(file_syncs.load(), 100);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(a->uids[i], static_cast<Uid>(i + 1));
+    EXPECT_EQ(*store_->read_message("user.fred", a->uids[i]), message("m" + std::to_string(i), 100 + i));
+  }
+  // Staging files are removed once linked.
+  size_t left = 0;
+  for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir_) / "spool" / "stage.")) {
+    (void)e;
+    ++left;
+  }
+  EXPECT_EQ(left, 0u);
+}
+
+// One failing fsync among the concurrently staged files: the append fails,
+// the store fences, no UID is used and no staged file is left behind.
+TEST_F(StoreTest, BatchAppendWithOneFailedFileFsyncCommitsNothing) {
+  create("user.fred");
+  append("user.fred", message("before"));
+  store_.reset();
+  std::atomic<bool> fail{false};
+  std::atomic<int> staged_syncs{0};
+  opts_.fsync_hook = [&](int fd) {
+    char target[512] = {0};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (fail.load() && n > 0 && std::string(target).find("/stage./") != std::string::npos &&
+        ++staged_syncs == 7) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fsync(fd);
+  };
+  reopen();
+  fail = true;
+  AppendRequest r;
+  r.mailbox = "user.fred";
+  for (int i = 0; i < 40; ++i)
+    r.messages.push_back(AppendMessage{MessageSource::memory(message("x" + std::to_string(i))), {}, 0});
+  auto a = store_->append(r);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Fenced);
+  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 1u);
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  size_t left = 0;
+  for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir_) / "spool" / "stage.")) {
+    (void)e;
+    ++left;
+  }
+  EXPECT_EQ(left, 0u);
+  fail = false;
+  reopen();
+  EXPECT_EQ(append("user.fred", message("after")), 2u);
+}
+
 TEST_F(StoreTest, OrphanFilesAreIgnoredAndReplaced) {
   create("user.fred");
   append("user.fred", message("one"));
