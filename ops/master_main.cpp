@@ -15,8 +15,8 @@
 
 #include "failover/initial_role.h"
 #include "ops/commands.h"
-#include "server/imapd/imapd_service.h"
 #include "server/master.h"
+#include "server/node_store.h"
 #include "server/pid_file.h"
 #include "server/service_registry.h"
 #include "store/base/log.h"
@@ -149,7 +149,7 @@ int master_main(int argc, char** argv) {
   // The node's role at first start comes from imapd.conf; the store keeps it
   // (and, once a failover happened, decides it). Opening the store here also
   // reports a broken store before anything listens.
-  auto store = imapd::process_store(*conf);
+  auto store = server::node_store(*conf);
   if (!store) {
     CYR_LOG(Critical, "master", "cannot open the store: %s", store.error().describe().c_str());
     return server::kExitOsErr;

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "ops/commands.h"
-#include "server/imapd/imapd_service.h"
+#include "server/node_store.h"
 #include "store/base/log.h"
 #include "sync/csync_service.h"
 #include "sync/rolling_daemon.h"
@@ -24,7 +24,7 @@ std::shared_ptr<void> start_replication(const config::ImapdConf& conf) {
     CYR_LOG(Error, "master", "replication not started: %s", opts.error().describe().c_str());
     return nullptr;
   }
-  auto store = imapd::process_store(conf);
+  auto store = server::node_store(conf);
   if (!store.ok()) {
     CYR_LOG(Error, "master", "replication not started: %s", store.error().describe().c_str());
     return nullptr;

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "ops/commands.h"
-#include "server/imapd/imapd_service.h"
+#include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/imapd_conf.h"
 #include "sync/rolling_daemon.h"
@@ -176,7 +176,7 @@ int sync_client_main(int argc, char** argv) {
     fprintf(stderr, "cyr_sync_client: no replica: set sync_host or use -S\n");
     return kExConfig;
   }
-  auto store = imapd::process_store(*conf);
+  auto store = server::node_store(*conf);
   if (!store.ok()) {
     fprintf(stderr, "cyr_sync_client: cannot open the store: %s\n", store.error().describe().c_str());
     return kExTempFail;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ops/commands.h"
-#include "server/imapd/imapd_service.h"
+#include "server/node_store.h"
 #include "store/config/imapd_conf.h"
 #include "sync/mailbox_sync.h"
 
@@ -33,7 +33,7 @@ int sync_reset_main(int argc, char** argv) {
     fprintf(stderr, "cyr_sync_reset: %s\n", conf.error().describe().c_str());
     return 78;
   }
-  auto store = imapd::process_store(*conf);
+  auto store = server::node_store(*conf);
   if (!store.ok()) {
     fprintf(stderr, "cyr_sync_reset: cannot open the store: %s\n", store.error().describe().c_str());
     return 75;

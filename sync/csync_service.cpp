@@ -10,8 +10,8 @@
 
 #include "server/auth/authenticator.h"
 #include "server/auth/base64.h"
-#include "server/imapd/imapd_service.h"
 #include "server/net/connection.h"
+#include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/paths.h"
 #include "sync/dlist_decoder.h"
@@ -351,7 +351,7 @@ Result<server::ServiceHandler> make_csync_handler(std::shared_ptr<const server::
 void register_sync_service(server::ServiceRegistry& registry) {
   registry.add("sync_server", [](std::shared_ptr<const server::ServiceContext> ctx) -> Result<server::ServiceHandler> {
     if (!ctx || !ctx->conf) return Error(Errc::Invalid, "sync_server: incomplete service context");
-    auto store = imapd::process_store(*ctx->conf);
+    auto store = server::node_store(*ctx->conf);
     if (!store.ok()) return store.take_error();
     return make_csync_handler(std::move(ctx), std::move(*store));
   });

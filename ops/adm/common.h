@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "server/imapd/imapd_service.h"
 #include "store/config/imapd_conf.h"
 #include "store/store.h"
+#include "store/store_config.h"
 
 namespace cyr::ops::adm {
 
@@ -32,7 +32,7 @@ inline int open_node(const char* prog, const std::string& conf_path, bool open_s
             conf.error().describe().c_str());
     return kExConfig;
   }
-  auto opts = imapd::store_options_from_config(*conf);
+  auto opts = store::options_from_config(*conf);
   if (!opts.ok()) {
     fprintf(stderr, "%s: bad configuration in %s: %s\n", prog, conf_path.c_str(),
             opts.error().describe().c_str());

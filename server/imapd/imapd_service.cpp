@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "server/imapd/session.h"
+#include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/paths.h"
 
@@ -65,47 +66,6 @@ int LoginCounter::count(const std::string& userid) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
-Result<store::StoreOptions> store_options_from_config(const config::ImapdConf& conf) {
-  auto paths = config::Paths::from_config(conf);
-  if (!paths) return paths.take_error();
-  store::StoreOptions o;
-  o.configdirectory = paths->configdirectory;
-  for (const auto& [name, root] : paths->partitions) o.partitions[name] = root;
-  o.defaultpartition = paths->defaultpartition;
-  o.singleinstancestore = conf.get_switch("singleinstancestore");
-  o.expunge_mode = conf.get_string("expunge_mode") == "immediate" ? store::ExpungeMode::Immediate
-                                                                  : store::ExpungeMode::Delayed;
-  // defaultacl is "id rights id rights" in imapd.conf, tab-separated in the store.
-  std::istringstream in(conf.get_string("defaultacl"));
-  std::string word, acl;
-  while (in >> word) acl += word + "\t";
-  o.defaultacl = acl;
-  int64_t maxmsg = conf.get_int("maxmessagesize");
-  if (maxmsg > 0) o.max_message_size = static_cast<size_t>(maxmsg);
-  return o;
-}
-
-namespace {
-std::mutex g_store_mu;
-std::shared_ptr<store::Store> g_store;
-}  // namespace
-
-void set_process_store(std::shared_ptr<store::Store> s) {
-  std::lock_guard lk(g_store_mu);
-  g_store = std::move(s);
-}
-
-Result<std::shared_ptr<store::Store>> process_store(const config::ImapdConf& conf) {
-  std::lock_guard lk(g_store_mu);
-  if (g_store) return g_store;
-  auto opts = store_options_from_config(conf);
-  if (!opts) return opts.take_error();
-  auto s = store::Store::open(*opts);
-  if (!s) return s.take_error();
-  g_store = std::shared_ptr<store::Store>(std::move(*s));
-  return g_store;
-}
-
 Result<server::ServiceHandler> make_imapd_handler(
     std::shared_ptr<const server::ServiceContext> ctx, std::shared_ptr<store::Store> store) {
   if (!ctx || !ctx->conf || !ctx->blocking)
@@ -129,7 +89,7 @@ Result<server::ServiceHandler> make_imapd_handler(
 Result<server::ServiceHandler> make_imapd_handler(
     std::shared_ptr<const server::ServiceContext> ctx) {
   if (!ctx || !ctx->conf) return Error(Errc::Invalid, "imapd: incomplete service context");
-  auto store = process_store(*ctx->conf);
+  auto store = server::node_store(*ctx->conf);
   if (!store) return store.take_error();
   return make_imapd_handler(std::move(ctx), std::move(*store));
 }

@@ -4,15 +4,10 @@
 // ImapdService is built once per SERVICES entry by the factory and shared
 // (shared_ptr) by every session of that entry: the configuration read once
 // (ImapdSettings), the Authenticator, the per-user login counter and the
-// node's one Store. The Store is process-wide: every service and protocol
-// of a node must use the same instance (one writer per shard database). The
-// master should hand it over with set_process_store(); until it does,
-// process_store() opens it from imapd.conf on first use and keeps it for
-// the life of the process.
+// node's one Store (server/node_store.h).
 //
 // Thread-safety: ImapdService is immutable after construction except
-// LoginCounter, which is internally locked. set_process_store /
-// process_store are thread-safe.
+// LoginCounter, which is internally locked.
 #pragma once
 
 #include <chrono>
@@ -69,14 +64,6 @@ struct ImapdService {
   LoginCounter logins;
 };
 
-// The StoreOptions imapd.conf describes (configdirectory, partitions,
-// defaultacl, expunge_mode, singleinstancestore, maxmessagesize).
-Result<store::StoreOptions> store_options_from_config(const config::ImapdConf& conf);
-
-// The node's Store: the one given to set_process_store(), else opened from
-// `conf` on the first call and kept.
-Result<std::shared_ptr<store::Store>> process_store(const config::ImapdConf& conf);
-void set_process_store(std::shared_ptr<store::Store> store);
 
 // The factory cyr_master calls for an "imapd" SERVICES entry. Fails
 // (Invalid) when the configuration cannot be used (bad SASL options, no

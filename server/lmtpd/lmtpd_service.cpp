@@ -11,8 +11,8 @@
 #include <mutex>
 
 #include "server/auth/base64.h"
-#include "server/imapd/imapd_service.h"
 #include "server/net/connection.h"
+#include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/paths.h"
 #include "store/mail/message.h"
@@ -475,7 +475,7 @@ Result<server::ServiceHandler> make_lmtpd_handler(std::shared_ptr<const server::
 
 Result<server::ServiceHandler> make_lmtpd_handler(std::shared_ptr<const server::ServiceContext> ctx) {
   if (!ctx || !ctx->conf) return Error(Errc::Invalid, "lmtpd: incomplete service context");
-  auto store = imapd::process_store(*ctx->conf);
+  auto store = server::node_store(*ctx->conf);
   if (!store) return store.take_error();
   std::shared_ptr<store::DuplicateDb> dup;
   if (ctx->conf->get_switch("duplicatesuppression", ctx->service_name))

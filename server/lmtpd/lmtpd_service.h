@@ -4,7 +4,7 @@
 //
 // LmtpdService is built once per SERVICES entry and shared (shared_ptr) by
 // that entry's sessions: settings read once, the Authenticator (LMTP AUTH on
-// TCP), the process-wide Store (imapd::process_store, so IMAP IDLE sessions
+// TCP), the process-wide Store (server::node_store, so IMAP IDLE sessions
 // see deliveries) and the process-wide duplicate database.
 //
 // Who may deliver: connections on a unix socket, and TCP connections of a

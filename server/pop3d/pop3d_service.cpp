@@ -8,8 +8,8 @@
 #include <charconv>
 
 #include "server/auth/base64.h"
-#include "server/imapd/imapd_service.h"
 #include "server/net/connection.h"
+#include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/mail/mboxname.h"
 #include "store/mail/message.h"
@@ -564,7 +564,7 @@ Result<server::ServiceHandler> make_pop3d_handler(std::shared_ptr<const server::
 
 Result<server::ServiceHandler> make_pop3d_handler(std::shared_ptr<const server::ServiceContext> ctx) {
   if (!ctx || !ctx->conf) return Error(Errc::Invalid, "pop3d: incomplete service context");
-  auto store = imapd::process_store(*ctx->conf);
+  auto store = server::node_store(*ctx->conf);
   if (!store) return store.take_error();
   return make_pop3d_handler(std::move(ctx), std::move(*store));
 }

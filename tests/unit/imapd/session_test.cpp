@@ -17,6 +17,7 @@
 #include "server/auth/user_db.h"
 #include "server/imapd/imapd_service.h"
 #include "server/net/connection.h"
+#include "store/store_config.h"
 
 namespace cyr::imapd {
 namespace {
@@ -52,7 +53,7 @@ class SessionTest : public ::testing::Test {
     auto db = auth::UserDb::open(dir_ / "conf" / auth::kUserDbFileName, auth::UserDb::Mode::ReadWrite);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->set_password("fred", "secret", 4096).ok());
-    auto opts = store_options_from_config(*conf);
+    auto opts = store::options_from_config(*conf);
     ASSERT_TRUE(opts.ok()) << opts.error().describe();
     auto st = store::Store::open(*opts);
     ASSERT_TRUE(st.ok()) << st.error().describe();

@@ -1,0 +1,30 @@
+#include "store/store_config.h"
+
+#include <sstream>
+
+#include "store/config/imapd_conf.h"
+#include "store/config/paths.h"
+
+namespace cyr::store {
+
+Result<StoreOptions> options_from_config(const config::ImapdConf& conf) {
+  auto paths = config::Paths::from_config(conf);
+  if (!paths) return paths.take_error();
+  StoreOptions o;
+  o.configdirectory = paths->configdirectory;
+  for (const auto& [name, root] : paths->partitions) o.partitions[name] = root;
+  o.defaultpartition = paths->defaultpartition;
+  o.singleinstancestore = conf.get_switch("singleinstancestore");
+  o.expunge_mode = conf.get_string("expunge_mode") == "immediate" ? ExpungeMode::Immediate
+                                                                  : ExpungeMode::Delayed;
+  // defaultacl is "id rights id rights" in imapd.conf, tab-separated in the store.
+  std::istringstream in(conf.get_string("defaultacl"));
+  std::string word, acl;
+  while (in >> word) acl += word + "\t";
+  o.defaultacl = acl;
+  int64_t maxmsg = conf.get_int("maxmessagesize");
+  if (maxmsg > 0) o.max_message_size = static_cast<size_t>(maxmsg);
+  return o;
+}
+
+}  // namespace cyr::store
