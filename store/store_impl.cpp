@@ -842,7 +842,24 @@ Status StoreImpl::ensure_writer(Shard& sh) {
   if (sh.writer && sh.recovered) return {};
   if (!sh.writer) {
     std::error_code ec;
-    fs::create_directories(fs::path(sh.path).parent_path(), ec);
+    fs::path dir = fs::path(sh.path).parent_path();
+    fs::create_directories(dir, ec);
+    if (!fs::exists(sh.path, ec)) {
+      // A new shard database appears whole: its schema is written under a
+      // temporary name and renamed into place, so a reader that opens the
+      // file at the moment of the shard's first write never finds it
+      // without tables ("no such table: mailbox").
+      std::string tmp = sh.path + ".new";
+      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp + suffix, ec);
+      {
+        auto fresh = Db::open(tmp, true);
+        if (!fresh.ok()) return fresh.take_error();
+        CYR_TRY((*fresh)->exec(kShardSchema));
+      }  // closing the last connection checkpoints the WAL into the file
+      if (::rename(tmp.c_str(), sh.path.c_str()) != 0)
+        return Error(Errc::Io, "Mailbox store I/O error", "cannot rename " + tmp + ": " + strerror(errno));
+      CYR_TRY(spool_.fsync_dir(dir.string()));
+    }
     auto db = Db::open(sh.path, true);
     if (!db.ok()) return db.take_error();
     CYR_TRY((*db)->exec(kShardSchema));
