@@ -8,7 +8,7 @@
 // carries a key: the name it has inside a key/value list ("" elsewhere).
 // A Value owns its children and, for files held in memory, the file bytes.
 // Values are plain data: copyable, no shared state, not synchronised.
-// Spec: /work/shared/reference/cyrus-replication.md §2; docs/formats/dlist.md.
+// Spec: shared/reference/cyrus-replication.md (the project reference) §2; docs/formats/dlist.md.
 #pragma once
 
 #include <cstdint>

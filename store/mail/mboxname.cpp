@@ -1,4 +1,5 @@
 #include "store/mail/mboxname.h"
+#include "store/mail/utf8.h"
 
 #include <cctype>
 #include <cstdint>
@@ -21,24 +22,6 @@ int b64_value(char c) {
 }
 
 Error bad_utf7(const char* why) { return Error(Errc::Invalid, "Invalid modified UTF-7 in mailbox name", why); }
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
 
 // Decodes one UTF-8 sequence at s[i]; strict (no overlongs, no surrogates,
 // nothing above U+10FFFF). Returns the code point and advances i, or nullopt.
