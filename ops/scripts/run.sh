@@ -18,7 +18,7 @@ password="${CYR_PASSWORD:-secret}"
 
 write_node() {  # name role imap pop3 lmtp sync peer_sync_port
   local name=$1 role=$2 dir="$root/$1"
-  mkdir -p "$dir/run/socket"
+  mkdir -p "$dir/run/socket" "$dir/conf" "$dir/spool"
   sed -e "s#@DIR@#$dir#g" -e "s#@NAME@#$name#g" -e "s#@ROLE@#$role#g" \
       -e "s#@PEER_SYNC_PORT@#$7#g" -e "s#@PASSWORD@#$password#g" \
       "$top/ops/conf/imapd.conf.in" >"$dir/imapd.conf"
