@@ -351,6 +351,18 @@ struct Shard {
   std::condition_variable q_cv;
   std::deque<WriteOp*> queue;
   bool recovered = false;  // intents and orphans handled (under write_mu)
+  // The database file is known to exist. Shard files are never removed while
+  // the store is open, so once true this stays true, and readers skip the
+  // stat() that would otherwise precede every read.
+  std::atomic<bool> file_exists{false};
+
+  bool has_file() {
+    if (file_exists.load(std::memory_order_acquire)) return true;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return false;
+    file_exists.store(true, std::memory_order_release);
+    return true;
+  }
 };
 
 // The context a write op runs in: one shard, one open SQLite transaction.
@@ -1790,7 +1802,7 @@ Result<std::vector<MessageRecord>> StoreImpl::records(const std::string& mailbox
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
-  if (!fs::exists(sh->path)) return std::vector<MessageRecord>{};
+  if (!sh->has_file()) return std::vector<MessageRecord>{};
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
@@ -1804,7 +1816,7 @@ Result<MessageRecord> StoreImpl::record(const std::string& mailbox, Uid uid) {
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
-  if (!fs::exists(sh->path)) return Error(Errc::NotFound, "No such message");
+  if (!sh->has_file()) return Error(Errc::NotFound, "No such message");
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
@@ -1820,7 +1832,7 @@ Result<std::string> StoreImpl::structure(const std::string& mailbox, Uid uid) {
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
-  if (!fs::exists(sh->path)) return Error(Errc::NotFound, "No such message");
+  if (!sh->has_file()) return Error(Errc::NotFound, "No such message");
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
@@ -2181,7 +2193,7 @@ Result<ChangesSince> StoreImpl::changes_since(const std::string& mailbox, ModSeq
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
   ChangesSince out;
-  if (!fs::exists(sh->path)) {
+  if (!sh->has_file()) {
     out.highestmodseq = 1;
     return out;
   }
@@ -2332,7 +2344,7 @@ Result<fs::path> StoreImpl::find_message_file(const std::string& partition, cons
     auto mb = open_mailbox(name);
     if (!mb.ok()) continue;
     auto& [entry, sh] = *mb;
-    if (entry.partition != partition || !fs::exists(sh->path)) continue;
+    if (entry.partition != partition || !sh->has_file()) continue;
     auto db = sh->readers->get();
     if (!db.ok()) return db.take_error();
     auto m = read_state(**db, entry);
@@ -2456,7 +2468,7 @@ Result<QuotaInfo> StoreImpl::get_quota(const std::string& root) {
   auto mb = open_mailbox(root);
   if (!mb.ok()) return Error(Errc::NotFound, "No such quota root", root);
   auto& [entry, sh] = *mb;
-  if (!fs::exists(sh->path)) return Error(Errc::NotFound, "No such quota root", root);
+  if (!sh->has_file()) return Error(Errc::NotFound, "No such quota root", root);
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
@@ -2519,7 +2531,7 @@ Status StoreImpl::check_quota(const std::string& mailbox, uint64_t bytes, uint64
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
-  if (!fs::exists(sh->path)) return {};
+  if (!sh->has_file()) return {};
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
@@ -2557,7 +2569,7 @@ Result<SeenState> StoreImpl::get_seen(const std::string& userid, const std::stri
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
   SeenState s;
-  if (!fs::exists(sh->path)) return s;
+  if (!sh->has_file()) return s;
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
@@ -2673,7 +2685,7 @@ Result<std::vector<Annotation>> StoreImpl::annotations(const std::string& mailbo
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
-  if (!fs::exists(sh->path)) return out;
+  if (!sh->has_file()) return out;
   auto db = sh->readers->get();
   if (!db.ok()) return db.take_error();
   ReadTxn rt(**db);
