@@ -55,11 +55,9 @@ TlsSettings TlsSettings::from_conf(const config::ImapdConf& conf, std::string_vi
   s.client_ca_file = conf_string(conf, "tls_client_ca_file", service);
   s.client_ca_dir = conf_string(conf, "tls_client_ca_dir", service);
   if (std::string v = conf_string(conf, "tls_client_certs", service); !v.empty()) s.client_certs = v;
-  // Our default is "tls1_2 tls1_3" (older versions are broken); an explicit
-  // setting, global or per service, wins.
-  if (config::find_option("tls_versions") &&
-      (conf.is_set("tls_versions", service) || conf.is_set("tls_versions")))
-    s.versions = conf.get_string("tls_versions", service);
+  // The option table's default is "tls1_2 tls1_3" (older versions are
+  // broken); an explicit setting, global or per service, wins.
+  s.versions = conf.get_string("tls_versions", service);
   s.ciphers = conf_string(conf, "tls_ciphers", service);
   if (config::find_option("tls_prefer_server_ciphers"))
     s.prefer_server_ciphers = conf.get_switch("tls_prefer_server_ciphers", service);

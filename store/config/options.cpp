@@ -345,7 +345,7 @@ const OptionSpec kOptions[] = {
     S("tls_server_key", "", "key of tls_server_cert"),
     Max(D("tls_session_timeout", "24h", 'm', "TLS session cache lifetime (maximum 24h, 0 disables)"),
         24 * kHour),
-    F("tls_versions", "tls1_0 tls1_1 tls1_2 tls1_3", kTlsVersions, "TLS versions left enabled"),
+    F("tls_versions", "tls1_2 tls1_3", kTlsVersions, "TLS versions left enabled (ours: 1.2+ by default; Cyrus enables 1.0+)"),
     Dep(S("tls_ca_file", "", ""), "tls_client_ca_file"),
     Dep(S("tls_ca_path", "", ""), "tls_client_ca_dir"),
     Dep(S("tls_cert_file", "", ""), "tls_server_cert"),
