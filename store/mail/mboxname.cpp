@@ -23,37 +23,6 @@ int b64_value(char c) {
 
 Error bad_utf7(const char* why) { return Error(Errc::Invalid, "Invalid modified UTF-7 in mailbox name", why); }
 
-// Decodes one UTF-8 sequence at s[i]; strict (no overlongs, no surrogates,
-// nothing above U+10FFFF). Returns the code point and advances i, or nullopt.
-std::optional<uint32_t> next_utf8(std::string_view s, size_t& i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    ++i;
-    return c;
-  }
-  int len;
-  uint32_t cp;
-  uint32_t min;
-  if ((c & 0xe0) == 0xc0) {
-    len = 2, cp = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3, cp = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return std::nullopt;
-  }
-  if (i + len > s.size()) return std::nullopt;
-  for (int k = 1; k < len; ++k) {
-    unsigned char cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xc0) != 0x80) return std::nullopt;
-    cp = cp << 6 | (cc & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
-  i += len;
-  return cp;
-}
-
 bool is_domain_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
