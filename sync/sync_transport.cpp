@@ -93,36 +93,6 @@ Status TcpSyncPeer::send_all(std::string_view bytes) {
   return {};
 }
 
-Result<std::string> TcpSyncPeer::read_text_line() {
-  LineFramer f(opts_.limits);
-  for (;;) {
-    if (pos_ < buf_.size()) {
-      size_t n = f.feed(std::string_view(buf_).substr(pos_));
-      pos_ += n;
-      if (f.line_ready()) {
-        auto l = f.take_line();
-        if (!l.ok()) return l.take_error();
-        return std::move(l->text);
-      }
-    }
-    buf_.erase(0, pos_);
-    pos_ = 0;
-    pollfd pfd{fd_, POLLIN, 0};
-    int pr = ::poll(&pfd, 1, static_cast<int>(opts_.timeout.count() * 1000));
-    if (pr == 0) return Error(Errc::Temp, "Replica timed out");
-    if (pr < 0 && errno != EINTR) return io_error("poll");
-    char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n == 0) return Error(Errc::Io, "Replica closed the connection");
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("recv");
-    }
-    received_ += static_cast<uint64_t>(n);
-    buf_.append(tmp, static_cast<size_t>(n));
-  }
-}
-
 Result<RawLine> TcpSyncPeer::read_line() {
   LineFramer f(opts_.limits);
   for (;;) {
@@ -165,6 +135,12 @@ Result<std::vector<SyncReply>> TcpSyncPeer::call(const SyncCommand& cmd) {
     if (fin) return out;
     if (out.size() > 10000000) return Error(Errc::Limit, "Too many reply lines");
   }
+}
+
+Result<std::string> TcpSyncPeer::read_text_line() {
+  auto l = read_line();
+  if (!l.ok()) return l.take_error();
+  return std::move(l->text);
 }
 
 }  // namespace cyr::sync
