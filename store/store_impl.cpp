@@ -2246,7 +2246,7 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
   }
   for (size_t i = 0; i < recs.size(); ++i) {
     if (staged_index[i] >= 0 && staged.msgs[staged_index[i]].guid != recs[i].record.guid)
-      return Error(Errc::Invalid, "Message does not match its GUID", recs[i].record.guid.to_hex());
+      return Error(Errc::Invalid, std::string(kGuidMismatchMessage), recs[i].record.guid.to_hex());
   }
   return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
     auto m = tx.load(entry);

@@ -11,12 +11,19 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "store/mail/guid.h"
 
 namespace cyr::store {
+
+// The user_message of the Errc::Invalid error apply_records() returns when a
+// replicated message's bytes do not hash to its GUID: bad input from the
+// peer, not damage to this store (Corrupted would fence it). The csync
+// server keys its IMAP_IOERROR answer on it.
+inline constexpr std::string_view kGuidMismatchMessage = "Message does not match its GUID";
 
 using Uid = uint32_t;
 using ModSeq = uint64_t;

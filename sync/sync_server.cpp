@@ -609,7 +609,7 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
                                           std::make_move_iterator(to_apply.begin() + static_cast<long>(end)));
     Status st = store_.apply_records(m.name, chunk, store::WriteMode::Replication);
     if (!st.ok()) {
-      if (st.error().user_message == "Message does not match its GUID")
+      if (st.error().code == Errc::Invalid && st.error().user_message == store::kGuidMismatchMessage)
         return coded(Errc::Corrupted, "IMAP_IOERROR Message file does not match its GUID", st.error().detail);
       return st;
     }
