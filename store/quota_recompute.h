@@ -18,6 +18,9 @@
 #include "store/base/result.h"
 
 namespace cyr::store {
+namespace sql {
+class Db;
+}
 
 // One quota root whose usage was (or, on a dry run, would be) changed.
 struct QuotaUsageFix {
@@ -25,6 +28,12 @@ struct QuotaUsageFix {
   uint64_t old_bytes = 0, new_bytes = 0;
   uint64_t old_messages = 0, new_messages = 0;
 };
+
+// In the caller's open write transaction on one shard database: recounts
+// every mailbox's exists/size from its records, reassigns each mailbox to its
+// nearest quota root and rewrites every root's usage; appends each root whose
+// usage changed to `out`. Used by recompute_quota_usage and by reconstruct.
+Status recompute_shard_quota(sql::Db& db, std::vector<QuotaUsageFix>& out);
 
 // progress(done, total) is called after each shard (may be empty).
 // dry_run: compute and report, change nothing.

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <system_error>
@@ -64,6 +66,16 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
 }
 
 }  // namespace
+
+Status fsync_path(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open", p.string(), errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error("fsync", p.string(), err);
+  return {};
+}
 
 std::string parse_structure_blob(std::string_view bytes) {
   return mail::parse_message(bytes).serialize();
@@ -290,8 +302,17 @@ void Spool::clear_staging() const {
     std::error_code ec;
     fs::path dir = root / "stage.";
     for (auto& e : fs::directory_iterator(dir, ec)) {
-      // Only our own leftovers: staging files are never linked from a
-      // committed record (links are separate names of the same inode).
+      // Leftovers only: staging files are never linked from a committed
+      // record (links are separate names of the same inode). A file named
+      // "<pid>-<n>" whose process still runs belongs to a store opened beside
+      // us (OpenMode::Secondary) in the middle of an append: keep it.
+      std::string n = e.path().filename().string();
+      auto dash = n.find('-');
+      if (dash != std::string::npos && dash > 0) {
+        long pid = std::strtol(n.substr(0, dash).c_str(), nullptr, 10);
+        if (pid > 0 && pid != ::getpid() && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM))
+          continue;
+      }
       fs::remove(e.path(), ec);
     }
   }

@@ -32,6 +32,11 @@ struct StagedMessage {
   std::string partition;
 };
 
+// Opens `p` (a file or a directory) read-only and fsyncs it: the durability
+// step after writing a file or changing a directory's entries, for code that
+// works outside a Spool (repair, checkpoints). No fault-injection hook.
+Status fsync_path(const std::filesystem::path& p);
+
 class Spool {
  public:
   Spool(std::map<std::string, std::filesystem::path> partitions,

@@ -44,7 +44,19 @@ enum class ExpungeMode {
   Immediate,  // expunge unlinks the file after commit; the tombstone stays
 };
 
+// Which process opens the store. Exactly one Primary per store directory (the
+// master, or a tool run while no master runs): it finishes what a crash left
+// (intents of an interrupted rename/delete, message files linked but never
+// indexed, staging leftovers of dead processes). A Secondary (ops commands,
+// `sync_client -r` as a DAEMON entry) may run beside it at any time: it
+// recovers nothing at open, and every cross-process fact (change sequence
+// numbers, pending-shard markers, uidvalidity) is read under the database or
+// file lock rather than from a per-process cache, so its writes reach the
+// change log the rolling replicator reads.
+enum class OpenMode { Primary, Secondary };
+
 struct StoreOptions {
+  OpenMode open_mode = OpenMode::Primary;
   std::filesystem::path configdirectory;  // holds mailboxes.db and shards/
   std::map<std::string, std::filesystem::path> partitions;  // name -> spool root
   std::string defaultpartition = "default";
@@ -101,12 +113,24 @@ struct ApplyRecord {
 using MailboxWatcher = std::function<void(const MailboxEvent&)>;
 using WatchId = uint64_t;
 
+// sync_mode: sync. Installed by the failover controller (ops/); the store
+// calls wait_replicated() after every client write (WriteMode::Normal) has
+// committed, with no lock held, passing the highest change sequence number
+// handed out so far; it returns once the replica has acknowledged every
+// change up to it, or when the barrier gives up (and falls back to async).
+class ReplicationBarrier {
+ public:
+  virtual ~ReplicationBarrier() = default;
+  virtual void wait_replicated(uint64_t seq) = 0;
+};
+
 class Store {
  public:
-  // Opens (creating if needed) the store described by opts and recovers from
-  // any crash: intents left by an interrupted rename/delete are reapplied and
-  // staging files are removed. Fails with Io/Corrupted if a database cannot be
-  // opened.
+  // Opens (creating if needed) the store described by opts. OpenMode::Primary
+  // also recovers from any crash: intents left by an interrupted rename/delete
+  // are reapplied and staging files of dead processes are removed;
+  // OpenMode::Secondary skips both. Fails with Io/Corrupted if a database
+  // cannot be opened.
   static Result<std::unique_ptr<Store>> open(const StoreOptions& opts);
 
   virtual ~Store() = default;
@@ -119,6 +143,16 @@ class Store {
   virtual Status set_node_state(const NodeState& st) = 0;
   // Ok, or the error that fenced the store.
   virtual Status fence_status() const = 0;
+  // Ok if a write in `mode` would be accepted now (fence, role, hold): lets a
+  // protocol refuse a command up front (POP3 DELE) rather than at its commit.
+  virtual Status check_writable(WriteMode mode = WriteMode::Normal) const = 0;
+  // A temporary refusal of client writes, kept in memory only: the failover
+  // controller holds writes while it has no lease or during a switchover,
+  // without changing the persisted role. "" lifts it. Replication writes
+  // are not held.
+  virtual void set_write_hold(const std::string& reason) = 0;
+  // null removes it (async replication: the default).
+  virtual void set_replication_barrier(std::shared_ptr<ReplicationBarrier> barrier) = 0;
 
   // ---- mailbox list ----
   // New top-level user mailbox: owner gets owner_rights; sub-mailbox:
@@ -164,6 +198,22 @@ class Store {
   virtual Result<MessageRecord> record(const std::string& mailbox, Uid uid) = 0;
   // The serialized MessageStructure parsed at append.
   virtual Result<std::string> structure(const std::string& mailbox, Uid uid) = 0;
+  // The structures of many messages of one mailbox in one read (FETCH
+  // ENVELOPE or BODYSTRUCTURE over a large range, where one call per message
+  // cost a thread hop and three queries each): one entry per uid, in order,
+  // nullopt where the message is gone. This default calls structure().
+  virtual Result<std::vector<std::optional<std::string>>> structures(const std::string& mailbox,
+                                                                     const std::vector<Uid>& uids) {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(uids.size());
+    for (Uid u : uids) {
+      auto s = structure(mailbox, u);
+      if (s.ok()) out.emplace_back(std::move(*s));
+      else if (s.error().code == Errc::NotFound) out.emplace_back(std::nullopt);
+      else return s.take_error();
+    }
+    return out;
+  }
   // Path of the immutable message file; and its bytes (range; len 0 = to end).
   virtual Result<std::filesystem::path> message_path(const std::string& mailbox, Uid uid) = 0;
   virtual Result<std::string> read_message(const std::string& mailbox, Uid uid,
@@ -200,9 +250,11 @@ class Store {
       const std::string& partition, const mail::MessageGuid& guid,
       const std::vector<std::string>& candidate_mailboxes) = 0;
 
-  // Change records not yet acknowledged, oldest first, at most `max`.
+  // Change records not yet acknowledged, oldest first, at most `max`; those
+  // written by other processes on the same store directory included.
   virtual Result<ChangeBatch> read_changes(size_t max) = 0;
-  // Forgets the records of `batch` (and anything older in the same shards).
+  // Forgets exactly the records of `batch` (a record committed meanwhile by
+  // another process, even with a lower seq, stays for the next read).
   virtual Status ack_changes(const ChangeBatch& batch) = 0;
 
   // ---- quota (roots must name an existing mailbox; usage is per root) ----
@@ -221,6 +273,8 @@ class Store {
   virtual Result<SeenState> get_seen(const std::string& userid, const std::string& mailbox) = 0;
   virtual Status set_seen(const std::string& userid, const std::string& mailbox,
                           const SeenState& st, WriteMode mode = WriteMode::Normal) = 0;
+  // Users with a seen record on `mailbox`, sorted (cyr_userseen).
+  virtual Result<std::vector<std::string>> seen_users(const std::string& mailbox) = 0;
 
   // ---- subscriptions (kept in the user's shard) ----
   virtual Result<std::vector<std::string>> subscriptions(const std::string& userid) = 0;

@@ -8,6 +8,7 @@
 //   - StoreImpl: the public operations, each "read the list, then one shard
 //     write transaction".
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -26,6 +27,7 @@
 #include <unordered_set>
 
 #include "store/base/log.h"
+#include "store/layout.h"
 #include "store/mail/mboxname.h"
 #include "store/spool.h"
 #include "store/sqlite_db.h"
@@ -72,10 +74,13 @@ std::string new_uniqueid() {
   return buf;
 }
 
+// Ours are UUIDs; Cyrus 2.4 made 16 hex digits and Cyrus 3.x makes 24
+// characters of [a-z0-9] (makeuuid), which replication must accept as they
+// are. Letters, digits and '-' only: the id becomes a directory name.
 bool valid_uniqueid(std::string_view u) {
   if (u.size() < 2 || u.size() > 64) return false;
   for (char c : u)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-'))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'))
       return false;
   return true;
 }
@@ -394,14 +399,37 @@ class StoreImpl final : public Store {
   Status init();
 
   // -- fence --
-  Status check_writable(WriteMode mode) const {
+  Status check_writable(WriteMode mode) const override {
     if (fenced_.load(std::memory_order_acquire)) {
       std::lock_guard lk(fence_mu_);
       return Error(Errc::Fenced, "Mailbox store is fenced after an error", fence_error_.describe());
     }
     if (role_.load(std::memory_order_acquire) == Role::Replica && mode != WriteMode::Replication)
       return Error(Errc::Unavailable, "This server is a replica; it does not take writes");
+    if (held_.load(std::memory_order_acquire) && mode != WriteMode::Replication) {
+      std::lock_guard lk(fence_mu_);
+      return Error(Errc::Unavailable, "This server does not take writes now; try again shortly", hold_reason_);
+    }
     return {};
+  }
+  void set_write_hold(const std::string& reason) override {
+    std::lock_guard lk(fence_mu_);
+    hold_reason_ = reason;
+    held_.store(!reason.empty(), std::memory_order_release);
+  }
+  void set_replication_barrier(std::shared_ptr<ReplicationBarrier> barrier) override {
+    std::atomic_store(&barrier_, std::move(barrier));
+  }
+  // sync_mode: sync - a client write returns only once the replica has it.
+  void await_replica() {
+    auto b = std::atomic_load(&barrier_);
+    if (!b) return;
+    uint64_t upto;
+    {
+      std::lock_guard lk(seq_mu_);
+      upto = next_seq_ - 1;
+    }
+    b->wait_replicated(upto);
   }
   void fence(const Error& cause) {
     std::lock_guard lk(fence_mu_);
@@ -446,6 +474,8 @@ class StoreImpl final : public Store {
   Result<std::vector<MessageRecord>> records(const std::string& mailbox, bool include_expunged) override;
   Result<MessageRecord> record(const std::string& mailbox, Uid uid) override;
   Result<std::string> structure(const std::string& mailbox, Uid uid) override;
+  Result<std::vector<std::optional<std::string>>> structures(const std::string& mailbox,
+                                                             const std::vector<Uid>& uids) override;
   Result<fs::path> message_path(const std::string& mailbox, Uid uid) override;
   Result<std::string> read_message(const std::string& mailbox, Uid uid, uint64_t offset,
                                    uint64_t len) override;
@@ -475,6 +505,7 @@ class StoreImpl final : public Store {
   Result<SeenState> get_seen(const std::string& userid, const std::string& mailbox) override;
   Status set_seen(const std::string& userid, const std::string& mailbox, const SeenState& st,
                   WriteMode mode) override;
+  Result<std::vector<std::string>> seen_users(const std::string& mailbox) override;
   Result<std::vector<std::string>> subscriptions(const std::string& userid) override;
   Status subscribe(const std::string& userid, const std::string& mailbox, bool on,
                    WriteMode mode) override;
@@ -509,8 +540,13 @@ class StoreImpl final : public Store {
   void run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mode);
   Status ensure_writer(Shard& sh);
   Status recover_shard(Shard& sh);
-  Status apply_intents(Shard& sh, Db& db);
+  // Applies every intent of the shard; *applied_upto = the highest intent id
+  // applied (0 if none), which the caller deletes once committed: an intent
+  // another writer added meanwhile has a higher id and stays for it.
+  Status apply_intents(Shard& sh, Db& db, int64_t* applied_upto = nullptr);
+  Status forget_intents(uint64_t shard_id, int64_t upto);
   Status ensure_marker(uint64_t shard_id);
+  Status insert_marker_grouped(uint64_t shard_id);
   void after_commit(WriteOp& op);
 
   Result<std::pair<ListEntry, std::shared_ptr<Shard>>> open_mailbox(const std::string& name);
@@ -519,6 +555,12 @@ class StoreImpl final : public Store {
                                      const std::vector<AppendMessage>& meta, bool check_quota,
                                      WriteMode mode);
   Result<MbState> read_state(Db& db, const ListEntry& e);
+  // The common preamble of a mailbox read: open the mailbox, take a reader of
+  // its shard, start a read transaction and load the mailbox state, then call
+  // fn(db, state). A shard whose database does not exist yet holds nothing:
+  // fn is not called and the result is Ok.
+  Status read_mailbox(const std::string& mailbox,
+                      const std::function<Status(Db& db, const MbState& m)>& fn);
   Result<std::vector<MessageRecord>> read_records(Db& db, int64_t mbid, const char* where,
                                                   int64_t arg, bool include_expunged);
   Result<std::string> user_shard_name(const std::string& userid);
@@ -530,6 +572,9 @@ class StoreImpl final : public Store {
   std::atomic<bool> fenced_{false};
   mutable std::mutex fence_mu_;
   Error fence_error_;
+  std::atomic<bool> held_{false};  // set_write_hold(); reason under fence_mu_
+  std::string hold_reason_;
+  std::shared_ptr<ReplicationBarrier> barrier_;  // atomic_load/atomic_store only
 
   std::atomic<Role> role_{Role::Primary};
   mutable std::mutex node_mu_;
@@ -550,8 +595,19 @@ class StoreImpl final : public Store {
   std::mutex shards_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Shard>> shards_;
 
+  // Serializes this process's check-then-insert of pending-shard markers;
+  // across processes the shard's SQLite write lock does (see ensure_marker).
   std::mutex markers_mu_;
-  std::unordered_set<uint64_t> dirty_shards_;
+  // Marker inserts of concurrent writers to different shards share one
+  // mailboxes.db commit (insert_markers_grouped).
+  struct MarkerInsert {
+    uint64_t shard_id = 0;
+    Status result;
+    bool done = false;
+  };
+  std::mutex marker_q_mu_;
+  std::condition_variable marker_q_cv_;
+  std::deque<MarkerInsert*> marker_q_;
 
   std::mutex watch_mu_;
   WatchId next_watch_ = 1;
@@ -659,15 +715,10 @@ Status StoreImpl::init() {
     // Sequence numbers beyond the last reservation were never handed out
     // durably; start after it so that seq keeps increasing across restarts.
     next_seq_ = seq_reserved_ + 1;
-    auto p = list_writer_->prepare("SELECT shard_id FROM pending_shard");
-    if (!p.ok()) return p.take_error();
-    for (;;) {
-      auto row = p->step();
-      if (!row.ok()) return row.take_error();
-      if (!*row) break;
-      dirty_shards_.insert(static_cast<uint64_t>(p->i64(0)));
-    }
   }
+  // A secondary runs beside a primary that owns crash recovery: touching
+  // intents or orphan files here could undo work the primary has in flight.
+  if (opts_.open_mode == OpenMode::Secondary) return {};
   spool_.clear_staging();
 
   // Reapply intents left by an interrupted rename/delete.
@@ -738,19 +789,39 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn) {
 // {configdirectory}/change_seq (its own file, so that both list and shard
 // transactions can draw numbers without holding each other's locks). After
 // a restart numbering resumes above the last reservation: seq only grows.
+//
+// Several processes may open one store (OpenMode), so a reservation is made
+// under an exclusive flock of change_seq.lock and starts above whatever any
+// process reserved last: blocks never overlap. Seq order across processes is
+// therefore not commit order; nothing depends on it (ack_changes forgets the
+// exact records it was given).
 Result<uint64_t> StoreImpl::next_seq() {
   std::lock_guard lk(seq_mu_);
   if (next_seq_ > seq_reserved_) {
-    uint64_t upto = next_seq_ + kSeqReserveBlock;
+    fs::path lock_path = opts_.configdirectory / "change_seq.lock";
     fs::path final_path = opts_.configdirectory / "change_seq";
     fs::path tmp = opts_.configdirectory / "change_seq.tmp";
+    int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    bool ok = lock_fd >= 0 && ::flock(lock_fd, LOCK_EX) == 0;
+    uint64_t start = next_seq_;
+    if (ok) {
+      uint64_t on_disk = 0;
+      std::ifstream seqf(final_path);
+      if (seqf) seqf >> on_disk;
+      start = std::max(start, on_disk + 1);
+    }
+    // A secondary (a short-lived tool) takes small blocks: fewer numbers lost
+    // when it exits, and its records interleave less oddly with the primary's.
+    uint64_t upto = start + (opts_.open_mode == OpenMode::Secondary ? kSeqReserveBlock / 256 : kSeqReserveBlock);
     std::string text = std::to_string(upto) + "\n";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              spool_.fsync_fd(fd) == 0;
+    int fd = ok ? ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) : -1;
+    ok = ok && fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+         spool_.fsync_fd(fd) == 0;
     if (fd >= 0) ::close(fd);
     ok = ok && ::rename(tmp.c_str(), final_path.c_str()) == 0 &&
          spool_.fsync_dir(opts_.configdirectory.string()).ok();
+    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
+    if (ok) next_seq_ = start;
     if (!ok) {
       Error e(Errc::Io, "Mailbox store I/O error", "cannot reserve change sequence numbers");
       fence(e);
@@ -824,9 +895,7 @@ Status StoreImpl::list_log_change(Db& db, ChangeKind kind, const std::string& a1
 // Shards
 
 fs::path StoreImpl::shard_path(uint64_t id) const {
-  char sub[8];
-  std::snprintf(sub, sizeof sub, "%02x", static_cast<unsigned>(id & 0xff));
-  return opts_.configdirectory / "shards" / sub / (std::to_string(id) + ".db");
+  return layout::shard_db_path(opts_.configdirectory, id);
 }
 
 Result<std::shared_ptr<Shard>> StoreImpl::shard(uint64_t id) {
@@ -850,6 +919,57 @@ Result<std::shared_ptr<Shard>> StoreImpl::shard(uint64_t id) {
   return sh;
 }
 
+// A new shard's database file, written whole under `tmp` and fsync'd. The
+// bytes are those of an empty database with the shard schema in WAL mode,
+// made by SQLite once per process and then copied: a shard is born at its
+// owner's first write (the first delivery to a new user), and building it
+// with SQLite each time cost about ten syncs (journal, directory, header,
+// checkpoint); a copy costs one.
+static Status write_fresh_shard(const Spool& spool, const std::string& tmp) {
+  static std::mutex mu;
+  static std::string image;  // empty until made
+  std::string bytes;
+  {
+    std::lock_guard lk(mu);
+    if (image.empty()) {
+      std::string maker = tmp + ".image";
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(maker + suffix, ec);
+      {
+        auto fresh = Db::open(maker, true);
+        if (!fresh.ok()) return fresh.take_error();
+        CYR_TRY((*fresh)->exec("PRAGMA synchronous=OFF"));
+        CYR_TRY((*fresh)->exec("BEGIN"));
+        CYR_TRY((*fresh)->exec(kShardSchema));
+        CYR_TRY((*fresh)->exec("COMMIT"));
+      }  // closing the last connection checkpoints the WAL into the file
+      std::ifstream in(maker, std::ios::binary);
+      std::string made((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      bool read_ok = in.good() || in.eof();
+      in.close();
+      fs::remove(maker, ec);
+      if (!read_ok || made.size() < 100 || made.compare(0, 16, std::string("SQLite format 3\0", 16)) != 0)
+        return Error(Errc::Io, "Mailbox store I/O error", "cannot build the shard database image " + maker);
+      image = std::move(made);
+    }
+    bytes = image;
+  }
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error(Errc::Io, "Mailbox store I/O error", "cannot create " + tmp + ": " + strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += static_cast<size_t>(w);
+  }
+  bool ok = done == bytes.size() && spool.fsync_fd(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) return Error(Errc::Io, "Mailbox store I/O error", "cannot write " + tmp + ": " + strerror(err));
+  return {};
+}
+
 Status StoreImpl::ensure_writer(Shard& sh) {
   if (sh.writer && sh.recovered) return {};
   if (!sh.writer) {
@@ -863,11 +983,7 @@ Status StoreImpl::ensure_writer(Shard& sh) {
       // without tables ("no such table: mailbox").
       std::string tmp = sh.path + ".new";
       for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp + suffix, ec);
-      {
-        auto fresh = Db::open(tmp, true);
-        if (!fresh.ok()) return fresh.take_error();
-        CYR_TRY((*fresh)->exec(kShardSchema));
-      }  // closing the last connection checkpoints the WAL into the file
+      CYR_TRY(write_fresh_shard(spool_, tmp));
       if (::rename(tmp.c_str(), sh.path.c_str()) != 0)
         return Error(Errc::Io, "Mailbox store I/O error", "cannot rename " + tmp + ": " + strerror(errno));
       CYR_TRY(spool_.fsync_dir(dir.string()));
@@ -878,7 +994,7 @@ Status StoreImpl::ensure_writer(Shard& sh) {
     sh.writer = std::move(*db);
   }
   if (!sh.recovered) {
-    CYR_TRY(recover_shard(sh));
+    if (opts_.open_mode == OpenMode::Primary) CYR_TRY(recover_shard(sh));
     sh.recovered = true;
   }
   return {};
@@ -887,32 +1003,47 @@ Status StoreImpl::ensure_writer(Shard& sh) {
 // First write access to a shard in this process: finish interrupted
 // renames/deletes, and remove message files that were written but never
 // indexed (a crash between link and commit).
+//
+// Orphans are removed inside the shard's write transaction: a writer in
+// another process (OpenMode::Secondary) links a message file into place only
+// while it holds that same lock, so a file linked for a commit in progress is
+// never taken for an orphan.
 Status StoreImpl::recover_shard(Shard& sh) {
   Db& db = *sh.writer;
   CYR_TRY(db.exec("BEGIN IMMEDIATE"));
-  Status st = apply_intents(sh, db);
+  int64_t applied_upto = 0;
+  Status st = apply_intents(sh, db, &applied_upto);
+  if (st.ok()) {
+    auto rows = db.prepare("SELECT partition, uniqueid, last_uid FROM mailbox");
+    if (!rows.ok()) st = rows.take_error();
+    for (; st.ok();) {
+      auto r = rows->step();
+      if (!r.ok()) {
+        st = r.take_error();
+        break;
+      }
+      if (!*r) break;
+      auto dir = spool_.mailbox_dir(rows->text(0), rows->text(1));
+      if (dir.ok()) spool_.remove_orphans(*dir, static_cast<Uid>(rows->i64(2)));
+    }
+  }
   if (!st.ok()) {
     (void)db.exec("ROLLBACK");
     return st;
   }
   CYR_TRY(db.exec("COMMIT"));
   // Intents done: forget them.
-  CYR_TRY(list_write([&](Db& ldb) -> Status {
-    auto d = ldb.cached("DELETE FROM intent WHERE shard_id=?");
+  return forget_intents(sh.id, applied_upto);
+}
+
+Status StoreImpl::forget_intents(uint64_t shard_id, int64_t upto) {
+  if (upto == 0) return {};
+  return list_write([&](Db& ldb) -> Status {
+    auto d = ldb.cached("DELETE FROM intent WHERE shard_id=? AND id<=?");
     if (!d.ok()) return d.take_error();
-    (*d)->bind(1, static_cast<int64_t>(sh.id));
+    (*d)->bind(1, static_cast<int64_t>(shard_id)).bind(2, upto);
     return (*d)->run();
-  }));
-  auto rows = db.prepare("SELECT partition, uniqueid, last_uid FROM mailbox");
-  if (!rows.ok()) return rows.take_error();
-  for (;;) {
-    auto r = rows->step();
-    if (!r.ok()) return r.take_error();
-    if (!*r) break;
-    auto dir = spool_.mailbox_dir(rows->text(0), rows->text(1));
-    if (dir.ok()) spool_.remove_orphans(*dir, static_cast<Uid>(rows->i64(2)));
-  }
-  return {};
+  });
 }
 
 // Recomputes which quota root governs each mailbox of the shard and every
@@ -941,12 +1072,12 @@ static Status recompute_quota(StoreImpl& s, Db& db) {
       " message_used = (SELECT COALESCE(SUM(exists_count),0) FROM mailbox m WHERE m.quota_mbid = quota.mbid)");
 }
 
-Status StoreImpl::apply_intents(Shard& sh, Db& db) {
+Status StoreImpl::apply_intents(Shard& sh, Db& db, int64_t* applied_upto) {
   std::vector<std::tuple<std::string, std::string, std::string>> intents;
   {
     auto ldb = list_readers_->get();
     if (!ldb.ok()) return ldb.take_error();
-    auto st = (*ldb)->prepare("SELECT kind, arg1, arg2 FROM intent WHERE shard_id=? ORDER BY id");
+    auto st = (*ldb)->prepare("SELECT kind, arg1, arg2, id FROM intent WHERE shard_id=? ORDER BY id");
     if (!st.ok()) return st.take_error();
     st->bind(1, static_cast<int64_t>(sh.id));
     for (;;) {
@@ -954,6 +1085,7 @@ Status StoreImpl::apply_intents(Shard& sh, Db& db) {
       if (!r.ok()) return r.take_error();
       if (!*r) break;
       intents.emplace_back(st->text(0), st->text(1), st->text(2));
+      if (applied_upto) *applied_upto = st->i64(3);
     }
   }
   bool quota_dirty = false;
@@ -1014,17 +1146,69 @@ Status StoreImpl::apply_intents(Shard& sh, Db& db) {
   return {};
 }
 
+// Called inside the shard's write transaction, before its commit. The marker
+// is looked up in mailboxes.db each time, never remembered: the acknowledger
+// (perhaps another process) removes it, and does so only while holding the
+// same shard's write lock (run_batch, clean_marker), so the check-then-insert
+// here cannot interleave with that removal. A remembered "marker exists"
+// would be wrong as soon as it was removed, and our records never read.
+// The check is a read (no list write, no fsync) in the common case.
 Status StoreImpl::ensure_marker(uint64_t shard_id) {
-  std::lock_guard lk(markers_mu_);
-  if (dirty_shards_.count(shard_id)) return {};
-  CYR_TRY(list_write([&](Db& db) -> Status {
-    auto st = db.cached("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)");
+  {
+    std::lock_guard lk(markers_mu_);
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    auto st = (*db)->cached("SELECT 1 FROM pending_shard WHERE shard_id=?");
     if (!st.ok()) return st.take_error();
     (*st)->bind(1, static_cast<int64_t>(shard_id));
-    return (*st)->run();
-  }));
-  dirty_shards_.insert(shard_id);
-  return {};
+    auto r = (*st)->step();
+    if (!r.ok()) return r.take_error();
+    bool present = *r;
+    (*st)->reset();
+    if (present) return {};
+  }
+  return insert_marker_grouped(shard_id);
+}
+
+// Group commit of marker inserts across shards. Each first write to a shard
+// since its records were last acknowledged inserts a marker, and with mail
+// spread over many users that is nearly every delivery: one mailboxes.db
+// commit (and fsync) each, one after another under list_write, capped spread
+// delivery at one fsync latency per message. Now the first queued writer
+// commits every marker queued meanwhile in one transaction; the others wait
+// for that commit, so each caller still returns only once its marker is on
+// disk. The check before (ensure_marker) and a marker's removal both happen
+// under the shard's write lock, which the caller holds, so deferring the
+// insert into a shared commit changes nothing in that reasoning.
+Status StoreImpl::insert_marker_grouped(uint64_t shard_id) {
+  MarkerInsert me;
+  me.shard_id = shard_id;
+  std::unique_lock lk(marker_q_mu_);
+  marker_q_.push_back(&me);
+  marker_q_cv_.wait(lk, [&] { return me.done || marker_q_.front() == &me; });
+  if (me.done) return std::move(me.result);
+  std::vector<MarkerInsert*> batch(marker_q_.begin(), marker_q_.end());
+  lk.unlock();
+  Status st = list_write([&](Db& db) -> Status {
+    auto ins = db.cached("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)");
+    if (!ins.ok()) return ins.take_error();
+    for (MarkerInsert* m : batch) {
+      (*ins)->bind(1, static_cast<int64_t>(m->shard_id));
+      Status r = (*ins)->run();
+      (*ins)->reset();
+      if (!r.ok()) return r;
+    }
+    return {};
+  });
+  lk.lock();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    MarkerInsert* m = marker_q_.front();
+    marker_q_.pop_front();
+    m->result = st;
+    m->done = true;
+  }
+  marker_q_cv_.notify_all();
+  return std::move(me.result);
 }
 
 // Group commit: every writer queues its op; the op at the head of the queue
@@ -1055,6 +1239,7 @@ Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
   }
   lk.unlock();
   if (op.result.ok()) after_commit(op);
+  if (op.result.ok() && mode == WriteMode::Normal) await_replica();
   return std::move(op.result);
 }
 
@@ -1122,30 +1307,35 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
     if (!st.ok()) break;
   }
   if (st.ok() && tx.wrote_changes) st = ensure_marker(sh.id);
-  if (st.ok()) st = db.exec("COMMIT");
-  if (!st.ok()) {
-    (void)db.exec("ROLLBACK");
-    fence(st.error());
-    fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
-    return;
-  }
-  if (tx.clean_marker) {
-    // All records consumed: drop the marker, while we still hold the write
-    // lock so no writer can add a record in between.
+  bool marker_dropped = false;
+  if (st.ok() && tx.clean_marker && !tx.wrote_changes) {
+    // All records consumed: drop the marker before our commit, while this
+    // transaction still holds the shard's write lock - no writer of any
+    // process can add a record (and find the marker present) in between.
     std::lock_guard lk(markers_mu_);
     auto c = db.prepare("SELECT 1 FROM change LIMIT 1");
     if (c.ok()) {
       auto r = c->step();
       if (r.ok() && !*r) {
+        c->reset();
         Status d = list_write([&](Db& ldb) -> Status {
           auto del = ldb.cached("DELETE FROM pending_shard WHERE shard_id=?");
           if (!del.ok()) return del.take_error();
           (*del)->bind(1, static_cast<int64_t>(sh.id));
           return (*del)->run();
         });
-        if (d.ok()) dirty_shards_.erase(sh.id);
+        marker_dropped = d.ok();
       }
     }
+  }
+  if (st.ok()) st = db.exec("COMMIT");
+  if (!st.ok()) {
+    (void)db.exec("ROLLBACK");
+    // The records we meant to forget are still there: so must the marker be.
+    if (marker_dropped) (void)ensure_marker(sh.id);
+    fence(st.error());
+    fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
+    return;
   }
 }
 
@@ -1245,6 +1435,20 @@ Result<int64_t> StoreImpl::nearest_quota_root(Db& db, const std::string& name) {
   }
   (*st)->reset();
   return best;
+}
+
+Status StoreImpl::read_mailbox(const std::string& mailbox,
+                               const std::function<Status(Db& db, const MbState& m)>& fn) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  if (!sh->has_file()) return {};
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  return fn(**db, *m);
 }
 
 Result<std::pair<ListEntry, std::shared_ptr<Shard>>> StoreImpl::open_mailbox(const std::string& name) {
@@ -1399,6 +1603,16 @@ Status StoreImpl::build_create(Db& db, const CreateMailboxRequest& req, WriteMod
     e.uidvalidity = *req.uidvalidity;
   } else {
     std::lock_guard lk(uidvalidity_mu_);
+    // Another process may have created a mailbox since we last looked: the
+    // persisted value, read inside this list transaction, is the truth.
+    {
+      auto cur = db.cached("SELECT value FROM node WHERE key='last_uidvalidity'");
+      if (!cur.ok()) return cur.take_error();
+      auto r = (*cur)->step();
+      if (!r.ok()) return r.take_error();
+      if (*r) last_uidvalidity_ = std::max(last_uidvalidity_, static_cast<uint32_t>((*cur)->i64(0)));
+      (*cur)->reset();
+    }
     uint32_t now = static_cast<uint32_t>(now_seconds());
     e.uidvalidity = std::max(now, last_uidvalidity_ + 1);
     last_uidvalidity_ = e.uidvalidity;
@@ -1619,16 +1833,12 @@ Status StoreImpl::rename_mailbox(const std::string& from, const std::string& to,
   }));
   auto sh = shard(shard_id);
   if (!sh.ok()) return sh.take_error();
+  int64_t applied_upto = 0;
   Status s = shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
-    return apply_intents(*tx.shard, *tx.db);
+    return apply_intents(*tx.shard, *tx.db, &applied_upto);
   });
   if (!s.ok()) return s;  // the intent stays and is reapplied at the next open
-  return list_write([&](Db& db) -> Status {
-    auto d = db.cached("DELETE FROM intent WHERE shard_id=?");
-    if (!d.ok()) return d.take_error();
-    (*d)->bind(1, int64_t(shard_id));
-    return (*d)->run();
-  });
+  return forget_intents(shard_id, applied_upto);
 }
 
 Status StoreImpl::delete_mailbox(const std::string& name, WriteMode mode) {
@@ -1665,19 +1875,15 @@ Status StoreImpl::delete_mailbox(const std::string& name, WriteMode mode) {
   }));
   auto sh = shard(shard_id);
   if (!sh.ok()) return sh.take_error();
+  int64_t applied_upto = 0;
   Status s = shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
-    CYR_TRY(apply_intents(*tx.shard, *tx.db));
+    CYR_TRY(apply_intents(*tx.shard, *tx.db, &applied_upto));
     for (auto& [uid, n] : gone)
       tx.op->events.push_back(MailboxEvent{uid, n, kChangedDeleted, 0, 0, 0});
     return {};
   });
   if (!s.ok()) return s;
-  return list_write([&](Db& db) -> Status {
-    auto d = db.cached("DELETE FROM intent WHERE shard_id=?");
-    if (!d.ok()) return d.take_error();
-    (*d)->bind(1, int64_t(shard_id));
-    return (*d)->run();
-  });
+  return forget_intents(shard_id, applied_upto);
 }
 
 // ---------------------------------------------------------------------------
@@ -1847,6 +2053,35 @@ Result<std::string> StoreImpl::structure(const std::string& mailbox, Uid uid) {
   std::string blob = (*st)->text(0);
   (*st)->reset();
   return blob;
+}
+
+// One mailbox lookup, one snapshot and one prepared statement for all uids.
+Result<std::vector<std::optional<std::string>>> StoreImpl::structures(const std::string& mailbox,
+                                                                      const std::vector<Uid>& uids) {
+  if (uids.size() > kMaxBatchMessages) return Error(Errc::Limit, "Too many messages");
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  auto& [entry, sh] = *mb;
+  std::vector<std::optional<std::string>> out(uids.size());
+  if (uids.empty() || !sh->has_file()) return out;
+  auto db = sh->readers->get();
+  if (!db.ok()) return db.take_error();
+  ReadTxn rt(**db);
+  auto m = read_state(**db, entry);
+  if (!m.ok()) return m.take_error();
+  auto st = (*db)->cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
+  if (!st.ok()) return st.take_error();
+  for (size_t i = 0; i < uids.size(); ++i) {
+    (*st)->bind(1, m->mbid).bind(2, int64_t(uids[i]));
+    auto r = (*st)->step();
+    if (!r.ok()) {
+      (*st)->reset();
+      return r.take_error();
+    }
+    if (*r) out[i] = (*st)->text(0);
+    (*st)->reset();
+  }
+  return out;
 }
 
 Result<fs::path> StoreImpl::message_path(const std::string& mailbox, Uid uid) {
@@ -2024,12 +2259,15 @@ Result<ExpungeResult> StoreImpl::expunge(const std::string& mailbox, const UidSe
 }
 
 Result<uint64_t> StoreImpl::purge_expunged(const std::string& mailbox, int64_t older_than) {
-  CYR_TRY(check_writable(WriteMode::Normal));
+  // A housekeeping write, allowed on a replica too: removing old tombstones
+  // and their files changes nothing a client or the primary can see, and a
+  // replica that never purged would keep every expunged file forever.
+  CYR_TRY(check_writable(WriteMode::Replication));
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
   uint64_t n = 0;
-  Status st = shard_write(sh, WriteMode::Normal, [&](ShardTxn& tx) -> Status {
+  Status st = shard_write(sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
     n = 0;
     auto m = tx.load(entry);
     if (!m.ok()) return m.take_error();
@@ -2390,10 +2628,20 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
     if (!db.ok()) return db.take_error();
     CYR_TRY(read_change_rows(**db, 0, max, all));
   }
+  // Shards with records, as marked by any process: read afresh every time
+  // (one small table), so another process's writes are never missed.
   std::vector<uint64_t> dirty;
   {
-    std::lock_guard lk(markers_mu_);
-    dirty.assign(dirty_shards_.begin(), dirty_shards_.end());
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    auto st = (*db)->prepare("SELECT shard_id FROM pending_shard");
+    if (!st.ok()) return st.take_error();
+    for (;;) {
+      auto r = st->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      dirty.push_back(static_cast<uint64_t>(st->i64(0)));
+    }
   }
   for (uint64_t id : dirty) {
     auto sh = shard(id);
@@ -2413,27 +2661,33 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
   return b;
 }
 
+// Deletes exactly the records read, not "everything up to the highest seq":
+// with several processes drawing seq blocks, a record committed after the
+// read may carry a lower seq than one that was read.
+static Status delete_change_rows(Db& db, const std::vector<uint64_t>& seqs) {
+  auto st = db.cached("DELETE FROM change WHERE seq=?");
+  if (!st.ok()) return st.take_error();
+  for (uint64_t seq : seqs) {
+    (*st)->reset();
+    (*st)->bind(1, static_cast<int64_t>(seq));
+    CYR_TRY((*st)->run());
+  }
+  return {};
+}
+
 Status StoreImpl::ack_changes(const ChangeBatch& batch) {
-  std::map<uint64_t, uint64_t> upto;
-  for (auto& r : batch.records) upto[r.shard] = std::max(upto[r.shard], r.seq);
-  for (auto& [id, seq] : upto) {
+  std::map<uint64_t, std::vector<uint64_t>> by_shard;
+  for (auto& r : batch.records) by_shard[r.shard].push_back(r.seq);
+  for (auto& [id, seqs] : by_shard) {
     if (id == 0) {
-      CYR_TRY(list_write([&](Db& db) -> Status {
-        auto st = db.cached("DELETE FROM change WHERE seq <= ?");
-        if (!st.ok()) return st.take_error();
-        (*st)->bind(1, static_cast<int64_t>(seq));
-        return (*st)->run();
-      }));
+      CYR_TRY(list_write([&](Db& db) -> Status { return delete_change_rows(db, seqs); }));
       continue;
     }
     auto sh = shard(id);
     if (!sh.ok()) return sh.take_error();
     // An internal write: allowed on a replica too (it only forgets records).
     CYR_TRY(shard_write(*sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
-      auto st = tx.db->cached("DELETE FROM change WHERE seq <= ?");
-      if (!st.ok()) return st.take_error();
-      (*st)->bind(1, static_cast<int64_t>(seq));
-      CYR_TRY((*st)->run());
+      CYR_TRY(delete_change_rows(*tx.db, seqs));
       tx.clean_marker = true;
       return {};
     }));
@@ -2565,28 +2819,22 @@ Result<std::string> StoreImpl::user_shard_name(const std::string& userid) {
 }
 
 Result<SeenState> StoreImpl::get_seen(const std::string& userid, const std::string& mailbox) {
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
   SeenState s;
-  if (!sh->has_file()) return s;
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  auto st = (*db)->cached("SELECT lastread, lastuid, lastchange, seenuids FROM seen WHERE userid=? AND mbid=?");
-  if (!st.ok()) return st.take_error();
-  (*st)->bind(1, userid).bind(2, m->mbid);
-  auto r = (*st)->step();
-  if (!r.ok()) return r.take_error();
-  if (*r) {
-    s.lastread = (*st)->i64(0);
-    s.lastuid = static_cast<Uid>((*st)->i64(1));
-    s.lastchange = (*st)->i64(2);
-    s.seenuids = (*st)->text(3);
-  }
-  (*st)->reset();
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    auto st = db.cached("SELECT lastread, lastuid, lastchange, seenuids FROM seen WHERE userid=? AND mbid=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, m.mbid);
+    auto r = (*st)->step();
+    if (!r.ok()) return r.take_error();
+    if (*r) {
+      s.lastread = (*st)->i64(0);
+      s.lastuid = static_cast<Uid>((*st)->i64(1));
+      s.lastchange = (*st)->i64(2);
+      s.seenuids = (*st)->text(3);
+    }
+    (*st)->reset();
+    return {};
+  }));
   return s;
 }
 
@@ -2610,6 +2858,22 @@ Status StoreImpl::set_seen(const std::string& userid, const std::string& mailbox
     tx.event(*m, kChangedFlags);
     return {};
   });
+}
+
+Result<std::vector<std::string>> StoreImpl::seen_users(const std::string& mailbox) {
+  std::vector<std::string> users;
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    auto st = db.prepare("SELECT userid FROM seen WHERE mbid=? ORDER BY userid");
+    if (!st.ok()) return st.take_error();
+    st->bind(1, m.mbid);
+    for (;;) {
+      auto r = st->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) return {};
+      users.push_back(st->text(0));
+    }
+  }));
+  return users;
 }
 
 Result<std::vector<std::string>> StoreImpl::subscriptions(const std::string& userid) {
@@ -2682,24 +2946,17 @@ Result<std::vector<Annotation>> StoreImpl::annotations(const std::string& mailbo
     }
     return out;
   }
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
-  if (!sh->has_file()) return out;
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  auto st = (*db)->prepare("SELECT entry, userid, value, modseq FROM annotation WHERE mbid=? ORDER BY entry, userid");
-  if (!st.ok()) return st.take_error();
-  st->bind(1, m->mbid);
-  for (;;) {
-    auto r = st->step();
-    if (!r.ok()) return r.take_error();
-    if (!*r) break;
-    out.push_back(Annotation{mailbox, st->text(0), st->text(1), st->text(2), static_cast<ModSeq>(st->i64(3))});
-  }
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    auto st = db.prepare("SELECT entry, userid, value, modseq FROM annotation WHERE mbid=? ORDER BY entry, userid");
+    if (!st.ok()) return st.take_error();
+    st->bind(1, m.mbid);
+    for (;;) {
+      auto r = st->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) return {};
+      out.push_back(Annotation{mailbox, st->text(0), st->text(1), st->text(2), static_cast<ModSeq>(st->i64(3))});
+    }
+  }));
   return out;
 }
 
@@ -2765,5 +3022,43 @@ void StoreImpl::unwatch(WatchId id) {
   }
   watch_index_.erase(it);
 }
+
+// ---------------------------------------------------------------------------
+// store/layout.h: the same definitions, for the repair tools.
+
+namespace layout {
+
+fs::path shard_db_path(const fs::path& configdirectory, uint64_t shard_id) {
+  char sub[8];
+  std::snprintf(sub, sizeof sub, "%02x", static_cast<unsigned>(shard_id & 0xff));
+  return configdirectory / "shards" / sub / (std::to_string(shard_id) + ".db");
+}
+
+fs::path list_db_path(const fs::path& configdirectory) { return configdirectory / "mailboxes.db"; }
+
+const char* list_schema() { return kListSchema; }
+const char* shard_schema() { return kShardSchema; }
+
+Result<std::vector<RecordRow>> read_record_rows(Db& db, int64_t mbid) {
+  auto st = db.prepare("SELECT " RECORD_COLS " FROM record WHERE mbid=? ORDER BY uid");
+  if (!st.ok()) return st.take_error();
+  st->bind(1, mbid);
+  std::vector<RecordRow> out;
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    RecordRow row;
+    row.record = row_to_record(*st, &row.checksum_ok);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+Status write_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
+  return insert_record(db, mbid, r, structure);
+}
+
+}  // namespace layout
 
 }  // namespace cyr::store

@@ -207,7 +207,9 @@ struct QuotaInfo {
   std::optional<uint64_t> message_limit;
   uint64_t storage_used_bytes = 0;
   uint64_t message_used = 0;
-  uint64_t storage_used_kib() const { return (storage_used_bytes + 1023) / 1024; }
+  // Whole KiB, rounded down as Cyrus reports it (GETQUOTA, quota(8)), so the
+  // two servers show the same usage for the same mail.
+  uint64_t storage_used_kib() const { return storage_used_bytes / 1024; }
 };
 
 struct SeenState {

@@ -372,6 +372,7 @@ const OptionSpec kOptions[] = {
     S("sync_log_channels", "", "space-separated channels, each with its own log"),
     S("sync_log_unsuppressable_channels", "squatter", "channels logged even without sync_log_chain"),
     S("sync_password", "", "password towards the replica"),
+    I("sync_parallel_streams", "4", "rolling replication: users replicated at once, one connection each (not in Cyrus)"),
     S("sync_port", "", "replica port or service (default: imap, then csync)"),
     S("sync_realm", "", "authentication realm towards the replica"),
     D("sync_reconnect_maxwait", "20m", 's', "longest back-off between reconnect attempts"),
@@ -390,7 +391,7 @@ const OptionSpec kOptions[] = {
       "role at first start; unset: primary without failover_peer, else replica"),
     S("failover_peer", "", "host:port of the other node of the pair"),
     S("failover_witness", "", "host:port of the witness that breaks ties"),
-    D("failover_timeout", "30s", 's', "peer silence after which the replica may promote itself"),
+    D("failover_timeout", "5s", 's', "peer silence after which the replica may promote itself; also the lease"),
     S("failover_hook", "", "program run on every role change (role and epoch as arguments)"),
     E("sync_mode", "async", kSyncModes, "async: acknowledge before the replica has the change; "
                                         "sync: only after"),

@@ -149,6 +149,27 @@ TEST_F(StoreTest, ListPatterns) {
   EXPECT_EQ(store_->list("*")->size(), 8u);
 }
 
+TEST_F(StoreTest, StructuresOfManyMessagesInOneRead) {
+  create("user.fred");
+  for (int i = 0; i < 3; ++i) {
+    std::string msg = "Subject: m" + std::to_string(i) + "\r\n\r\nbody\r\n";
+    ASSERT_TRUE(store_->append(one_message("user.fred", msg)).ok());
+  }
+  // Out of order, a uid that never existed, and one repeated: one entry per
+  // uid asked, each the same blob structure() gives.
+  std::vector<Uid> uids{3, 1, 9, 3};
+  auto got = store_->structures("user.fred", uids);
+  ASSERT_TRUE(got.ok()) << got.error().describe();
+  ASSERT_EQ(got->size(), 4u);
+  EXPECT_EQ((*got)[0], *store_->structure("user.fred", 3));
+  EXPECT_EQ((*got)[1], *store_->structure("user.fred", 1));
+  EXPECT_FALSE((*got)[2].has_value());
+  EXPECT_EQ((*got)[3], (*got)[0]);
+  EXPECT_NE((*got)[0], (*got)[1]);
+  EXPECT_EQ(store_->structures("user.nobody", uids).error().code, Errc::NotFound);
+  EXPECT_TRUE(store_->structures("user.fred", {})->empty());
+}
+
 TEST_F(StoreTest, AppendReadAndStructure) {
   create("user.fred");
   std::string msg = "From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n";

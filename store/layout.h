@@ -1,0 +1,59 @@
+// The store's on-disk layout for the offline and repair tools (reconstruct,
+// quota recompute, chk_cyrus, checkpoints): where a shard's database lives,
+// the schemas of mailboxes.db and of a shard, and how an index record is
+// written and checked. Defined in store_impl.cpp next to the code that uses
+// the same definitions, so the layout lives in one place.
+//
+// These functions work on a caller's open database connection and take no
+// lock of their own: a caller that writes must hold the database's write lock
+// (BEGIN IMMEDIATE). Stateless; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/base/result.h"
+#include "store/types.h"
+
+namespace cyr::store {
+namespace sql {
+class Db;
+}
+
+namespace layout {
+
+// {configdirectory}/shards/<xx>/<id>.db, xx = id & 0xff in hex.
+std::filesystem::path shard_db_path(const std::filesystem::path& configdirectory, uint64_t shard_id);
+// {configdirectory}/mailboxes.db
+std::filesystem::path list_db_path(const std::filesystem::path& configdirectory);
+
+// CREATE TABLE IF NOT EXISTS ... of mailboxes.db and of a shard database.
+const char* list_schema();
+const char* shard_schema();
+
+// The index format versions this build reads and writes. A shard stamped 0
+// (PRAGMA user_version never set) is format 1: there is one format so far.
+inline constexpr int64_t kIndexVersionMin = 1;
+inline constexpr int64_t kIndexVersionMax = 1;
+
+// One row of a shard's record table, with whether its checksum holds.
+struct RecordRow {
+  MessageRecord record;
+  bool checksum_ok = false;
+};
+
+// Every record row of mailbox `mbid` (tombstones included), ascending UID.
+// A row whose checksum fails is returned with checksum_ok = false, so a
+// repair can tell damaged rows from missing ones.
+Result<std::vector<RecordRow>> read_record_rows(sql::Db& db, int64_t mbid);
+// Inserts or replaces a record (with its checksum) and, if given, its
+// serialized MessageStructure, exactly as the store writes them.
+Status write_record(sql::Db& db, int64_t mbid, const MessageRecord& r,
+                    const std::string* structure);
+
+}  // namespace layout
+}  // namespace cyr::store
