@@ -108,6 +108,17 @@ MappedCommand map_command(const std::vector<std::string>& argv, EntrySection sec
     return m;
   }
 
+  // Our own service handlers that Cyrus never had ("failover": the HA
+  // controller's heartbeat and admin service, registered from ops/).
+  if (section == EntrySection::Services && program.front() != '/' && catalog.has_handler &&
+      catalog.has_handler(base)) {
+    m.kind = MappedCommand::Kind::Handler;
+    m.name = std::string(base);
+    m.argv = argv;
+    m.argv[0] = m.name;
+    return m;
+  }
+
   m.name = std::string(base);
   if (program.front() == '/' && section != EntrySection::Services) {
     // A site's own program: Cyrus runs whatever cmd names. Whether it exists

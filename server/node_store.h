@@ -18,8 +18,11 @@ class ImapdConf;
 namespace cyr::server {
 
 // The Store given to set_node_store(), else opened from `conf` on the first
-// call and kept for the life of the process.
-Result<std::shared_ptr<store::Store>> node_store(const config::ImapdConf& conf);
+// call and kept for the life of the process. `mode` matters only to that
+// first call: cyr_master opens the Primary; a tool that may run beside it
+// (cyr_sync_client, cyr_sync_reset) asks for a Secondary.
+Result<std::shared_ptr<store::Store>> node_store(const config::ImapdConf& conf,
+                                                 store::OpenMode mode = store::OpenMode::Primary);
 void set_node_store(std::shared_ptr<store::Store> store);
 
 }  // namespace cyr::server

@@ -120,6 +120,7 @@ struct SelectArgs {  // SELECT and EXAMINE
 struct CreateArgs {
   std::string mailbox;
   std::vector<std::string> special_use;  // CREATE ... (USE (\Sent)) RFC 6154
+  std::string partition;  // Cyrus's "CREATE name partition" (admins; cyradm's cm name partition)
   bool operator==(const CreateArgs&) const = default;
 };
 
@@ -175,6 +176,7 @@ struct AppendMessage {
   std::optional<DateTime> internal_date;
   uint64_t size = 0;     // literal size announced by the client
   uint32_t literal = 0;  // index of this message's MessageLiteral event in the command
+  bool binary = false;   // sent as literal8 "~{N}" (RFC 3516): NULs allowed
   bool operator==(const AppendMessage&) const = default;
 };
 

@@ -112,6 +112,10 @@ Result<CommandArgs> parse_create(ArgReader& r, bool) {
   CreateArgs a;
   CYR_ASSIGN(mbox, r.mailbox());
   a.mailbox = std::move(mbox);
+  if (!r.at_end() && !r.peek_open()) {  // Cyrus: CREATE mailbox partition
+    CYR_ASSIGN(part, r.astring());
+    a.partition = std::move(part);
+  }
   if (r.take_open()) {  // create-params: USE (special-use ...)  (RFC 6154)
     while (!r.take_close()) {
       CYR_ASSIGN(name, r.upper_atom());
@@ -272,6 +276,7 @@ Result<CommandArgs> parse_append(ArgReader& r, bool) {
     if (!lit.ok()) return lit.take_error();
     m.size = lit->size;
     m.literal = lit->index;
+    m.binary = lit->binary;
     a.messages.push_back(std::move(m));
   }
   if (a.messages.empty()) return invalid("Missing message literal");
@@ -355,27 +360,47 @@ Result<CommandArgs> parse_setquota(ArgReader& r, bool) {
   return CommandArgs{std::move(a)};
 }
 
-Result<CommandArgs> parse_getmetadata(ArgReader& r, bool) {
-  GetMetadataArgs a;
-  if (r.take_open()) {
-    while (!r.take_close()) {
-      CYR_ASSIGN(opt, r.upper_atom());
-      if (opt == "MAXSIZE") {
-        CYR_ASSIGN(n, r.number64());
-        a.maxsize = n;
-      } else if (opt == "DEPTH") {
-        CYR_ASSIGN(depth, r.upper_atom());
-        std::string_view d = depth;
-        if (d == "INFINITY") a.depth = "infinity";
-        else if (d == "0" || d == "1") a.depth = std::string(d);
-        else return invalid("Invalid DEPTH");
-      } else {
-        return invalid("Unknown GETMETADATA option " + opt);
-      }
+// getmetadata-options after "(": MAXSIZE n / DEPTH 0|1|infinity, up to ")".
+Status parse_getmetadata_options(ArgReader& r, GetMetadataArgs& a) {
+  while (!r.take_close()) {
+    CYR_ASSIGN(opt, r.upper_atom());
+    if (opt == "MAXSIZE") {
+      CYR_ASSIGN(n, r.number64());
+      a.maxsize = n;
+    } else if (opt == "DEPTH") {
+      CYR_ASSIGN(depth, r.upper_atom());
+      std::string_view d = depth;
+      if (d == "INFINITY") a.depth = "infinity";
+      else if (d == "0" || d == "1") a.depth = std::string(d);
+      else return invalid("Invalid DEPTH");
+    } else {
+      return invalid("Unknown GETMETADATA option " + opt);
     }
   }
+  return {};
+}
+
+Result<CommandArgs> parse_getmetadata(ArgReader& r, bool) {
+  GetMetadataArgs a;
+  if (r.take_open()) CYR_TRY(parse_getmetadata_options(r, a));
   CYR_ASSIGN(mbox, r.mailbox());
   a.mailbox = std::move(mbox);
+  // Options are accepted after the mailbox too (some clients put them there);
+  // an option list starts with MAXSIZE or DEPTH, an entry list never does.
+  if (r.peek_open()) {
+    (void)r.take_open();
+    if (r.peek_atom("MAXSIZE") || r.peek_atom("DEPTH")) {
+      CYR_TRY(parse_getmetadata_options(r, a));
+    } else {
+      while (!r.take_close()) {
+        CYR_ASSIGN(e, r.astring());
+        a.entries.push_back(std::move(e));
+      }
+      if (a.entries.empty()) return invalid("Missing entry");
+      CYR_TRY(r.end());
+      return CommandArgs{std::move(a)};
+    }
+  }
   if (r.take_open()) {
     while (!r.take_close()) {
       CYR_ASSIGN(e, r.astring());

@@ -18,6 +18,7 @@ constexpr size_t kSkipTail = 64;             // enough for "%{partition guid siz
 struct LiteralAnnounce {
   uint64_t size = 0;
   bool sync = true;
+  bool binary = false;  // literal8 "~{N}" (RFC 3516)
 };
 
 bool is_tag_char(unsigned char c) {
@@ -440,9 +441,13 @@ std::optional<ParseResult> Parser::on_line_end() {
       i = j + 1;
       continue;
     }
-    if (c == '{') {
-      auto lit = trailing_literal(seg.substr(i), false);
-      if (!lit || seg.find('}', i) != n - 1) { error = "Invalid literal announcement"; break; }
+    if (c == '{' || (c == '~' && i + 1 < n && seg[i + 1] == '{')) {
+      // "{N}" / "{N+}", or literal8 "~{N}" / "~{N+}" (RFC 3516, RFC 4466).
+      const bool binary = c == '~';
+      const size_t open = binary ? i + 1 : i;
+      auto lit = trailing_literal(seg.substr(open), false);
+      if (!lit || seg.find('}', open) != n - 1) { error = "Invalid literal announcement"; break; }
+      lit->binary = binary;
       announce = lit;
       i = n;
       break;
@@ -495,13 +500,21 @@ std::optional<ParseResult> Parser::on_line_end() {
     error = "Missing space before literal";
   if (error) return fail_and_skip("", error, /*line_done=*/true);
   line_.clear();
-  if (announce) return on_literal_announced(announce->size, announce->sync);
+  if (announce) return on_literal_announced(announce->size, announce->sync, announce->binary);
   return finish_command();
 }
 
-std::optional<ParseResult> Parser::on_literal_announced(uint64_t size, bool sync) {
+std::optional<ParseResult> Parser::on_literal_announced(uint64_t size, bool sync, bool binary) {
   bool is_message = !raw_capture_ && depth_ == 0 && tokens_.size() >= 3 &&
                     tokens_[1].kind == Token::Kind::Atom && iequals(tokens_[1].text, "APPEND");
+  // literal8 carries an APPEND message (RFC 3516 4.4) or a SETMETADATA value
+  // (RFC 5464 5.3); anywhere else it is a syntax error.
+  if (binary && !is_message &&
+      !(tokens_.size() >= 2 && tokens_[1].kind == Token::Kind::Atom &&
+        iequals(tokens_[1].text, "SETMETADATA"))) {
+    line_ = sync ? "" : "{" + std::to_string(size) + "+}";
+    return fail_and_skip("", "literal8 is allowed only in APPEND and SETMETADATA", true);
+  }
   uint64_t limit;
   if (raw_capture_)
     limit = limits_.max_raw_command > raw_.size() ? limits_.max_raw_command - raw_.size() : 0;
@@ -539,13 +552,15 @@ std::optional<ParseResult> Parser::on_literal_announced(uint64_t size, bool sync
     Token t{Token::Kind::MessageLiteral, {}};
     t.size = size;
     t.index = index;
+    t.binary = binary;
     tokens_.push_back(std::move(t));
     phase_ = Phase::Message;
-    return MessageLiteral{size, sync, index};
+    return MessageLiteral{size, sync, index, binary};
   }
   if (!raw_capture_) {
     literal_total_ += size;
     tokens_.push_back(Token{Token::Kind::Literal, {}});
+    tokens_.back().binary = binary;
     tokens_.back().text.reserve(size_t(size));
   }
   phase_ = Phase::Literal;

@@ -62,6 +62,7 @@ struct MessageLiteral {
   uint64_t size = 0;
   bool synchronizing = false;
   uint32_t index = 0;  // 0 for the first message of this command
+  bool binary = false; // literal8 "~{N}" (RFC 3516): the message may hold NULs
 };
 struct MessageData {
   std::string_view bytes;
@@ -124,6 +125,7 @@ class Parser {
     std::string text;   // atom, quoted or literal content
     uint64_t size = 0;  // MessageLiteral: size
     uint32_t index = 0; // MessageLiteral: index in the command
+    bool binary = false; // Literal / MessageLiteral sent as literal8 "~{N}"
   };
 
  private:
@@ -138,7 +140,7 @@ class Parser {
 
   // nullopt: nothing to report yet, keep reading.
   std::optional<ParseResult> on_line_end();
-  std::optional<ParseResult> on_literal_announced(uint64_t size, bool sync);
+  std::optional<ParseResult> on_literal_announced(uint64_t size, bool sync, bool binary = false);
   ParseResult finish_command();
   ParseResult fail(ParseError::Kind kind, std::string code, std::string text);
   ParseResult fail_and_skip(std::string code, std::string text, bool line_done);

@@ -331,7 +331,7 @@ Result<Parser::Token> ArgReader::message_literal() {
   const Token& t = tokens_[pos_];
   if (t.kind != Token::Kind::MessageLiteral) return invalid("Expected a message literal");
   ++pos_;
-  return Token{t.kind, {}, t.size, t.index};
+  return Token{t.kind, {}, t.size, t.index, t.binary};
 }
 
 }  // namespace cyr::imap

@@ -174,6 +174,13 @@ ResponseCode ResponseCode::copy_uid(uint32_t uidvalidity, const std::vector<uint
                       " " + format_uid_sequence(d));
 }
 
+ResponseCode ResponseCode::metadata_long_entries(uint64_t size) {
+  return ResponseCode("METADATA LONGENTRIES " + std::to_string(size));
+}
+ResponseCode ResponseCode::metadata_max_size(uint64_t size) {
+  return ResponseCode("METADATA MAXSIZE " + std::to_string(size));
+}
+
 ResponseCode ResponseCode::named(std::string_view atom) {
   // Empty or not an atom: no code at all, rather than a malformed one.
   return ResponseCode(is_atom(atom) ? std::string(atom) : std::string());
@@ -267,9 +274,13 @@ ResponseWriter& ResponseWriter::string(std::string_view s) {
   if (needs_literal) return literal(s);
   separator();
   out_ += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') out_ += '\\';
-    out_ += c;
+  if (escapes == 0) {
+    out_.append(s);  // the common case, in one copy (FETCH ENVELOPE of a large mailbox)
+  } else {
+    for (char c : s) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
+    }
   }
   out_ += '"';
   return *this;
@@ -290,6 +301,16 @@ ResponseWriter& ResponseWriter::nil() { return atom("NIL"); }
 ResponseWriter& ResponseWriter::literal(std::string_view s) {
   separator();
   out_ += '{';
+  append_number(out_, s.size());
+  out_ += "}\r\n";
+  out_ += s;
+  return *this;
+}
+
+ResponseWriter& ResponseWriter::binary(std::string_view s) {
+  if (s.find('\0') == std::string_view::npos) return literal(s);
+  separator();
+  out_ += "~{";
   append_number(out_, s.size());
   out_ += "}\r\n";
   out_ += s;

@@ -91,6 +91,12 @@ class ResponseCode {
   static ResponseCode append_uid(uint32_t uidvalidity, const std::vector<uint32_t>& uids);
   static ResponseCode copy_uid(uint32_t uidvalidity, const std::vector<uint32_t>& src,
                                const std::vector<uint32_t>& dst);
+  // RFC 5464 4.2.1 / 4.3: METADATA LONGENTRIES n, METADATA MAXSIZE n,
+  // METADATA TOOMANY, METADATA NOPRIVATE.
+  static ResponseCode metadata_long_entries(uint64_t size);
+  static ResponseCode metadata_max_size(uint64_t size);
+  static ResponseCode metadata_too_many() { return ResponseCode("METADATA TOOMANY"); }
+  static ResponseCode metadata_no_private() { return ResponseCode("METADATA NOPRIVATE"); }
   // RFC 4978 / other extensions: a bare atom code (must be a valid atom).
   static ResponseCode named(std::string_view atom);
 
@@ -132,6 +138,10 @@ class ResponseWriter {
   ResponseWriter& nstring(const std::optional<std::string>& s);
   ResponseWriter& nil();
   ResponseWriter& literal(std::string_view s);        // always a literal
+  // Data that may hold NULs (BINARY[...], METADATA values): a literal8
+  // "~{N}" when it does (RFC 3516 4.3, the only form that can carry one),
+  // otherwise a plain literal.
+  ResponseWriter& binary(std::string_view s);
   ResponseWriter& mailbox(std::string_view name);     // astring (INBOX as atom)
   ResponseWriter& begin_list();                       // "("
   ResponseWriter& end_list();                         // ")"

@@ -13,12 +13,19 @@ using imap::ResponseCode;
 awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
   std::vector<std::string> files = std::move(append_files_);
   append_files_.clear();
+  std::vector<bool> has_nul = std::move(append_has_nul_);
+  append_has_nul_.clear();
   struct Cleanup {
     std::vector<std::string>& f;
     ~Cleanup() { for (const auto& p : f) ::unlink(p.c_str()); }
   } cleanup{files};
   if (files.size() != a.messages.size())
     co_return Reply::no("Message data was not received", ResponseCode::server_bug());
+  // A NUL may only arrive in a literal8 (RFC 3516 4.4; RFC 3501's CHAR8
+  // excludes it), as Cyrus refuses such a message sent as a plain literal.
+  for (size_t i = 0; i < a.messages.size(); ++i)
+    if (i < has_nul.size() && has_nul[i] && !a.messages[i].binary)
+      co_return Reply::no("Message contains NUL characters; send it as a literal8 (~{n})");
 
   auto internal = to_internal(a.mailbox);
   if (!internal) co_return error_reply(internal.error(), "APPEND");

@@ -42,6 +42,11 @@ awaitable<Reply> Session::cmd_create(const imap::CreateArgs& a) {
     if (!known_special_use(u))
       co_return Reply::no("Unknown special-use attribute " + u, ResponseCode::use_attr());
 
+  // Choosing the partition is an admin's decision (Cyrus: cyradm's "cm name partition").
+  if (!a.partition.empty() && !identity_->is_admin)
+    co_return Reply::no("Permission denied: only administrators choose a partition",
+                        ResponseCode::no_perm());
+
   auto existing = co_await blocking([&] { return store_.lookup(*internal); });
   if (existing) co_return Reply::no("Mailbox already exists", ResponseCode::already_exists());
 
@@ -66,6 +71,7 @@ awaitable<Reply> Session::cmd_create(const imap::CreateArgs& a) {
 
   store::CreateMailboxRequest req;
   req.name = *internal;
+  req.partition = a.partition;
   auto created = co_await blocking([&] { return store_.create_mailbox(req); });
   if (!created) co_return error_reply(created.error(), "CREATE");
   for (const auto& u : a.special_use) {
@@ -322,11 +328,19 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
 
 awaitable<Status> Session::write_status(const store::MailboxInfo& info,
                                         const std::string& external, uint32_t items) {
-  uint32_t unseen = 0, deleted = 0;
-  if (items & (imap::kStatusUnseen | imap::kStatusDeleted)) {
+  uint32_t unseen = 0, deleted = 0, recent = 0;
+  if (items & (imap::kStatusUnseen | imap::kStatusDeleted | imap::kStatusRecent)) {
     const std::string name = info.name;
     auto recs = co_await blocking([&] { return store_.records(name); });
     if (!recs) co_return recs.take_error();
+    // RECENT: messages above this user's \Recent watermark (STATUS does not
+    // raise it; only SELECT does).
+    store::Uid recent_mark = 0;
+    if (items & imap::kStatusRecent) {
+      const std::string user = identity_->userid;
+      auto seen = co_await blocking([&] { return store_.get_seen(user, name); });
+      if (seen) recent_mark = seen->lastuid;
+    }
     // \Seen is per user on mailboxes the user does not own.
     std::optional<imap::SequenceSet> user_seen;
     if (!owns(name)) {
@@ -344,11 +358,12 @@ awaitable<Status> Session::write_status(const store::MailboxInfo& info,
                             : (r.flags.system & store::kFlagSeen) != 0;
       if (!seen) ++unseen;
       if (r.flags.system & store::kFlagDeleted) ++deleted;
+      if (r.uid > recent_mark) ++recent;
     }
   }
   w_.begin_untagged().atom("STATUS").mailbox(external).begin_list();
   if (items & imap::kStatusMessages) w_.atom("MESSAGES").number(info.exists);
-  if (items & imap::kStatusRecent) w_.atom("RECENT").number(0);
+  if (items & imap::kStatusRecent) w_.atom("RECENT").number(recent);
   if (items & imap::kStatusUidNext) w_.atom("UIDNEXT").number(uint64_t(info.last_uid) + 1);
   if (items & imap::kStatusUidValidity) w_.atom("UIDVALIDITY").number(info.uidvalidity);
   if (items & imap::kStatusUnseen) w_.atom("UNSEEN").number(unseen);

@@ -27,6 +27,7 @@ awaitable<Reply> Session::cmd_search(const imap::SearchArgs& a, bool by_uid,
   const std::string name = selected_->info.name;
   const std::vector<store::MessageRecord> records = selected_->view.records();
   const std::vector<store::Uid> saved = saved_search_;
+  const store::UidSet recent = selected_->recent_uids;
   const imap::SearchKey key = a.key;
   const bool content = search_needs_content(key);
   store::Store& st = store_;
@@ -57,6 +58,7 @@ awaitable<Reply> Session::cmd_search(const imap::SearchArgs& a, bool by_uid,
       m.max_uid = records.empty() ? 0 : records.back().uid;
       m.now = now;
       m.saved = &saved;
+      m.recent = recent.contains(r.uid);
       if (content) {
         m.structure = [&]() -> const mail::MessageStructure* { load(); return ms ? &*ms : nullptr; };
         m.bytes = [&]() -> const std::string* { load(); return bytes ? &*bytes : nullptr; };

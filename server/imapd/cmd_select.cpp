@@ -71,6 +71,7 @@ awaitable<Reply> Session::cmd_select(const imap::SelectArgs& a, bool examine) {
   state_ = SessionState::Selected;
   MailboxView& v = selected_->view;
   for (uint32_t s = 1; s <= v.exists(); ++s) overlay_seen(v.at(s));
+  (void)co_await claim_recent(0);
 
   std::vector<std::string> keywords;
   uint32_t first_unseen = 0;
@@ -87,7 +88,7 @@ awaitable<Reply> Session::cmd_select(const imap::SelectArgs& a, bool examine) {
   for (const auto& f : flags) w_.atom(f);
   w_.end_list().end_line();
   w_.begin_untagged().number(v.exists()).atom("EXISTS").end_line();
-  w_.begin_untagged().number(0).atom("RECENT").end_line();
+  w_.begin_untagged().number(recent_count()).atom("RECENT").end_line();
   if (first_unseen)
     w_.untagged_status(imap::StatusKind::Ok, ResponseCode::unseen(first_unseen), "Ok");
   std::vector<std::string> perm = selected_->read_only ? std::vector<std::string>{} : flags;

@@ -239,9 +239,38 @@ std::optional<std::string> extract_section(const mail::MessageStructure& msg,
   return std::string(bytes);
 }
 
+BinaryContent extract_binary(const mail::MessageStructure& msg, std::string_view message,
+                             const std::vector<uint32_t>& part) {
+  BinaryContent out;
+  if (part.empty()) {
+    out.data = std::string(message.substr(0, std::min<uint64_t>(msg.size, message.size())));
+    return out;
+  }
+  const mail::BodyPart* p = mail::find_section(msg, std::span<const uint32_t>(part));
+  if (!p || p->body_offset > message.size()) {
+    out.status = BinaryContent::Status::NoSuchPart;
+    return out;
+  }
+  std::string_view body = message.substr(p->body_offset, p->body_size);
+  const std::string& enc = p->encoding;
+  if (p->is_multipart() || p->is_message() || enc.empty() || enc == "7bit" || enc == "8bit" ||
+      enc == "binary") {
+    out.data = std::string(body);
+  } else if (enc == "base64" || enc == "quoted-printable") {
+    out.data = mail::decode_transfer_encoding(body, enc);
+  } else {
+    out.status = BinaryContent::Status::UnknownCte;
+    out.encoding = enc;
+  }
+  return out;
+}
+
 std::string section_item_name(const imap::FetchItem& item) {
   using T = imap::Section::Text;
-  std::string s = item.kind == imap::FetchItem::Kind::BinarySection ? "BINARY[" : "BODY[";
+  using K = imap::FetchItem::Kind;
+  std::string s = item.kind == K::BinarySection ? "BINARY["
+                  : item.kind == K::BinarySize  ? "BINARY.SIZE["
+                                                : "BODY[";
   const imap::Section& sec = item.section;
   for (size_t i = 0; i < sec.part.size(); ++i) {
     if (i) s += '.';

@@ -46,6 +46,19 @@ std::optional<std::string> extract_section(const mail::MessageStructure& msg,
                                            std::string_view message,
                                            const imap::Section& section);
 
+// BINARY[part] (RFC 3516): the part's body with its Content-Transfer-Encoding
+// undone (base64, quoted-printable; 7bit, 8bit and binary as they are). The
+// empty part path is the whole message, as stored. Multipart and message
+// parts are returned as they are (they cannot be encoded).
+struct BinaryContent {
+  enum class Status { Ok, NoSuchPart, UnknownCte };
+  Status status = Status::Ok;
+  std::string data;
+  std::string encoding;  // UnknownCte: the encoding we do not know
+};
+BinaryContent extract_binary(const mail::MessageStructure& msg, std::string_view message,
+                             const std::vector<uint32_t>& part);
+
 // Keeps (or, with exclude, drops) the header fields named in `names`
 // (upper-case) from a header block; the blank line ending the block is kept.
 std::string filter_header_fields(std::string_view header_block,
@@ -53,6 +66,7 @@ std::string filter_header_fields(std::string_view header_block,
 
 // "BODY[1.2.HEADER.FIELDS (FROM TO)]<0>": the name of a section item in a
 // response (peek is never echoed; the origin octet only with a partial).
+// Also "BINARY[1.2]<0>" and "BINARY.SIZE[1.2]".
 std::string section_item_name(const imap::FetchItem& item);
 
 }  // namespace cyr::imapd

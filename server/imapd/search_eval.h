@@ -31,8 +31,7 @@ struct SearchMessage {
   uint32_t max_seq = 0;       // "*" in a sequence-set key
   store::Uid max_uid = 0;     // "*" in a UID key
   int64_t now = 0;            // for OLDER / YOUNGER
-  // \Recent is not tracked per session; kept for completeness of the keys.
-  bool recent = false;
+  bool recent = false;  // \Recent in this session (RECENT, NEW, OLD)
   // Loaders; each may return nullptr when the message cannot be read (the
   // key then does not match).
   std::function<const mail::MessageStructure*()> structure;

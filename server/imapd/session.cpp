@@ -85,6 +85,22 @@ awaitable<bool> Session::read_more(bool at_command_start) {
   // The parser enforces the command bound; the connection's bound only keeps
   // a single line from growing without limit.
   auto line = co_await conn_->read_line(settings_.max_line + 1024, mode);
+  // Replication commands of an admin (X-REPLICATION) carry csync payloads the
+  // IMAP parser does not know (file literals): they bypass it, one command
+  // after the other, until an ordinary line comes.
+  while (line && at_command_start && replication_allowed()) {
+    std::string verb = replication_verb_of(*line);
+    if (verb.empty()) break;
+    if (!replication_) replication_ = (*replication_factory())(service_->ctx, store_, sid_);
+    size_t sp = line->find(' ');
+    std::string tag = line->substr(0, sp);
+    size_t rest_at = sp + 1 + verb.size();
+    std::string rest = rest_at < line->size() ? line->substr(rest_at + 1) : std::string();
+    if (!out_.empty() && !co_await flush()) co_return false;
+    if (!co_await replication_->run(tag, verb, std::move(rest), *conn_)) co_return false;
+    if (!co_await flush()) co_return false;
+    line = co_await conn_->read_line(settings_.max_line + 1024, mode);
+  }
   if (!line) {
     switch (conn_->end_reason()) {
       case server::net::EndReason::Shutdown:
@@ -129,6 +145,7 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
   if (lit.index == 0) {
     for (const auto& f : append_files_) ::unlink(f.c_str());
     append_files_.clear();
+    append_has_nul_.clear();
   }
   if (lit.size > settings_.max_message) {
     refuse_append(imap::ResponseCode::too_big(),
@@ -147,6 +164,8 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
     co_return true;
   }
   append_files_.push_back(tmpl);
+  append_has_nul_.resize(append_files_.size(), false);
+  append_has_nul_.back() = false;
   if (lit.synchronizing) {
     w_.continuation("Ready for literal data");
     if (!co_await flush()) {
@@ -168,6 +187,7 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
       imap::ParseResult ev = parser_.next();
       auto* data = std::get_if<imap::MessageData>(&ev);
       if (!data) break;  // NeedMore: the chunk is used up
+      if (data->bytes.find('\0') != std::string_view::npos) append_has_nul_.back() = true;
       size_t done = 0;
       while (!write_failed && done < data->bytes.size()) {
         ssize_t n = ::write(fd, data->bytes.data() + done, data->bytes.size() - done);
@@ -351,8 +371,8 @@ awaitable<Reply> Session::execute(const imap::Request& req) {
     case CommandId::GetQuota: return cmd_getquota(c.as<imap::QuotaRootArgs>());
     case CommandId::GetQuotaRoot: return cmd_getquotaroot(c.as<imap::MailboxArgs>());
     case CommandId::SetQuota: return cmd_setquota(c.as<imap::SetQuotaArgs>());
-    case CommandId::GetMetadata:
-    case CommandId::SetMetadata:
+    case CommandId::GetMetadata: return cmd_getmetadata(c.as<imap::GetMetadataArgs>());
+    case CommandId::SetMetadata: return cmd_setmetadata(c.as<imap::SetMetadataArgs>());
     case CommandId::SyncApply:
     case CommandId::SyncGet:
     case CommandId::SyncRestart:

@@ -35,6 +35,7 @@
 #include "server/imap/response.h"
 #include "server/imapd/imapd_service.h"
 #include "server/imapd/mailbox_view.h"
+#include "server/imapd/replication_hook.h"
 #include "server/net/connection.h"
 #include "store/mail/acl.h"
 #include "store/mail/mboxname.h"
@@ -76,6 +77,11 @@ struct Selected {
   // seen_uids then overrides the records' shared \Seen bit.
   bool per_user_seen = false;
   store::UidSet seen_uids;
+  // \Recent in this session (Cyrus semantics): the messages above the user's
+  // recent watermark (SeenState::lastuid) when this session first saw them.
+  // A SELECT (not EXAMINE) then raises the watermark, so a later selection
+  // by the same user does not see them as recent again.
+  store::UidSet recent_uids;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -105,6 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- helpers (session_util.cpp)
   std::vector<std::string> capabilities() const;
   bool is_replica() const;
+  // An admin, logged in, with a replication engine installed (X-REPLICATION).
+  bool replication_allowed() const;
   Result<std::string> to_internal(const std::string& external) const;
   std::string to_external(const std::string& internal) const;
   mail::Rights rights_on(const store::MailboxInfo& info) const;
@@ -124,6 +132,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // Per-user \Seen (see Selected::per_user_seen).
   void overlay_seen(store::MessageRecord& r) const;
   awaitable<Status> save_seen();
+  // \Recent: marks the view's messages above max(known_uid, watermark) as
+  // recent here and, unless read-only, raises the watermark to the view's
+  // highest UID. Returns true if any message became recent.
+  awaitable<bool> claim_recent(store::Uid known_uid);
+  uint32_t recent_count() const;
+  // FLAGS of a message as this session shows them (\Recent included).
+  std::vector<std::string> flags_shown(const store::MessageRecord& r) const;
 
   // ---- handlers, one file per group
   // cmd_auth.cpp
@@ -169,6 +184,9 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Reply> cmd_getquotaroot(const imap::MailboxArgs& a);
   awaitable<Reply> cmd_setquota(const imap::SetQuotaArgs& a);
   void write_quota(const store::QuotaInfo& q);
+  // cmd_metadata.cpp
+  awaitable<Reply> cmd_getmetadata(const imap::GetMetadataArgs& a);
+  awaitable<Reply> cmd_setmetadata(const imap::SetMetadataArgs& a);
 
   std::shared_ptr<ImapdService> service_;
   std::shared_ptr<server::net::Connection> conn_;
@@ -190,9 +208,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // APPEND messages of the command being read: temporary files.
   std::vector<std::string> append_files_;
+  // Per file: the message holds a NUL octet (allowed only in a literal8).
+  std::vector<bool> append_has_nul_;
   bool at_command_start_ = true;
   bool pending_no_tagged_ = false;  // the handler sent its own tagged line (STARTTLS)
   std::string command_tag_;  // tag of the command being read
+  // X-REPLICATION: an admin session's replication engine, made at its first
+  // SYNC* command (replication_hook.h).
+  std::unique_ptr<ReplicationChannel> replication_;
 
   // Set from the store's committing thread; read on the strand.
   std::shared_ptr<std::atomic<bool>> dirty_ = std::make_shared<std::atomic<bool>>(false);

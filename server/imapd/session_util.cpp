@@ -30,10 +30,16 @@ std::vector<std::string> Session::capabilities() const {
        {"NAMESPACE", "UIDPLUS", "MULTIAPPEND", "UNSELECT", "CHILDREN", "LIST-EXTENDED",
         "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CONDSTORE", "QRESYNC", "ESEARCH",
         "SEARCHRES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
-        "QUOTA=RES-MESSAGE", "STATUS=SIZE"})
+        "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER"})
     caps.push_back(c);
   caps.push_back("APPENDLIMIT=" + std::to_string(settings_.max_message));
+  if (replication_allowed()) caps.push_back("X-REPLICATION");
   return caps;
+}
+
+bool Session::replication_allowed() const {
+  return state_ != SessionState::NotAuthenticated && identity_ && identity_->is_admin &&
+         replication_factory() != nullptr;
 }
 
 bool Session::is_replica() const { return store_.node_state().role == store::Role::Replica; }
@@ -107,12 +113,61 @@ void Session::on_mailbox_changed() {
   dirty_->store(true);
 }
 
+std::vector<std::string> Session::flags_shown(const store::MessageRecord& r) const {
+  std::vector<std::string> names = flag_names(r.flags);
+  if (selected_ && selected_->recent_uids.contains(r.uid)) names.insert(names.begin(), "\\Recent");
+  return names;
+}
+
+uint32_t Session::recent_count() const {
+  if (!selected_ || selected_->recent_uids.empty()) return 0;
+  const auto& recs = selected_->view.records();
+  const store::Uid lowest = selected_->recent_uids.ranges().front().first;
+  uint32_t n = 0;
+  for (auto it = recs.rbegin(); it != recs.rend() && it->uid >= lowest; ++it)
+    if (selected_->recent_uids.contains(it->uid)) ++n;
+  return n;
+}
+
+// Cyrus keeps the \Recent watermark per user: in the seen state's lastuid
+// (the mailbox's own recentuid in Cyrus for the owner; one place here, so
+// both kinds of user behave alike and it replicates as SEEN). Read and
+// raise it in one blocking call so two sessions of one user racing through
+// SELECT rarely both claim the same messages.
+awaitable<bool> Session::claim_recent(store::Uid known_uid) {
+  const std::string user = identity_->userid, name = selected_->info.name;
+  const store::Uid top = selected_->view.max_uid();
+  const bool raise = !selected_->read_only && !is_replica();
+  auto mark = co_await blocking([&]() -> Result<store::Uid> {
+    auto seen = store_.get_seen(user, name);
+    if (!seen) return seen.take_error();
+    if (!raise || seen->lastuid >= top) return seen->lastuid;
+    store::SeenState st = *seen;
+    st.lastuid = top;
+    st.lastread = static_cast<int64_t>(std::time(nullptr));
+    CYR_TRY(store_.set_seen(user, name, st));
+    return seen->lastuid;
+  });
+  if (!mark) {
+    // Not fatal: the messages are simply not shown as \Recent.
+    CYR_LOG(Warning, sid_, "\\Recent watermark of %s on %s: %s", user.c_str(), name.c_str(),
+            mark.error().describe().c_str());
+    co_return false;
+  }
+  // One range, not one entry per message: only UIDs the view holds are
+  // ever looked up in it.
+  const store::Uid floor = std::max(known_uid, *mark);
+  if (top <= floor) co_return false;
+  selected_->recent_uids.add(floor + 1, top);
+  co_return true;
+}
+
 void Session::write_flags_fetch(uint32_t seq, bool with_uid) {
   const store::MessageRecord& r = selected_->view.at(seq);
   w_.begin_untagged().number(seq).atom("FETCH").begin_list();
   if (with_uid) w_.atom("UID").number(r.uid);
   w_.atom("FLAGS").begin_list();
-  for (const auto& f : flag_names(r.flags)) w_.atom(f);
+  for (const auto& f : flags_shown(r)) w_.atom(f);
   w_.end_list();
   if (condstore_) w_.atom("MODSEQ").begin_list().number(r.modseq).end_list();
   w_.end_list().end_line();
@@ -148,11 +203,17 @@ awaitable<void> Session::report_changes(bool allow_expunge) {
   }
   for (auto& r : changes->changed) overlay_seen(r);
   uint32_t before = selected_->view.exists();
+  const store::Uid known_uid = selected_->view.max_uid();
   ViewUpdate u = selected_->view.apply(*changes, allow_expunge);
+  // New arrivals are \Recent here unless a session of this user saw them first.
+  if (selected_->view.max_uid() > known_uid) (void)co_await claim_recent(known_uid);
   write_expunges(u);
   for (uint32_t seq : u.flag_changed_seqs) write_flags_fetch(seq, qresync_);
-  if (u.exists_changed || selected_->view.exists() != before - u.expunged_seqs.size())
+  // RECENT goes with EXISTS, as Cyrus sends them (RFC 3501 7.3.2).
+  if (u.exists_changed || selected_->view.exists() != before - u.expunged_seqs.size()) {
     w_.begin_untagged().number(selected_->view.exists()).atom("EXISTS").end_line();
+    w_.begin_untagged().number(recent_count()).atom("RECENT").end_line();
+  }
 }
 
 Result<std::vector<uint32_t>> Session::resolve_set(const imap::SequenceSet& set,

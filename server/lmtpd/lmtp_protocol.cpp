@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace cyr::lmtpd {
 
@@ -249,11 +250,34 @@ void DataDecoder::emit(char c, std::string& out) {
   out += c;
 }
 
-void DataDecoder::feed(std::string_view in, std::string& out) {
-  for (char c : in) {
+size_t DataDecoder::feed(std::string_view in, std::string& out) {
+  size_t i = 0;
+  while (i < in.size()) {
+    if (state_ == State::Done) return i;  // the rest belongs to the next command
+    if (state_ == State::Mid && !in_header_) {
+      // Body bytes inside a line need no decoding: copy up to and including
+      // the line's LF in one piece, noting NULs and a bare LF on the way.
+      // (Per byte, a 30 MiB message costs seconds of CPU.)
+      const char* p = in.data() + i;
+      size_t rest = in.size() - i;
+      const char* lf = static_cast<const char*>(std::memchr(p, '\n', rest));
+      size_t n = lf ? static_cast<size_t>(lf - p) + 1 : rest;
+      if (!nul_ && std::memchr(p, '\0', n)) nul_ = true;
+      if (lf) {
+        bool cr_before = n >= 2 ? p[n - 2] == '\r' : prev_cr_;
+        if (!cr_before) bare_lf_ = true;
+        state_ = State::LineStart;
+      }
+      prev_cr_ = p[n - 1] == '\r';
+      size_ += n;
+      out.append(p, n);
+      i += n;
+      continue;
+    }
+    char c = in[i++];
     switch (state_) {
       case State::Done:
-        return;  // the caller read past the end line: ignore (it asked for too much)
+        return i - 1;
       case State::LineStart:
         if (c == '.') {
           state_ = State::Dot;
@@ -288,6 +312,7 @@ void DataDecoder::feed(std::string_view in, std::string& out) {
         break;
     }
   }
+  return i;
 }
 
 size_t DataDecoder::min_bytes_to_end() const {

@@ -90,9 +90,11 @@ class DataDecoder {
 
   explicit DataDecoder(bool munge_8bit) : munge_8bit_(munge_8bit) {}
 
-  // Consumes `in` (which must not extend past the end line: see
-  // min_bytes_to_end()); appends decoded bytes to `out`.
-  void feed(std::string_view in, std::string& out);
+  // Decodes `in` up to and including the end line and appends the decoded
+  // bytes to `out`. Returns how many bytes of `in` it used: all of them
+  // unless the end line was among them, then the bytes after it (a
+  // pipelined command) are left to the caller.
+  size_t feed(std::string_view in, std::string& out);
   bool finished() const { return state_ == State::Done; }
 
   // The fewest bytes that must still arrive before the data can end. A

@@ -236,11 +236,11 @@ class LmtpSession {
   awaitable<bool> read_data(DataDecoder& dec, int fd, uint64_t limit, bool& too_big, Status& io) {
     std::string out;
     while (!dec.finished()) {
-      // Never ask for more than must still come: a pipelined command after
-      // the end line stays in the connection's buffer.
-      auto chunk = co_await conn_->read_exact(dec.min_bytes_to_end());
+      // Whatever the socket delivered, in one piece; the decoder stops at
+      // the end line, so a pipelined command after it stays buffered.
+      auto chunk = co_await conn_->peek_some();
       if (!chunk) co_return false;
-      dec.feed(*chunk, out);
+      conn_->consume(dec.feed(*chunk, out));
       if (dec.size() > limit) too_big = true;
       if (out.size() >= kWriteChunk || (dec.finished() && !out.empty())) {
         if (fd >= 0 && !too_big && io.ok()) io = write_all(fd, out);
@@ -418,6 +418,28 @@ std::mutex g_dup_mu;
 std::shared_ptr<store::DuplicateDb> g_dupdb;
 bool g_dup_tried = false;
 
+// A DATA spool file belongs to one session; a file still there when this
+// process creates its first LMTP service was left by a process that died
+// mid-transaction (its sender got no 250 and will retry). Only the first
+// creation cleans: a service added later by SIGHUP must not delete the spool
+// files of sessions already running in this process, and the master's pid
+// lock keeps a second master away.
+void remove_spool_leftovers_once(const std::filesystem::path& dir, const std::string& service) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    std::error_code ec;
+    size_t removed = 0;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->path().filename().string().starts_with("lmtp-")) continue;
+      std::error_code rm_ec;
+      if (std::filesystem::remove(it->path(), rm_ec)) ++removed;
+    }
+    if (removed)
+      CYR_LOG(Notice, service, "lmtpd: removed %zu spool file(s) left by an interrupted delivery in %s",
+              removed, dir.c_str());
+  });
+}
+
 }  // namespace
 
 std::shared_ptr<store::DuplicateDb> process_duplicate_db(const config::ImapdConf& conf) {
@@ -464,6 +486,7 @@ Result<server::ServiceHandler> make_lmtpd_handler(std::shared_ptr<const server::
   std::filesystem::create_directories(svc->spool_dir, ec);
   if (ec) return Error(Errc::Io, "lmtpd: cannot create the spool directory",
                        svc->spool_dir.string() + ": " + ec.message());
+  remove_spool_leftovers_once(svc->spool_dir, ctx->service_name);
   server::ServiceHandler h;
   h.refusal_line = "421 4.3.2 Too many connections, try again later\r\n";
   h.run_session = [svc](std::shared_ptr<Connection> conn) -> awaitable<void> {

@@ -221,6 +221,15 @@ awaitable<Result<std::string>> Connection::read_exact(size_t n) {
   co_return out;
 }
 
+awaitable<Result<std::string_view>> Connection::peek_some() {
+  end_reason_ = EndReason::None;
+  if (buffered() == 0) {
+    Status st = co_await fill();
+    if (!st) co_return st.take_error();
+  }
+  co_return std::string_view(rbuf_).substr(rpos_);
+}
+
 awaitable<Status> Connection::read_to_file(size_t n, int fd) {
   end_reason_ = EndReason::None;
   if (n > kMaxExactRead) co_return fail(EndReason::TooBig, "read_to_file of " + std::to_string(n));

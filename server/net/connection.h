@@ -16,6 +16,7 @@
 
 // <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without it.
 #include <utility>
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -95,6 +96,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Exactly n bytes (an IMAP literal, a csync blob).
   awaitable<Result<std::string>> read_exact(size_t n);
+
+  // What has been received and not consumed yet, at least one byte: waits
+  // for the client only when nothing is buffered. Nothing is consumed; the
+  // caller calls consume() with what it used. The view is valid until the
+  // next call on this connection. For stream decoders that must not read
+  // past their end (LMTP DATA, where a pipelined command may follow the end
+  // line) yet should take the data in the pieces the socket delivers, not
+  // a few bytes per call.
+  awaitable<Result<std::string_view>> peek_some();
+  // Drops the first n bytes of what peek_some() returned (n <= its size).
+  void consume(size_t n) { rpos_ += std::min(n, buffered()); }
 
   // Exactly n bytes appended to the open file descriptor fd, in chunks, so a
   // large message never sits in memory. Does not fsync (the caller does, on

@@ -431,6 +431,10 @@ class Pop3Session {
     if (cmd.args.size() != 1) return send("-ERR Syntax: DELE msg\r\n"), true;
     auto n = parse_msgno(cmd.args[0], drop_.size());
     if (!n || drop_[*n - 1].deleted) return send("-ERR No such message\r\n"), true;
+    // A replica (or a node holding writes) could not expunge at QUIT: say so
+    // now rather than accept a deletion that silently never happens.
+    if (Status w = svc_->store->check_writable(); !w.ok())
+      return send("-ERR [SYS/TEMP] This server does not accept deletions now; try again later\r\n"), true;
     drop_[*n - 1].deleted = true;
     send("+OK Message " + cmd.args[0] + " deleted\r\n");
     return true;

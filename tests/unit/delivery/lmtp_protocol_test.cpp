@@ -139,6 +139,49 @@ TEST(DataDecoder, ReadingByMinBytesNeverPassesTheEnd) {
   EXPECT_EQ(out, "Subject: t\r\n\r\nline\r\nx\r\n.\r\n");
 }
 
+TEST(DataDecoder, FeedStopsAfterTheEndLineAndAgreesAcrossAnySplit) {
+  // The session hands the decoder whatever the socket delivered; feed()
+  // reports how much it used so a pipelined command stays for the next read.
+  // Every split of the wire must decode the same bytes and flags as one
+  // piece (the body fast path crosses piece boundaries).
+  using namespace std::string_literals;
+  const std::string wire = "Subject: t\r\n\r\nbody\r\nbare\nlf\r\n..dot\r\nnul\0x\r\n.\r\nRSET\r\nQUIT\r\n"s;
+  const size_t end = wire.find("RSET");
+  DataDecoder whole(true);
+  std::string expect;
+  EXPECT_EQ(whole.feed(wire, expect), end);
+  ASSERT_TRUE(whole.finished());
+  EXPECT_EQ(expect, "Subject: t\r\n\r\nbody\r\nbare\nlf\r\n.dot\r\nnul\0x\r\n"s);
+  EXPECT_TRUE(whole.bare_lf());
+  EXPECT_TRUE(whole.has_nul());
+  for (size_t piece = 1; piece <= 7; ++piece) {
+    DataDecoder d(true);
+    std::string out;
+    size_t pos = 0;
+    while (!d.finished() && pos < wire.size()) {
+      std::string_view in = std::string_view(wire).substr(pos, piece);
+      size_t used = d.feed(in, out);
+      ASSERT_LE(used, in.size());
+      pos += used;
+      if (used < in.size()) break;
+    }
+    ASSERT_TRUE(d.finished()) << piece;
+    EXPECT_EQ(pos, end) << piece;
+    EXPECT_EQ(out, expect) << piece;
+    EXPECT_EQ(d.bare_lf(), whole.bare_lf()) << piece;
+    EXPECT_EQ(d.has_nul(), whole.has_nul()) << piece;
+    EXPECT_EQ(d.size(), whole.size()) << piece;
+  }
+  // A CR at the end of one piece and its LF at the start of the next is
+  // not a bare LF.
+  DataDecoder split(true);
+  std::string out;
+  split.feed("A: b\r\n\r\nxy\r", out);
+  split.feed("\nz\r\n.\r\n", out);
+  EXPECT_TRUE(split.finished());
+  EXPECT_FALSE(split.bare_lf());
+}
+
 TEST(LmtpReply, Format) {
   EXPECT_EQ((Reply{452, "4.2.2", "Over quota"}.format()), "452 4.2.2 Over quota\r\n");
   EXPECT_EQ((Reply{354, "", "Go"}.format()), "354 Go\r\n");

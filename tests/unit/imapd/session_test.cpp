@@ -229,5 +229,121 @@ TEST_F(SessionTest, SearchAndFetchSections) {
   EXPECT_EQ(command("j", "FETCH 5 FLAGS").back().rfind("j BAD", 0), 0u);
 }
 
+TEST_F(SessionTest, RecentIsClaimedBySelectNotByExamine) {
+  start("", false);
+  command("a", "LOGIN fred secret");
+  std::string msg = "Subject: one\r\n\r\nx\r\n";
+  for (const char* t : {"b1", "b2"})
+    command(t, std::string("APPEND INBOX {") + std::to_string(msg.size()) + "+}\r\n" + msg);
+  auto st = command("c", "STATUS INBOX (RECENT MESSAGES)");
+  EXPECT_EQ(st.front(), "* STATUS INBOX (MESSAGES 2 RECENT 2)");
+  // EXAMINE shows \Recent but does not take it away.
+  auto ex = command("d", "EXAMINE INBOX");
+  EXPECT_NE(std::find(ex.begin(), ex.end(), "* 2 RECENT"), ex.end());
+  auto sel = command("e", "SELECT INBOX");
+  EXPECT_NE(std::find(sel.begin(), sel.end(), "* 2 RECENT"), sel.end());
+  EXPECT_EQ(command("f", "FETCH 1 FLAGS").front(), "* 1 FETCH (FLAGS (\\Recent))");
+  EXPECT_EQ(command("g", "SEARCH RECENT").front(), "* SEARCH 1 2");
+  EXPECT_EQ(command("h", "SEARCH NEW").front(), "* SEARCH 1 2");
+  EXPECT_EQ(command("i", "SEARCH OLD").front(), "* SEARCH");
+  // A new message arriving while selected is \Recent in this session too.
+  auto app = command("j", std::string("APPEND INBOX {") + std::to_string(msg.size()) + "+}\r\n" + msg);
+  EXPECT_NE(std::find(app.begin(), app.end(), "* 3 EXISTS"), app.end());
+  EXPECT_NE(std::find(app.begin(), app.end(), "* 3 RECENT"), app.end());
+  // The SELECT claimed them: the next selection sees none.
+  auto again = command("k", "SELECT INBOX");
+  EXPECT_NE(std::find(again.begin(), again.end(), "* 0 RECENT"), again.end());
+  EXPECT_EQ(command("l", "FETCH 1 FLAGS").front(), "* 1 FETCH (FLAGS ())");
+  EXPECT_EQ(command("m", "STATUS INBOX (RECENT)").front(), "* STATUS INBOX (RECENT 0)");
+  EXPECT_EQ(command("n", "SEARCH OLD").front(), "* SEARCH 1 2 3");
+  EXPECT_EQ(command("o", "STORE 1 +FLAGS (\\Recent)").back().rfind("o BAD", 0), 0u);
+}
+
+TEST_F(SessionTest, BinaryFetchAndLiteral8Append) {
+  start("", false);
+  command("a", "LOGIN fred secret");
+  auto caps = command("c0", "CAPABILITY").front();
+  EXPECT_NE(caps.find(" BINARY"), std::string::npos) << caps;
+  EXPECT_NE(caps.find(" METADATA METADATA-SERVER"), std::string::npos) << caps;
+  std::string msg =
+      "Subject: b\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+      "--B\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "AGFi\r\n--B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\n"
+      "zz\r\n--B--\r\n";
+  command("b", "APPEND INBOX {" + std::to_string(msg.size()) + "+}\r\n" + msg);
+  command("c", "SELECT INBOX");
+  auto size = command("d", "FETCH 1 (BINARY.SIZE[1])");
+  EXPECT_EQ(size.front(), "* 1 FETCH (BINARY.SIZE[1] 3)");
+  auto peek = command("e", "FETCH 1 (BINARY.PEEK[1])");
+  EXPECT_EQ(peek[0], "* 1 FETCH (BINARY[1] ~{3}");
+  EXPECT_EQ(peek[1], std::string("") + '\0' + "ab)");
+  auto part = command("f", "FETCH 1 (BINARY.PEEK[1]<1.5>)");
+  EXPECT_EQ(part[0], "* 1 FETCH (BINARY[1]<1> {2}");
+  EXPECT_EQ(part[1], "ab)");
+  auto cte = command("g", "FETCH 1 (BINARY.PEEK[2])").back();
+  EXPECT_EQ(cte.rfind("g NO [UNKNOWN-CTE]", 0), 0u) << cte;
+  // BINARY without .PEEK sets \Seen.
+  auto seen = command("h", "FETCH 1 (BINARY[1])");
+  EXPECT_NE(seen[0].find("\\Seen)"), std::string::npos) << seen[0];
+
+  // A NUL is accepted in a literal8, refused in a plain literal.
+  std::string bin = std::string("Subject: nul\r\n\r\na") + '\0' + "b\r\n";
+  auto ok = command("i", "APPEND INBOX ~{" + std::to_string(bin.size()) + "+}\r\n" + bin).back();
+  EXPECT_EQ(ok.rfind("i OK [APPENDUID", 0), 0u) << ok;
+  auto no = command("j", "APPEND INBOX {" + std::to_string(bin.size()) + "+}\r\n" + bin).back();
+  EXPECT_EQ(no.rfind("j NO", 0), 0u) << no;
+  auto back = command("k", "UID FETCH 2 (BINARY.PEEK[])");
+  EXPECT_EQ(back[0].rfind("* 2 FETCH (UID 2 BINARY[] ~{", 0), 0u) << back[0];
+}
+
+TEST_F(SessionTest, MetadataOnMailboxAndServer) {
+  start("", false);
+  command("a", "LOGIN fred secret");
+  EXPECT_EQ(command("b", "SETMETADATA INBOX (/private/comment \"My own\" /shared/comment {6+}\r\nShared)")
+                .back(), "b OK Setmetadata completed");
+  auto get = command("c", "GETMETADATA INBOX (/private/comment /shared/comment /shared/none)");
+  EXPECT_EQ(get.front(),
+            "* METADATA INBOX (/private/comment \"My own\" /shared/comment \"Shared\" /shared/none NIL)");
+  auto small = command("d", "GETMETADATA (MAXSIZE 4) INBOX (/private/comment /shared/comment)");
+  EXPECT_EQ(small.back(), "d OK [METADATA LONGENTRIES 6] Getmetadata completed");
+  auto deep = command("e", "GETMETADATA (DEPTH infinity) INBOX /shared");
+  EXPECT_NE(deep.front().find("/shared/comment \"Shared\""), std::string::npos) << deep.front();
+  EXPECT_NE(deep.front().find("/shared/vendor/cmu/cyrus-imapd/uniqueid"), std::string::npos);
+  EXPECT_EQ(deep.front().find("/private/comment"), std::string::npos);
+  // NIL removes; read-only and malformed entries are refused and change nothing.
+  EXPECT_EQ(command("f", "SETMETADATA INBOX (/private/comment NIL)").back().rfind("f OK", 0), 0u);
+  EXPECT_EQ(command("g", "GETMETADATA INBOX /private/comment").front(),
+            "* METADATA INBOX (/private/comment NIL)");
+  auto ro = command("h", "SETMETADATA INBOX (/shared/comment \"x\" /shared/vendor/cmu/cyrus-imapd/size \"1\")");
+  EXPECT_EQ(ro.back().rfind("h NO [NOPERM]", 0), 0u) << ro.back();
+  EXPECT_EQ(command("i", "GETMETADATA INBOX /shared/comment").front(),
+            "* METADATA INBOX (/shared/comment \"Shared\")");
+  EXPECT_EQ(command("j", "SETMETADATA INBOX (/comment \"x\")").back().rfind("j BAD", 0), 0u);
+  auto big = command("k", "SETMETADATA INBOX (/private/big {40000+}\r\n" + std::string(40000, 'x') + ")");
+  EXPECT_EQ(big.back().rfind("k NO [METADATA MAXSIZE 32768]", 0), 0u) << big.back();
+  // Server metadata: shared entries are the admins'; private ones anyone's.
+  EXPECT_EQ(command("l", "SETMETADATA \"\" (/shared/motd \"hi\")").back().rfind("l NO [NOPERM]", 0), 0u);
+  EXPECT_EQ(command("m", "SETMETADATA \"\" (/private/note \"mine\")").back().rfind("m OK", 0), 0u);
+  EXPECT_EQ(command("n", "GETMETADATA \"\" /private/note").front(),
+            "* METADATA \"\" (/private/note \"mine\")");
+  // Too many entries: refused as a whole before anything is written.
+  std::string many = "SETMETADATA INBOX (";
+  for (int i = 0; i < 257; ++i) many += (i ? " /private/e" : "/private/e") + std::to_string(i) + " \"v\"";
+  auto toomany = command("n2", many + ")").back();
+  EXPECT_EQ(toomany.rfind("n2 NO [METADATA TOOMANY]", 0), 0u) << toomany;
+  EXPECT_EQ(command("n3", "GETMETADATA INBOX /private/e0").front(),
+            "* METADATA INBOX (/private/e0 NIL)");
+  EXPECT_EQ(command("n4", "SETMETADATA INBOX (/private/a \"1\" /PRIVATE/A \"2\")").back().rfind(
+                "n4 BAD", 0),
+            0u);
+  // Special use shows up as /private/specialuse and can be set.
+  command("o", "CREATE Sent (USE (\\Sent))");
+  EXPECT_EQ(command("p", "GETMETADATA Sent /private/specialuse").front(),
+            "* METADATA Sent (/private/specialuse \"\\\\Sent\")");
+  EXPECT_EQ(command("q", "SETMETADATA Sent (/private/specialuse \"\\\\Bogus\")").back().rfind(
+                "q NO [USEATTR]", 0),
+            0u);
+}
+
 }  // namespace
 }  // namespace cyr::imapd
