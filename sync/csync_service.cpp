@@ -7,14 +7,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <mutex>
 
 #include "server/auth/authenticator.h"
 #include "server/auth/base64.h"
+#include "server/imapd/replication_hook.h"
 #include "server/net/connection.h"
 #include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/paths.h"
 #include "sync/dlist_decoder.h"
+#include "sync/sync_compress.h"
 #include "sync/sync_frame.h"
 #include "sync/sync_server.h"
 
@@ -36,6 +39,7 @@ struct CsyncService {
   std::filesystem::path staging_root;
   std::chrono::seconds timeout{1800};
   std::atomic<uint64_t> sessions{0};
+  bool pair_member = false;  // failover_peer set: refuse APPLY while primary
 };
 
 // Where a literal header at the end of a line segment announces payload
@@ -61,32 +65,203 @@ std::optional<uint64_t> literal_size_at_end(std::string_view line) {
   return n;
 }
 
+// The byte stream of a csync session: the Connection itself, or, once the
+// client turned on X-CYR-COMPRESS (sync_compress.h), a zstd stream in each
+// direction over it. Line and exact reads keep the Connection's meaning.
+class Wire {
+ public:
+  explicit Wire(net::Connection& c) : conn_(c) {}
+  bool compressed() const { return enc_ != nullptr; }
+  void start_zstd() {
+    enc_ = std::make_unique<ZstdEncoder>();
+    dec_ = std::make_unique<ZstdDecoder>();
+  }
+  void write(std::string_view s) {
+    if (enc_) pending_.append(s);
+    else conn_.write(s);
+  }
+  awaitable<Status> flush() {
+    if (enc_ && !pending_.empty()) {
+      std::string out;
+      Status st = enc_->encode_flush(pending_, out);
+      pending_.clear();
+      if (!st.ok()) co_return st;
+      conn_.write(out);
+    }
+    co_return co_await conn_.flush();
+  }
+  bool line_too_long() const { return enc_ ? too_long_ : conn_.end_reason() == net::EndReason::LineTooLong; }
+
+  awaitable<Result<std::string>> read_line(size_t max_len, net::Connection::ReadMode mode) {
+    if (!enc_) co_return co_await conn_.read_line(max_len, mode);
+    too_long_ = false;
+    bool skipping = false;
+    for (;;) {
+      size_t nl = plain_.find('\n', ppos_);
+      if (nl != std::string::npos) {
+        std::string line = plain_.substr(ppos_, nl - ppos_);
+        ppos_ = nl + 1;
+        compact();
+        if (skipping) {
+          too_long_ = true;
+          co_return Error(Errc::Limit, "Line too long");
+        }
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        co_return line;
+      }
+      if (plain_.size() - ppos_ > max_len) {  // drop it, keep looking for its end
+        skipping = true;
+        plain_.clear();
+        ppos_ = 0;
+      }
+      Status st = co_await more();
+      if (!st.ok()) co_return st.error();
+    }
+  }
+
+  awaitable<Result<std::string>> read_exact(size_t n) {
+    if (!enc_) co_return co_await conn_.read_exact(n);
+    while (plain_.size() - ppos_ < n) {
+      Status st = co_await more();
+      if (!st.ok()) co_return st.error();
+    }
+    std::string out = plain_.substr(ppos_, n);
+    ppos_ += n;
+    compact();
+    co_return out;
+  }
+
+ private:
+  // Decodes what the socket has; at most 4 MiB of output per call, so a
+  // small input cannot expand without bound before it is consumed.
+  awaitable<Status> more() {
+    if (dec_->pending_output()) {
+      size_t before = plain_.size();
+      auto r = dec_->decode({}, plain_, 4u << 20);
+      if (!r.ok()) co_return r.take_error();
+      if (plain_.size() > before) co_return Status{};
+    }
+    auto v = co_await conn_.peek_some();
+    if (!v.ok()) co_return v.take_error();
+    size_t before = plain_.size();
+    auto used = dec_->decode(*v, plain_, 4u << 20);
+    if (!used.ok()) co_return used.take_error();
+    conn_.consume(*used);
+    if (*used == 0 && plain_.size() == before) co_return Error(Errc::Corrupted, "Compressed stream stalled");
+    co_return Status{};
+  }
+  void compact() {
+    if (ppos_ == plain_.size()) {
+      plain_.clear();
+      ppos_ = 0;
+    } else if (ppos_ > (1u << 20)) {
+      plain_.erase(0, ppos_);
+      ppos_ = 0;
+    }
+  }
+
+  net::Connection& conn_;
+  std::unique_ptr<ZstdEncoder> enc_;
+  std::unique_ptr<ZstdDecoder> dec_;
+  std::string pending_;  // output since the last flush (compressed mode)
+  std::string plain_;    // decoded input not consumed yet
+  size_t ppos_ = 0;
+  bool too_long_ = false;
+};
+
+// One logical command line with its literals, read from `conn` through
+// `framer`. `first`, if given, is the line's first segment already read by
+// the caller (imapd, which saw the tag and verb). A line that does not frame
+// gives `bad` (the text after "BAD "); the stream stays in step.
+struct FramedLine {
+  std::optional<RawLine> line;
+  std::string bad;
+};
+
+awaitable<Result<FramedLine>> read_framed_line(Wire& conn, LineFramer& framer,
+                                               std::optional<std::string> first) {
+  auto mode = net::Connection::ReadMode::Idle;
+  for (;;) {
+    std::string text;
+    if (first) {
+      text = std::move(*first);
+      first.reset();
+    } else {
+      auto seg = co_await conn.read_line(kMaxPhysicalLine, mode);
+      if (!seg.ok()) {
+        if (conn.line_too_long())
+          co_return FramedLine{std::nullopt, "IMAP_PROTOCOL_ERROR Line too long"};
+        co_return seg.take_error();
+      }
+      text = std::move(*seg);
+    }
+    mode = net::Connection::ReadMode::InCommand;
+    std::optional<uint64_t> payload = literal_size_at_end(text);
+    text += "\r\n";
+    std::string_view in = text;
+    while (!in.empty() && !framer.line_ready()) {
+      size_t n = framer.feed(in);
+      if (n == 0) break;
+      in.remove_prefix(n);
+    }
+    uint64_t left = payload ? *payload : 0;
+    while (left > 0) {
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, kMaxReadChunk));
+      auto bytes = co_await conn.read_exact(chunk);
+      if (!bytes.ok()) co_return bytes.take_error();
+      std::string_view b = *bytes;
+      while (!b.empty()) {
+        size_t n = framer.feed(b);
+        if (n == 0) break;
+        b.remove_prefix(n);
+      }
+      left -= chunk;
+    }
+    if (framer.line_ready()) {
+      auto raw = framer.take_line();
+      if (!raw.ok()) co_return FramedLine{std::nullopt, raw.error().user_message};
+      co_return FramedLine{std::move(*raw), {}};
+    }
+  }
+}
+
+// Staging of one replication session: "<pid>-<n>" below the root, so that a
+// new process can tell a killed process's leftovers from live sessions.
+std::filesystem::path session_staging_dir(const std::filesystem::path& root, std::atomic<uint64_t>& counter,
+                                          const char* kind = "") {
+  return root / (std::to_string(::getpid()) + "-" + kind + std::to_string(++counter));
+}
+
 class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
  public:
   CsyncSession(std::shared_ptr<CsyncService> svc, std::shared_ptr<net::Connection> conn)
       : svc_(std::move(svc)), conn_(std::move(conn)) {
     SyncServerOptions o;
-    o.staging_dir = svc_->staging_root / (std::to_string(::getpid()) + "-" + std::to_string(++svc_->sessions));
+    o.staging_dir = session_staging_dir(svc_->staging_root, svc_->sessions);
     o.sid = conn_->sid();
+    o.refuse_apply_on_primary = svc_->pair_member;
     engine_ = std::make_unique<SyncServerSession>(*svc_->store, std::move(o));
   }
 
   awaitable<void> run() {
     conn_->set_idle_timeout(svc_->timeout);
     send_banner();
-    if (!(co_await conn_->flush()).ok()) co_return;
+    if (!(co_await wire_.flush()).ok()) co_return;
     for (;;) {
       auto line = co_await read_command();
       if (!line.ok()) {
-        if (conn_->end_reason() == net::EndReason::Shutdown) co_await conn_->write_and_flush("BYE shutting down\r\n");
+        if (conn_->end_reason() == net::EndReason::Shutdown) {
+          wire_.write("BYE shutting down\r\n");
+          (void)co_await wire_.flush();
+        }
         co_return;
       }
       if (!line->has_value()) {  // framing error already answered
-        if (!(co_await conn_->flush()).ok()) co_return;
+        if (!(co_await wire_.flush()).ok()) co_return;
         continue;
       }
       bool keep = co_await dispatch(std::move(**line));
-      if (!(co_await conn_->flush()).ok() || !keep) co_return;
+      if (!(co_await wire_.flush()).ok() || !keep) co_return;
     }
   }
 
@@ -97,60 +272,23 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
       if (!mechs.empty()) {
         std::string l = "* SASL";
         for (auto& m : mechs) l += " " + m;
-        conn_->write(l + "\r\n");
+        wire_.write(l + "\r\n");
       }
-      if (!conn_->is_tls() && svc_->ctx->tls_context && svc_->ctx->tls_context()) conn_->write("* STARTTLS\r\n");
-      conn_->write("* X-CYR-SYNC " + std::to_string(kCsyncProtocolVersion) + "\r\n");
+      if (!conn_->is_tls() && svc_->ctx->tls_context && svc_->ctx->tls_context()) wire_.write("* STARTTLS\r\n");
+      wire_.write("* X-CYR-SYNC " + std::to_string(kCsyncProtocolVersion) + "\r\n");
+      wire_.write(std::string("* ") + std::string(kCompressCapability) + " " + std::string(kCompressZstd) + "\r\n");
     }
-    conn_->write("* OK " + svc_->servername + " Cyrus sync server 3.6.1 (cyrus-ha)\r\n");
+    wire_.write("* OK " + svc_->servername + " Cyrus sync server 3.6.1 (cyrus-ha)\r\n");
   }
 
   // One logical line with its literals. An empty optional means the line was
   // malformed and a BAD was already queued (the stream stays in step).
   awaitable<Result<std::optional<RawLine>>> read_command() {
     LineFramer framer({}, engine_->file_sinks());
-    auto mode = net::Connection::ReadMode::Idle;
-    for (;;) {
-      auto seg = co_await conn_->read_line(kMaxPhysicalLine, mode);
-      if (!seg.ok()) {
-        if (conn_->end_reason() == net::EndReason::LineTooLong) {
-          conn_->write("BAD IMAP_PROTOCOL_ERROR Line too long\r\n");
-          co_return std::optional<RawLine>();
-        }
-        co_return seg.take_error();
-      }
-      mode = net::Connection::ReadMode::InCommand;
-      std::string text = std::move(*seg);
-      std::optional<uint64_t> payload = literal_size_at_end(text);
-      text += "\r\n";
-      std::string_view in = text;
-      while (!in.empty() && !framer.line_ready()) {
-        size_t n = framer.feed(in);
-        if (n == 0) break;
-        in.remove_prefix(n);
-      }
-      uint64_t left = payload ? *payload : 0;
-      while (left > 0) {
-        size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, kMaxReadChunk));
-        auto bytes = co_await conn_->read_exact(chunk);
-        if (!bytes.ok()) co_return bytes.take_error();
-        std::string_view b = *bytes;
-        while (!b.empty()) {
-          size_t n = framer.feed(b);
-          if (n == 0) break;
-          b.remove_prefix(n);
-        }
-        left -= chunk;
-      }
-      if (framer.line_ready()) {
-        auto raw = framer.take_line();
-        if (!raw.ok()) {
-          conn_->write("BAD " + raw.error().user_message + "\r\n");
-          co_return std::optional<RawLine>();
-        }
-        co_return std::optional<RawLine>(std::move(*raw));
-      }
-    }
+    auto framed = co_await read_framed_line(wire_, framer, std::nullopt);
+    if (!framed.ok()) co_return framed.take_error();
+    if (!framed->line) wire_.write("BAD " + framed->bad + "\r\n");
+    co_return std::move(framed->line);
   }
 
   awaitable<bool> dispatch(RawLine raw) {
@@ -158,26 +296,27 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
     std::string verb(text.substr(0, text.find(' ')));
     for (auto& c : verb) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
     if (verb.empty()) {
-      conn_->write("BAD Null command\r\n");
+      wire_.write("BAD Null command\r\n");
       co_return true;
     }
     if (verb == "AUTHENTICATE") co_return co_await authenticate(raw.text);
     if (verb == "STARTTLS") co_return co_await starttls();
-    if (verb == "COMPRESS") {
-      conn_->write("NO Compression not available\r\n");
+    if (verb == "COMPRESS") {  // Cyrus's DEFLATE: not offered, so never asked for by Cyrus
+      wire_.write("NO Compression not available\r\n");
       co_return true;
     }
+    if (verb == kCompressCapability) co_return co_await start_compression(raw.text);
     auto cmd = parse_command(std::move(raw));
     if (!cmd.ok()) {
-      conn_->write("BAD " + cmd.error().user_message + "\r\n");
+      wire_.write("BAD " + cmd.error().user_message + "\r\n");
       co_return true;
     }
     if (!identity_ && cmd->carries_dlist()) {
-      conn_->write("NO Please authenticate first\r\n");
+      wire_.write("NO Please authenticate first\r\n");
       co_return true;
     }
     if (identity_ && !identity_->is_admin && cmd->verb != "EXIT" && cmd->verb != "NOOP") {
-      conn_->write("NO Permission denied\r\n");
+      wire_.write("NO Permission denied\r\n");
       co_return true;
     }
     SyncServerSession* engine = engine_.get();
@@ -185,25 +324,49 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
     auto replies = co_await svc_->ctx->blocking->run(
         [engine, &c]() -> Result<std::vector<SyncReply>> { return engine->execute(c); });
     if (!replies.ok()) {
-      conn_->write("NO IMAP_IOERROR Unknown error\r\n");
+      wire_.write("NO IMAP_IOERROR Unknown error\r\n");
       co_return true;
     }
     for (auto& r : *replies) {
       StringOutput out;
       encode_reply(r, out);
-      conn_->write(out.str());
+      wire_.write(out.str());
     }
     co_return !engine->exit_requested();
+  }
+
+  // "X-CYR-COMPRESS zstd" (sync_compress.h): after authentication, once.
+  // The OK goes out uncompressed; everything after it is zstd both ways.
+  awaitable<bool> start_compression(const std::string& line) {
+    std::string arg = line.size() > kCompressCapability.size() ? line.substr(kCompressCapability.size() + 1) : "";
+    for (auto& c : arg) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    if (!identity_) {
+      wire_.write("NO Please authenticate first\r\n");
+      co_return true;
+    }
+    if (wire_.compressed()) {
+      wire_.write("NO Compression already active\r\n");
+      co_return true;
+    }
+    if (arg != kCompressZstd) {
+      wire_.write("NO Unknown compression algorithm\r\n");
+      co_return true;
+    }
+    wire_.write("OK zstd active\r\n");
+    if (!(co_await wire_.flush()).ok()) co_return false;
+    wire_.start_zstd();
+    CYR_LOG(Info, conn_->sid(), "csync: zstd compression on");
+    co_return true;
   }
 
   awaitable<bool> starttls() {
     auto ctx = svc_->ctx->tls_context ? svc_->ctx->tls_context() : nullptr;
     if (identity_ || conn_->is_tls() || !ctx) {
-      conn_->write("NO STARTTLS not available\r\n");
+      wire_.write("NO STARTTLS not available\r\n");
       co_return true;
     }
-    conn_->write("OK Begin TLS negotiation now\r\n");
-    if (!(co_await conn_->flush()).ok()) co_return false;
+    wire_.write("OK Begin TLS negotiation now\r\n");
+    if (!(co_await wire_.flush()).ok()) co_return false;
     if (!(co_await conn_->start_tls(ctx)).ok()) co_return false;
     send_banner();
     co_return true;
@@ -211,7 +374,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
 
   awaitable<bool> authenticate(const std::string& line) {
     if (identity_) {
-      conn_->write("BAD Already authenticated\r\n");
+      wire_.write("BAD Already authenticated\r\n");
       co_return true;
     }
     std::vector<std::string> words;
@@ -223,7 +386,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
       p = q + 1;
     }
     if (words.size() < 2 || words.size() > 3) {
-      conn_->write("BAD Missing required argument to Authenticate\r\n");
+      wire_.write("BAD Missing required argument to Authenticate\r\n");
       co_return true;
     }
     auth::ClientInfo client;
@@ -234,7 +397,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
     std::string mech = words[1];
     auto ex = co_await svc_->ctx->blocking->run([&] { return authn->start_sasl(client, mech, true); });
     if (!ex.ok()) {
-      conn_->write("NO Unsupported mechanism\r\n");
+      wire_.write("NO Unsupported mechanism\r\n");
       co_return true;
     }
     std::unique_ptr<auth::SaslExchange> exchange = std::move(*ex);
@@ -245,7 +408,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
       } else {
         auto dec = auth::base64_decode(words[2], auth::kMaxSaslMessage);
         if (!dec.ok()) {
-          conn_->write("BAD Invalid base64\r\n");
+          wire_.write("BAD Invalid base64\r\n");
           co_return true;
         }
         response = std::move(*dec);
@@ -258,7 +421,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
       if (!step.ok()) {
         boost::asio::steady_timer t(conn_->get_executor(), authn->failure_delay(client.address));
         co_await t.async_wait(boost::asio::use_awaitable);
-        conn_->write("NO authentication failure\r\n");
+        wire_.write("NO authentication failure\r\n");
         co_return true;
       }
       if (step->done) {
@@ -268,40 +431,134 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
         if (!step->data.empty()) {
           // SCRAM server-final message: csync's OK cannot carry it, so send
           // it as a challenge first (as Cyrus's saslserver does).
-          conn_->write("+ " + auth::base64_encode(step->data) + "\r\n");
-          if (!(co_await conn_->flush()).ok()) co_return false;
-          auto ack = co_await conn_->read_line(1024, net::Connection::ReadMode::InCommand);
+          wire_.write("+ " + auth::base64_encode(step->data) + "\r\n");
+          if (!(co_await wire_.flush()).ok()) co_return false;
+          auto ack = co_await wire_.read_line(1024, net::Connection::ReadMode::InCommand);
           if (!ack.ok()) co_return false;
         }
-        conn_->write(std::string("OK Success (") + (conn_->is_tls() ? "tls protection" : "no protection") + ")\r\n");
+        wire_.write(std::string("OK Success (") + (conn_->is_tls() ? "tls protection" : "no protection") + ")\r\n");
         co_return true;
       }
-      conn_->write("+ " + auth::base64_encode(step->data) + "\r\n");
-      if (!(co_await conn_->flush()).ok()) co_return false;
-      auto l = co_await conn_->read_line(4 * auth::kMaxSaslMessage / 3 + 16, net::Connection::ReadMode::InCommand);
+      wire_.write("+ " + auth::base64_encode(step->data) + "\r\n");
+      if (!(co_await wire_.flush()).ok()) co_return false;
+      auto l = co_await wire_.read_line(4 * auth::kMaxSaslMessage / 3 + 16, net::Connection::ReadMode::InCommand);
       if (!l.ok()) co_return false;
       if (*l == "*") {
-        conn_->write("BAD Client canceled authentication\r\n");
+        wire_.write("BAD Client canceled authentication\r\n");
         co_return true;
       }
       auto dec = auth::base64_decode(*l, auth::kMaxSaslMessage);
       if (!dec.ok()) {
-        conn_->write("BAD Invalid base64\r\n");
+        wire_.write("BAD Invalid base64\r\n");
         co_return true;
       }
       response = std::move(*dec);
     }
-    conn_->write("BAD Too many authentication rounds\r\n");
+    wire_.write("BAD Too many authentication rounds\r\n");
     co_return true;
   }
 
   std::shared_ptr<CsyncService> svc_;
   std::shared_ptr<net::Connection> conn_;
+  Wire wire_{*conn_};
   std::unique_ptr<SyncServerSession> engine_;
   std::optional<auth::AuthIdentity> identity_;
 };
 
+// X-REPLICATION: the same engine behind imapd's SYNCAPPLY/SYNCGET/SYNCRESTART
+// (server/imapd/replication_hook.h). imapd has authenticated the admin; this
+// reads the payload, runs it on the blocking pool, and tags the final reply.
+class ImapReplicationChannel : public imapd::ReplicationChannel {
+ public:
+  ImapReplicationChannel(std::shared_ptr<const server::ServiceContext> ctx, store::Store& store,
+                         SyncServerOptions o)
+      : ctx_(std::move(ctx)), engine_(std::make_unique<SyncServerSession>(store, std::move(o))) {}
+
+  awaitable<bool> run(const std::string& tag, const std::string& verb, std::string rest,
+                      net::Connection& conn) override {
+    // "SYNCAPPLY x" is csync's "APPLY x", "SYNCRESTART" its "RESTART".
+    std::string line = verb.substr(4);
+    if (!rest.empty()) line += " " + rest;
+    LineFramer framer({}, engine_->file_sinks());
+    Wire wire(conn);  // plain: Cyrus turns compression off in IMAP mode too
+    auto framed = co_await read_framed_line(wire, framer, std::move(line));
+    if (!framed.ok()) co_return false;
+    if (!framed->line) {
+      conn.write(tag + " BAD " + framed->bad + "\r\n");
+      co_return true;
+    }
+    auto cmd = parse_command(std::move(*framed->line));
+    if (!cmd.ok()) {
+      conn.write(tag + " BAD " + cmd.error().user_message + "\r\n");
+      co_return true;
+    }
+    if (cmd->verb == "RESTART" && !cmd->args.empty()) {
+      conn.write(tag + " BAD Unexpected extra arguments to SYNCRESTART\r\n");
+      co_return true;
+    }
+    SyncServerSession* engine = engine_.get();
+    SyncCommand c = std::move(*cmd);
+    auto replies = co_await ctx_->blocking->run(
+        [engine, &c]() -> Result<std::vector<SyncReply>> { return engine->execute(c); });
+    if (!replies.ok()) {
+      conn.write(tag + " NO IMAP_IOERROR Unknown error\r\n");
+      co_return true;
+    }
+    for (auto& r : *replies) {
+      StringOutput out;
+      encode_reply(r, out);
+      conn.write(r.is_final() ? tag + " " + out.str() : out.str());
+    }
+    co_return true;
+  }
+
+ private:
+  std::shared_ptr<const server::ServiceContext> ctx_;
+  std::unique_ptr<SyncServerSession> engine_;
+};
+
+// Where replication sessions stage files: next to the default partition's
+// spool, so accepted files are hard-linked into place rather than copied.
+std::filesystem::path staging_root_for(const config::Paths& paths) {
+  auto it = paths.partitions.find(paths.defaultpartition);
+  return it != paths.partitions.end() ? std::filesystem::path(it->second) / "sync."
+                                      : std::filesystem::path(paths.configdirectory) / "sync.";
+}
+
+// Staging left behind by a killed process (directories "<pid>-..."); this
+// process's own sessions survive a reload.
+void remove_dead_staging(const std::filesystem::path& root) {
+  std::error_code ec;
+  std::string mine = std::to_string(::getpid()) + "-";
+  for (auto it = std::filesystem::directory_iterator(root, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename().string().rfind(mine, 0) == 0) continue;
+    std::error_code rm;
+    std::filesystem::remove_all(it->path(), rm);
+  }
+}
+
 }  // namespace
+
+imapd::ReplicationFactory make_imap_replication_factory() {
+  auto counter = std::make_shared<std::atomic<uint64_t>>(0);
+  auto cleaned = std::make_shared<std::once_flag>();
+  return [counter, cleaned](std::shared_ptr<const server::ServiceContext> ctx, store::Store& store,
+                            const std::string& sid) -> std::unique_ptr<imapd::ReplicationChannel> {
+    SyncServerOptions o;
+    o.sid = sid;
+    o.refuse_apply_on_primary = ctx && ctx->conf && !ctx->conf->get_string("failover_peer").empty();
+    std::filesystem::path root;
+    if (ctx && ctx->conf) {
+      auto paths = config::Paths::from_config(*ctx->conf);
+      if (paths.ok()) root = staging_root_for(*paths);
+    }
+    if (root.empty()) root = std::filesystem::temp_directory_path() / "cyr-sync.";
+    std::call_once(*cleaned, [&] { remove_dead_staging(root); });
+    o.staging_dir = session_staging_dir(root, *counter, "i");
+    return std::make_unique<ImapReplicationChannel>(std::move(ctx), store, std::move(o));
+  };
+}
 
 Result<server::ServiceHandler> make_csync_handler(std::shared_ptr<const server::ServiceContext> ctx,
                                                   std::shared_ptr<store::Store> store) {
@@ -320,23 +577,9 @@ Result<server::ServiceHandler> make_csync_handler(std::shared_ptr<const server::
     ::gethostname(host, sizeof host - 1);
     svc->servername = host;
   }
-  // Staging next to the default partition's spool, so accepted files are
-  // hard-linked into place rather than copied.
-  auto it = paths->partitions.find(paths->defaultpartition);
-  svc->staging_root = it != paths->partitions.end() ? std::filesystem::path(it->second) / "sync."
-                                                    : std::filesystem::path(paths->configdirectory) / "sync.";
-  // Staging left behind by a killed process (its directories are named
-  // "<pid>-<n>"); this process's own sessions survive a reload.
-  {
-    std::error_code ec;
-    std::string mine = std::to_string(::getpid()) + "-";
-    for (auto it = std::filesystem::directory_iterator(svc->staging_root, ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      if (it->path().filename().string().rfind(mine, 0) == 0) continue;
-      std::error_code rm;
-      std::filesystem::remove_all(it->path(), rm);
-    }
-  }
+  svc->staging_root = staging_root_for(*paths);
+  svc->pair_member = !ctx->conf->get_string("failover_peer").empty();
+  remove_dead_staging(svc->staging_root);
   auto t = ctx->conf->get_duration("sync_timeout");
   if (t.count() >= 3) svc->timeout = t;
   server::ServiceHandler h;

@@ -1,7 +1,10 @@
 // Rolling replication loop. See rolling_daemon.h.
 #include "sync/rolling_daemon.h"
 
+#include <deque>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "store/base/log.h"
 #include "store/config/paths.h"
@@ -29,6 +32,8 @@ Result<RollingOptions> rolling_options_from_config(const config::ImapdConf& conf
   if (maxwait.count() > 0) o.backoff_max = maxwait;
   int64_t batch = conf.get_int("sync_batchsize");
   if (batch > 0) o.client.batch_size = static_cast<size_t>(batch);
+  int64_t streams = conf.get_int("sync_parallel_streams", ch);
+  if (streams > 0) o.streams = static_cast<size_t>(std::min<int64_t>(streams, 64));
   o.client.sid = "sync_client";
   auto paths = config::Paths::from_config(conf);
   if (paths.ok()) o.status_file = paths->sync_log_dir / (ch.empty() ? "status" : ch + "/status");
@@ -78,13 +83,23 @@ void RollingReplicator::publish() {
         << "changes_replicated " << s.changes_replicated << "\n"
         << "pending " << s.pending << "\n"
         << "lag_seconds " << s.lag_seconds << "\n"
-        << "last_error " << s.last_error << "\n";
+        << "last_error " << s.last_error << "\n"
+        << "streams " << s.streams << "\n"
+        << "busy_streams " << s.busy_streams << "\n";
     for (auto& f : s.failures) out << "failure " << f << "\n";
   }
   std::filesystem::rename(tmp, opts_.status_file, ec);
 }
 
 int RollingReplicator::run() {
+  {
+    std::lock_guard lk(mu_);
+    status_.streams = std::max<size_t>(1, opts_.streams);
+  }
+  return opts_.streams > 1 ? run_parallel() : run_single();
+}
+
+int RollingReplicator::run_single() {
   using clock = std::chrono::steady_clock;
   std::unique_ptr<TcpSyncPeer> peer;
   auto backoff = opts_.backoff_start;
@@ -129,7 +144,7 @@ int RollingReplicator::run() {
       backoff = opts_.backoff_start;
     }
     SyncClient client(*store_, *peer, opts_.client);
-    auto res = run_rolling_cycle(*store_, client);
+    auto res = run_rolling_cycle(*store_, client, opts_.max_changes);
     {
       std::lock_guard lk(mu_);
       ++status_.cycles;
@@ -161,6 +176,185 @@ int RollingReplicator::run() {
     publish();
   }
   if (peer) peer->close();
+  return 0;
+}
+
+// ---- parallel streams ------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+struct RollingReplicator::Stream {
+  std::unique_ptr<SyncPeer> peer;        // touched by the stream's thread only
+  std::atomic<bool> connected{false};    // read by the log reader
+  std::thread thread;
+};
+
+// What the log reader and the streams share, under `mu`.
+struct RollingReplicator::Shared {
+  std::mutex mu;
+  std::condition_variable cv;  // work queued, or stopping
+  std::deque<RollingUnit> queue;
+  std::set<std::string> busy_keys;          // keys of queued or running units
+  std::set<uint64_t> dispatched;            // seqs of queued or running units
+  std::map<std::string, Clock::time_point> retry_after;  // keys whose last unit failed
+  std::map<std::string, std::chrono::seconds> key_backoff;
+  size_t running = 0;
+  bool stopping = false;
+};
+
+void RollingReplicator::stream_main(Stream& st, Shared& sh) {
+  for (;;) {
+    RollingUnit unit;
+    {
+      std::unique_lock lk(sh.mu);
+      sh.cv.wait(lk, [&] { return sh.stopping || !sh.queue.empty(); });
+      if (sh.stopping) break;
+      unit = std::move(sh.queue.front());
+      sh.queue.pop_front();
+      ++sh.running;
+    }
+    std::vector<std::string> failures;
+    bool transport_down = false;
+    if (!st.peer) {
+      Result<std::unique_ptr<SyncPeer>> p = Error(Errc::Internal, "no connection");
+      if (opts_.connect) {
+        p = opts_.connect();
+      } else if (auto t = TcpSyncPeer::connect(opts_.peer); t.ok()) {
+        p = std::unique_ptr<SyncPeer>(std::move(*t));
+      } else {
+        p = t.take_error();
+      }
+      if (p.ok()) {
+        st.peer = std::move(*p);
+      } else {
+        failures.push_back("connect " + opts_.peer.host + ": " + p.error().describe());
+        transport_down = true;
+      }
+    }
+    st.connected = st.peer != nullptr;
+    size_t actions = 0;
+    if (st.peer) {
+      SyncClient client(*store_, *st.peer, opts_.client);
+      failures = run_rolling_unit(*store_, client, plan_rolling_cycle(unit.records), actions);
+      if (failures.empty()) {
+        store::ChangeBatch done{unit.records};
+        if (Status a = store_->ack_changes(done); !a.ok()) failures.push_back("acknowledge: " + a.error().describe());
+      } else if (!st.peer->call(SyncCommand{"NOOP", "", {}, ""}).ok()) {
+        // The connection itself is gone: the next unit reconnects.
+        st.peer.reset();
+        st.connected = false;
+        transport_down = true;
+      }
+    }
+    {
+      std::lock_guard lk(sh.mu);
+      --sh.running;
+      for (auto& r : unit.records) sh.dispatched.erase(r.seq);
+      for (auto& k : unit.keys) sh.busy_keys.erase(k);
+      if (failures.empty()) {
+        for (auto& k : unit.keys) {
+          sh.retry_after.erase(k);
+          sh.key_backoff.erase(k);
+        }
+      } else {
+        // This owner waits (doubling, from 1 s); the others go on.
+        for (auto& k : unit.keys) {
+          auto& b = sh.key_backoff[k];
+          b = b.count() == 0 ? std::chrono::seconds(1) : std::min(b * 2, opts_.backoff_max);
+          if (transport_down) b = std::max(b, opts_.backoff_start);
+          sh.retry_after[k] = Clock::now() + b;
+        }
+      }
+    }
+    {
+      std::lock_guard lk(mu_);
+      ++status_.cycles;
+      if (failures.empty()) {
+        status_.changes_replicated += unit.records.size();
+      } else {
+        status_.failures = failures;
+        status_.last_error = failures.front();
+      }
+    }
+    if (transport_down) {
+      // Do not spin on a peer that is down: this stream pauses, the others
+      // find out for themselves.
+      std::unique_lock lk(sh.mu);
+      sh.cv.wait_for(lk, std::min<std::chrono::seconds>(opts_.backoff_start, std::chrono::seconds(5)),
+                     [&] { return sh.stopping; });
+    }
+  }
+  if (st.peer) (void)st.peer->call(SyncCommand{"EXIT", "", {}, ""});
+}
+
+int RollingReplicator::run_parallel() {
+  Shared sh;
+  std::vector<std::unique_ptr<Stream>> streams;
+  for (size_t i = 0; i < opts_.streams; ++i) {
+    streams.push_back(std::make_unique<Stream>());
+    Stream& st = *streams.back();
+    st.thread = std::thread([this, &st, &sh] { stream_main(st, sh); });
+  }
+  std::map<uint64_t, Clock::time_point> first_seen;  // pending seq -> when first read
+  while (!stop_) {
+    if (!opts_.shutdown_file.empty() && std::filesystem::exists(opts_.shutdown_file)) {
+      std::error_code ec;
+      std::filesystem::remove(opts_.shutdown_file, ec);
+      CYR_LOG(Notice, "sync_client", "rolling: shutdown file found; stopping");
+      break;
+    }
+    auto batch = store_->read_changes(opts_.max_changes);
+    auto now = Clock::now();
+    size_t queued = 0;
+    if (batch.ok()) {
+      std::map<uint64_t, Clock::time_point> seen;
+      for (auto& r : batch->records) {
+        auto it = first_seen.find(r.seq);
+        seen[r.seq] = it == first_seen.end() ? now : it->second;
+      }
+      first_seen = std::move(seen);
+      std::lock_guard lk(sh.mu);
+      std::vector<store::ChangeRecord> fresh;
+      for (auto& r : batch->records)
+        if (!sh.dispatched.count(r.seq)) fresh.push_back(r);
+      for (auto& unit : split_rolling_units(fresh)) {
+        bool held = false;
+        for (auto& k : unit.keys) {
+          auto ra = sh.retry_after.find(k);
+          if (sh.busy_keys.count(k) || (ra != sh.retry_after.end() && ra->second > now)) held = true;
+        }
+        if (held) continue;  // this owner's stream is busy (or backing off): later
+        sh.busy_keys.insert(unit.keys.begin(), unit.keys.end());
+        for (auto& r : unit.records) sh.dispatched.insert(r.seq);
+        sh.queue.push_back(std::move(unit));
+        ++queued;
+      }
+    }
+    if (queued) sh.cv.notify_all();
+    {
+      std::lock_guard lk(mu_);
+      std::lock_guard lk2(sh.mu);
+      status_.pending = first_seen.size();
+      status_.lag_seconds = 0;
+      for (auto& [seq, t] : first_seen)
+        status_.lag_seconds = std::max(status_.lag_seconds, std::chrono::duration<double>(now - t).count());
+      status_.busy_streams = sh.running;
+      bool any = false;
+      for (auto& st : streams) any = any || st->connected;
+      // Streams connect lazily; "connected" = at least one is.
+      status_.connected = any;
+      if (first_seen.empty()) status_.failures.clear();
+      if (first_seen.empty()) status_.last_error.clear();
+    }
+    publish();
+    if (!wait(opts_.poll)) break;
+  }
+  {
+    std::lock_guard lk(sh.mu);
+    sh.stopping = true;
+  }
+  sh.cv.notify_all();
+  for (auto& st : streams) st->thread.join();
   return 0;
 }
 

@@ -10,6 +10,13 @@
 // per-item failures) through status() and, if status_file is set, as a
 // small text file rewritten after each pass (read by operators and tests).
 //
+// With `streams` > 1 (sync_parallel_streams) the work of one pass is split
+// by owner (split_rolling_units) and run on that many connections at once;
+// each unit is acknowledged when it succeeds, and a unit still running
+// (a huge mailbox, a locked one timing out) only keeps its own owner's
+// later changes waiting: the other streams go on reading the log and
+// replicating everyone else (Cyrus issue #1922).
+//
 // The Store must be opened by this process: the store's change log and its
 // dirty-shard markers are per process (see docs/replication.md).
 // Thread-safety: start()/stop()/status() from any thread.
@@ -19,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,11 +47,16 @@ struct RollingOptions {
   std::chrono::seconds backoff_max{1200};
   std::string shutdown_file;             // sync_shutdown_file: exit when it appears
   std::filesystem::path status_file;     // "" = none
+  size_t streams = 1;                    // sync_parallel_streams: concurrent connections
+  size_t max_changes = 100000;           // change records read per look at the log
+  // Parallel streams only: opens one stream's connection. Unset: TCP to
+  // `peer` (TcpSyncPeer::connect). Tests plug in-process peers here.
+  std::function<Result<std::unique_ptr<SyncPeer>>()> connect;
 };
 
 // From imapd.conf (channel "" = default): sync_host, sync_port,
 // sync_authname, sync_password, sync_timeout, sync_shutdown_file,
-// sync_reconnect_maxwait, sync_batchsize; status file
+// sync_reconnect_maxwait, sync_batchsize, sync_parallel_streams; status file
 // {configdirectory}/sync/[<channel>/]status.
 Result<RollingOptions> rolling_options_from_config(const config::ImapdConf& conf, const std::string& channel);
 
@@ -55,6 +68,8 @@ struct RollingStatus {
   double lag_seconds = 0;          // how long the oldest pending change has waited (0 if none)
   std::string last_error;
   std::vector<std::string> failures;  // of the last failed pass
+  size_t streams = 1;
+  size_t busy_streams = 0;            // streams replicating at the last look
 };
 
 class RollingReplicator {
@@ -71,8 +86,13 @@ class RollingReplicator {
   RollingStatus status() const;
 
  private:
+  struct Stream;
+  struct Shared;
   void publish();
   bool wait(std::chrono::milliseconds d);  // false if stopping
+  int run_single();
+  int run_parallel();
+  void stream_main(Stream& s, Shared& sh);
 
   std::shared_ptr<store::Store> store_;
   RollingOptions opts_;

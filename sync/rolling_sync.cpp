@@ -1,6 +1,9 @@
 // Rolling replication cycle. See rolling_sync.h.
 #include "sync/rolling_sync.h"
 
+#include <functional>
+#include <map>
+
 #include "store/base/log.h"
 #include "sync/sync_log.h"
 
@@ -55,14 +58,62 @@ RollingPlan plan_rolling_cycle(const std::vector<store::ChangeRecord>& changes) 
   return p;
 }
 
-Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& client, size_t max_changes) {
-  auto batch = local.read_changes(max_changes);
-  if (!batch.ok()) return batch.take_error();
-  RollingCycleResult res;
-  if (batch->records.empty()) return res;
-  RollingPlan plan = plan_rolling_cycle(batch->records);
+std::set<std::string> rolling_keys(const store::ChangeRecord& c) {
+  switch (c.kind) {
+    case store::ChangeKind::User:
+    case store::ChangeKind::Seen:
+    case store::ChangeKind::Sub:
+      return {c.arg1};
+    case store::ChangeKind::Rename:
+      return {mailbox_owner(c.arg1), mailbox_owner(c.arg2)};
+    default:
+      return {mailbox_owner(c.arg1)};
+  }
+}
+
+std::vector<RollingUnit> split_rolling_units(const std::vector<store::ChangeRecord>& changes) {
+  // Union-find over keys: a cross-owner RENAME joins its two owners.
+  std::map<std::string, std::string> parent;
+  std::function<std::string(const std::string&)> find = [&](const std::string& k) -> std::string {
+    auto it = parent.find(k);
+    if (it == parent.end()) {
+      parent[k] = k;
+      return k;
+    }
+    if (it->second == k) return k;
+    std::string root = find(it->second);
+    parent[k] = root;
+    return root;
+  };
+  std::vector<std::set<std::string>> keys;
+  keys.reserve(changes.size());
+  for (const auto& c : changes) {
+    keys.push_back(rolling_keys(c));
+    const std::string first = find(*keys.back().begin());
+    for (const auto& k : keys.back()) {
+      std::string r = find(k);
+      if (r != first) parent[r] = first;
+    }
+  }
+  std::vector<RollingUnit> units;
+  std::map<std::string, size_t> unit_of_root;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    std::string root = find(*keys[i].begin());
+    auto [it, fresh] = unit_of_root.try_emplace(root, units.size());
+    if (fresh) units.emplace_back();
+    RollingUnit& u = units[it->second];
+    u.keys.insert(keys[i].begin(), keys[i].end());
+    u.records.push_back(changes[i]);
+  }
+  return units;
+}
+
+std::vector<std::string> run_rolling_unit(store::Store& local, SyncClient& client, const RollingPlan& in,
+                                          size_t& actions) {
+  RollingPlan plan = in;
+  std::vector<std::string> failures;
   auto fail = [&](const std::string& what, const Status& st) {
-    res.failures.push_back(what + ": " + st.error().user_message);
+    failures.push_back(what + ": " + st.error().user_message);
     CYR_LOG(Warning, "sync", "rolling: %s failed: %s", what.c_str(), st.error().describe().c_str());
   };
   for (auto& name : plan.unmailboxes) {
@@ -71,14 +122,14 @@ Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& cl
       continue;
     }
     Status st = client.unmailbox(name);
-    ++res.actions;
+    ++actions;
     if (!st.ok()) fail("UNMAILBOX " + name, st);
   }
-  // Mailboxes first, one at a time, so one failing mailbox (locked, huge,
-  // in conflict) is promoted alone and does not hold up the rest.
+  // Mailboxes one at a time, so one failing mailbox (locked, huge, in
+  // conflict) is promoted alone to a sync of its owner.
   for (auto& name : plan.mailboxes) {
     Status st = client.sync_mailboxes({name});
-    ++res.actions;
+    ++actions;
     if (st.ok()) continue;
     std::string o = mailbox_owner(name);
     if (!o.empty()) {
@@ -92,19 +143,33 @@ Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& cl
   }
   for (auto& u : plan.users) {
     Status st = client.sync_user(u);
-    ++res.actions;
+    ++actions;
     if (!st.ok()) fail("USER " + u, st);
   }
   for (auto& u : plan.metas) {
     Status st = client.sync_meta(u);
-    ++res.actions;
+    ++actions;
     if (!st.ok()) fail("META " + u, st);
   }
   (void)client.restart();
-  if (!res.failures.empty()) return res;  // replayed next cycle
-  auto ack = local.ack_changes(*batch);
-  if (!ack.ok()) return ack.take_error();
-  res.changes = batch->records.size();
+  return failures;
+}
+
+Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& client, size_t max_changes) {
+  auto batch = local.read_changes(max_changes);
+  if (!batch.ok()) return batch.take_error();
+  RollingCycleResult res;
+  for (auto& unit : split_rolling_units(batch->records)) {
+    auto failures = run_rolling_unit(local, client, plan_rolling_cycle(unit.records), res.actions);
+    if (!failures.empty()) {
+      // Replayed next cycle; the other owners' units are acknowledged.
+      res.failures.insert(res.failures.end(), failures.begin(), failures.end());
+      continue;
+    }
+    store::ChangeBatch done{std::move(unit.records)};
+    CYR_TRY(local.ack_changes(done));
+    res.changes += done.records.size();
+  }
   return res;
 }
 

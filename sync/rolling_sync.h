@@ -10,8 +10,15 @@
 // exists here deletes it on the replica. A failed mailbox sync is promoted
 // to a sync of its owner.
 //
-// Pure coalescing (plan_rolling_cycle) is separate from execution
-// (run_rolling_cycle). Thread-safety: as the Store and SyncClient used.
+// Work is split by owner (split_rolling_units): all records of one user,
+// or of the shared hierarchy, form one unit that succeeds or fails (and is
+// acknowledged) on its own, so one locked, huge or conflicting mailbox
+// holds back only its owner (Cyrus issue #1922); RollingReplicator runs
+// units of different owners on parallel streams.
+//
+// Pure coalescing (plan_rolling_cycle, split_rolling_units) is separate
+// from execution (run_rolling_unit, run_rolling_cycle). Thread-safety: as
+// the Store and SyncClient used.
 #pragma once
 
 #include <set>
@@ -32,15 +39,36 @@ struct RollingPlan {
 
 RollingPlan plan_rolling_cycle(const std::vector<store::ChangeRecord>& changes);
 
+// The records of one owner (or of several, when a rename crosses owners),
+// and the plan they coalesce to. Units of different keys may replicate
+// concurrently; two units sharing a key must not.
+struct RollingUnit {
+  std::set<std::string> keys;  // owner userids; "" = the shared hierarchy
+  std::vector<store::ChangeRecord> records;  // ordered by seq
+};
+
+// The key a record belongs to ("" for shared mailboxes): a RENAME between
+// two owners has both.
+std::set<std::string> rolling_keys(const store::ChangeRecord& c);
+// Groups records into units: records whose keys overlap (transitively) end
+// in the same unit. Units are ordered by their first record.
+std::vector<RollingUnit> split_rolling_units(const std::vector<store::ChangeRecord>& changes);
+
 struct RollingCycleResult {
   size_t changes = 0;   // change records consumed (acknowledged)
   size_t actions = 0;   // users + mailboxes + metas + unmailboxes replicated
   std::vector<std::string> failures;  // one line per failed item; nothing acknowledged then
 };
 
-// Reads up to max_changes records, replicates, acknowledges on success.
-// Fails only when the change log cannot be read or acknowledged; per-item
-// failures are listed in the result (and the records stay for next time).
+// Replicates one unit's plan with `client` (then RESTART). Returns the
+// failures (empty: every action succeeded); `actions` counts what was done.
+std::vector<std::string> run_rolling_unit(store::Store& local, SyncClient& client, const RollingPlan& plan,
+                                          size_t& actions);
+
+// Reads up to max_changes records and replicates them unit by unit on one
+// client, acknowledging each unit that fully succeeded. Fails only when the
+// change log cannot be read or acknowledged; failures are listed in the
+// result (and the failed units' records stay for next time).
 Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& client, size_t max_changes = 100000);
 
 }  // namespace cyr::sync

@@ -200,6 +200,10 @@ std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
     else if (n == "FETCH") st = get_fetch(a, out);
     else if (n == "ANNOTATION") st = get_annotation(a, out);
     else st = coded(Errc::Invalid, "IMAP_PROTOCOL_ERROR Protocol error", "unknown GET " + n);
+  } else if (cmd.verb == "APPLY" && n != "CAPABILITIES" && opts_.refuse_apply_on_primary &&
+             store_.node_state().role == store::Role::Primary) {
+    st = coded(Errc::Unavailable, "IMAP_MAILBOX_LOCKED This node is the primary of its pair; it takes no replicated writes",
+               "APPLY " + n + " refused: node is primary");
   } else if (cmd.verb == "APPLY") {
     if (n == "RESERVE") st = apply_reserve(a, out);
     else if (n == "MESSAGE") st = apply_message(a);

@@ -33,6 +33,12 @@ struct SyncServerOptions {
   std::filesystem::path staging_dir;
   DlistLimits limits;
   std::string sid;  // log session id
+  // Set on a node of a failover pair (failover_peer): while the node is the
+  // primary, every APPLY is refused. Only the replica may take replicated
+  // writes; a stale peer that still believes it is the primary must not be
+  // able to overwrite the current primary's mailboxes. A standalone node (a
+  // migration target that Cyrus replicates into) takes APPLY whatever its role.
+  bool refuse_apply_on_primary = false;
 };
 
 class SyncServerSession {

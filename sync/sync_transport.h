@@ -7,14 +7,23 @@
 // remembers the capabilities. call() writes one command and reads replies
 // up to the final line; every read is bounded by the timeout and the dlist
 // limits. Not thread-safe; one connection per thread.
+//
+// With try_imap (imapd.conf sync_try_imap, Cyrus's default) it first tries
+// the replica's imapd, as Cyrus 3.x's sync_client does: log in, look for
+// X-REPLICATION in CAPABILITY, then send each command tagged as
+// SYNCAPPLY/SYNCGET/SYNCRESTART. If the port answers with a csync banner
+// instead, that connection is used as csync; if imapd lacks X-REPLICATION or
+// does not answer, the csync port is used.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sync/dlist_decoder.h"
+#include "sync/sync_compress.h"
 #include "sync/sync_peer.h"
 
 namespace cyr::sync {
@@ -26,6 +35,13 @@ struct TcpPeerOptions {
   std::string password;
   std::chrono::seconds timeout{1800};
   DlistLimits limits;
+  bool try_imap = false;
+  // Where the IMAP attempt goes: "" = `port` itself (sync_port set: Cyrus
+  // tries both protocols there), else e.g. "imap" (143).
+  std::string imap_port;
+  // zstd stream compression (X-CYR-COMPRESS, sync_compress.h) on csync;
+  // connect() fails if the replica does not offer it (cyr_sync_client -z).
+  bool compress = false;
 };
 
 class TcpSyncPeer final : public SyncPeer {
@@ -38,11 +54,27 @@ class TcpSyncPeer final : public SyncPeer {
   uint64_t bytes_received() const override { return received_; }
   // Banner lines without "* " (e.g. "SASL PLAIN", "X-CYR-SYNC 1").
   const std::vector<std::string>& capabilities() const { return caps_; }
-  // Sends EXIT and waits for its reply; the connection is then closed.
+  // Sends EXIT (LOGOUT over IMAP) and waits for its reply; the connection
+  // is then closed.
   void close();
+  // True when the commands travel over imapd (X-REPLICATION).
+  bool over_imap() const { return imap_; }
+  bool compressed() const { return enc_ != nullptr; }
+  // The replica's X-CYR-SYNC version (1 when it sends none: Cyrus, or us
+  // before the line existed).
+  int peer_version() const;
 
  private:
   TcpSyncPeer(int fd, TcpPeerOptions opts) : fd_(fd), opts_(std::move(opts)) {}
+  static Result<int> dial(const TcpPeerOptions& opts, const std::string& port);
+  Status read_banner(std::optional<std::string> first_line);
+  Status authenticate_csync();
+  Status start_compression();
+  // IMAP: after the greeting, log in and require X-REPLICATION.
+  Status imap_login();
+  // IMAP: sends "<tag> <rest>" and returns the untagged lines and the tagged one.
+  Result<std::vector<std::string>> imap_simple(const std::string& rest);
+  std::string next_tag() { return "S" + std::to_string(tag_counter_++); }
   Status send_all(std::string_view bytes);
   Result<RawLine> read_line();
   Result<std::string> read_text_line();
@@ -53,6 +85,11 @@ class TcpSyncPeer final : public SyncPeer {
   size_t pos_ = 0;
   std::vector<std::string> caps_;
   uint64_t sent_ = 0, received_ = 0;
+  bool imap_ = false;
+  uint64_t tag_counter_ = 0;
+  std::unique_ptr<ZstdEncoder> enc_;
+  std::unique_ptr<ZstdDecoder> dec_;
+  std::string raw_;  // received compressed bytes not decoded yet
 };
 
 }  // namespace cyr::sync
