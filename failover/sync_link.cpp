@@ -1,0 +1,116 @@
+#include "failover/sync_link.h"
+
+#include "store/base/log.h"
+#include "sync/sync_client.h"
+#include "sync/sync_transport.h"
+
+namespace cyr::failover {
+
+SyncLink::SyncLink(std::shared_ptr<store::Store> store, sync::RollingOptions opts, bool sync_mode)
+    : store_(std::move(store)), opts_(std::move(opts)) {
+  if (sync_mode) opts_.poll = std::min(opts_.poll, std::chrono::milliseconds(5));
+  // A role change must take effect within a heartbeat or two, not after the
+  // rolling client's usual 15 s back-off: the peer that just became reachable
+  // again is usually the one we must talk to next.
+  opts_.backoff_start = std::min(opts_.backoff_start, std::chrono::seconds(1));
+  opts_.backoff_max = std::min(opts_.backoff_max, std::chrono::seconds(5));
+}
+
+SyncLink::~SyncLink() {
+  std::unique_ptr<sync::RollingReplicator> r;
+  {
+    std::lock_guard lk(mu_);
+    r = std::move(rolling_);
+  }
+}
+
+void SyncLink::start_locked() {
+  if (rolling_ || reconciling_) return;
+  rolling_ = std::make_unique<sync::RollingReplicator>(store_, opts_);
+  rolling_->start();
+  CYR_LOG(Notice, "failover", "rolling replication to %s started", opts_.peer.host.c_str());
+}
+
+void SyncLink::start() {
+  std::lock_guard lk(mu_);
+  want_running_ = true;
+  start_locked();
+}
+
+void SyncLink::stop() {
+  std::unique_ptr<sync::RollingReplicator> r;
+  {
+    std::lock_guard lk(mu_);
+    want_running_ = false;
+    r = std::move(rolling_);
+  }
+  if (r) {
+    r.reset();  // joins the thread: no sync is in flight afterwards
+    CYR_LOG(Notice, "failover", "rolling replication stopped");
+  }
+}
+
+ReplicationLink::Lag SyncLink::lag() const {
+  Lag l;
+  {
+    std::lock_guard lk(mu_);
+    if (rolling_) {
+      auto s = rolling_->status();
+      l.running = true;
+      l.connected = s.connected;
+      l.seconds = s.lag_seconds;
+      l.last_error = s.last_error;
+    }
+  }
+  auto pending = store_->read_changes(kLagCountLimit);
+  if (pending.ok()) l.changes = pending->records.size();
+  if (l.changes == 0) l.seconds = 0;
+  return l;
+}
+
+bool SyncLink::healthy() const {
+  std::lock_guard lk(mu_);
+  if (!rolling_) return false;
+  auto s = rolling_->status();
+  return s.connected || s.last_error.empty();
+}
+
+Status SyncLink::reconcile() {
+  std::unique_ptr<sync::RollingReplicator> paused;
+  {
+    std::lock_guard lk(mu_);
+    if (reconciling_) return Error(Errc::InUse, "a reconcile is already running");
+    reconciling_ = true;
+    paused = std::move(rolling_);
+  }
+  paused.reset();  // one client at a time towards the peer
+  Status result;
+  auto peer = sync::TcpSyncPeer::connect(opts_.peer);
+  if (!peer.ok()) {
+    result = peer.take_error();
+  } else {
+    sync::SyncClientOptions copts = opts_.client;
+    // A folder only the rejoining node has (created before it noticed it
+    // had lost its role) is kept rather than deleted: losing mail is worse
+    // than an extra folder the verifier reports.
+    copts.delete_orphans = false;
+    sync::SyncClient client(*store_, **peer, copts);
+    result = client.sync_all();
+    if (result.ok()) {
+      const auto& st = client.stats();
+      CYR_LOG(Notice, "failover",
+              "reconcile: %llu mailboxes applied, %llu unchanged, %llu full compares, %llu renumbered, %llu copied back",
+              static_cast<unsigned long long>(st.mailboxes_applied),
+              static_cast<unsigned long long>(st.mailboxes_unchanged),
+              static_cast<unsigned long long>(st.full_syncs), static_cast<unsigned long long>(st.renumbered),
+              static_cast<unsigned long long>(st.copied_back));
+    }
+    (*peer)->close();
+  }
+  std::lock_guard lk(mu_);
+  reconciling_ = false;
+  if (want_running_) start_locked();
+  return result;
+}
+
+}  // namespace cyr::failover

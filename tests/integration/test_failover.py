@@ -1,0 +1,231 @@
+"""The failover pair on loopback: two cyr_master nodes and a witness
+(cyr_failover witness), every link through a proxy the test can cut
+(tests/integration/failover_kit.py), failover_timeout 1 s.
+
+- kill -9 of the primary under LMTP load: the replica is promoted (hook
+  run), the old primary restarts, becomes replica, reconciles, and every
+  delivery that got 250 from either node is on both; the verifier is clean.
+- a partition isolating the primary: it stops taking writes before the
+  replica starts; accepted deliveries on the two nodes never overlap in time.
+- planned switchover under load: roles swap, no acknowledged delivery is
+  lost, the write pause is short; writes on the replica are refused the
+  way each protocol says (IMAP NO [UNAVAILABLE], LMTP 4xx, POP3 DELE -ERR).
+- sync_mode: sync: after a kill -9 of the primary, every delivery it
+  answered 250 is on the new primary before any rejoin."""
+
+import os
+import poplib
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import run_tests, wait_for  # noqa: E402
+from failover_kit import Load, Pair, imap, message, message_ids, verify  # noqa: E402
+
+
+def start_pair(args, **kw):
+    pair = Pair(args, **kw)
+    try:
+        pair.start("a")
+        pair.start("b")
+        pair.wait_role("a", "primary", 0)
+        c = imap(pair.node("a"))
+        assert c.create("user.fred")[0] == "OK"
+        c.logout()
+        wait_for(lambda: "user.fred" in str(imap_list(pair.node("b"))), 20, what="user.fred on the replica")
+    except Exception:
+        pair.close()
+        raise
+    return pair
+
+
+def imap_list(node):
+    c = imap(node)
+    try:
+        return c.list()[1]
+    finally:
+        c.logout()
+
+
+def expected_ids(accepted, tag="m"):
+    return {"%s-%d@example.com" % (tag, i) for (i, _, _, _) in accepted}
+
+
+def wait_same(pair, want, names=("a", "b"), timeout=30):
+    for n in names:
+        wait_for(lambda: want <= message_ids(pair.node(n)), timeout, interval=0.2,
+                 what="every accepted message on node %s" % n)
+
+
+def raw_imap(node, commands):
+    """Sends each command line, returns {tag: tagged reply line}."""
+    host, port = node.ports()["imap"][0].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    f = s.makefile("rb")
+    f.readline()
+    out = {}
+    for cmd in commands:
+        tag = cmd.split(b" ", 1)[0]
+        s.sendall(cmd + b"\r\n")
+        while True:
+            line = f.readline()
+            assert line, "connection closed"
+            if line.startswith(tag + b" "):
+                out[tag] = line.rstrip()
+                break
+    s.close()
+    return out
+
+
+def hook_log(node):
+    try:
+        with open(node.path("hook.log")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_kill_primary_under_load_then_rejoin(args):
+    pair = start_pair(args)
+    try:
+        load = Load(pair, "a")
+        wait_for(lambda: len(load.accepted) >= 20, 20, what="deliveries before the kill")
+        # Deliveries the primary acknowledged but could not replicate: only
+        # the rejoin's copy-back can bring them to the new primary.
+        pair.proxies["ab_sync"].cut()
+        n = len(load.accepted)
+        wait_for(lambda: len(load.accepted) >= n + 10, 20, what="unreplicated deliveries")
+        t_kill = time.monotonic()
+        pair.kill("a")
+        pair.heal()
+        s = pair.wait_role("b", "primary", 1, timeout=15)
+        promoted = time.monotonic() - t_kill
+        wait_for(lambda: any(n == "b" for (_, n, _, _) in load.accepted), 15, what="a delivery on the new primary")
+        first_b = min(t1 for (_, n, _, t1) in load.accepted if n == "b") - t_kill
+        assert "primary 1" in hook_log(pair.node("b")), hook_log(pair.node("b"))
+        # The old primary comes back: replica of epoch 1, reconciled.
+        pair.start("a")
+        pair.wait_role("a", "replica", 1, writable=False, timeout=20)
+        wait_for(lambda: pair.status("a").get("rejoin") == "no", 30, what="the rejoin to finish")
+        accepted = load.finish()
+        assert accepted and all(n == "b" for (_, n, t0, _) in accepted if t0 > t_kill)
+        want = expected_ids(accepted)
+        wait_same(pair, want)
+        res = verify(pair, "b")
+        assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
+        # The unreplicated deliveries came back through the split-brain repair
+        # (by the rejoin's reconcile or by the new primary's rolling client).
+        log = pair.node("b").log()
+        assert "split brain" in log or re.search(r"[1-9][0-9]* copied back", log), "no copy-back in the log"
+        print("  promoted after %.2fs, first delivery on the new primary %.2fs after kill -9, %d delivered"
+              % (promoted, first_b, len(accepted)))
+    finally:
+        pair.close()
+
+
+def test_partition_isolating_the_primary(args):
+    pair = start_pair(args)
+    try:
+        # Two senders, one per node, each insisting on its node: the test
+        # of "never two writers" is on their accepted deliveries' times.
+        on_a = Load(pair, "a", tag="a", follow=False)
+        on_b = Load(pair, "b", tag="b", follow=False)
+        wait_for(lambda: len(on_a.accepted) >= 10, 20, what="deliveries on the primary")
+        t_cut = time.monotonic()
+        pair.cut_node("a")
+        pair.wait_role("b", "primary", 1, timeout=15)
+        wait_for(lambda: len(on_b.accepted) >= 5, 15, what="deliveries on the new primary")
+        # The isolated node still runs and is reachable by clients, but holds.
+        s = pair.status("a")
+        assert s.get("role") == "primary" and s.get("writable", "").startswith("no"), s
+        last_a = max(t1 for (_, _, _, t1) in on_a.accepted)
+        first_b = min(t0 for (_, _, t0, _) in on_b.accepted)
+        assert last_a < first_b, "both nodes accepted writes: last on a %.3f, first on b %.3f" % (last_a, first_b)
+        assert last_a - t_cut < 1.5, "the isolated primary took writes %.2fs after the cut" % (last_a - t_cut)
+        pair.heal()
+        pair.wait_role("a", "replica", 1, writable=False, timeout=20)
+        wait_for(lambda: pair.status("a").get("rejoin") == "no", 30, what="the rejoin to finish")
+        a_acc, b_acc = on_a.finish(), on_b.finish()
+        want = expected_ids(a_acc, "a") | expected_ids(b_acc, "b")
+        wait_same(pair, want)
+        res = verify(pair, "b")
+        assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
+        print("  isolated primary: last write %.2fs after the cut; new primary's first write %.2fs after it"
+              % (last_a - t_cut, first_b - t_cut))
+    finally:
+        pair.close()
+
+
+def test_switchover_under_load_and_replica_refusals(args):
+    pair = start_pair(args)
+    try:
+        load = Load(pair, "a", pause=0.01)
+        wait_for(lambda: len(load.accepted) >= 20, 20, what="deliveries before the switchover")
+        res = pair.failover_cmd("a", "switchover", timeout=60)
+        out = res.stdout.decode() + res.stderr.decode()
+        assert res.returncode == 0, out
+        pause_ms = int(out.split("write_pause_ms")[1].split()[0])
+        pair.wait_role("b", "primary", 1, timeout=10)
+        pair.wait_role("a", "replica", 1, writable=False, timeout=10)
+        wait_for(lambda: sum(1 for (_, n, _, _) in load.accepted if n == "b") >= 10, 20,
+                 what="deliveries on the new primary")
+        accepted = load.finish()
+        want = expected_ids(accepted)
+        wait_same(pair, want)
+        assert "replica 1" in hook_log(pair.node("a")) and "primary 1" in hook_log(pair.node("b"))
+        # The replica refuses writes, each protocol in its own way.
+        replies = raw_imap(pair.node("a"), [
+            b"a1 LOGIN fred secret", b"a2 SELECT INBOX", b"a3 STORE 1 +FLAGS (\\Seen)",
+            b"a4 APPEND INBOX {%d+}\r\n" % len(message(999999, "x")) + message(999999, "x"),
+            b"a5 CREATE INBOX.new"])
+        assert replies[b"a2"].startswith(b"a2 OK [READ-ONLY]"), replies
+        for tag in (b"a3", b"a4", b"a5"):
+            assert replies[tag].startswith(tag + b" NO [UNAVAILABLE]"), replies
+        from failover_kit import deliver
+        code, _, _ = deliver(pair.node("a"), 999998, "x")
+        assert 400 <= code < 500, code
+        host, port = pair.node("a").ports()["pop3"][0].rsplit(":", 1)
+        p = poplib.POP3(host, int(port), timeout=10)
+        p.user("fred")
+        p.pass_("secret")
+        try:
+            p.dele(1)
+            raise AssertionError("POP3 DELE accepted on a replica")
+        except poplib.error_proto as e:
+            assert b"-ERR" in e.args[0]
+        p.quit()
+        res = verify(pair, "b")
+        assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
+        print("  switchover write pause %d ms, %d delivered, %d refusals retried" % (pause_ms, len(accepted), load.refused))
+        assert pause_ms < 5000, pause_ms
+    finally:
+        pair.close()
+
+
+def test_sync_mode_kill_loses_no_acknowledged_delivery(args):
+    pair = start_pair(args, extra="sync_mode: sync\nsync_timeout: 3s\n")
+    try:
+        assert pair.status("a").get("sync_mode") == "sync now sync", pair.status("a")
+        load = Load(pair, "a")
+        wait_for(lambda: len(load.accepted) >= 30, 20, what="deliveries before the kill")
+        pair.kill("a")
+        pair.wait_role("b", "primary", 1, timeout=15)
+        # Before any rejoin: every 250 the old primary gave is already here.
+        from_a = {(i, n, t0, t1) for (i, n, t0, t1) in list(load.accepted) if n == "a"}
+        missing = expected_ids(from_a) - message_ids(pair.node("b"))
+        assert not missing, "acknowledged but lost with sync_mode: sync: %s" % sorted(missing)[:5]
+        wait_for(lambda: any(n == "b" for (_, n, _, _) in load.accepted), 15, what="a delivery on the new primary")
+        accepted = load.finish()
+        # The new primary has no peer now: sync mode falls back to async.
+        assert "async" in pair.status("b").get("sync_mode", ""), pair.status("b")
+        print("  %d delivered by the old primary, all on the new one before the rejoin; %d in all"
+              % (len(from_a), len(accepted)))
+    finally:
+        pair.close()
+
+
+if __name__ == "__main__":
+    run_tests([test_kill_primary_under_load_then_rejoin, test_partition_isolating_the_primary,
+               test_switchover_under_load_and_replica_refusals, test_sync_mode_kill_loses_no_acknowledged_delivery])
