@@ -11,4 +11,17 @@ set(CYR_COMMANDS
   mbexamine
   mbpath
   mboxlist
+  reconstruct
+  chk_cyrus
+  cyrusdb
+  dbtool
+  cvt_cyrusdb
+  failover
+  adm
+  expire
+  ipurge
+  unexpunge
+  df
+  userseen
+  tls_prune
 )

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <memory>
+#include <string>
 
 namespace cyr::server {
 class ServiceRegistry;
@@ -40,11 +41,34 @@ int quota_main(int argc, char** argv);
 int mbexamine_main(int argc, char** argv);
 int mbpath_main(int argc, char** argv);
 int mboxlist_main(int argc, char** argv);
+int reconstruct_main(int argc, char** argv);
+int chk_cyrus_main(int argc, char** argv);
+int cyrusdb_main(int argc, char** argv);
+int dbtool_main(int argc, char** argv);
+int cvt_cyrusdb_main(int argc, char** argv);
+int failover_main(int argc, char** argv);
+int adm_main(int argc, char** argv);
+int expire_main(int argc, char** argv);
+int ipurge_main(int argc, char** argv);
+int unexpunge_main(int argc, char** argv);
+int df_main(int argc, char** argv);
+int userseen_main(int argc, char** argv);
+int tls_prune_main(int argc, char** argv);
 
 
 // Adds the csync service ("sync_server") to the master's registry (ops/register_sync.cpp).
 void register_sync_services(server::ServiceRegistry& registry);
 // With sync_log on and sync_host set, starts the rolling sync client in this
-// process; the handle stops it when destroyed (null when not configured).
-std::shared_ptr<void> start_replication(const config::ImapdConf& conf);
+// process - unless cyrus_conf_path's DAEMON section runs `sync_client -r`,
+// which then replaces it; the handle stops it when destroyed (null when not
+// configured or not ours).
+std::shared_ptr<void> start_replication(const config::ImapdConf& conf,
+                                        const std::string& cyrus_conf_path = {});
+// The "failover" service (cyrus.conf cmd="failover"): the controller's
+// heartbeat and admin requests (ops/failover.cpp).
+void register_failover_service(server::ServiceRegistry& registry);
+// With failover_peer set, starts this node's failover controller, which then
+// owns rolling replication (start_replication() does nothing); the handle
+// stops it when destroyed (null when not configured).
+std::shared_ptr<void> start_failover(const config::ImapdConf& conf);
 }  // namespace cyr::ops

@@ -21,6 +21,19 @@ constexpr CommandSpec kCommands[] = {
     {"mbexamine", &mbexamine_main, "print a mailbox's index header and message records"},
     {"mbpath", &mbpath_main, "print where a mailbox's files (or -m its index) live"},
     {"mboxlist", &mboxlist_main, "dump (-d) the mailbox list as text or load (-u) it back"},
+    {"reconstruct", &reconstruct_main, "rebuild mailbox indexes from message files; -m the mailbox list"},
+    {"chk_cyrus", &chk_cyrus_main, "check that every indexed message has its file, size and GUID"},
+    {"cyrusdb", &cyrusdb_main, "databases: recover/verify (-r), checkpoint (-c), --restore"},
+    {"dbtool", &dbtool_main, "show/get/set/delete keys of a database"},
+    {"cvt_cyrusdb", &cvt_cyrusdb_main, "convert a database between sqlite and flat text"},
+    {"failover", &failover_main, "HA pair: status, switchover, promote --force, witness"},
+    {"adm", &adm_main, "admin shell over IMAP, like cyradm: interactive or -f script"},
+    {"expire", &expire_main, "prune the duplicate db, expire by annotation, purge expunged (-X)"},
+    {"ipurge", &ipurge_main, "delete messages by age or size"},
+    {"unexpunge", &unexpunge_main, "list (-l) or restore expunged messages"},
+    {"df", &df_main, "space used and free on each partition"},
+    {"userseen", &userseen_main, "clear (-d) all users' seen state"},
+    {"tls_prune", &tls_prune_main, "TLS session cache upkeep (in memory here: reports only)"},
 };
 
 int usage(FILE* out) {

@@ -146,6 +146,7 @@ int master_main(int argc, char** argv) {
   server::ServiceRegistry registry;
   server::register_protocol_services(registry);
   register_sync_services(registry);  // csync: ops/register_sync.cpp
+  register_failover_service(registry);  // cmd="failover": ops/failover.cpp
   // The node's role at first start comes from imapd.conf; the store keeps it
   // (and, once a failover happened, decides it). Opening the store here also
   // reports a broken store before anything listens.
@@ -163,8 +164,10 @@ int master_main(int argc, char** argv) {
           static_cast<unsigned long long>(role->epoch));
   int rc;
   {
+    std::string cyrus_conf_path = opts.cyrus_conf_path.string();
     server::Master master(std::move(opts), registry);
-    auto replication = start_replication(*conf);  // ops/register_sync.cpp
+    auto replication = start_replication(*conf, cyrus_conf_path);  // ops/register_sync.cpp
+    auto failover = start_failover(*conf);        // ops/failover.cpp (owns replication then)
     rc = master.run();
   }
   pid_file->remove();

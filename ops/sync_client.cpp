@@ -6,7 +6,10 @@
 // One-shot modes run once and exit 0 on success. -r is the rolling daemon:
 // every sync_repeat_interval it replicates the store's unacknowledged change
 // records, reconnecting with back-off (15 s doubling, at most
-// sync_reconnect_maxwait), and exits when sync_shutdown_file appears.
+// sync_reconnect_maxwait), and exits when sync_shutdown_file appears. It is
+// meant as a cyrus.conf DAEMON entry (`syncclient cmd="sync_client -r"`),
+// beside cyr_master: the store is opened as a Secondary, and the rolling lock
+// (ops/rolling_lock.h) makes sure only one rolling client runs per store.
 // --verify compares both nodes and prints every difference; exit 0 only if
 // they are identical.
 #include <unistd.h>
@@ -22,9 +25,11 @@
 #include <vector>
 
 #include "ops/commands.h"
+#include "ops/rolling_lock.h"
 #include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/imapd_conf.h"
+#include "store/config/paths.h"
 #include "sync/rolling_daemon.h"
 #include "sync/rolling_sync.h"
 #include "sync/sync_client.h"
@@ -43,7 +48,7 @@ enum class Mode { None, All, Users, Mailboxes, File, Rolling, Verify };
 struct Args {
   std::string imapd_conf = "/etc/imapd.conf";
   std::string host, channel, file;
-  bool verbose = false, no_copyback = false;
+  bool verbose = false, no_copyback = false, compress = false;
   Mode mode = Mode::None;
   std::vector<std::string> items;
 };
@@ -59,7 +64,8 @@ int usage() {
           "  --verify    compare both nodes; exit 0 only if identical\n"
           "  -S host     replica (default sync_host)   -n channel  per-channel options\n"
           "  -O          no copy-back: report a checksum failure instead of a full compare\n"
-          "  -v verbose; -l log to syslog; -z accepted (compression is negotiated)\n");
+          "  -z          zstd-compress the stream (X-CYR-COMPRESS; fails if the replica lacks it)\n"
+          "  -v verbose; -l log to syslog\n");
   return kExUsage;
 }
 
@@ -139,7 +145,8 @@ int sync_client_main(int argc, char** argv) {
     else if (s == "-n") { if (!need(a.channel)) return usage(); }
     else if (s == "-f") { if (!need(a.file) || !set_mode(a, Mode::File)) return usage(); }
     else if (s == "-v") a.verbose = true;
-    else if (s == "-l" || s == "-z" || s == "-o") {}
+    else if (s == "-z") a.compress = true;
+    else if (s == "-l" || s == "-o") {}
     else if (s == "-O") a.no_copyback = true;
     else if (s == "-A") { if (!set_mode(a, Mode::All)) return usage(); }
     else if (s == "-u") { if (!set_mode(a, Mode::Users)) return usage(); }
@@ -163,11 +170,18 @@ int sync_client_main(int argc, char** argv) {
   po.host = a.host.empty() ? conf->get_string("sync_host", ch) : a.host;
   std::string port = conf->get_string("sync_port", ch);
   if (!port.empty()) po.port = port;
+  bool port_given = !port.empty() || po.host.find(':') != std::string::npos;
   if (auto colon = po.host.rfind(':'); colon != std::string::npos && po.host.find(']') == std::string::npos &&
                                         po.host.find(':') == colon && po.host[0] != '/') {
     po.port = po.host.substr(colon + 1);
     po.host.resize(colon);
   }
+  // sync_try_imap (Cyrus 3.x, default yes): imapd's X-REPLICATION first.
+  // With a port given (sync_port or host:port) both attempts go there, as in
+  // Cyrus; without one, IMAP goes to the imap port and csync to 2005.
+  po.try_imap = conf->get_switch("sync_try_imap", ch);
+  if (!port_given) po.imap_port = "imap";
+  po.compress = a.compress;
   po.authname = conf->get_string("sync_authname", ch);
   po.password = conf->get_string("sync_password", ch);
   auto timeout = conf->get_duration("sync_timeout");
@@ -176,7 +190,8 @@ int sync_client_main(int argc, char** argv) {
     fprintf(stderr, "cyr_sync_client: no replica: set sync_host or use -S\n");
     return kExConfig;
   }
-  auto store = server::node_store(*conf);
+  // Secondary: every mode may run while cyr_master serves this store.
+  auto store = server::node_store(*conf, store::OpenMode::Secondary);
   if (!store.ok()) {
     fprintf(stderr, "cyr_sync_client: cannot open the store: %s\n", store.error().describe().c_str());
     return kExTempFail;
@@ -187,12 +202,27 @@ int sync_client_main(int argc, char** argv) {
   if (a.verbose) co.progress = [](const std::string& l) { fprintf(stdout, "%s\n", l.c_str()); };
 
   if (a.mode == Mode::Rolling) {
-    // Only correct when no other process writes this store (see
-    // docs/replication.md); under cyr_master use sync_log: on instead.
+    if (!conf->get_string("failover_peer").empty()) {
+      // The failover controller replicates while this node is the primary.
+      fprintf(stderr, "cyr_sync_client: failover_peer is set: the failover controller runs replication\n");
+      return kExConfig;
+    }
     auto ro = sync::rolling_options_from_config(*conf, ch);
     if (!ro.ok()) {
       fprintf(stderr, "cyr_sync_client: %s\n", ro.error().describe().c_str());
       return kExConfig;
+    }
+    auto paths = config::Paths::from_config(*conf);
+    if (!paths.ok()) {
+      fprintf(stderr, "cyr_sync_client: %s\n", paths.error().describe().c_str());
+      return kExConfig;
+    }
+    // One consumer of the change log per store. Exit (the master restarts a
+    // DAEMON entry with back-off) rather than steal half the changes.
+    auto lock = RollingLock::try_acquire(paths->configdirectory);
+    if (!lock.ok()) {
+      fprintf(stderr, "cyr_sync_client: %s\n", lock.error().describe().c_str());
+      return lock.error().code == Errc::InUse ? kExTempFail : kExConfig;
     }
     ro->peer = po;
     ro->client = co;
@@ -205,6 +235,10 @@ int sync_client_main(int argc, char** argv) {
     fprintf(stderr, "cyr_sync_client: %s\n", peer.error().describe().c_str());
     return kExTempFail;
   }
+  if (a.verbose)
+    printf("connected to %s %s\n", po.host.c_str(),
+           (*peer)->over_imap() ? "over IMAP (X-REPLICATION)"
+           : (*peer)->compressed() ? "over csync, zstd" : "over csync");
   if (a.mode == Mode::Verify) {
     auto rep = sync::verify(**store, **peer, a.items);
     (*peer)->close();
@@ -230,8 +264,12 @@ int sync_client_main(int argc, char** argv) {
     case Mode::File: st = run_file(**store, client, a.file); break;
     default: break;
   }
+  uint64_t wire_sent = (*peer)->bytes_sent(), wire_received = (*peer)->bytes_received();
   (*peer)->close();
   const auto& s = client.stats();
+  if (a.verbose)
+    printf("%llu bytes sent, %llu received on the wire\n", (unsigned long long)wire_sent,
+           (unsigned long long)wire_received);
   if (a.verbose)
     printf("%llu mailboxes applied, %llu unchanged, %llu messages (%llu bytes) uploaded, %llu reserved, %llu full syncs\n",
            (unsigned long long)s.mailboxes_applied, (unsigned long long)s.mailboxes_unchanged,

@@ -33,7 +33,7 @@ int sync_reset_main(int argc, char** argv) {
     fprintf(stderr, "cyr_sync_reset: %s\n", conf.error().describe().c_str());
     return 78;
   }
-  auto store = server::node_store(*conf);
+  auto store = server::node_store(*conf, store::OpenMode::Secondary);
   if (!store.ok()) {
     fprintf(stderr, "cyr_sync_reset: cannot open the store: %s\n", store.error().describe().c_str());
     return 75;

@@ -42,6 +42,10 @@ inline int open_node(const char* prog, const std::string& conf_path, bool open_s
   // An admin tool must never create an empty store where the admin pointed at
   // the wrong configdirectory.
   out.options.create_directories = false;
+  // Admin tools may run while cyr_master serves the same store: a Secondary
+  // leaves crash recovery to the master and its writes still reach the
+  // change log the rolling replicator reads.
+  out.options.open_mode = store::OpenMode::Secondary;
   if (!open_store) return 0;
   if (!std::filesystem::exists(out.options.configdirectory / "mailboxes.db")) {
     fprintf(stderr, "%s: no mailbox list in %s (is configdirectory right?)\n", prog,

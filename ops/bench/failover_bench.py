@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Failover timings on loopback (two cyr_master nodes, a witness, proxies;
+see tests/integration/failover_kit.py):
+
+  - kill -9 of the primary -> first LMTP delivery accepted by the new
+    primary, with failover_timeout 5 s (the default) and 1 s (aggressive);
+  - planned switchover: the write pause cyr_failover reports, and the gap
+    an LMTP sender sees between its last 250 on the old primary and its
+    first 250 on the new one;
+  - LMTP throughput with sync_mode: sync relative to async.
+
+    python3 ops/bench/failover_bench.py --bin build/bin [--rounds 3]
+
+Prints one line per measurement and the median per scenario."""
+
+import argparse
+import functools
+import os
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
+from failover_kit import Load, Pair, deliver, imap  # noqa: E402
+from harness import wait_for  # noqa: E402
+
+
+class Args:
+    def __init__(self, bin_dir, keep):
+        self.bin, self.keep = bin_dir, keep
+
+
+def started_pair(args, timeout):
+    pair = Pair(args, timeout=timeout)
+    pair.start("a")
+    pair.start("b")
+    pair.wait_role("a", "primary", 0, timeout=30)
+    c = imap(pair.node("a"))
+    assert c.create("user.fred")[0] == "OK"
+    c.logout()
+    wait_for(lambda: "INBOX" in str(message_ids_or_none(pair)), 30, what="user.fred on the replica")
+    return pair
+
+
+def message_ids_or_none(pair):
+    c = imap(pair.node("b"), "fred")
+    try:
+        return c.list()[1]
+    finally:
+        c.logout()
+
+
+def kill_to_first_delivery(args, timeout):
+    pair = started_pair(args, timeout)
+    try:
+        load = Load(pair, "a")
+        wait_for(lambda: len(load.accepted) >= 20, 30, what="deliveries")
+        t_kill = time.monotonic()
+        pair.kill("a")
+        try:
+            wait_for(lambda: any(n == "b" for (_, n, _, _) in load.accepted), 60, interval=0.01,
+                     what="a delivery on the new primary")
+        except AssertionError:
+            print("no delivery on the new primary; its status: %s" % pair.status("b"))
+            raise
+        first = min(t1 for (_, n, _, t1) in load.accepted if n == "b")
+        load.finish()
+        return first - t_kill
+    finally:
+        pair.close()
+
+
+def switchover_pause(args):
+    pair = started_pair(args, 1)
+    try:
+        load = Load(pair, "a")
+        wait_for(lambda: len(load.accepted) >= 20, 30, what="deliveries")
+        res = pair.failover_cmd("a", "switchover", timeout=120)
+        out = res.stdout.decode()
+        assert res.returncode == 0, out + res.stderr.decode()
+        reported = int(out.split("write_pause_ms")[1].split()[0]) / 1000.0
+        wait_for(lambda: sum(1 for (_, n, _, _) in load.accepted if n == "b") >= 5, 60, interval=0.01,
+                 what="deliveries on the new primary")
+        acc = load.finish()
+        last_a = max(t1 for (_, n, _, t1) in acc if n == "a")
+        first_b = min(t1 for (_, n, _, t1) in acc if n == "b")
+        return reported, first_b - last_a
+    finally:
+        pair.close()
+
+
+def throughput(args, extra, messages=300, senders=4):
+    """Deliveries/s to the primary of a pair with `extra` in imapd.conf."""
+    pair = Pair(args, timeout=1, extra=extra)
+    try:
+        pair.start("a")
+        pair.start("b")
+        pair.wait_role("a", "primary", 0, timeout=30)
+        c = imap(pair.node("a"))
+        assert c.create("user.fred")[0] == "OK"
+        c.logout()
+        wait_for(lambda: "INBOX" in str(message_ids_or_none(pair)), 30, what="user.fred on the replica")
+        counter = iter(range(messages))
+        lock = threading.Lock()
+        failures = []
+
+        def sender():
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                code, _, _ = deliver(pair.node("a"), i, "t")
+                if code != 250:
+                    failures.append(code)
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=sender) for _ in range(senders)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        assert not failures, failures[:5]
+        return messages / elapsed, pair.status("a").get("sync_mode", "")
+    finally:
+        pair.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    args = Args(os.path.abspath(a.bin), a.keep)
+    for timeout in (5, 1):
+        values = []
+        for r in range(a.rounds):
+            v = kill_to_first_delivery(args, timeout)
+            values.append(v)
+            print("kill -9 -> first delivery on the new primary (failover_timeout %ds): %.2f s" % (timeout, v))
+        print("  median %.2f s (target: under %d s)" % (statistics.median(values), 10 if timeout == 5 else 3))
+    reported, seen = [], []
+    for r in range(a.rounds):
+        p, g = switchover_pause(args)
+        reported.append(p)
+        seen.append(g)
+        print("switchover: write pause %.3f s (reported), LMTP gap %.3f s (seen by the sender)" % (p, g))
+    print("  median write pause %.3f s, LMTP gap %.3f s (target: under 2 s)"
+          % (statistics.median(reported), statistics.median(seen)))
+    rates = {}
+    for mode in ("async", "sync"):
+        values = []
+        for r in range(a.rounds):
+            rate, state = throughput(args, "sync_mode: %s\nsync_timeout: 3s\n" % mode)
+            values.append(rate)
+            print("LMTP throughput, sync_mode %s (4 senders, one connection per message): %.1f msg/s [%s]"
+                  % (mode, rate, state))
+        rates[mode] = statistics.median(values)
+    print("  sync/async: %.0f%% (target: at least 70%%)" % (100.0 * rates["sync"] / rates["async"]))
+    sys.stdout.flush()
+
+
+print = functools.partial(print, flush=True)  # noqa: A001 - progress as it happens
+
+if __name__ == "__main__":
+    main()
