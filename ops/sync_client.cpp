@@ -181,7 +181,8 @@ int sync_client_main(int argc, char** argv) {
   // Cyrus; without one, IMAP goes to the imap port and csync to 2005.
   po.try_imap = conf->get_switch("sync_try_imap", ch);
   if (!port_given) po.imap_port = "imap";
-  po.compress = a.compress;
+  po.compress = a.compress;  // -z: compression or failure
+  po.compress_if_offered = conf->get_switch("sync_compress", ch);
   po.authname = conf->get_string("sync_authname", ch);
   po.password = conf->get_string("sync_password", ch);
   auto timeout = conf->get_duration("sync_timeout");

@@ -25,6 +25,7 @@ Result<RollingOptions> rolling_options_from_config(const config::ImapdConf& conf
   }
   o.peer.authname = conf.get_string("sync_authname", ch);
   o.peer.password = conf.get_string("sync_password", ch);
+  o.peer.compress_if_offered = conf.get_switch("sync_compress", ch);
   auto t = conf.get_duration("sync_timeout");
   if (t.count() >= 3) o.peer.timeout = t;
   o.shutdown_file = conf.get_string("sync_shutdown_file", ch);

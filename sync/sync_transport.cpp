@@ -77,7 +77,7 @@ Result<std::unique_ptr<TcpSyncPeer>> TcpSyncPeer::connect(const TcpPeerOptions& 
         // A csync server on this port: go on with it.
         CYR_TRY(p->read_banner(std::move(*first)));
         CYR_TRY(p->authenticate_csync());
-        if (opts.compress) CYR_TRY(p->start_compression());
+        CYR_TRY(p->maybe_start_compression());
         return p;
       }
       Status st = p->imap_login();
@@ -96,7 +96,7 @@ Result<std::unique_ptr<TcpSyncPeer>> TcpSyncPeer::connect(const TcpPeerOptions& 
   std::unique_ptr<TcpSyncPeer> p(new TcpSyncPeer(*fd, opts));
   CYR_TRY(p->read_banner(std::nullopt));
   if (!unix_socket) CYR_TRY(p->authenticate_csync());
-  if (opts.compress) CYR_TRY(p->start_compression());
+  CYR_TRY(p->maybe_start_compression());
   return p;
 }
 
@@ -106,11 +106,26 @@ int TcpSyncPeer::peer_version() const {
   return 1;
 }
 
+bool TcpSyncPeer::offers_compression() const {
+  std::string want = std::string(kCompressCapability) + " " + std::string(kCompressZstd);
+  for (auto& c : caps_)
+    if (strcasecmp(c.c_str(), want.c_str()) == 0) return true;
+  return false;
+}
+
+Status TcpSyncPeer::maybe_start_compression() {
+  if (opts_.compress) return start_compression();
+  if (!opts_.compress_if_offered) return {};
+  if (offers_compression()) return start_compression();
+  // An older node or Cyrus: the option is a preference, not a requirement.
+  CYR_LOG(Info, "sync_client", "replica %s does not offer %s %s; the stream stays uncompressed", opts_.host.c_str(),
+          std::string(kCompressCapability).c_str(), std::string(kCompressZstd).c_str());
+  return {};
+}
+
 Status TcpSyncPeer::start_compression() {
   std::string want = std::string(kCompressCapability) + " " + std::string(kCompressZstd);
-  bool offered = false;
-  for (auto& c : caps_) offered = offered || strcasecmp(c.c_str(), want.c_str()) == 0;
-  if (!offered) return Error(Errc::Unavailable, "Replica does not offer zstd compression");
+  if (!offers_compression()) return Error(Errc::Unavailable, "Replica does not offer zstd compression");
   CYR_TRY(send_all(want + "\r\n"));
   auto l = read_text_line();
   if (!l.ok()) return l.take_error();

@@ -42,6 +42,10 @@ struct TcpPeerOptions {
   // zstd stream compression (X-CYR-COMPRESS, sync_compress.h) on csync;
   // connect() fails if the replica does not offer it (cyr_sync_client -z).
   bool compress = false;
+  // imapd.conf sync_compress: compress when the replica's banner offers it,
+  // else stay uncompressed (Cyrus, or an older node of ours). Never over
+  // IMAP, where Cyrus turns compression off too.
+  bool compress_if_offered = false;
 };
 
 class TcpSyncPeer final : public SyncPeer {
@@ -70,6 +74,9 @@ class TcpSyncPeer final : public SyncPeer {
   Status read_banner(std::optional<std::string> first_line);
   Status authenticate_csync();
   Status start_compression();
+  bool offers_compression() const;
+  // compress, or compress_if_offered and the banner offers it.
+  Status maybe_start_compression();
   // IMAP: after the greeting, log in and require X-REPLICATION.
   Status imap_login();
   // IMAP: sends "<tag> <rest>" and returns the untagged lines and the tagged one.

@@ -381,7 +381,9 @@ const OptionSpec kOptions[] = {
     S("sync_shutdown_file", "", "file whose existence stops sync_client"),
     Min(D("sync_timeout", "30m", 's', "wait for a replication peer's answer (minimum 3s)"), 3),
     B("sync_try_imap", true, "try replication over IMAP before csync"),
-    Obs(B("sync_compress", false, "2.4 only; 3.x negotiates COMPRESS from the banner")),
+    // Cyrus 2.4's name, retired in 3.x (which always compresses when offered);
+    // here it turns on zstd (X-CYR-COMPRESS) whenever the replica offers it.
+    B("sync_compress", false, "zstd-compress the csync stream when the replica offers it"),
 
     // --- This server: HA pair -----------------------------------------------
     // Unset: a node with no failover_peer is a standalone primary; a node with a

@@ -1,8 +1,9 @@
-"""A 50,000-message initial `cyr_sync_client -A` into an empty replica, then
---verify. BENCHMARK-ONLY: it takes minutes on a loaded 2-core machine, so
-ctest runs it as a skip unless CYR_REPL_BULK is set (to the message count,
-e.g. CYR_REPL_BULK=50000). Messages are delivered to 10 users over
-pipelined LMTP (8 sessions), the fastest durable way in."""
+"""An initial `cyr_sync_client -A` of many messages into an empty replica,
+then --verify, and the replica's message counts. ctest runs it with 1,000
+messages (seconds); the issue's 50,000 takes minutes on a loaded 2-core
+machine, so that size runs only when asked for: CYR_REPL_BULK=50000 (the
+message count). Messages are delivered to 10 users over pipelined LMTP
+(8 sessions), the fastest durable way in."""
 
 import os
 import sys
@@ -14,10 +15,8 @@ from harness import run_tests  # noqa: E402
 
 
 def test_bulk_initial_all_users(args):
-    n = int(os.environ.get("CYR_REPL_BULK", "0"))
-    if n <= 0:
-        print("SKIP test_bulk_initial_all_users: set CYR_REPL_BULK=50000 to run (benchmark-only)")
-        return
+    n = int(os.environ.get("CYR_REPL_BULK", "1000"))
+    assert n >= 10, "CYR_REPL_BULK: at least 10 messages (10 users)"
     import imaplib
     import subprocess
     from repl_bench import MASTER_CONF, REPLICA_CONF, IMAPD_EXTRA, addr, deliver_many, set_password  # noqa: E402
@@ -35,8 +34,8 @@ def test_bulk_initial_all_users(args):
         c = imaplib.IMAP4(*addr(master, "imap"))
         c.login("admin", "secret")
         for u in users:
-            assert c.create("user." + u)[0] == "OK"
-            assert c.setacl("user." + u, "admin", "lrswipkxtecda")[0] == "OK"
+            assert c.create("user/" + u)[0] == "OK"
+            assert c.setacl("user/" + u, "admin", "lrswipkxtecda")[0] == "OK"
         c.logout()
         per = n // len(users)
         t0 = time.monotonic()
@@ -56,7 +55,7 @@ def test_bulk_initial_all_users(args):
         r.login("admin", "secret")
         total = 0
         for u in users:
-            typ, data = r.status("user." + u, "(MESSAGES)")
+            typ, data = r.status("user/" + u, "(MESSAGES)")
             total += int(data[0].decode().rsplit("MESSAGES", 1)[1].strip(" )"))
         r.logout()
         assert total == per * len(users), total

@@ -6,6 +6,10 @@
   and --verify is clean (no lost, no duplicated message).
 - conflict: after a sync both nodes take different new messages under the
   same UIDs (split brain); the next sync keeps every message on both nodes.
+- kill -9 of the replica mid-sync: the proxy holds the upload back halfway
+  (so the kill lands inside the sync, however fast the machine), the
+  replica is killed, restarted, and the next sync converges: --verify clean,
+  every message there exactly once.
 """
 
 import os
@@ -23,7 +27,8 @@ from test_repl import count, imap, message, ok, start_pair, sync_client  # noqa:
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to target. cut() closes every open
     connection and refuses new ones until restore(); cut_after(n) cuts
-    once n client-to-server bytes have passed."""
+    once n client-to-server bytes have passed; hold_after(n) forwards n
+    client-to-server bytes, then holds the rest back until cut()."""
 
     def __init__(self, target):
         self.target = target
@@ -37,6 +42,9 @@ class CuttableProxy:
         self.forwarded = 0
         self.cut_at = None
         self.cuts = 0
+        self.hold_at = None
+        self.holding = threading.Event()  # set once the hold point is reached
+        self.released = threading.Event()  # set by cut(): held pumps give up
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
     def accept_loop(self):
@@ -61,6 +69,16 @@ class CuttableProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if upstream and self.hold_at is not None:
+                    with self.lock:
+                        room = max(0, self.hold_at - self.forwarded)
+                    if len(data) >= room:
+                        dst.sendall(data[:room])
+                        with self.lock:
+                            self.forwarded += room
+                        self.holding.set()
+                        self.released.wait(120)  # bounded; cut() ends it
+                        break
                 dst.sendall(data)
                 if upstream:
                     with self.lock:
@@ -82,7 +100,13 @@ class CuttableProxy:
             self.forwarded = 0
             self.cut_at = nbytes
 
+    def hold_after(self, nbytes):
+        with self.lock:
+            self.forwarded = 0
+            self.hold_at = nbytes
+
     def cut(self):
+        self.released.set()
         with self.lock:
             self.up = False
             self.cut_at = None
@@ -190,5 +214,67 @@ def test_same_uid_different_messages_on_both_sides(args):
         replica.cleanup()
 
 
+def test_kill9_replica_mid_sync_then_converge(args):
+    master, replica = start_pair(args)
+    proxy = CuttableProxy(addr_of(replica, "syncserver"))
+    try:
+        c = imap(master)
+        ok(c.create("user/rex"))
+        ok(c.setacl("user/rex", "admin", "lrswipkxtecda"))
+        ok(c.create("user/rex/Sent"))
+        for i in range(60):
+            ok(c.append("user/rex/Sent", None, None, message(i, 2000)))
+        c.logout()
+        # A first sync: the replica then has records and files of its own
+        # that the interrupted second sync must neither lose nor duplicate.
+        res = sync_client(master, "-u", "rex")
+        assert res.returncode == 0, res
+        c = imap(master)
+        for i in range(60, 260):
+            ok(c.append("user/rex" if i % 3 else "user/rex/Sent", None, None, message(i, 20000)))
+        ok(c.select("user/rex/Sent"))
+        ok(c.uid("STORE", "1:10", "+FLAGS", "(\\Seen)"))
+        c.logout()
+        # About half of the ~4 MB upload reaches the replica, then the rest waits.
+        proxy.hold_after(2 * 1000 * 1000)
+        p = subprocess.Popen([os.path.join(master.bin_dir, "cyr_sync_client"), "-C", master.imapd_conf,
+                              "-S", "127.0.0.1:%d" % proxy.port, "-u", "rex"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert proxy.holding.wait(60), "the sync never got halfway"
+            assert p.poll() is None, "the sync ended before the kill"
+            replica.stop(sig=9)
+            proxy.cut()
+            assert p.wait(60) != 0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        # Restart on the same directory; the old ports file and log survive
+        # a kill -9, so wait for the new ones.
+        os.unlink(os.path.join(replica.confdir, "ports"))
+        replica.start(wait_ready=False)
+        replica.wait_log("ready:", count=2)
+        replica.wait_ready()
+        via = "%s:%d" % addr_of(replica, "syncserver")
+        res = sync_client(master, "-S", via, "-u", "rex")
+        assert res.returncode == 0, res
+        res = sync_client(master, "-S", via, "--verify", "rex")
+        assert res.returncode == 0, res
+        for mbox in ("user/rex", "user/rex/Sent"):
+            want = subjects(master, mbox)
+            got = subjects(replica, mbox)
+            assert got == want, (mbox, len(got), len(want))
+            assert len(set(got)) == len(got), "duplicates on the replica"
+        assert len(subjects(replica, "user/rex")) + len(subjects(replica, "user/rex/Sent")) == 260
+    finally:
+        proxy.close()
+        master.stop()
+        replica.stop()
+        master.cleanup()
+        replica.cleanup()
+
+
 if __name__ == "__main__":
-    run_tests([test_link_cut_mid_sync_then_converge, test_same_uid_different_messages_on_both_sides])
+    run_tests([test_link_cut_mid_sync_then_converge, test_same_uid_different_messages_on_both_sides,
+               test_kill9_replica_mid_sync_then_converge])

@@ -276,8 +276,8 @@ TEST(ImapdConf, UnsupportedOptionWarnsOnlyWhenItWouldChangeSomething) {
 
 TEST(ImapdConf, ObsoleteOptionWarns) {
   std::vector<Diagnostic> d;
-  auto c = must_parse(std::string(kBase) + "sync_compress: yes\ntls_pop3_cert_file: disabled\n", &d);
-  ASSERT_NE(find_diag(d, "sync_compress"), nullptr);
+  auto c = must_parse(std::string(kBase) + "flushseenstate: yes\ntls_pop3_cert_file: disabled\n", &d);
+  ASSERT_NE(find_diag(d, "flushseenstate"), nullptr);
   const Diagnostic* w = find_diag(d, "tls_pop3_cert_file");
   ASSERT_NE(w, nullptr);
   EXPECT_NE(w->message.find("pop3_tls_server_cert"), std::string::npos);

@@ -119,7 +119,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Fact{"conversations", OT::Switch, "no", OS::Unsupported},
                       Fact{"mupdate_server", OT::String, "", OS::Unsupported},
                       Fact{"annotation_callout", OT::String, "", OS::Unsupported},
-                      Fact{"sync_compress", OT::Switch, "no", OS::Obsolete},
+                      Fact{"sync_compress", OT::Switch, "no", OS::Current},
                       Fact{"tls_cert_file", OT::String, "", OS::Deprecated},
                       Fact{"createonpost", OT::Switch, "no", OS::Deprecated}));
 
