@@ -1,6 +1,7 @@
 #include "server/imap/response.h"
 
 #include <algorithm>
+#include <array>
 
 #include "server/imap/parser_args.h"
 
@@ -258,22 +259,45 @@ ResponseWriter& ResponseWriter::number(uint64_t n) {
   return *this;
 }
 
+namespace {
+
+// How a byte fares in a quoted string: as is, escaped with a backslash, only
+// in a literal (CR, LF, NUL), or in a literal unless UTF-8 is on (8-bit).
+// One table lookup per byte: FETCH ENVELOPE of a large mailbox quotes
+// millions of strings, and four comparisons per byte showed in profiles.
+enum QuoteClass : uint8_t { kPlain = 0, kEscape = 1, kLiteral = 2, kEightBit = 3 };
+constexpr std::array<uint8_t, 256> kQuoteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (size_t c = 0x80; c < 256; ++c) t[c] = kEightBit;
+  t['\r'] = t['\n'] = t['\0'] = kLiteral;
+  t['"'] = t['\\'] = kEscape;
+  return t;
+}();
+
+}  // namespace
+
 ResponseWriter& ResponseWriter::string(std::string_view s) {
   size_t escapes = 0;
   bool needs_literal = s.size() > options_.max_quoted;
-  for (unsigned char c : s) {
-    if (c == '\r' || c == '\n' || c == '\0' || (c >= 0x80 && !options_.utf8)) {
-      needs_literal = true;
-      break;
+  if (!needs_literal) {
+    for (unsigned char c : s) {
+      const uint8_t k = kQuoteClass[c];
+      if (k == kPlain) continue;
+      if (k == kEscape) {
+        ++escapes;
+      } else if (k == kLiteral || !options_.utf8) {
+        needs_literal = true;
+        break;
+      }
     }
-    if (c == '"' || c == '\\') ++escapes;
   }
   // Many escapes make a quoted string hard to read and easy to get wrong in
   // clients; a literal says the same thing plainly.
   if (escapes > 4) needs_literal = true;
   if (needs_literal) return literal(s);
-  separator();
-  out_ += '"';
+  if (need_space_) out_.append(" \"", 2);
+  else out_ += '"';
+  need_space_ = true;
   if (escapes == 0) {
     out_.append(s);  // the common case, in one copy (FETCH ENVELOPE of a large mailbox)
   } else {

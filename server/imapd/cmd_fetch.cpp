@@ -1,14 +1,63 @@
 // FETCH and UID FETCH (with CHANGEDSINCE / VANISHED).
+#include <utility>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "server/imapd/fetch_format.h"
 #include "server/imapd/session.h"
 #include "store/base/log.h"
 
 namespace cyr::imapd {
 
+namespace asio = boost::asio;
 using imap::ResponseCode;
 using K = imap::FetchItem::Kind;
 
 namespace {
+
+// One chunk of stored structures being read on the blocking pool while the
+// session formats the previous chunk: on two cores the SQLite reads and
+// the response formatting of a large FETCH overlap instead of alternating.
+// Shared by the session and the read in flight (which may outlive the
+// command if the connection drops; it touches only this state, the pool
+// and the store, which outlive every session). Used on the session's
+// strand only.
+struct StructureChunk {
+  explicit StructureChunk(const asio::any_io_executor& ex) : ready(ex) {}
+  size_t count = 0;  // uids asked for
+  bool done = false;
+  Result<std::vector<std::optional<std::string>>> got = std::vector<std::optional<std::string>>{};
+  asio::steady_timer ready;  // cancelled when done
+};
+
+std::shared_ptr<StructureChunk> start_structure_read(const asio::any_io_executor& ex,
+                                                     server::BlockingPool* pool, store::Store* store,
+                                                     std::string name, std::vector<store::Uid> uids) {
+  auto chunk = std::make_shared<StructureChunk>(ex);
+  chunk->count = uids.size();
+  asio::co_spawn(
+      ex,
+      [chunk, pool, store, name = std::move(name), uids = std::move(uids)]() -> awaitable<void> {
+        chunk->got = co_await pool->run([&] { return store->structures(name, uids); });
+        chunk->done = true;
+        chunk->ready.cancel();
+      },
+      asio::detached);
+  return chunk;
+}
+
+// Waits until the read has finished. Each wait ends when the read cancels
+// the timer (or after an hour, and the flag is checked again).
+awaitable<void> finish_structure_read(StructureChunk& chunk) {
+  while (!chunk.done) {
+    chunk.ready.expires_after(std::chrono::hours(1));
+    boost::system::error_code ec;
+    co_await chunk.ready.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
 
 bool needs_structure(const imap::FetchItem& it) {
   return it.kind == K::Envelope || it.kind == K::Body || it.kind == K::BodyStructure ||
@@ -40,7 +89,12 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
   if (a.changed_since) condstore_ = true;
   bool any_structure = false, any_bytes = false, any_seen = false, want_modseq = false;
   bool want_flags = false, want_uid = by_uid;
+  // ENVELOPE is the only item that needs the structure: then only the
+  // envelope is decoded, as views into the stored blob (no body parts, no
+  // string copies), the common FETCH of mail clients' message lists.
+  bool envelope_only = true;
   for (const auto& it : a.items) {
+    if (needs_structure(it) && it.kind != K::Envelope) envelope_only = false;
     any_structure |= needs_structure(it);
     any_bytes |= needs_bytes(it);
     any_seen |= sets_seen(it);
@@ -49,6 +103,7 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
     want_uid |= it.kind == K::Uid;
   }
   if (a.changed_since) want_modseq = true;
+  envelope_only = envelope_only && any_structure && !any_bytes;
   const std::string name = selected_->info.name;
 
   if (a.vanished) {
@@ -103,40 +158,58 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
   // Structures are read a chunk of messages at a time: one blocking call and
   // one snapshot per chunk. One call per message (a thread hop and three
   // queries each) made FETCH 1:* ENVELOPE of 100,000 messages take seconds.
+  // The next chunk is read while this one is formatted.
   constexpr size_t kStructureChunk = 1024;
+  auto read_chunk_at = [&](size_t from) {
+    std::vector<store::Uid> uids;
+    for (size_t j = from; j < todo.size() && j < from + kStructureChunk; ++j)
+      uids.push_back(selected_->view.at(todo[j]).uid);
+    return start_structure_read(conn_->get_executor(), service_->ctx->blocking, &store_, name,
+                                std::move(uids));
+  };
+  std::shared_ptr<StructureChunk> next_chunk;
+  if ((any_structure || any_bytes) && !todo.empty()) next_chunk = read_chunk_at(0);
   std::vector<std::optional<std::string>> blobs;
   size_t blobs_from = 0;
+  mail::EnvelopeView envelope;  // reused: its vectors keep their capacity
   for (size_t k = 0; k < todo.size(); ++k) {
     const uint32_t s = todo[k];
-    const store::MessageRecord rec = selected_->view.at(s);
     std::optional<mail::MessageStructure> st;
+    bool have_envelope = false;
     std::string bytes;
     if (any_structure || any_bytes) {
-      store::Uid uid = rec.uid;
+      const store::Uid uid = selected_->view.at(s).uid;
       if (k - blobs_from >= blobs.size()) {
-        std::vector<store::Uid> uids;
-        for (size_t j = k; j < todo.size() && j < k + kStructureChunk; ++j)
-          uids.push_back(selected_->view.at(todo[j]).uid);
-        auto got = co_await blocking([&] { return store_.structures(name, uids); });
+        co_await finish_structure_read(*next_chunk);
         blobs_from = k;
-        if (got) blobs = std::move(*got);
-        else blobs.assign(uids.size(), std::nullopt);
+        if (next_chunk->got && next_chunk->got->size() == next_chunk->count)
+          blobs = std::move(*next_chunk->got);
+        else
+          blobs.assign(next_chunk->count, std::nullopt);
+        next_chunk = k + blobs.size() < todo.size() ? read_chunk_at(k + blobs.size()) : nullptr;
       }
       if (const auto& blob = blobs[k - blobs_from]) {
-        auto parsed = mail::MessageStructure::deserialize(*blob);
-        if (parsed) st = std::move(*parsed);
+        if (envelope_only) {
+          have_envelope = mail::decode_envelope(*blob, envelope).ok();
+        } else {
+          auto parsed = mail::MessageStructure::deserialize(*blob);
+          if (parsed) st = std::move(*parsed);
+        }
       }
       if (any_bytes) {
         auto b = co_await blocking([&] { return store_.read_message(name, uid); });
         if (b) bytes = std::move(*b);
       }
-      if (!st) {
+      if (!st && !have_envelope) {
         // Expunged by another session meanwhile, or unreadable: RFC 2180 4.1.
         any_missing = true;
         CYR_LOG(Warning, sid_, "FETCH: no structure for %s uid %u", name.c_str(), uid);
         continue;
       }
     }
+    // After the awaits: the view does not change during this command, and a
+    // reference spares a copy of every record.
+    const store::MessageRecord& rec = selected_->view.at(s);
     // BINARY items are decoded before the response starts: a part in an
     // encoding we cannot undo fails the command (RFC 3516 4.2: NO [UNKNOWN-CTE]).
     std::vector<BinaryContent> binaries(a.items.size());
@@ -154,7 +227,7 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
     if (want_uid) w_.atom("UID").number(rec.uid);
     if (want_flags || seen_now.count(s)) {
       w_.atom("FLAGS").begin_list();
-      for (const auto& f : flags_shown(rec)) w_.atom(f);
+      write_flags_shown(rec);
       w_.end_list();
     }
     if (want_modseq) w_.atom("MODSEQ").begin_list().number(rec.modseq).end_list();
@@ -164,7 +237,11 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
         case K::Uid: case K::Flags: case K::ModSeq: break;
         case K::InternalDate: w_.atom("INTERNALDATE").string(format_internal_date(rec.internaldate)); break;
         case K::Rfc822Size: w_.atom("RFC822.SIZE").number(rec.size); break;
-        case K::Envelope: w_.atom("ENVELOPE"); write_envelope(w_, st->envelope); break;
+        case K::Envelope:
+          w_.atom("ENVELOPE");
+          if (envelope_only) write_envelope(w_, envelope);
+          else write_envelope(w_, st->envelope);
+          break;
         case K::Body: w_.atom("BODY"); write_body_structure(w_, st->root, false); break;
         case K::BodyStructure: w_.atom("BODYSTRUCTURE"); write_body_structure(w_, st->root, true); break;
         case K::Rfc822: w_.atom("RFC822").literal(bytes); break;

@@ -14,20 +14,30 @@ namespace {
 
 std::string upper(std::string_view s) { return imap::to_upper(s); }
 
-void write_address_list(ResponseWriter& w, const std::vector<mail::Address>& list) {
+void nstring(ResponseWriter& w, const std::optional<std::string_view>& s) {
+  if (s) w.string(*s);
+  else w.nil();
+}
+
+void write_address_list(ResponseWriter& w, const std::vector<mail::AddressView>& list) {
   if (list.empty()) {
     w.nil();
     return;
   }
   w.begin_list();
-  for (const mail::Address& a : list) {
+  for (const mail::AddressView& a : list) {
     w.begin_list();
     switch (a.kind) {
       case mail::Address::Kind::Mailbox:
-        w.nstring(a.name).nstring(a.adl).nstring(a.mailbox).nstring(a.host);
+        nstring(w, a.name);
+        nstring(w, a.adl);
+        nstring(w, a.mailbox);
+        nstring(w, a.host);
         break;
       case mail::Address::Kind::GroupStart:
-        w.nil().nil().nstring(a.mailbox).nil();
+        w.nil().nil();
+        nstring(w, a.mailbox);
+        w.nil();
         break;
       case mail::Address::Kind::GroupEnd:
         w.nil().nil().nil().nil();
@@ -68,17 +78,23 @@ void write_disposition_language_location(ResponseWriter& w, const mail::BodyPart
 
 }  // namespace
 
-void write_envelope(ResponseWriter& w, const mail::Envelope& env) {
+void write_envelope(ResponseWriter& w, const mail::EnvelopeView& env) {
   w.begin_list();
-  w.nstring(env.date).nstring(env.subject);
+  nstring(w, env.date);
+  nstring(w, env.subject);
   write_address_list(w, env.from);
   write_address_list(w, env.sender);
   write_address_list(w, env.reply_to);
   write_address_list(w, env.to);
   write_address_list(w, env.cc);
   write_address_list(w, env.bcc);
-  w.nstring(env.in_reply_to).nstring(env.message_id);
+  nstring(w, env.in_reply_to);
+  nstring(w, env.message_id);
   w.end_list();
+}
+
+void write_envelope(ResponseWriter& w, const mail::Envelope& env) {
+  write_envelope(w, mail::EnvelopeView::of(env));
 }
 
 void write_body_structure(ResponseWriter& w, const mail::BodyPart& part, bool extensible) {
@@ -122,15 +138,27 @@ void write_body_structure(ResponseWriter& w, const mail::BodyPart& part, bool ex
   w.end_list();
 }
 
+namespace {
+// In the order Cyrus shows them.
+constexpr std::pair<uint32_t, std::string_view> kSystemFlagNames[] = {
+    {store::kFlagAnswered, "\\Answered"}, {store::kFlagFlagged, "\\Flagged"},
+    {store::kFlagDeleted, "\\Deleted"},   {store::kFlagSeen, "\\Seen"},
+    {store::kFlagDraft, "\\Draft"},
+};
+}  // namespace
+
 std::vector<std::string> flag_names(const store::Flags& flags) {
   std::vector<std::string> out;
-  if (flags.system & store::kFlagAnswered) out.push_back("\\Answered");
-  if (flags.system & store::kFlagFlagged) out.push_back("\\Flagged");
-  if (flags.system & store::kFlagDeleted) out.push_back("\\Deleted");
-  if (flags.system & store::kFlagSeen) out.push_back("\\Seen");
-  if (flags.system & store::kFlagDraft) out.push_back("\\Draft");
+  for (const auto& [bit, name] : kSystemFlagNames)
+    if (flags.system & bit) out.emplace_back(name);
   for (const auto& k : flags.keywords) out.push_back(k);
   return out;
+}
+
+void write_flag_names(ResponseWriter& w, const store::Flags& flags) {
+  for (const auto& [bit, name] : kSystemFlagNames)
+    if (flags.system & bit) w.atom(name);
+  for (const auto& k : flags.keywords) w.atom(k);
 }
 
 Result<store::Flags> parse_flag_names(const std::vector<std::string>& names) {

@@ -21,12 +21,17 @@ namespace cyr::imapd {
 
 // "(" date subject from sender reply-to to cc bcc in-reply-to message-id ")"
 void write_envelope(imap::ResponseWriter& w, const mail::Envelope& env);
+// The same from views (FETCH ENVELOPE straight from the stored blob).
+void write_envelope(imap::ResponseWriter& w, const mail::EnvelopeView& env);
 
 // BODY (extensible = false) or BODYSTRUCTURE (extensible = true) of a part.
 void write_body_structure(imap::ResponseWriter& w, const mail::BodyPart& part, bool extensible);
 
 // "\Seen \Flagged $Label" for the system bits and keywords (no parentheses).
 std::vector<std::string> flag_names(const store::Flags& flags);
+// The same names written as atoms, without building strings (FETCH FLAGS
+// of every message of a large mailbox).
+void write_flag_names(imap::ResponseWriter& w, const store::Flags& flags);
 
 // Parses client flag names into store flags. \Recent and unknown
 // backslash-flags are Invalid (the caller answers BAD); keywords are kept.

@@ -137,8 +137,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // highest UID. Returns true if any message became recent.
   awaitable<bool> claim_recent(store::Uid known_uid);
   uint32_t recent_count() const;
-  // FLAGS of a message as this session shows them (\Recent included).
-  std::vector<std::string> flags_shown(const store::MessageRecord& r) const;
+  // The flag atoms of a message as this session shows them (\Recent
+  // included), without the parentheses.
+  void write_flags_shown(const store::MessageRecord& r);
 
   // ---- handlers, one file per group
   // cmd_auth.cpp

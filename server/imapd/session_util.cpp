@@ -113,10 +113,9 @@ void Session::on_mailbox_changed() {
   dirty_->store(true);
 }
 
-std::vector<std::string> Session::flags_shown(const store::MessageRecord& r) const {
-  std::vector<std::string> names = flag_names(r.flags);
-  if (selected_ && selected_->recent_uids.contains(r.uid)) names.insert(names.begin(), "\\Recent");
-  return names;
+void Session::write_flags_shown(const store::MessageRecord& r) {
+  if (selected_ && selected_->recent_uids.contains(r.uid)) w_.atom("\\Recent");
+  write_flag_names(w_, r.flags);
 }
 
 uint32_t Session::recent_count() const {
@@ -167,7 +166,7 @@ void Session::write_flags_fetch(uint32_t seq, bool with_uid) {
   w_.begin_untagged().number(seq).atom("FETCH").begin_list();
   if (with_uid) w_.atom("UID").number(r.uid);
   w_.atom("FLAGS").begin_list();
-  for (const auto& f : flags_shown(r)) w_.atom(f);
+  write_flags_shown(r);
   w_.end_list();
   if (condstore_) w_.atom("MODSEQ").begin_list().number(r.modseq).end_list();
   w_.end_list().end_line();

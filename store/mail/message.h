@@ -149,6 +149,31 @@ struct MessageStructure {
 
 MessageStructure parse_message(std::string_view message, const ParseLimits& limits = {});
 
+// The top-level envelope as views: into a serialized structure
+// (decode_envelope()) or into an Envelope (of()). FETCH ENVELOPE of a large
+// mailbox needs nothing else, and decoding the whole structure (body parts,
+// one string per field) was most of its cost. A view is valid only while
+// what it points into lives.
+struct AddressView {
+  Address::Kind kind = Address::Kind::Mailbox;
+  std::optional<std::string_view> name, adl, mailbox, host;
+};
+struct EnvelopeView {
+  std::optional<std::string_view> date, subject;
+  std::vector<AddressView> from, sender, reply_to, to, cc, bcc;
+  std::optional<std::string_view> in_reply_to, message_id;
+
+  static EnvelopeView of(const Envelope& e);
+};
+
+// Reads only the top-level envelope of a MessageStructure::serialize() blob.
+// The whole blob's checksum, magic and version are checked as deserialize()
+// checks them, and the envelope's lengths and counts against the blob; the
+// body structure after it is not decoded. `out` is overwritten (its vectors
+// keep their capacity, so one view reused over many blobs allocates once).
+// Errc::Corrupted on a bad blob (out is then unspecified).
+Status decode_envelope(std::string_view blob, EnvelopeView& out);
+
 // ---------------------------------------------------------------------------
 // Sections (RFC 3501 6.4.5 part numbers, protocol-free).
 

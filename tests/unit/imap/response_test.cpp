@@ -80,6 +80,14 @@ TEST(ResponseWriter, StringForms) {
   WriterOptions utf8;
   utf8.utf8 = true;
   EXPECT_EQ(astring_of("caf\xc3\xa9 x", utf8), "\"caf\xc3\xa9 x\"");
+  // With UTF-8 on, 8-bit bytes stay quoted but CR, LF and NUL still force
+  // a literal, and quotes are still escaped.
+  EXPECT_EQ(astring_of("caf\xc3\xa9\r\n", utf8), "{7}\r\ncaf\xc3\xa9\r\n");
+  EXPECT_EQ(astring_of("\xc3\xa9 \"q\"", utf8), "\"\xc3\xa9 \\\"q\\\"\"");
+  EXPECT_EQ(astring_of("a\"b\"c\"d\" e"), "\"a\\\"b\\\"c\\\"d\\\" e\"");  // four escapes: quoted
+  EXPECT_EQ(astring_of("a\"b\"c\"d\"\\ e"), "{11}\r\na\"b\"c\"d\"\\ e");     // five: literal
+  EXPECT_EQ(astring_of(" " + std::string(1023, 'q')).size(), 1024u + 2);  // max_quoted: quoted
+  EXPECT_EQ(astring_of(" " + std::string(1024, 'q')).substr(0, 8), "{1025}\r\n");
   std::string long_text(2000, 'a');
   long_text[5] = ' ';
   EXPECT_EQ(astring_of(long_text).substr(0, 8), "{2000}\r\n");

@@ -128,6 +128,32 @@ TEST(FetchFormat, Flags) {
   EXPECT_EQ(parsed->keywords, (std::vector<std::string>{"Work"}));
   EXPECT_FALSE(parse_flag_names({"\\Recent"}).ok());
   EXPECT_FALSE(parse_flag_names({"\\Bogus"}).ok());
+
+  // The writer's form names the same flags, in the same order.
+  f.system = store::kSettableSystemFlags;
+  f.keywords = {"$Label1", "Work"};
+  std::string out;
+  imap::ResponseWriter w(out);
+  write_flag_names(w, f);
+  EXPECT_EQ(out, "\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 Work");
+  std::string joined;
+  for (const auto& n : flag_names(f)) joined += (joined.empty() ? "" : " ") + n;
+  EXPECT_EQ(out, joined);
+}
+
+TEST(FetchFormat, EnvelopeFromStoredBlobEqualsFullStructure) {
+  // FETCH ENVELOPE alone decodes only the envelope of the stored blob; the
+  // text must be what the full structure gives (BODYSTRUCTURE's path).
+  for (const char* msg : {kSimple, kMultipart, "", "Subject: x\r\n\r\n"}) {
+    auto st = mail::parse_message(msg);
+    const std::string blob = st.serialize();  // the view points into it
+    mail::EnvelopeView view;
+    ASSERT_TRUE(mail::decode_envelope(blob, view).ok());
+    std::string from_view;
+    imap::ResponseWriter w(from_view);
+    write_envelope(w, view);
+    EXPECT_EQ(from_view, envelope_of(msg));
+  }
 }
 
 TEST(FetchFormat, Dates) {
