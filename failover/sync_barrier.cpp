@@ -1,52 +1,234 @@
 #include "failover/sync_barrier.h"
 
-#include <thread>
+#include <vector>
 
 #include "store/base/log.h"
+#include "store/replica_wait.h"
 
 namespace cyr::failover {
 
-SyncBarrier::SyncBarrier(store::Store& store, std::chrono::milliseconds timeout, std::function<bool()> connected)
-    : store_(store), timeout_(timeout), connected_(std::move(connected)) {}
+using Clock = std::chrono::steady_clock;
 
-bool SyncBarrier::acknowledged(uint64_t seq, bool* drained) {
-  auto oldest = store_.read_changes(1);
-  if (!oldest.ok()) return false;
-  *drained = oldest->records.empty();
-  return *drained || oldest->records.front().seq > seq;
+SyncBarrier::SyncBarrier(store::Store& store, std::chrono::milliseconds timeout, std::function<bool()> connected,
+                         std::function<void()> wake_replication)
+    : store_(store), timeout_(timeout), connected_(std::move(connected)), wake_(std::move(wake_replication)) {
+  deadline_thread_ = std::thread([this] { deadline_loop(); });
+}
+
+SyncBarrier::~SyncBarrier() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  deadline_thread_.join();
+  std::map<uint64_t, Waiter> left;
+  {
+    std::lock_guard lk(mu_);
+    left.swap(waiters_);
+  }
+  for (auto& [id, w] : left) w.done();
+}
+
+std::optional<uint64_t> SyncBarrier::oldest_unreplicated() {
+  size_t known;
+  {
+    std::lock_guard lk(mu_);
+    known = replicated_.size();
+  }
+  // The lowest `known + 1` records hold at least one not reported (if the
+  // log has that many); the log is read in seq order.
+  auto head = store_.read_changes(std::min<size_t>(known + 1, 1000000));
+  if (!head.ok()) return std::nullopt;
+  const auto& recs = head->records;
+  std::lock_guard lk(mu_);
+  if (recs.empty()) {
+    replicated_.clear();
+    return UINT64_MAX;
+  }
+  // Reported seqs below the oldest record still in the log are gone from it.
+  replicated_.erase(replicated_.begin(), replicated_.lower_bound(recs.front().seq));
+  for (const auto& r : recs)
+    if (!replicated_.count(r.seq)) return r.seq;
+  // All read records reached the replica (more were reported meanwhile);
+  // anything not read lies above the last one.
+  if (recs.size() <= known) return UINT64_MAX;
+  return recs.back().seq + 1;
+}
+
+void SyncBarrier::replicated(const std::vector<uint64_t>& seqs) {
+  {
+    std::lock_guard lk(mu_);
+    if (waiters_.empty() || degraded_) return;  // nobody to release; notify() follows the acknowledgement
+    replicated_.insert(seqs.begin(), seqs.end());
+  }
+  check();
+}
+
+void SyncBarrier::check() {
+  uint64_t registered_below;
+  {
+    std::lock_guard lk(mu_);
+    if (waiters_.empty()) return;
+    registered_below = next_id_;
+  }
+  // Read after every waiter below registered_below registered, hence after
+  // its write committed: a record of that write still pending is seen here.
+  auto oldest = oldest_unreplicated();
+  if (!oldest) return;  // unreadable now: the next notification or the deadline decides
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard lk(mu_);
+    for (auto it = waiters_.begin(); it != waiters_.end() && it->first < registered_below;) {
+      if (it->second.seq < *oldest) {
+        ready.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& d : ready) d();
 }
 
 void SyncBarrier::degrade(const std::string& why) {
+  std::map<uint64_t, Waiter> released;
+  {
+    std::lock_guard lk(mu_);
+    if (!degraded_) {
+      degraded_ = true;
+      why_ = why;
+      CYR_LOG(Warning, "failover", "sync_mode: %s; falling back to async replication", why.c_str());
+    }
+    released.swap(waiters_);
+  }
+  for (auto& [id, w] : released) w.done();
+}
+
+void SyncBarrier::maybe_recover() {
+  // Back to sync once the replica has caught up with everything.
+  if (!connected_()) return;
+  auto oldest = oldest_unreplicated();
+  if (!oldest || *oldest != UINT64_MAX) return;
   std::lock_guard lk(mu_);
-  if (degraded_.exchange(true)) return;
-  why_ = why;
-  CYR_LOG(Warning, "failover", "sync_mode: %s; falling back to async replication", why.c_str());
+  if (degraded_) {
+    degraded_ = false;
+    why_.clear();
+    CYR_LOG(Notice, "failover", "sync_mode: the replica caught up; sync again");
+  }
+}
+
+void SyncBarrier::start_wait(uint64_t seq, std::function<void()> done) {
+  if (!connected_()) {
+    degrade("replication is not connected");
+    return done();
+  }
+  bool release_now = false;
+  {
+    std::lock_guard lk(mu_);
+    if (degraded_ || stopping_) {
+      release_now = true;
+    } else {
+      bool first = waiters_.empty();
+      waiters_.emplace(next_id_++, Waiter{seq, Clock::now() + timeout_, std::move(done)});
+      // Later waiters have later deadlines: only a first one changes what
+      // the deadline thread sleeps until.
+      if (first) cv_.notify_all();
+    }
+  }
+  if (release_now) return done();
+  // The acknowledgement may have come before the waiter was registered.
+  check();
+}
+
+void SyncBarrier::when_replicated(uint64_t seq, std::function<void()> done) {
+  bool degraded;
+  {
+    std::lock_guard lk(mu_);
+    degraded = degraded_;
+  }
+  if (degraded) {
+    maybe_recover();
+    return done();
+  }
+  if (wake_) wake_();
+  start_wait(seq, std::move(done));
 }
 
 void SyncBarrier::wait_replicated(uint64_t seq) {
-  bool drained = false;
-  if (degraded_.load()) {
-    // Back to sync once the replica has caught up with everything.
-    if (connected_() && acknowledged(UINT64_MAX, &drained) && drained) {
-      std::lock_guard lk(mu_);
-      if (degraded_.exchange(false)) CYR_LOG(Notice, "failover", "sync_mode: the replica caught up; sync again");
-    }
-    return;
+  bool degraded;
+  {
+    std::lock_guard lk(mu_);
+    degraded = degraded_;
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout_;
-  for (;;) {
-    if (acknowledged(seq, &drained)) return;
-    if (!connected_()) return degrade("replication is not connected");
-    if (std::chrono::steady_clock::now() >= deadline)
-      return degrade("the replica did not acknowledge within sync_timeout");
-    std::this_thread::sleep_for(kPoll);
+  if (degraded) return maybe_recover();
+  // Wake replication first: the round it starts overlaps whatever the
+  // caller does until it starts waiting.
+  if (wake_) wake_();
+  if (auto self = weak_from_this().lock()) {
+    if (store::DeferredReplicaWait::defer(
+            [self, seq](store::ReplicaWaitDone done) { self->start_wait(seq, std::move(done)); }))
+      return;
+  }
+  std::mutex m;
+  std::condition_variable c;
+  bool fired = false;
+  start_wait(seq, [&] {
+    std::lock_guard lk(m);
+    fired = true;
+    c.notify_all();  // under the lock: this frame may be gone right after
+  });
+  std::unique_lock lk(m);
+  c.wait(lk, [&] { return fired; });
+}
+
+void SyncBarrier::notify() {
+  bool degraded, any;
+  {
+    std::lock_guard lk(mu_);
+    degraded = degraded_;
+    any = !waiters_.empty();
+  }
+  if (degraded) return maybe_recover();
+  if (!any) return;
+  if (!connected_()) return degrade("replication is not connected");
+  check();
+}
+
+void SyncBarrier::deadline_loop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    if (waiters_.empty()) {
+      cv_.wait(lk, [&] { return stopping_ || !waiters_.empty(); });
+      continue;
+    }
+    auto first_id = waiters_.begin()->first;
+    auto deadline = waiters_.begin()->second.deadline;
+    if (Clock::now() < deadline) {
+      cv_.wait_until(lk, deadline, [&] { return stopping_ || waiters_.empty() || waiters_.begin()->first != first_id; });
+      continue;
+    }
+    // Overdue. One last look at the log first: an acknowledgement that came
+    // without notify() (another acknowledging path) must not count as late.
+    lk.unlock();
+    check();
+    lk.lock();
+    if (stopping_ || waiters_.empty() || waiters_.begin()->first != first_id) continue;
+    lk.unlock();
+    degrade("the replica did not acknowledge within sync_timeout");
+    lk.lock();
   }
 }
 
 std::string SyncBarrier::state() const {
-  if (!degraded_.load()) return "sync";
   std::lock_guard lk(mu_);
+  if (!degraded_) return "sync";
   return "async (fallback: " + why_ + ")";
+}
+
+size_t SyncBarrier::waiting() const {
+  std::lock_guard lk(mu_);
+  return waiters_.size();
 }
 
 }  // namespace cyr::failover

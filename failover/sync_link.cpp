@@ -8,7 +8,14 @@ namespace cyr::failover {
 
 SyncLink::SyncLink(std::shared_ptr<store::Store> store, sync::RollingOptions opts, bool sync_mode)
     : store_(std::move(store)), opts_(std::move(opts)) {
-  if (sync_mode) opts_.poll = std::min(opts_.poll, std::chrono::milliseconds(5));
+  if (sync_mode) {
+    // kick() starts each round a client waits for; the poll only picks up
+    // changes nobody waits for (mailbox list changes), so it can stay slow.
+    opts_.poll = std::min(opts_.poll, std::chrono::milliseconds(50));
+    opts_.eager = true;
+  }
+  opts_.on_progress = [this] { progress(); };
+  opts_.on_replicated = [this](const std::vector<uint64_t>& seqs) { replicated(seqs); };
   // A role change must take effect within a heartbeat or two, not after the
   // rolling client's usual 15 s back-off: the peer that just became reachable
   // again is usually the one we must talk to next.
@@ -48,6 +55,37 @@ void SyncLink::stop() {
     r.reset();  // joins the thread: no sync is in flight afterwards
     CYR_LOG(Notice, "failover", "rolling replication stopped");
   }
+  progress();  // writers waiting for the replica learn that it is gone
+}
+
+void SyncLink::kick() {
+  std::lock_guard lk(mu_);
+  if (rolling_) rolling_->kick();
+}
+
+void SyncLink::set_listener(std::function<void()> progress,
+                            std::function<void(const std::vector<uint64_t>&)> replicated) {
+  std::lock_guard lk(listener_mu_);
+  listener_ = std::move(progress);
+  replicated_listener_ = std::move(replicated);
+}
+
+void SyncLink::replicated(const std::vector<uint64_t>& seqs) {
+  std::function<void(const std::vector<uint64_t>&)> l;
+  {
+    std::lock_guard lk(listener_mu_);
+    l = replicated_listener_;
+  }
+  if (l) l(seqs);
+}
+
+void SyncLink::progress() {
+  std::function<void()> l;
+  {
+    std::lock_guard lk(listener_mu_);
+    l = listener_;
+  }
+  if (l) l();
 }
 
 ReplicationLink::Lag SyncLink::lag() const {

@@ -8,8 +8,10 @@
 // Thread-safety: every method from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "failover/controller.h"
 #include "store/config/imapd_conf.h"
@@ -19,8 +21,8 @@ namespace cyr::failover {
 
 class SyncLink final : public ReplicationLink {
  public:
-  // sync_mode: the rolling client looks at the change log every few
-  // milliseconds instead of every 200 ms: a client is waiting for each change.
+  // sync_mode: a client waits for each change, so the rolling client runs
+  // eagerly (sync::RollingOptions::eager) and kick() starts a round at once.
   SyncLink(std::shared_ptr<store::Store> store, sync::RollingOptions opts, bool sync_mode = false);
   ~SyncLink() override;
 
@@ -31,12 +33,22 @@ class SyncLink final : public ReplicationLink {
   // Cheap (no store access): replication runs and its connection has not
   // failed (connected, or not needed yet). For the sync-mode barrier.
   bool healthy() const;
+  // A change was just written and a client waits for it: replicate now.
+  void kick();
+  // progress: after replication acknowledged changes, failed, or stopped
+  // (the sync-mode barrier's notify()); replicated: the seqs the replica
+  // has just applied (SyncBarrier::replicated()). Set once, before start();
+  // neither may block.
+  void set_listener(std::function<void()> progress,
+                    std::function<void(const std::vector<uint64_t>&)> replicated = {});
 
   // Counted up to this many pending change records (status shows "N+").
   static constexpr size_t kLagCountLimit = 100000;
 
  private:
   void start_locked();
+  void progress();
+  void replicated(const std::vector<uint64_t>& seqs);
 
   std::shared_ptr<store::Store> store_;
   sync::RollingOptions opts_;
@@ -44,6 +56,9 @@ class SyncLink final : public ReplicationLink {
   std::unique_ptr<sync::RollingReplicator> rolling_;
   bool want_running_ = false;
   bool reconciling_ = false;
+  std::mutex listener_mu_;  // not mu_: progress() comes from the replicator's threads, which stop() joins under no lock
+  std::function<void()> listener_;
+  std::function<void(const std::vector<uint64_t>&)> replicated_listener_;
 };
 
 }  // namespace cyr::failover

@@ -338,7 +338,18 @@ std::shared_ptr<void> start_failover(const config::ImapdConf& conf) {
   std::shared_ptr<failover::SyncBarrier> barrier;
   if (sync_mode) {
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(conf.get_duration("sync_timeout"));
-    barrier = std::make_shared<failover::SyncBarrier>(**store, timeout, [link_view] { return link_view->healthy(); });
+    barrier = std::make_shared<failover::SyncBarrier>(
+        **store, timeout, [link_view] { return link_view->healthy(); }, [link_view] { link_view->kick(); });
+    // Weak: the link (owned by the controller) must not keep the barrier,
+    // which the controller's status keeps, alive in a cycle.
+    std::weak_ptr<failover::SyncBarrier> weak = barrier;
+    link_view->set_listener(
+        [weak] {
+          if (auto b = weak.lock()) b->notify();
+        },
+        [weak](const std::vector<uint64_t>& seqs) {
+          if (auto b = weak.lock()) b->replicated(seqs);
+        });
     controller->set_sync_state([barrier] { return barrier->state(); });
     (*store)->set_replication_barrier(barrier);
   }

@@ -6,7 +6,9 @@
 // runs on a pool thread and the coroutine resumes on its own executor
 // (its strand) with fn's result. fn returns a Result<T> (or Status); an
 // exception escaping fn is turned into Errc::Internal, never rethrown into
-// the session. Thread-safe. The pool's threads are joined by stop() or the
+// the session. When fn made a client write in sync_mode: sync, the
+// coroutine resumes only once the replica has it, and the wait holds no pool
+// thread (store/replica_wait.h). Thread-safe. The pool's threads are joined by stop() or the
 // destructor; work not yet started when stop() is called is still run.
 #pragma once
 
@@ -21,10 +23,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
 #include "store/base/result.h"
+#include "store/replica_wait.h"
 
 namespace cyr::server {
 
@@ -59,10 +63,23 @@ class BlockingPool {
                                           boost::asio::execution::outstanding_work.tracked);
           boost::asio::post(pool_, [h = std::move(handler), f = std::move(f),
                                     home = std::move(home)]() mutable {
-            R r = invoke_catching(f);
-            boost::asio::dispatch(home, [h = std::move(h), r = std::move(r)]() mutable {
-              std::move(h)(std::move(r));
-            });
+            store::ReplicaWaitStart wait;
+            R r = [&] {
+              store::DeferredReplicaWait scope;  // closed before the wait starts
+              R out = invoke_catching(f);
+              wait = scope.take();
+              return out;
+            }();
+            auto resume = [h = std::move(h), r = std::move(r), home = std::move(home)]() mutable {
+              boost::asio::dispatch(home, [h = std::move(h), r = std::move(r)]() mutable {
+                std::move(h)(std::move(r));
+              });
+            };
+            if (!wait) return resume();
+            // The handler is move-only and std::function wants a copyable
+            // callable: share it; the barrier calls done exactly once.
+            auto once = std::make_shared<decltype(resume)>(std::move(resume));
+            wait([once] { (*once)(); });
           });
         },
         boost::asio::use_awaitable, std::move(fn));

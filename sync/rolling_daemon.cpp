@@ -4,6 +4,7 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "store/base/log.h"
@@ -60,10 +61,23 @@ void RollingReplicator::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool RollingReplicator::wait(std::chrono::milliseconds d) {
+bool RollingReplicator::wait(std::chrono::milliseconds d, bool kickable) {
   std::unique_lock lk(mu_);
-  cv_.wait_for(lk, d, [&] { return stop_.load(); });
+  cv_.wait_for(lk, d, [&] { return stop_.load() || (kickable && kicked_); });
+  if (kickable) kicked_ = false;
   return !stop_;
+}
+
+void RollingReplicator::kick() {
+  {
+    std::lock_guard lk(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void RollingReplicator::progress() {
+  if (opts_.on_progress) opts_.on_progress();
 }
 
 RollingStatus RollingReplicator::status() const {
@@ -137,7 +151,8 @@ int RollingReplicator::run_single() {
           status_.lag_seconds = std::chrono::duration<double>(clock::now() - *pending_since).count();
         }
         publish();
-        if (!wait(std::chrono::duration_cast<std::chrono::milliseconds>(backoff))) break;
+        progress();
+        if (!wait(std::chrono::duration_cast<std::chrono::milliseconds>(backoff), false)) break;
         backoff = std::min(backoff * 2, opts_.backoff_max);
         continue;
       }
@@ -145,7 +160,7 @@ int RollingReplicator::run_single() {
       backoff = opts_.backoff_start;
     }
     SyncClient client(*store_, *peer, opts_.client);
-    auto res = run_rolling_cycle(*store_, client, opts_.max_changes);
+    auto res = run_rolling_cycle(*store_, client, opts_.max_changes, opts_.on_replicated);
     {
       std::lock_guard lk(mu_);
       ++status_.cycles;
@@ -161,6 +176,7 @@ int RollingReplicator::run_single() {
       }
       status_.lag_seconds = std::chrono::duration<double>(clock::now() - *pending_since).count();
     }
+    if (res.ok() && res->changes > 0) progress();
     if (!res.ok() || !res->failures.empty()) {
       // Reconnect and replay: the records were not acknowledged.
       peer.reset();
@@ -169,7 +185,8 @@ int RollingReplicator::run_single() {
         status_.connected = false;
       }
       publish();
-      if (!wait(std::chrono::duration_cast<std::chrono::milliseconds>(backoff))) break;
+      progress();
+      if (!wait(std::chrono::duration_cast<std::chrono::milliseconds>(backoff), false)) break;
       backoff = std::min(backoff * 2, opts_.backoff_max);
       continue;
     }
@@ -204,9 +221,13 @@ struct RollingReplicator::Shared {
 };
 
 void RollingReplicator::stream_main(Stream& st, Shared& sh) {
+  std::optional<RollingUnit> carried;  // eager mode: this owner's next round, taken by this stream
   for (;;) {
     RollingUnit unit;
-    {
+    if (carried) {
+      unit = std::move(*carried);  // keys still busy, still counted in `running`
+      carried.reset();
+    } else {
       std::unique_lock lk(sh.mu);
       sh.cv.wait(lk, [&] { return sh.stopping || !sh.queue.empty(); });
       if (sh.stopping) break;
@@ -238,6 +259,11 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
       SyncClient client(*store_, *st.peer, opts_.client);
       failures = run_rolling_unit(*store_, client, plan_rolling_cycle(unit.records), actions);
       if (failures.empty()) {
+        if (opts_.on_replicated) {
+          std::vector<uint64_t> seqs;
+          for (auto& r : unit.records) seqs.push_back(r.seq);
+          opts_.on_replicated(seqs);
+        }
         store::ChangeBatch done{unit.records};
         if (Status a = store_->ack_changes(done); !a.ok()) failures.push_back("acknowledge: " + a.error().describe());
       } else if (!st.peer->call(SyncCommand{"NOOP", "", {}, ""}).ok()) {
@@ -246,6 +272,16 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
         st.connected = false;
         transport_down = true;
       }
+    }
+    if (opts_.eager && failures.empty() && !stop_) carried = take_followers(unit, sh);
+    if (carried) {
+      {
+        std::lock_guard lk(mu_);
+        ++status_.cycles;
+        status_.changes_replicated += unit.records.size();
+      }
+      progress();
+      continue;
     }
     {
       std::lock_guard lk(sh.mu);
@@ -277,6 +313,10 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
         status_.last_error = failures.front();
       }
     }
+    progress();
+    // The log reader held back this owner's newer changes while the unit
+    // ran; in eager mode it sends them now rather than at the next poll.
+    if (opts_.eager) kick();
     if (transport_down) {
       // Do not spin on a peer that is down: this stream pauses, the others
       // find out for themselves.
@@ -288,6 +328,31 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
   if (st.peer) (void)st.peer->call(SyncCommand{"EXIT", "", {}, ""});
 }
 
+// Eager mode, after `done` was acknowledged: the records of the same owners
+// that were written meanwhile (the reader holds them while the owner is
+// busy), as the next unit for the same stream - no hand-off through the
+// reader's next pass. Nothing if there are none, or if one of them also
+// involves another owner (a rename across owners: the reader joins those).
+std::optional<RollingUnit> RollingReplicator::take_followers(const RollingUnit& done, Shared& sh) {
+  auto log = store_->read_changes(opts_.max_changes);
+  if (!log.ok()) return std::nullopt;
+  RollingUnit next;
+  next.keys = done.keys;
+  std::lock_guard lk(sh.mu);
+  for (auto& r : done.records) sh.dispatched.erase(r.seq);  // acknowledged: gone from the log
+  for (auto& r : log->records) {
+    if (sh.dispatched.count(r.seq)) continue;
+    bool ours = false, foreign = false;
+    for (auto& k : rolling_keys(r)) (done.keys.count(k) ? ours : foreign) = true;
+    if (!ours) continue;
+    if (foreign) return std::nullopt;
+    next.records.push_back(r);
+  }
+  if (next.records.empty()) return std::nullopt;
+  for (auto& r : next.records) sh.dispatched.insert(r.seq);
+  return next;
+}
+
 int RollingReplicator::run_parallel() {
   Shared sh;
   std::vector<std::unique_ptr<Stream>> streams;
@@ -297,6 +362,7 @@ int RollingReplicator::run_parallel() {
     st.thread = std::thread([this, &st, &sh] { stream_main(st, sh); });
   }
   std::map<uint64_t, Clock::time_point> first_seen;  // pending seq -> when first read
+  Clock::time_point last_publish{};
   while (!stop_) {
     if (!opts_.shutdown_file.empty() && std::filesystem::exists(opts_.shutdown_file)) {
       std::error_code ec;
@@ -307,6 +373,7 @@ int RollingReplicator::run_parallel() {
     auto batch = store_->read_changes(opts_.max_changes);
     auto now = Clock::now();
     size_t queued = 0;
+    bool lost_connection = false;
     if (batch.ok()) {
       std::map<uint64_t, Clock::time_point> seen;
       for (auto& r : batch->records) {
@@ -343,11 +410,18 @@ int RollingReplicator::run_parallel() {
       bool any = false;
       for (auto& st : streams) any = any || st->connected;
       // Streams connect lazily; "connected" = at least one is.
+      lost_connection = status_.connected && !any;
       status_.connected = any;
       if (first_seen.empty()) status_.failures.clear();
       if (first_seen.empty()) status_.last_error.clear();
     }
-    publish();
+    // Eager mode passes once per client write: the status file (for
+    // operators) need not be rewritten that often.
+    if (!opts_.eager || first_seen.empty() || lost_connection || now - last_publish >= std::chrono::milliseconds(100)) {
+      publish();
+      last_publish = now;
+    }
+    if (lost_connection) progress();
     if (!wait(opts_.poll)) break;
   }
   {

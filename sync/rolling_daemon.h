@@ -29,11 +29,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "store/config/imapd_conf.h"
 #include "store/store.h"
+#include "sync/rolling_sync.h"
 #include "sync/sync_client.h"
 #include "sync/sync_transport.h"
 
@@ -52,6 +55,18 @@ struct RollingOptions {
   // Parallel streams only: opens one stream's connection. Unset: TCP to
   // `peer` (TcpSyncPeer::connect). Tests plug in-process peers here.
   std::function<Result<std::unique_ptr<SyncPeer>>()> connect;
+  // sync_mode: sync (clients wait for each change): the next pass starts as
+  // soon as a stream finishes, so changes that queued up behind a busy
+  // owner go out together at once rather than after `poll`.
+  bool eager = false;
+  // Called (from a replication thread, no lock held) after change records
+  // were acknowledged and after a failure: the sync-mode barrier re-checks
+  // its waiters then. Must not block or call back into the replicator.
+  std::function<void()> on_progress;
+  // Called like on_progress with the seqs of change records the replica has
+  // just applied, before they are acknowledged here (that is one more
+  // fsync'd commit, which waiting clients need not wait for).
+  std::function<void(const std::vector<uint64_t>& seqs)> on_replicated;
 };
 
 // From imapd.conf (channel "" = default): sync_host, sync_port,
@@ -81,6 +96,9 @@ class RollingReplicator {
 
   void start();  // runs run() on a thread
   void stop();   // asks run() to return and joins the thread
+  // Look at the change log now instead of at the next poll (a client is
+  // waiting for a change just written). Cheap; from any thread.
+  void kick();
   // Loops until stop() or the shutdown file appears. Returns 0.
   int run();
   RollingStatus status() const;
@@ -89,16 +107,21 @@ class RollingReplicator {
   struct Stream;
   struct Shared;
   void publish();
-  bool wait(std::chrono::milliseconds d);  // false if stopping
+  // False if stopping. A kick() ends the wait early unless it is a back-off
+  // (a peer that is down is not retried faster because clients write).
+  bool wait(std::chrono::milliseconds d, bool kickable = true);
+  void progress();
   int run_single();
   int run_parallel();
   void stream_main(Stream& s, Shared& sh);
+  std::optional<RollingUnit> take_followers(const RollingUnit& done, Shared& sh);
 
   std::shared_ptr<store::Store> store_;
   RollingOptions opts_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  bool kicked_ = false;  // under mu_
   RollingStatus status_;
   std::thread thread_;
 };

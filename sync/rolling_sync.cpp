@@ -125,9 +125,24 @@ std::vector<std::string> run_rolling_unit(store::Store& local, SyncClient& clien
     ++actions;
     if (!st.ok()) fail("UNMAILBOX " + name, st);
   }
-  // Mailboxes one at a time, so one failing mailbox (locked, huge, in
-  // conflict) is promoted alone to a sync of its owner.
+  // All mailboxes of the round in one go first (one GET MAILBOXES for the
+  // lot, not one round trip each: in sync_mode clients wait for the round).
+  // If that fails, one at a time, so one failing mailbox (locked, huge, in
+  // conflict) is promoted alone to a sync of its owner; mailboxes already
+  // applied then compare equal and cost one round trip.
+  bool all_done = false;
+  if (plan.mailboxes.size() > 1) {
+    Status st = client.sync_mailboxes(std::vector<std::string>(plan.mailboxes.begin(), plan.mailboxes.end()));
+    if (st.ok()) {
+      actions += plan.mailboxes.size();
+      all_done = true;
+    } else {
+      CYR_LOG(Info, "sync", "rolling: %zu mailboxes together: %s; one at a time", plan.mailboxes.size(),
+              st.error().user_message.c_str());
+    }
+  }
   for (auto& name : plan.mailboxes) {
+    if (all_done) break;
     Status st = client.sync_mailboxes({name});
     ++actions;
     if (st.ok()) continue;
@@ -155,7 +170,8 @@ std::vector<std::string> run_rolling_unit(store::Store& local, SyncClient& clien
   return failures;
 }
 
-Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& client, size_t max_changes) {
+Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& client, size_t max_changes,
+                                             const std::function<void(const std::vector<uint64_t>&)>& replicated) {
   auto batch = local.read_changes(max_changes);
   if (!batch.ok()) return batch.take_error();
   RollingCycleResult res;
@@ -165,6 +181,11 @@ Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& cl
       // Replayed next cycle; the other owners' units are acknowledged.
       res.failures.insert(res.failures.end(), failures.begin(), failures.end());
       continue;
+    }
+    if (replicated) {
+      std::vector<uint64_t> seqs;
+      for (auto& r : unit.records) seqs.push_back(r.seq);
+      replicated(seqs);
     }
     store::ChangeBatch done{std::move(unit.records)};
     CYR_TRY(local.ack_changes(done));

@@ -21,6 +21,8 @@
 // the Store and SyncClient used.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -68,7 +70,10 @@ std::vector<std::string> run_rolling_unit(store::Store& local, SyncClient& clien
 // Reads up to max_changes records and replicates them unit by unit on one
 // client, acknowledging each unit that fully succeeded. Fails only when the
 // change log cannot be read or acknowledged; failures are listed in the
-// result (and the failed units' records stay for next time).
-Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& client, size_t max_changes = 100000);
+// result (and the failed units' records stay for next time). `replicated`,
+// if set, gets each successful unit's seqs before they are acknowledged.
+Result<RollingCycleResult> run_rolling_cycle(
+    store::Store& local, SyncClient& client, size_t max_changes = 100000,
+    const std::function<void(const std::vector<uint64_t>&)>& replicated = {});
 
 }  // namespace cyr::sync

@@ -4,6 +4,7 @@
 // once it is released.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -188,6 +189,56 @@ TEST(RollingStreams, AStalledUserDoesNotHoldUpTheOthers) {
   auto rep_v = verify(m, peer, {});
   ASSERT_TRUE(rep_v.ok());
   EXPECT_TRUE(rep_v->identical()) << (rep_v->differences.empty() ? "" : rep_v->differences.front());
+}
+
+// sync_mode: the replicator does not wait for its poll when kicked, and it
+// reports each acknowledgement (the sync-mode barrier's notify()).
+TEST(RollingStreams, AKickReplicatesAtOnceAndProgressIsReported) {
+  Node master("rk_m"), replica("rk_r");
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
+  int sessions = 0;
+  std::mutex smu;
+  std::atomic<int> progress{0};
+  RollingOptions o;
+  o.streams = 2;
+  o.poll = std::chrono::hours(1);  // only a kick can start a pass in this test
+  o.eager = true;
+  o.status_file = master.dir + "/rolling.status";
+  o.on_progress = [&] { ++progress; };
+  o.connect = [&]() -> Result<std::unique_ptr<SyncPeer>> {
+    std::lock_guard lk(smu);
+    auto server = std::make_shared<SyncServerSession>(
+        *replica.store, SyncServerOptions{replica.dir + "/stage" + std::to_string(++sessions), {}, "test"});
+    struct Owning final : SyncPeer {
+      std::shared_ptr<SyncServerSession> s;
+      LoopbackPeer p;
+      explicit Owning(std::shared_ptr<SyncServerSession> srv) : s(std::move(srv)), p(*s) {}
+      Result<std::vector<SyncReply>> call(const SyncCommand& cmd) override { return p.call(cmd); }
+    };
+    return std::unique_ptr<SyncPeer>(new Owning(server));
+  };
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.fred")).ok());
+  RollingReplicator rep(master.store, o);
+  rep.start();
+  // The first pass (at start) has read the log and published its status:
+  // from now on only kick() makes the replicator look again.
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(o.status_file); }));
+  ASSERT_TRUE(wait_until([&] {
+    auto p = m.read_changes(10);
+    return p.ok() && p->records.empty();
+  }));
+  int before = progress.load();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(m.append(one_message("user.fred", message("k" + std::to_string(i)))).ok());
+    rep.kick();
+  }
+  EXPECT_TRUE(wait_until([&] {
+    auto p = m.read_changes(10);
+    return replica_count(*replica.store, "user.fred") == 3 && p.ok() && p->records.empty();
+  })) << "a kicked replicator left the change for its (hour-long) poll";
+  EXPECT_TRUE(wait_until([&] { return progress.load() > before; }));
+  rep.stop();
 }
 
 }  // namespace
