@@ -288,6 +288,71 @@ def test_two_sessions_and_idle(args):
         b.logout()
 
 
+def multiappend(node, user, mailbox, messages):
+    """One APPEND of several messages with LITERAL+ (imaplib sends one per command)."""
+    host, port = address(node)
+    with socket.create_connection((host, port), timeout=30) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a LOGIN %s secret\r\n" % user.encode())
+        assert f.readline().startswith(b"a OK")
+        cmd = b"b APPEND " + mailbox.encode()
+        for m in messages:
+            cmd += b" {%d+}\r\n" % len(m) + m
+        s.sendall(cmd + b"\r\n")
+        for _ in range(len(messages) + 10):  # the tagged reply, after any untagged ones
+            line = f.readline()
+            if line.startswith(b"b "):
+                assert line.startswith(b"b OK"), line
+                break
+        else:
+            raise AssertionError("no reply to APPEND")
+        s.sendall(b"c LOGOUT\r\n")
+
+
+def test_fetch_across_chunks(args):
+    # FETCH reads stored structures 1,024 messages at a time, the next chunk
+    # while the current one is formatted: more than two chunks, with holes
+    # at a chunk boundary, must come back complete and in order.
+    total = 2600
+    with start_node(args) as n:
+        msgs = [b"From: s%d@example.com\r\nSubject: m%d\r\n"
+                b"Content-Type: text/plain; charset=us-ascii\r\n\r\nbody %d\r\n" % (i, i, i)
+                for i in range(1, total + 1)]
+        for k in range(0, total, 500):
+            multiappend(n, "fred", "INBOX", msgs[k:k + 500])
+        c = connect(n, "fred")
+        typ, data = c.select("INBOX")
+        assert typ == "OK" and int(data[0]) == total, data
+        gone = {1024, 1025, 1500}
+        ok(c.uid("STORE", ",".join(map(str, sorted(gone))), "+FLAGS", "(\\Deleted)"))
+        ok(c.expunge())
+        uids = [u for u in range(1, total + 1) if u not in gone]
+
+        data = ok(c.fetch("1:*", "(UID ENVELOPE)"))
+        got = []
+        for item in data:
+            m = re.match(rb'(\d+) \(UID (\d+) ENVELOPE \(NIL "m(\d+)" \(\(NIL NIL "s(\d+)" "example\.com"\)\)',
+                         item if isinstance(item, bytes) else item[0])
+            assert m, item
+            seq, uid, subj, sender = map(int, m.groups())
+            assert uid == subj == sender == uids[seq - 1], item
+            got.append(uid)
+        assert got == uids, (len(got), len(uids))
+
+        # The full structure path (BODYSTRUCTURE), across the same boundaries.
+        data = ok(c.uid("FETCH", "1000:2100", "(BODYSTRUCTURE)"))
+        bs = [x for x in data if x and b"BODYSTRUCTURE" in (x if isinstance(x, bytes) else x[0])]
+        assert len(bs) == len([u for u in uids if 1000 <= u <= 2100]), len(bs)
+        assert all(b'("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT"' in x for x in bs), bs[0]
+
+        # Sparse sets take the one-lookup-per-message path.
+        data = ok(c.fetch("1,1030,%d" % len(uids), "(UID ENVELOPE)"))
+        sparse = [int(re.search(rb"UID (\d+)", x).group(1)) for x in data]
+        assert sparse == [uids[0], uids[1029], uids[-1]], sparse
+        c.logout()
+
+
 def test_sigterm_says_bye(args):
     with start_node(args) as n:
         host, port = address(n)
@@ -329,4 +394,5 @@ def test_starttls(args):
 if __name__ == "__main__":
     run_tests([test_greeting_and_login, test_authenticate_plain_sasl_ir, test_mailbox_life,
                test_acl_and_quota, test_seen_is_per_user_on_shared_mailboxes,
-               test_two_sessions_and_idle, test_sigterm_says_bye, test_starttls])
+               test_two_sessions_and_idle, test_fetch_across_chunks, test_sigterm_says_bye,
+               test_starttls])
