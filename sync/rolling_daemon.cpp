@@ -218,6 +218,13 @@ struct RollingReplicator::Shared {
   std::map<std::string, std::chrono::seconds> key_backoff;
   size_t running = 0;
   bool stopping = false;
+  // Eager mode: units the replica applied, acknowledged here by ack_main()
+  // while their stream goes on with the next round (the acknowledgement is
+  // a commit on the primary: no reason for the next round to wait for it).
+  // Their seqs stay in `dispatched` until then.
+  std::deque<RollingUnit> to_ack;
+  std::condition_variable ack_cv;
+  bool ack_stopping = false;
 };
 
 void RollingReplicator::stream_main(Stream& st, Shared& sh) {
@@ -255,6 +262,7 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
     }
     st.connected = st.peer != nullptr;
     size_t actions = 0;
+    bool handed_over = false;  // to ack_main(), which also releases the seqs
     if (st.peer) {
       SyncClient client(*store_, *st.peer, opts_.client);
       failures = run_rolling_unit(*store_, client, plan_rolling_cycle(unit.records), actions);
@@ -264,8 +272,17 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
           for (auto& r : unit.records) seqs.push_back(r.seq);
           opts_.on_replicated(seqs);
         }
-        store::ChangeBatch done{unit.records};
-        if (Status a = store_->ack_changes(done); !a.ok()) failures.push_back("acknowledge: " + a.error().describe());
+        if (opts_.eager) {
+          {
+            std::lock_guard lk(sh.mu);
+            sh.to_ack.push_back(unit);
+          }
+          sh.ack_cv.notify_one();
+          handed_over = true;
+        } else {
+          store::ChangeBatch done{unit.records};
+          if (Status a = store_->ack_changes(done); !a.ok()) failures.push_back("acknowledge: " + a.error().describe());
+        }
       } else if (!st.peer->call(SyncCommand{"NOOP", "", {}, ""}).ok()) {
         // The connection itself is gone: the next unit reconnects.
         st.peer.reset();
@@ -280,13 +297,13 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
         ++status_.cycles;
         status_.changes_replicated += unit.records.size();
       }
-      progress();
-      continue;
+      continue;  // ack_main() reports the progress once it acknowledged
     }
     {
       std::lock_guard lk(sh.mu);
       --sh.running;
-      for (auto& r : unit.records) sh.dispatched.erase(r.seq);
+      if (!handed_over)
+        for (auto& r : unit.records) sh.dispatched.erase(r.seq);
       for (auto& k : unit.keys) sh.busy_keys.erase(k);
       if (failures.empty()) {
         for (auto& k : unit.keys) {
@@ -313,7 +330,7 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
         status_.last_error = failures.front();
       }
     }
-    progress();
+    if (!handed_over) progress();
     // The log reader held back this owner's newer changes while the unit
     // ran; in eager mode it sends them now rather than at the next poll.
     if (opts_.eager) kick();
@@ -328,7 +345,46 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
   if (st.peer) (void)st.peer->call(SyncCommand{"EXIT", "", {}, ""});
 }
 
-// Eager mode, after `done` was acknowledged: the records of the same owners
+// Eager mode: acknowledges what the streams replicated, several units in
+// one call (one commit per shard), then releases their seqs to the reader.
+void RollingReplicator::ack_main(Shared& sh) {
+  for (;;) {
+    std::deque<RollingUnit> units;
+    {
+      std::unique_lock lk(sh.mu);
+      sh.ack_cv.wait(lk, [&] { return sh.ack_stopping || !sh.to_ack.empty(); });
+      if (sh.to_ack.empty()) break;  // stopping, and everything handed over is acknowledged
+      units.swap(sh.to_ack);
+    }
+    store::ChangeBatch all;
+    for (auto& u : units) all.records.insert(all.records.end(), u.records.begin(), u.records.end());
+    Status a = store_->ack_changes(all);
+    if (!a.ok())
+      CYR_LOG(Warning, "sync_client", "rolling: cannot acknowledge %zu replicated changes: %s; they are sent again",
+              all.records.size(), a.error().describe().c_str());
+    {
+      std::lock_guard lk(sh.mu);
+      for (auto& r : all.records) sh.dispatched.erase(r.seq);
+      if (!a.ok()) {
+        // Replayed after a pause, not at once (a fenced store cannot
+        // acknowledge until it restarts).
+        for (auto& u : units)
+          for (auto& k : u.keys) {
+            auto& b = sh.key_backoff[k];
+            b = b.count() == 0 ? std::chrono::seconds(1) : std::min(b * 2, opts_.backoff_max);
+            sh.retry_after[k] = Clock::now() + b;
+          }
+      }
+    }
+    if (!a.ok()) {
+      std::lock_guard lk(mu_);
+      status_.last_error = "acknowledge: " + a.error().describe();
+    }
+    progress();
+  }
+}
+
+// Eager mode, after `done` was replicated: the records of the same owners
 // that were written meanwhile (the reader holds them while the owner is
 // busy), as the next unit for the same stream - no hand-off through the
 // reader's next pass. Nothing if there are none, or if one of them also
@@ -339,7 +395,11 @@ std::optional<RollingUnit> RollingReplicator::take_followers(const RollingUnit& 
   RollingUnit next;
   next.keys = done.keys;
   std::lock_guard lk(sh.mu);
-  for (auto& r : done.records) sh.dispatched.erase(r.seq);  // acknowledged: gone from the log
+  // An owner whose acknowledgement failed waits like one whose unit failed.
+  auto now = Clock::now();
+  for (auto& k : done.keys)
+    if (auto ra = sh.retry_after.find(k); ra != sh.retry_after.end() && ra->second > now) return std::nullopt;
+  // `done` itself, not acknowledged yet, is still in `dispatched`.
   for (auto& r : log->records) {
     if (sh.dispatched.count(r.seq)) continue;
     bool ours = false, foreign = false;
@@ -361,6 +421,8 @@ int RollingReplicator::run_parallel() {
     Stream& st = *streams.back();
     st.thread = std::thread([this, &st, &sh] { stream_main(st, sh); });
   }
+  std::thread acker;
+  if (opts_.eager) acker = std::thread([this, &sh] { ack_main(sh); });
   std::map<uint64_t, Clock::time_point> first_seen;  // pending seq -> when first read
   Clock::time_point last_publish{};
   while (!stop_) {
@@ -430,6 +492,14 @@ int RollingReplicator::run_parallel() {
   }
   sh.cv.notify_all();
   for (auto& st : streams) st->thread.join();
+  if (acker.joinable()) {
+    {
+      std::lock_guard lk(sh.mu);
+      sh.ack_stopping = true;
+    }
+    sh.ack_cv.notify_all();
+    acker.join();
+  }
   return 0;
 }
 

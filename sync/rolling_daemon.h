@@ -55,9 +55,12 @@ struct RollingOptions {
   // Parallel streams only: opens one stream's connection. Unset: TCP to
   // `peer` (TcpSyncPeer::connect). Tests plug in-process peers here.
   std::function<Result<std::unique_ptr<SyncPeer>>()> connect;
-  // sync_mode: sync (clients wait for each change): the next pass starts as
-  // soon as a stream finishes, so changes that queued up behind a busy
-  // owner go out together at once rather than after `poll`.
+  // sync_mode: sync (clients wait for each change), parallel streams: a
+  // stream that finished an owner's unit goes on at once with that owner's
+  // changes that queued up meanwhile (all of them in one round), the next
+  // pass starts as soon as a stream finishes rather than after `poll`, and
+  // a separate thread acknowledges replicated units so that the next round
+  // does not wait for that local commit.
   bool eager = false;
   // Called (from a replication thread, no lock held) after change records
   // were acknowledged and after a failure: the sync-mode barrier re-checks
@@ -115,6 +118,7 @@ class RollingReplicator {
   int run_parallel();
   void stream_main(Stream& s, Shared& sh);
   std::optional<RollingUnit> take_followers(const RollingUnit& done, Shared& sh);
+  void ack_main(Shared& sh);
 
   std::shared_ptr<store::Store> store_;
   RollingOptions opts_;

@@ -91,17 +91,23 @@ def switchover_pause(args):
         pair.close()
 
 
-def throughput(args, extra, messages=300, senders=4):
-    """Deliveries/s to the primary of a pair with `extra` in imapd.conf."""
+def throughput(args, extra, messages=300, senders=4, users=1):
+    """Deliveries/s to the primary of a pair with `extra` in imapd.conf;
+    message i goes to user i % users (fred when users is 1)."""
     pair = Pair(args, timeout=1, extra=extra)
     try:
         pair.start("a")
         pair.start("b")
         pair.wait_role("a", "primary", 0, timeout=30)
+        names = ["fred"] if users == 1 else ["u%d" % k for k in range(users)]
         c = imap(pair.node("a"))
-        assert c.create("user.fred")[0] == "OK"
+        for n in names:
+            assert c.create("user." + n)[0] == "OK"
         c.logout()
-        wait_for(lambda: "INBOX" in str(message_ids_or_none(pair)), 30, what="user.fred on the replica")
+        wait_for(lambda: " lag_changes 0 " in pair.status("a").get("replication", ""), 30,
+                 what="the users on the replica")
+        if users == 1:
+            wait_for(lambda: "INBOX" in str(message_ids_or_none(pair)), 30, what="user.fred on the replica")
         counter = iter(range(messages))
         lock = threading.Lock()
         failures = []
@@ -112,7 +118,7 @@ def throughput(args, extra, messages=300, senders=4):
                     i = next(counter, None)
                 if i is None:
                     return
-                code, _, _ = deliver(pair.node("a"), i, "t")
+                code, _, _ = deliver(pair.node("a"), i, "t", rcpt=names[i % len(names)])
                 if code != 250:
                     failures.append(code)
 
@@ -140,6 +146,9 @@ def main():
     # throughput (Postfix's default destination concurrency is 20).
     ap.add_argument("--senders", default="4,16", help="concurrent LMTP senders for the throughput figure (list)")
     ap.add_argument("--messages", type=int, default=300)
+    # One user is the worst case for sync mode: one owner's rounds run one
+    # after the other; several users replicate on parallel streams.
+    ap.add_argument("--users", default="1", help="recipients, messages spread over them (list)")
     a = ap.parse_args()
     args = Args(os.path.abspath(a.bin), a.keep)
     if a.only in (None, "kill"):
@@ -172,21 +181,26 @@ def switchover_figures(args, a):
 
 
 def throughput_figures(args, a):
-    for senders in [int(x) for x in a.senders.split(",")]:
-        # Rounds alternate async and sync, so a change in the machine's load
-        # (it is shared) hits both modes alike.
-        messages = max(a.messages, 40 * senders)
-        rates = {"async": [], "sync": []}
-        for r in range(a.rounds):
-            for mode in ("async", "sync"):
-                rate, state = throughput(args, "sync_mode: %s\nsync_timeout: 3s\n" % mode, messages=messages,
-                                         senders=senders)
-                rates[mode].append(rate)
-                print("LMTP throughput, sync_mode %s (%d senders, %d messages, one connection per message): "
-                      "%.1f msg/s [%s]" % (mode, senders, messages, rate, state))
-        med = {m: statistics.median(v) for m, v in rates.items()}
-        print("  %d senders: median async %.1f msg/s, sync %.1f msg/s; sync/async: %.0f%% (target: at least 70%%)"
-              % (senders, med["async"], med["sync"], 100.0 * med["sync"] / med["async"]))
+    for users in [int(x) for x in a.users.split(",")]:
+        for senders in [int(x) for x in a.senders.split(",")]:
+            throughput_figure(args, a, senders, users)
+
+
+def throughput_figure(args, a, senders, users):
+    # Rounds alternate async and sync, so a change in the machine's load
+    # (it is shared) hits both modes alike.
+    messages = max(a.messages, 40 * senders)
+    rates = {"async": [], "sync": []}
+    for r in range(a.rounds):
+        for mode in ("async", "sync"):
+            rate, state = throughput(args, "sync_mode: %s\nsync_timeout: 3s\n" % mode, messages=messages,
+                                     senders=senders, users=users)
+            rates[mode].append(rate)
+            print("LMTP throughput, sync_mode %s (%d senders, %d users, %d messages, one connection per "
+                  "message): %.1f msg/s [%s]" % (mode, senders, users, messages, rate, state))
+    med = {m: statistics.median(v) for m, v in rates.items()}
+    print("  %d senders, %d users: median async %.1f msg/s, sync %.1f msg/s; sync/async: %.0f%% "
+          "(target: at least 70%%)" % (senders, users, med["async"], med["sync"], 100.0 * med["sync"] / med["async"]))
 
 
 print = functools.partial(print, flush=True)  # noqa: A001 - progress as it happens

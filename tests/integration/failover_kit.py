@@ -254,8 +254,8 @@ def message(i, tag="m"):
             "Message-ID: <%s-%d@example.com>\r\n\r\nbody of %s %d\r\n" % (tag, i, tag, i, tag, i)).encode()
 
 
-def deliver(node, i, tag="m", timeout=5):
-    """One LMTP delivery to fred. Returns (code, t_sent, t_replied)."""
+def deliver(node, i, tag="m", timeout=5, rcpt="fred"):
+    """One LMTP delivery (to fred unless told). Returns (code, t_sent, t_replied)."""
     t0 = time.monotonic()
     try:
         host, port = addr_of(node, "lmtp")
@@ -266,7 +266,7 @@ def deliver(node, i, tag="m", timeout=5):
         try:
             c.ehlo_or_helo_if_needed()
             c.mail("a@example.com")
-            code, _ = c.rcpt("fred")
+            code, _ = c.rcpt(rcpt)
             if code == 250:
                 t0 = time.monotonic()
                 c.putcmd("data")
