@@ -120,6 +120,8 @@ Status run_file(store::Store& st, sync::SyncClient& client, const std::string& p
       }
     }
   }
+  for (auto& c : changes)
+    if (c.kind == store::ChangeKind::Seen) client.add_seen_hint(c.arg1, c.arg2);
   auto plan = sync::plan_rolling_cycle(changes);
   for (auto& n : plan.unmailboxes)
     if (!st.lookup(n).ok()) CYR_TRY(client.unmailbox(n));
@@ -256,7 +258,10 @@ int sync_client_main(int argc, char** argv) {
   switch (a.mode) {
     case Mode::All: st = client.sync_all(); break;
     case Mode::Users:
+      // The users' seen state on folders they do not own goes with them.
+      st = client.scan_foreign_seen();
       for (auto& u : a.items) {
+        if (!st.ok()) break;
         st = client.sync_user(u);
         if (!st.ok()) break;
       }

@@ -40,6 +40,7 @@ struct CsyncService {
   std::chrono::seconds timeout{1800};
   std::atomic<uint64_t> sessions{0};
   bool pair_member = false;  // failover_peer set: refuse APPLY while primary
+  std::shared_ptr<ApplyRefusals> refusals;  // the node's refused-items counter
 };
 
 // Where a literal header at the end of a line segment announces payload
@@ -240,6 +241,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
     o.staging_dir = session_staging_dir(svc_->staging_root, svc_->sessions);
     o.sid = conn_->sid();
     o.refuse_apply_on_primary = svc_->pair_member;
+    o.refusals = svc_->refusals;
     engine_ = std::make_unique<SyncServerSession>(*svc_->store, std::move(o));
   }
 
@@ -551,7 +553,10 @@ imapd::ReplicationFactory make_imap_replication_factory() {
     std::filesystem::path root;
     if (ctx && ctx->conf) {
       auto paths = config::Paths::from_config(*ctx->conf);
-      if (paths.ok()) root = staging_root_for(*paths);
+      if (paths.ok()) {
+        root = staging_root_for(*paths);
+        o.refusals = apply_refusals_for(refusal_status_file(paths->sync_log_dir));
+      }
     }
     if (root.empty()) root = std::filesystem::temp_directory_path() / "cyr-sync.";
     std::call_once(*cleaned, [&] { remove_dead_staging(root); });
@@ -579,6 +584,7 @@ Result<server::ServiceHandler> make_csync_handler(std::shared_ptr<const server::
   }
   svc->staging_root = staging_root_for(*paths);
   svc->pair_member = !ctx->conf->get_string("failover_peer").empty();
+  svc->refusals = apply_refusals_for(refusal_status_file(paths->sync_log_dir));
   remove_dead_staging(svc->staging_root);
   auto t = ctx->conf->get_duration("sync_timeout");
   if (t.count() >= 3) svc->timeout = t;

@@ -176,6 +176,10 @@ Result<RollingCycleResult> run_rolling_cycle(store::Store& local, SyncClient& cl
   if (!batch.ok()) return batch.take_error();
   RollingCycleResult res;
   for (auto& unit : split_rolling_units(batch->records)) {
+    // A Seen change names the mailbox's uniqueid: the user's meta sync then
+    // also sends seen state on a folder the user does not own.
+    for (auto& c : unit.records)
+      if (c.kind == store::ChangeKind::Seen) client.add_seen_hint(c.arg1, c.arg2);
     auto failures = run_rolling_unit(local, client, plan_rolling_cycle(unit.records), res.actions);
     if (!failures.empty()) {
       // Replayed next cycle; the other owners' units are acknowledged.

@@ -7,6 +7,7 @@
 
 #include "store/base/log.h"
 #include "store/mail/guid.h"
+#include "sync/sync_log.h"
 
 namespace cyr::sync {
 
@@ -596,7 +597,17 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
     if (auto x = s.get_str("SEENUIDS"); x.ok()) st.seenuids = std::string(*x);
     rseen[std::string(*u)] = st;
   }
-  for (auto& n : local_names) {
+  // Own mailboxes, then the foreign ones this user has seen state on: named
+  // by a hint or a scan, or already known to the replica.
+  std::vector<std::string> seen_names = local_names;
+  std::set<std::string> own(local_names.begin(), local_names.end());
+  std::set<std::string> foreign = seen_hints_[userid];
+  for (auto& [uid, _] : rseen) foreign.insert(uid);
+  for (auto& uid : foreign) {
+    auto info = local_.lookup_by_uniqueid(uid);
+    if (info.ok() && !own.count(info->name)) seen_names.push_back(info->name);
+  }
+  for (auto& n : seen_names) {
     auto seen = local_.get_seen(userid, n);
     if (!seen.ok() || (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0)) continue;
     auto info = local_.lookup(n);
@@ -613,7 +624,44 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
     auto r = call("APPLY", "SEEN", std::move(v));
     if (!r.ok()) return r.take_error();
   }
+  seen_hints_.erase(userid);
   return {};
+}
+
+void SyncClient::add_seen_hint(const std::string& userid, const std::string& uniqueid) {
+  if (!userid.empty() && !uniqueid.empty()) seen_hints_[userid].insert(uniqueid);
+}
+
+Status SyncClient::scan_foreign_seen() {
+  auto index = foreign_seen_index(local_);
+  if (!index.ok()) return index.take_error();
+  for (auto& [user, uids] : *index) seen_hints_[user].insert(uids.begin(), uids.end());
+  return {};
+}
+
+Result<std::map<std::string, std::set<std::string>>> foreign_seen_index(store::Store& local) {
+  std::map<std::string, std::set<std::string>> index;
+  auto all = local.list("*");
+  if (!all.ok()) return all.take_error();
+  for (auto& n : *all) {
+    auto users = local.seen_users(n);
+    if (!users.ok()) {
+      if (users.error().code == Errc::NotFound) continue;  // deleted meanwhile
+      return users.take_error();
+    }
+    std::string owner = mailbox_owner(n);
+    std::string uniqueid;
+    for (auto& u : *users) {
+      if (u == owner) continue;
+      if (uniqueid.empty()) {
+        auto info = local.lookup(n);
+        if (!info.ok()) break;
+        uniqueid = info->uniqueid;
+      }
+      index[u].insert(uniqueid);
+    }
+  }
+  return index;
 }
 
 Status SyncClient::sync_user(const std::string& userid) {
@@ -725,6 +773,7 @@ Status SyncClient::sync_all() {
     if (n.find("!user.") != std::string::npos) continue;
     shared.push_back(n);
   }
+  CYR_TRY(scan_foreign_seen());
   for (auto& u : users) {
     note("user " + u);
     CYR_TRY(sync_user(u));
@@ -790,6 +839,8 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
       else if (n.rfind("user.", 0) != 0 && n.find("!user.") == std::string::npos) shared.push_back(n);
     }
   }
+  auto foreign = foreign_seen_index(local);
+  if (!foreign.ok()) return foreign.take_error();
   auto compare_mailbox = [&](const std::string& name, const MailboxState& theirs_hdr) -> Status {
     ++rep.mailboxes_compared;
     auto mine = local_state(local, name, true);
@@ -820,7 +871,7 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
     if (!r.ok()) return r.take_error();
     std::map<std::string, MailboxState> theirs;
     std::set<std::string> lsub;
-    size_t seen_items = 0;
+    std::set<std::string> their_seen;
     for (auto& item : *r) {
       if (item.is_final()) continue;
       auto v = item.value();
@@ -832,7 +883,7 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
         for (auto& s : (*v)->items())
           if (auto x = s.as_str(); x.ok()) lsub.insert(std::string(*x));
       } else if (item.key == "SEEN") {
-        ++seen_items;
+        if (auto x = (*v)->get_str("UNIQUEID"); x.ok()) their_seen.insert(std::string(*x));
       }
     }
     auto names = local_user_mailboxes(local, u);
@@ -846,14 +897,22 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
       CYR_TRY(compare_mailbox(n, it->second));
       theirs.erase(it);
     }
-    for (auto& [n, _] : theirs) rep.differences.push_back(n + ": only on the replica");
+    // Cyrus lists a user's deleted folders (DELETED.user.<u>...) with the
+    // user; ours are kept outside the user, so compare them by name.
+    for (auto& [n, m] : theirs) {
+      if (n.starts_with("DELETED.") && local.lookup(n).ok()) CYR_TRY(compare_mailbox(n, m));
+      else rep.differences.push_back(n + ": only on the replica");
+    }
     auto subs = local.subscriptions(u);
     if (subs.ok() && std::set<std::string>(subs->begin(), subs->end()) != lsub)
       rep.differences.push_back("user " + u + ": subscriptions differ");
-    size_t my_seen = 0;
+    // Seen entries by mailbox uniqueid: own mailboxes and foreign ones.
+    std::set<std::string> my_seen;
     for (auto& n : *names)
-      if (auto s = local.get_seen(u, n); s.ok() && (s->lastuid || !s->seenuids.empty() || s->lastread)) ++my_seen;
-    if (my_seen != seen_items) rep.differences.push_back("user " + u + ": seen entries differ in number");
+      if (auto s = local.get_seen(u, n); s.ok() && (s->lastuid || !s->seenuids.empty() || s->lastread))
+        if (auto i = local.lookup(n); i.ok()) my_seen.insert(i->uniqueid);
+    if (auto it = foreign->find(u); it != foreign->end()) my_seen.insert(it->second.begin(), it->second.end());
+    if (my_seen != their_seen) rep.differences.push_back("user " + u + ": seen entries differ");
   }
   if (!shared.empty()) {
     Value l = Value::list();

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -71,6 +72,17 @@ class SyncClient {
   Status sync_meta(const std::string& userid);
   Status restart();  // RESTART: the replica drops staged files
 
+  // Seen state a user keeps on mailboxes they do not own (a shared folder,
+  // another user's folder shared with them). Cyrus keeps it in the reader's
+  // seen database and replicates it with the reader (APPLY SEEN in the
+  // user's sync), so ours goes with the user too. A user sync sends it for
+  // the mailboxes named here and for those the replica already lists.
+  // add_seen_hint: the rolling cycle names the (user, mailbox uniqueid) of a
+  // Seen change record. scan_foreign_seen: every such pair on this node (one
+  // query per mailbox), before a sync of all or of named users.
+  void add_seen_hint(const std::string& userid, const std::string& uniqueid);
+  Status scan_foreign_seen();
+
   const SyncStats& stats() const { return stats_; }
 
  private:
@@ -106,7 +118,12 @@ class SyncClient {
   SyncStats stats_;
   std::set<std::string> staged_;          // GUIDs the replica holds staged this session
   std::vector<std::string> remote_names_; // replica folders to RESERVE from
+  std::map<std::string, std::set<std::string>> seen_hints_;  // userid -> foreign mailbox uniqueids
 };
+
+// userid -> uniqueids of mailboxes that user does not own but has seen state
+// on (the owner's own entry is not listed). One seen_users() query per mailbox.
+Result<std::map<std::string, std::set<std::string>>> foreign_seen_index(store::Store& local);
 
 // ---- verification -----------------------------------------------------------
 

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "store/base/log.h"
+#include "store/mail/acl.h"
 #include "store/mail/guid.h"
 #include "sync/mailbox_sync.h"
 
@@ -87,6 +88,25 @@ SyncReply no_reply_for(const Error& e) {
     case Errc::Perm: return make_no("IMAP_PERMISSION_DENIED", "Permission denied");
     default: return make_no("IMAP_IOERROR", "Unknown error");
   }
+}
+
+bool is_item_refusal(const Error& e) {
+  switch (e.code) {
+    case Errc::Temp:         // retried by the sender
+    case Errc::InUse:
+    case Errc::Unavailable:  // this node takes no writes at all, not this item
+    case Errc::Fenced:
+    case Errc::NoQuota:      // Cyrus's own replica refuses this too; quota is the sender's to fix
+      return false;
+    default:
+      break;
+  }
+  // Protocol flow the sender resolves by itself: it sends the full mailbox
+  // after a checksum or changed answer, retries a moved mailbox, and a
+  // missing mailbox or user is what an UNMAILBOX/EXPUNGE/UNUSER may find.
+  const std::string code = no_reply_for(e).code;
+  return code != "IMAP_SYNC_CHECKSUM" && code != "IMAP_SYNC_CHANGED" && code != "IMAP_MAILBOX_MOVED" &&
+         code != "IMAP_MAILBOX_NONEXISTENT" && code != "IMAP_MAILBOX_LOCKED";
 }
 
 // Streams file literals into the staging directory, hashing on the way so
@@ -230,7 +250,22 @@ std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
   }
   if (!st.ok()) {
     const Error& e = st.error();
-    CYR_LOG(Info, opts_.sid, "sync_server: %s %s failed: %s", cmd.verb.c_str(), n.c_str(), e.describe().c_str());
+    if (cmd.verb == "APPLY" && is_item_refusal(e)) {
+      // One item this node cannot store: refused alone, counted, and logged
+      // at warning level so that it is seen; the sender goes on with the rest.
+      std::string item = "APPLY " + n;
+      const Value* name = a.kind() == ValueKind::KvList ? a.child("MBOXNAME") : nullptr;
+      if (!name && a.kind() == ValueKind::KvList) name = a.child("OLDMBOXNAME");
+      if (!name && a.kind() == ValueKind::KvList) name = a.child("ROOT");
+      if (!name && a.kind() == ValueKind::KvList) name = a.child("USERID");
+      if (name && name->as_str().ok()) item += " " + std::string(*name->as_str());
+      else if (a.as_str().ok()) item += " " + std::string(*a.as_str());
+      uint64_t total = opts_.refusals ? opts_.refusals->record(item, e.describe()) : 0;
+      CYR_LOG(Warning, opts_.sid, "sync_server: refused %s: %s (refused items: %llu)", item.c_str(),
+              e.describe().c_str(), static_cast<unsigned long long>(total));
+    } else {
+      CYR_LOG(Info, opts_.sid, "sync_server: %s %s failed: %s", cmd.verb.c_str(), n.c_str(), e.describe().c_str());
+    }
     out.clear();  // a failed GET sends no partial items
     out.push_back(no_reply_for(e));
   } else {
@@ -503,6 +538,11 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
   MailboxState& m = *parsed;
   if (m.intermediate() || m.deleted()) return {};  // no placeholders in our mailbox list
   CYR_TRY(store::validate_mailbox_name(m.name));
+  // An ACL we cannot evaluate (Cyrus's user rights '0'-'9', a malformed
+  // entry) refuses the mailbox rather than storing rights nobody can check.
+  if (auto acl = mail::Acl::parse(m.acl); !acl.ok())
+    return coded(acl.error().code, "IMAP_PROTOCOL_BAD_PARAMETERS " + acl.error().user_message,
+                 m.name + ": " + acl.error().detail);
 
   auto local = store_.lookup(m.name);
   bool created = false;

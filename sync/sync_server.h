@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "sync/apply_refusals.h"
 #include "sync/dlist_decoder.h"
 #include "sync/sync_frame.h"
 
@@ -39,6 +40,9 @@ struct SyncServerOptions {
   // able to overwrite the current primary's mailboxes. A standalone node (a
   // migration target that Cyrus replicates into) takes APPLY whatever its role.
   bool refuse_apply_on_primary = false;
+  // Where an APPLY this node cannot represent is counted (apply_refusals.h);
+  // null: only logged.
+  std::shared_ptr<ApplyRefusals> refusals;
 };
 
 class SyncServerSession {
@@ -101,5 +105,10 @@ class SyncServerSession {
 
 // The reply for an error: NO with the Cyrus code first (reference §3.10).
 SyncReply no_reply_for(const Error& e);
+
+// Whether a failed APPLY refused its item as unrepresentable here (counted by
+// ApplyRefusals) rather than being ordinary protocol flow (see
+// apply_refusals.h for the line between the two).
+bool is_item_refusal(const Error& e);
 
 }  // namespace cyr::sync

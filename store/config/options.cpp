@@ -170,7 +170,7 @@ const OptionSpec kOptions[] = {
     I("mailbox_default_options", "0", "the options field of a new mailbox"),
     S("mailbox_initial_flags", "", "permanent flags pre-set in every new mailbox"),
     B("master_bind_errors_fatal", false, "a port that cannot be bound at start stops master"),
-    Max(Min(I("master_blocking_threads", "4", "threads for blocking store work (ours)"), 1), 256),
+    Max(Min(I("master_blocking_threads", "16", "threads for blocking store work (ours)"), 1), 256),
     Max(Min(I("master_io_threads", "0", "threads serving connections; 0: one per core (ours)"), 0), 256),
     I("maxheaderlines", "1000", "header lines parsed into the cache (0: unlimited)"),
     I("maxlogins_per_host", "0", "logged-in sessions per client host (0: unlimited)"),
@@ -324,7 +324,7 @@ const OptionSpec kOptions[] = {
     I("sasl_minimum_layer", "0", "smallest SSF a client must negotiate"),
     S("sasl_pwcheck_method", "", "how plaintext passwords are checked (auxprop, saslauthd)"),
     S("sasl_saslauthd_path", "", "saslauthd socket"),
-    Max(Min(I("sasl_scram_iteration_counter", "100000", "PBKDF2 iterations for new SCRAM keys"), 1), 10000000),
+    Max(Min(I("sasl_scram_iteration_counter", "65536", "PBKDF2 iterations for new SCRAM keys (Cyrus SASL clients accept at most 65536)"), 1), 10000000),
     S("force_sasl_client_mech", "", "SASL mechanism for outgoing connections"),
 
     // --- TLS ----------------------------------------------------------------

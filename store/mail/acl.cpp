@@ -23,8 +23,6 @@ constexpr RightLetter kLetters[] = {
 std::optional<Rights> letter_mask(char c) {
   for (const auto& rl : kLetters)
     if (rl.letter == c) return rl.mask;
-  if (c == 'c') return right::kLegacyC;
-  if (c == 'd') return right::kLegacyD;
   return std::nullopt;
 }
 
@@ -66,7 +64,16 @@ std::vector<AclEntry>::iterator find_entry(std::vector<AclEntry>& entries, std::
 Result<Rights> parse_rights(std::string_view letters) {
   if (letters.size() > 64) return Error(Errc::Limit, "Rights string too long");
   Rights mask = 0;
+  Rights macros = 0;  // members of the legacy macros named in the string
   for (char c : letters) {
+    if (c == 'c') {
+      macros |= right::kLegacyC;
+      continue;
+    }
+    if (c == 'd') {
+      macros |= right::kLegacyD;
+      continue;
+    }
     auto m = letter_mask(c);
     if (!m) {
       return Error(Errc::Invalid, "Invalid rights letter",
@@ -74,6 +81,11 @@ Result<Rights> parse_rights(std::string_view letters) {
     }
     mask |= *m;
   }
+  // A macro stands for its members only when none of them is spelled out
+  // (RFC 4314 2.1.1; Cyrus does the same): Cyrus stores "lrswite" as
+  // "lrswited", and that 'd' must not bring back the 'x' it never had.
+  for (Rights members : {right::kLegacyC, right::kLegacyD})
+    if ((macros & members) && !(mask & members)) mask |= members;
   return mask;
 }
 
@@ -87,9 +99,10 @@ std::string format_rights(Rights rights, bool legacy) {
   std::string out;
   for (const auto& rl : kLetters) {
     if (rl.letter == 'a' && legacy) {
-      // Cyrus writes the legacy letters just before 'a'.
+      // Cyrus writes the legacy letters just before 'a', each when any of
+      // its members is granted (RFC 4314 2.1.1).
       if (rights & right::kLegacyC) out += 'c';
-      if ((rights & right::kLegacyD) == right::kLegacyD) out += 'd';
+      if (rights & right::kLegacyD) out += 'd';
     }
     if (rights & rl.mask) out += rl.letter;
   }

@@ -2,12 +2,15 @@
 // rights a given identity ends up with.
 //
 // Rights are the RFC 4314 letters "lrswipkxtea", plus Cyrus 3's "n", as a bitmask. The RFC 2086
-// letters 'c' and 'd' are accepted on input and expanded the way RFC 4314
-// 2.1.1 describes for servers (like Cyrus) that used 'd' to control DELETE:
-// 'c' = "k" (create child mailboxes), 'd' = "xte" (delete mailbox, delete
-// messages, expunge). On output they are added back for old clients: 'c' when
-// 'k' is present and 'd' when all of "xte" are, so full rights print as
-// Cyrus prints them: "lrswipkxtecdan".
+// letters 'c' and 'd' are macros (RFC 4314 2.1.1), with the member rights Cyrus
+// gives them under its default `deleteright: c`: 'c' = "kx" (create and delete
+// mailboxes), 'd' = "te" (delete messages, expunge). As in RFC 4314 and Cyrus, a
+// macro adds its members only when the string names none of them ("lrswite" keeps
+// its missing 'x'), and on output a macro is shown when any of its members is
+// there, so rights print as Cyrus prints (and replicates) them: "lrswited" for
+// "lrswite", "lrswipkxtecdan" for everything. Reading our own or Cyrus's stored
+// strings back therefore gives the same mask: the macros never add a right the
+// string did not already imply.
 //
 // The stored form is Cyrus's mailboxes.db ACL string:
 // "<identifier>\t<rights>\t<identifier>\t<rights>\t..." where an identifier is
@@ -50,9 +53,9 @@ inline constexpr Rights kAdmin = 1u << 10;       // a: SETACL, DELETEACL, GETACL
 // real Cyrus must be able to store it.
 inline constexpr Rights kAnnotate = 1u << 11;
 inline constexpr Rights kAll = (1u << 12) - 1;   // lrswipkxtean
-// The legacy expansions (RFC 4314 2.1.1, the "d controls DELETE" servers).
-inline constexpr Rights kLegacyC = kCreate;
-inline constexpr Rights kLegacyD = kDeleteMbox | kDeleteMsg | kExpunge;
+// The legacy macros' members (Cyrus with `deleteright: c`, its default).
+inline constexpr Rights kLegacyC = kCreate | kDeleteMbox;
+inline constexpr Rights kLegacyD = kDeleteMsg | kExpunge;
 }  // namespace right
 
 inline constexpr size_t kMaxAclEntries = 1000;
@@ -70,7 +73,8 @@ Result<Rights> parse_rights(std::string_view letters);
 Result<Rights> parse_rights_or_abbreviation(std::string_view text);
 
 // Mask -> letters in canonical order "lrswipkxtean"; with legacy, 'c' and 'd'
-// are inserted as Cyrus does ("lrswipkxtecdan").
+// are inserted where Cyrus puts them, each when any of its members is present
+// ("lrswipkxtecdan", "lrswited").
 std::string format_rights(Rights rights, bool legacy = true);
 
 // How a SETACL rights argument changes an existing mask (RFC 4314 3.1).

@@ -25,16 +25,26 @@ TEST(AclRights, ParseAndFormat) {
   EXPECT_EQ(parse_rights("q").error().code, Errc::Invalid);
 }
 
-// RFC 4314 2.1.1, for servers where 'd' controlled DELETE (Cyrus).
+// RFC 4314 2.1.1 macros, with the members Cyrus gives them (deleteright: c).
 TEST(AclRights, LegacyLetters) {
-  EXPECT_EQ(R("c"), right::kCreate);
-  EXPECT_EQ(R("d"), right::kDeleteMbox | right::kDeleteMsg | right::kExpunge);
-  EXPECT_EQ(format_rights(R("c")), "kc");
-  EXPECT_EQ(format_rights(R("d")), "xted");
-  // 'd' is shown only when all of x, t and e are present.
-  EXPECT_EQ(format_rights(R("te")), "te");
+  EXPECT_EQ(R("c"), right::kCreate | right::kDeleteMbox);
+  EXPECT_EQ(R("d"), right::kDeleteMsg | right::kExpunge);
+  EXPECT_EQ(format_rights(R("c")), "kxc");
+  EXPECT_EQ(format_rights(R("d")), "ted");
+  // A macro is shown when any one of its members is granted ...
+  EXPECT_EQ(format_rights(R("lrswite")), "lrswited");
+  EXPECT_EQ(format_rights(R("lrk")), "lrkc");
+  EXPECT_EQ(format_rights(R("lrx")), "lrxc");
+  // ... and adds nothing when one of its members is spelled out: Cyrus stores
+  // and replicates "lrswite" as "lrswited", which must not gain an 'x'.
+  EXPECT_EQ(R("lrswited"), R("lrswite"));
+  EXPECT_EQ(R("lrkc"), R("lrk"));
+  EXPECT_EQ(R("lrtd"), R("lrt"));
+  EXPECT_EQ(R("lrswipkxtecdan"), right::kAll);
   // The seed's "lrswipcda" means the same as RFC 4314 "lrswipkxtea".
   EXPECT_EQ(R("lrswipcda"), R("lrswipkxtea"));
+  // Whatever we print reads back as the same mask.
+  for (Rights m = 0; m <= right::kAll; ++m) EXPECT_EQ(R(format_rights(m)), m) << m;
 }
 
 TEST(AclRights, CyradmAbbreviations) {
