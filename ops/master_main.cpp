@@ -40,7 +40,7 @@ int usage(const char* why) {
           "  -p  pid file (default {configdirectory}/cyrus-master.pid)\n"
           "  -l  listen backlog (default 128)\n"
           "  -T  I/O threads (default: one per core)\n"
-          "  -B  blocking-work threads (default 4)\n"
+          "  -B  blocking-work threads (default 16)\n"
           "  -g  shutdown grace period in seconds (default 10)\n");
   return kExitUsage;
 }

@@ -38,7 +38,7 @@ struct MasterOptions {
   // Which multi-call commands exist (name without "cyr_").
   std::function<bool(std::string_view)> has_command;
   int io_threads = 0;        // 0: imapd.conf master_io_threads if known, else one per core
-  int blocking_threads = 0;  // 0: imapd.conf master_blocking_threads if known, else 4
+  int blocking_threads = 0;  // 0: imapd.conf master_blocking_threads if known, else 16
   int listen_backlog = 128;  // Cyrus master -l
   // SIGTERM: how long sessions with a command in flight get to finish, and
   // how long DAEMON children get between SIGTERM and SIGKILL.

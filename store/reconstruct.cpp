@@ -478,6 +478,11 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   MbRow m;
   if (existing) {
     m = *existing;
+  } else if (files.by_uid.empty() && files.invalid.empty()) {
+    // The shard exists (made at CREATE, or by another mailbox of the
+    // owner) but this mailbox was never written to: its row is made at its
+    // first write, so no row and no files is not damage either.
+    return rep;
   } else {
     rep.index_created = true;
     note_(mb + ": no index state; " + would + "rebuilt from " + std::to_string(files.by_uid.size() + files.invalid.size()) +

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -81,11 +83,141 @@ std::string parse_structure_blob(std::string_view bytes) {
   return mail::parse_message(bytes).serialize();
 }
 
+// A fixed set of threads that run fsyncs handed to them by fsync_many. The
+// calls are short and many (two per delivery), so threads are kept rather
+// than started per call. Workers never wait for each other, only for work.
+class Spool::SyncWorkers {
+ public:
+  explicit SyncWorkers(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      try {
+        threads_.emplace_back([this] { loop(); });
+      } catch (const std::system_error&) {
+        break;  // out of threads: fewer workers; the caller runs the rest
+      }
+    }
+  }
+  ~SyncWorkers() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  size_t size() const { return threads_.size(); }
+
+  // Runs every task, some on the workers and the rest on the calling thread;
+  // returns when all have finished.
+  void run(std::vector<std::function<void()>>& tasks) {
+    if (tasks.empty()) return;
+    Call call;
+    call.left = tasks.size();
+    {
+      std::lock_guard lk(mu_);
+      for (size_t i = 1; i < tasks.size(); ++i) queue_.push_back({&tasks[i], &call});
+    }
+    cv_.notify_all();
+    tasks[0]();
+    finish(call);
+    // Take back what no worker has started yet (all busy, or none started).
+    for (;;) {
+      std::function<void()>* fn = nullptr;
+      {
+        std::lock_guard lk(mu_);
+        for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+          if (it->second == &call) {
+            fn = it->first;
+            queue_.erase(it);
+            break;
+          }
+        }
+      }
+      if (!fn) break;
+      (*fn)();
+      finish(call);
+    }
+    std::unique_lock lk(call.mu);
+    call.cv.wait(lk, [&] { return call.left == 0; });
+  }
+
+ private:
+  struct Call {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+  };
+  static void finish(Call& c) {
+    std::lock_guard lk(c.mu);
+    if (--c.left == 0) c.cv.notify_all();
+  }
+  void loop() {
+    for (;;) {
+      std::pair<std::function<void()>*, Call*> job;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, nothing left
+        job = queue_.front();
+        queue_.pop_front();
+      }
+      (*job.first)();
+      finish(*job.second);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::deque<std::pair<std::function<void()>*, Call*>> queue_;
+  std::vector<std::thread> threads_;
+};
+
 Spool::Spool(std::map<std::string, fs::path> partitions, std::function<int(int)> fsync_hook,
              size_t max_message_size)
     : partitions_(std::move(partitions)),
       fsync_hook_(std::move(fsync_hook)),
       max_message_size_(max_message_size) {}
+
+Spool::~Spool() = default;
+
+Status Spool::fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs) const {
+  const size_t n = files.size() + dirs.size();
+  if (n == 0) return {};
+  std::vector<std::optional<Error>> errors(n);
+  std::vector<std::function<void()>> tasks;
+  tasks.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool dir = i >= files.size();
+    const std::string& p = dir ? dirs[i - files.size()] : files[i];
+    tasks.emplace_back([this, &errors, i, dir, &p] {
+      // Read-only is enough: fsync flushes the file, not the descriptor.
+      int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+      if (fd < 0) {
+        errors[i] = io_error(dir ? "open dir" : "open", p, errno);
+        return;
+      }
+      int rc = fsync_fd(fd);
+      int err = errno;
+      ::close(fd);
+      if (rc != 0) errors[i] = io_error(dir ? "fsync dir" : "fsync", p, err);
+    });
+  }
+  if (n == 1) {
+    tasks[0]();
+  } else {
+    SyncWorkers* w;
+    {
+      std::lock_guard lk(workers_mu_);
+      if (!workers_) workers_ = std::make_unique<SyncWorkers>(kMaxStageThreads - 1);
+      w = workers_.get();
+    }
+    w->run(tasks);
+  }
+  for (auto& e : errors)
+    if (e) return *e;
+  return {};
+}
 
 int Spool::fsync_fd(int fd) const {
   if (fsync_hook_) return fsync_hook_(fd);
@@ -125,7 +257,8 @@ Result<std::string> Spool::new_stage_path(const std::string& partition) const {
   return (dir / (std::to_string(::getpid()) + "-" + std::to_string(++g_stage_counter))).string();
 }
 
-Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSource& src) const {
+Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSource& src,
+                                   bool defer_sync) const {
   StagedMessage m;
   m.partition = partition;
   std::string bytes_storage;
@@ -156,8 +289,9 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
     if (fd < 0) return Error(errno == ENOENT ? Errc::NotFound : Errc::Io, "Cannot read message",
                              src.path + ": " + std::strerror(errno));
     auto data = read_file(fd, src.path, max_message_size_);
-    // The caller wrote the file; we make sure it is durable before indexing it.
-    int rc = data.ok() ? fsync_fd(fd) : 0;
+    // The caller wrote the file; we make sure it is durable before indexing
+    // it: here, or (defer_sync) in the commit that links it.
+    int rc = data.ok() && !defer_sync ? fsync_fd(fd) : 0;
     int err = errno;
     ::close(fd);
     if (!data.ok()) return data.take_error();
@@ -166,6 +300,7 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
     bytes = bytes_storage;
     m.path = src.path;
     m.owned = false;
+    m.synced = !defer_sync;
     // A caller's file on another file system cannot be hard-linked: copy it.
     auto r = root(partition);
     if (!r.ok()) return r.take_error();
@@ -182,7 +317,7 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
 }
 
 Result<std::vector<StagedMessage>> Spool::stage_many(
-    const std::string& partition, const std::vector<const MessageSource*>& srcs) const {
+    const std::string& partition, const std::vector<const MessageSource*>& srcs, bool defer_sync) const {
   // done[i] stays empty for a message skipped after another one failed.
   std::vector<std::optional<Result<StagedMessage>>> done(srcs.size());
   const size_t threads = std::min(srcs.size(), kMaxStageThreads);
@@ -194,7 +329,7 @@ Result<std::vector<StagedMessage>> Spool::stage_many(
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < srcs.size();) {
       if (failed.load(std::memory_order_relaxed)) continue;
-      done[i].emplace(stage(partition, *srcs[i]));
+      done[i].emplace(stage(partition, *srcs[i], defer_sync));
       if (!done[i]->ok()) failed = true;
     }
   };
@@ -239,11 +374,9 @@ void Spool::discard(const StagedMessage& m) const {
   if (m.owned && !m.path.empty()) ::unlink(m.path.c_str());
 }
 
-Status Spool::link(const std::string& from, const fs::path& to,
-                   std::set<std::string>& dirs_to_sync) const {
-  fs::path dir = to.parent_path();
+Status Spool::make_dirs(const fs::path& dir, std::set<std::string>& dirs_to_sync) const {
   // Create missing directories top-down; each new entry must reach the disk,
-  // so its parent is synced with the batch.
+  // so its parent is synced by the caller.
   std::vector<fs::path> missing;
   for (fs::path d = dir; !d.empty() && d != d.root_path(); d = d.parent_path()) {
     struct stat st;
@@ -254,6 +387,15 @@ Status Spool::link(const std::string& from, const fs::path& to,
     if (::mkdir(it->c_str(), 0750) != 0 && errno != EEXIST) return io_error("mkdir", *it, errno);
     dirs_to_sync.insert(it->parent_path().string());
   }
+  return {};
+}
+
+Status Spool::link(const std::string& from, const fs::path& to,
+                   std::set<std::string>& dirs_to_sync) const {
+  fs::path dir = to.parent_path();
+  // Normally made at CREATE (StoreImpl::create_mailbox); a mailbox created
+  // before that, or whose directory was removed, gets it here.
+  CYR_TRY(make_dirs(dir, dirs_to_sync));
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (::link(from.c_str(), to.c_str()) == 0) {
       dirs_to_sync.insert(dir.string());

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,10 +24,13 @@
 namespace cyr::store {
 
 // A message file ready to be linked into one or more mailbox directories:
-// its data is on disk (fsync'd), its GUID and parsed structure are known.
+// its GUID and parsed structure are known, and its data is on disk (fsync'd)
+// unless `synced` is false (stage() with defer_sync): then the commit that
+// links it must fsync it first (Spool::fsync_many).
 struct StagedMessage {
   std::string path;          // file to link from
   bool owned = false;        // the store created it and removes it afterwards
+  bool synced = true;        // false: fsync before the index commit
   uint64_t size = 0;
   mail::MessageGuid guid;
   std::string structure;     // serialized MessageStructure
@@ -41,6 +46,9 @@ class Spool {
  public:
   Spool(std::map<std::string, std::filesystem::path> partitions,
         std::function<int(int)> fsync_hook, size_t max_message_size);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
 
   bool has_partition(const std::string& p) const { return partitions_.count(p) != 0; }
   Result<std::filesystem::path> root(const std::string& partition) const;
@@ -52,7 +60,12 @@ class Spool {
   // Makes the bytes of `src` durable as a file on `partition` (writing a
   // staging file for memory sources, fsyncing a caller's file), and computes
   // GUID and structure. Errc::TooBig above max_message_size.
-  Result<StagedMessage> stage(const std::string& partition, const MessageSource& src) const;
+  // defer_sync: a caller's file (MessageSource::file) is not fsync'd here but
+  // returned with synced = false, so that the commit can fsync it together
+  // with the mailbox directory it is linked into (fsync_many) instead of one
+  // after the other. Memory sources are always synced here.
+  Result<StagedMessage> stage(const std::string& partition, const MessageSource& src,
+                              bool defer_sync = false) const;
   // stage() for many messages at once, from up to kMaxStageThreads threads,
   // so that their fsyncs are in flight together (the file system then
   // commits them in shared journal transactions instead of one after
@@ -61,7 +74,8 @@ class Spool {
   // failing message (by index) is returned. The fsync hook may be called
   // from several threads at once.
   Result<std::vector<StagedMessage>> stage_many(const std::string& partition,
-                                                const std::vector<const MessageSource*>& srcs) const;
+                                                const std::vector<const MessageSource*>& srcs,
+                                                bool defer_sync = false) const;
   static constexpr size_t kMaxStageThreads = 16;
   // Copies an existing file into a new staging file on `partition`.
   Result<StagedMessage> stage_copy(const std::string& partition, const std::string& from) const;
@@ -73,7 +87,17 @@ class Spool {
   // `dirs_to_sync`.
   Status link(const std::string& from, const std::filesystem::path& to,
               std::set<std::string>& dirs_to_sync) const;
+  // Creates `dir` and its missing parents; the parent of every directory
+  // created is added to `dirs_to_sync` (the new entries are durable once
+  // those are fsync'd). An existing `dir` adds nothing.
+  Status make_dirs(const std::filesystem::path& dir, std::set<std::string>& dirs_to_sync) const;
   Status fsync_dir(const std::string& dir) const;
+  // Fsyncs every file in `files` and every directory in `dirs`, with up to
+  // kMaxStageThreads of them in flight at once: independent fsyncs issued
+  // together cost about one disk flush instead of one each (measured on
+  // ext4: a message file and its directory, 3.4 ms one after the other,
+  // 1.7 ms together). Returns once all are done; the first error, if any.
+  Status fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs) const;
   int fsync_fd(int fd) const;
 
   // Removes files "<uid>." with uid > last_uid from a mailbox directory
@@ -88,6 +112,10 @@ class Spool {
   std::map<std::string, std::filesystem::path> partitions_;
   std::function<int(int)> fsync_hook_;
   size_t max_message_size_;
+  // Threads of fsync_many, started at its first use with more than one path.
+  class SyncWorkers;
+  mutable std::mutex workers_mu_;
+  mutable std::unique_ptr<SyncWorkers> workers_;
 };
 
 // Serialized MessageStructure of a message (parsed once, at append).

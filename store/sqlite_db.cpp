@@ -79,10 +79,10 @@ std::string_view Stmt::view(int col) const {
   return std::string_view(static_cast<const char*>(p), static_cast<size_t>(n));
 }
 
-Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create) {
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, const char* vfs) {
   std::unique_ptr<Db> db(new Db());
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, vfs);
   if (rc != SQLITE_OK) {
     Error e = sqlite_error(db->db_, rc, "open");
     e.detail += " " + path;

@@ -54,8 +54,10 @@ class Stmt {
 class Db {
  public:
   // Opens or creates `path` in WAL mode with synchronous=FULL and a busy
-  // timeout (another process or connection holding the write lock).
-  static Result<std::unique_ptr<Db>> open(const std::string& path, bool create);
+  // timeout (another process or connection holding the write lock). vfs:
+  // a registered SQLite VFS name, nullptr for the default.
+  static Result<std::unique_ptr<Db>> open(const std::string& path, bool create,
+                                          const char* vfs = nullptr);
   ~Db();
 
   Status exec(const char* sql);

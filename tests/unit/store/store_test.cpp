@@ -776,6 +776,142 @@ TEST_F(StoreTest, BatchAppendWithOneFailedFileFsyncCommitsNothing) {
   EXPECT_EQ(append("user.fred", message("after")), 2u);
 }
 
+// A caller's file (LMTP spool, IMAP APPEND literal) is fsync'd by the commit
+// that links it, together with the mailbox directory, not when staged. It
+// must still be fsync'd exactly once per commit before the index commit;
+// when that fsync fails, the store fences and nothing is committed or left
+// linked.
+namespace {
+std::string fd_target(int fd) {
+  char target[512] = {0};
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+}  // namespace
+
+TEST_F(StoreTest, CallersFileIsSyncedWithItsDirectoryBeforeTheCommit) {
+  create("user.fred");
+  create("user.ann");
+  store_.reset();
+  std::atomic<int> file_syncs{0}, dir_syncs{0};
+  std::string src = dir_ + "/spool/lmtp-caller";
+  opts_.fsync_hook = [&](int fd) {
+    std::string t = fd_target(fd);
+    if (t == src) file_syncs++;
+    if (t.find("/spool/uuid/") != std::string::npos) dir_syncs++;
+    return ::fsync(fd);
+  };
+  reopen();
+  const std::string msg = message("delivered");
+  { std::ofstream(src, std::ios::binary) << msg; }
+  AppendMessage am{MessageSource::file(src), {}, 0};
+  auto res = store_->deliver({"user.fred", "user.ann"}, am);
+  ASSERT_EQ(res.size(), 2u);
+  for (auto& r : res) ASSERT_TRUE(r.ok()) << r.error().describe();
+  // Two shards, two commits: each makes the one file durable with its own
+  // directory (singleinstancestore: both link the same file).
+  EXPECT_EQ(file_syncs.load(), 2);
+  EXPECT_GE(dir_syncs.load(), 2);
+  EXPECT_EQ(*store_->read_message("user.fred", res[0]->uids[0]), msg);
+  EXPECT_EQ(*store_->read_message("user.ann", res[1]->uids[0]), msg);
+}
+
+TEST_F(StoreTest, FailedFsyncOfCallersFileFencesAndCommitsNothing) {
+  create("user.fred");
+  append("user.fred", message("before"));
+  store_.reset();
+  std::atomic<bool> fail{false};
+  std::string src = dir_ + "/spool/imapd-append.x";
+  opts_.fsync_hook = [&](int fd) {
+    if (fail.load() && fd_target(fd) == src) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fsync(fd);
+  };
+  reopen();
+  { std::ofstream(src, std::ios::binary) << message("lost"); }
+  fail = true;
+  AppendRequest r;
+  r.mailbox = "user.fred";
+  r.messages.push_back(AppendMessage{MessageSource::file(src), {}, 0});
+  auto a = store_->append(r);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Fenced);
+  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 1u);
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  // The link made for uid 2 was undone.
+  auto p1 = store_->message_path("user.fred", 1);
+  ASSERT_TRUE(p1.ok());
+  EXPECT_FALSE(std::filesystem::exists(p1->parent_path() / "2."));
+  fail = false;
+  reopen();
+  EXPECT_EQ(append("user.fred", message("after")), 2u);
+  EXPECT_EQ(*store_->read_message("user.fred", 2), message("after"));
+}
+
+// Shards evicted from the cache are closed without a checkpoint and reopened
+// on their WAL (through the store's own VFS): every message written across
+// many close/reopen cycles, and across a store restart, must be there, and
+// the WAL files stay bounded.
+TEST_F(StoreTest, EvictedShardsKeepEveryCommitAcrossReopens) {
+  store_.reset();
+  opts_.max_open_shards = 2;
+  reopen();
+  const int users = 5, rounds = 12;
+  for (int u = 0; u < users; ++u) create("user.e" + std::to_string(u));
+  for (int r = 0; r < rounds; ++r)
+    for (int u = 0; u < users; ++u)
+      ASSERT_EQ(append("user.e" + std::to_string(u), message("m" + std::to_string(r) + "-" + std::to_string(u))),
+                static_cast<Uid>(r + 1));
+  auto check = [&] {
+    for (int u = 0; u < users; ++u) {
+      const std::string mb = "user.e" + std::to_string(u);
+      auto recs = store_->records(mb);
+      ASSERT_TRUE(recs.ok());
+      ASSERT_EQ(recs->size(), static_cast<size_t>(rounds)) << mb;
+      for (int r = 0; r < rounds; ++r)
+        EXPECT_EQ(*store_->read_message(mb, static_cast<Uid>(r + 1)),
+                  message("m" + std::to_string(r) + "-" + std::to_string(u)));
+    }
+  };
+  check();
+  reopen();
+  check();
+  size_t wals = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir_) / "conf" / "shards")) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, "-wal") == 0) {
+      ++wals;
+      EXPECT_LE(std::filesystem::file_size(e.path()), 2u << 20) << e.path();
+    }
+  }
+  EXPECT_GE(wals, static_cast<size_t>(users));
+}
+
+// CREATE makes the message directory and the owner's shard database, so a
+// first delivery only links, fsyncs and commits.
+TEST_F(StoreTest, CreateMakesTheMailboxDirectoryAndShard) {
+  create("user.zed");
+  auto info = store_->lookup("user.zed");
+  ASSERT_TRUE(info.ok());
+  const std::string u = info->uniqueid;
+  const std::filesystem::path d =
+      std::filesystem::path(dir_) / "spool" / "uuid" / u.substr(0, 1) / u.substr(1, 1) / u;
+  EXPECT_TRUE(std::filesystem::is_directory(d));
+  EXPECT_EQ(info->last_uid, 0u);
+  EXPECT_EQ(store_->records("user.zed")->size(), 0u);
+  // A directory removed behind the store's back is made again at delivery.
+  std::filesystem::remove(d);
+  EXPECT_EQ(append("user.zed", message("z")), 1u);
+  EXPECT_EQ(store_->message_path("user.zed", 1)->parent_path(), d);
+  EXPECT_EQ(*store_->read_message("user.zed", 1), message("z"));
+  // Deleting the mailbox removes its directory.
+  ASSERT_TRUE(store_->delete_mailbox("user.zed").ok());
+  EXPECT_FALSE(std::filesystem::exists(d));
+}
+
 TEST_F(StoreTest, OrphanFilesAreIgnoredAndReplaced) {
   create("user.fred");
   append("user.fred", message("one"));
