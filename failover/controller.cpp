@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "failover/auth.h"
 #include "store/base/log.h"
 #include "store/config/imapd_conf.h"
 #include "store/config/paths.h"
@@ -54,6 +55,8 @@ Result<ControllerOptions> controller_options_from_config(const config::ImapdConf
   o.timeout = duration_cast<milliseconds>(timeout);
   o.heartbeat = std::clamp(o.timeout / 4, milliseconds(100), milliseconds(2000));
   o.sync_mode = conf.get_string("sync_mode");
+  o.secret = conf.get_string("failover_secret");
+  if (Status st = check_secret(o.secret); !st.ok()) return st.error();
   auto paths = config::Paths::from_config(conf);
   if (!paths.ok()) return paths.take_error();
   o.state_dir = paths->configdirectory / "failover";
@@ -206,11 +209,21 @@ std::optional<Clock::time_point> Controller::ping_peer() {
   auto r = transport_(opts_.peer, req, opts_.heartbeat);
   std::lock_guard lk(mu_);
   if (!r.ok() || !r->ok) {
-    if (peer_.reachable)
-      event("peer " + opts_.peer + " stopped answering: " + (r.ok() ? r->text : r.error().describe()));
+    std::string why = r.ok() ? r->text : r.error().describe();
+    if (peer_.reachable) {
+      event("peer " + opts_.peer + " stopped answering: " + why);
+    } else if (!r.ok() && (r.error().code == Errc::Perm || r.error().code == Errc::Invalid) &&
+               why != last_peer_error_) {
+      // A peer that answers but cannot be talked to (a failover_secret
+      // mismatch, another protocol version) is a configuration error: say so
+      // once, not on every heartbeat.
+      event("cannot talk to peer " + opts_.peer + ": " + why);
+    }
+    if (!r.ok()) last_peer_error_ = why;
     peer_.reachable = false;
     return std::nullopt;
   }
+  last_peer_error_.clear();
   auto w = split_words(r->text);
   if (w.size() != 7 || w[0] != "PONG") {
     peer_.reachable = false;
@@ -695,6 +708,9 @@ Reply Controller::status() const {
   } else {
     l.push_back("peer " + opts_.peer + " unreachable");
   }
+  l.push_back(opts_.secret.empty()
+                  ? "auth none (WARNING: no failover_secret: anyone who can reach the failover port may use it)"
+                  : "auth hmac-sha256 (failover_secret)");
   l.push_back("witness " + (opts_.witness.empty() ? std::string("none (manual promotion only)") : opts_.witness));
   if (st.role != store::Role::Primary || opts_.witness.empty()) l.push_back("lease none");
   else if (forced_) l.push_back("lease none (forced promotion; waiting for the witness)");

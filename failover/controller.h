@@ -61,10 +61,14 @@ struct ControllerOptions {
   std::chrono::milliseconds reconcile_timeout{120000};
   std::filesystem::path state_dir;       // {configdirectory}/failover (rejoin marker)
   std::string sync_mode = "async";       // shown by status
+  // failover_secret (auth.h): what the transport authenticates with; status
+  // shows whether there is one. "" = the control port is open.
+  std::string secret;
 };
 
 // From imapd.conf: servername (else the host name), failover_peer,
-// failover_witness, failover_timeout, sync_mode, configdirectory.
+// failover_witness, failover_timeout, sync_mode, failover_secret (checked:
+// auth.h check_secret), configdirectory.
 Result<ControllerOptions> controller_options_from_config(const config::ImapdConf& conf);
 
 // Sends one request to address and returns the reply (net.h exchange()).
@@ -180,6 +184,7 @@ class Controller {
   bool promoting_ = false;        // replica: asking the witness for the next epoch
   std::string hold_;              // the hold currently set in the store
   std::string last_refusal_;      // the witness's last refusal (logged once)
+  std::string last_peer_error_;   // why an unreachable peer does not answer (logged once)
   std::deque<std::string> events_;
 
   std::atomic<bool> stop_{false};

@@ -133,7 +133,7 @@ Result<HostPort> parse_host_port(std::string_view s) {
 }
 
 Result<Reply> exchange(const std::string& address, const std::string& request,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout, const std::string& secret) {
   auto deadline = Clock::now() + timeout;
   auto hp = parse_host_port(address);
   if (!hp.ok()) return hp.take_error();
@@ -150,6 +150,32 @@ Result<Reply> exchange(const std::string& address, const std::string& request,
   ::freeaddrinfo(res);
   if (!fd.ok()) return fd.take_error();
   Fd guard(*fd);
+  auto where = [&](const Error& e) { return Error(e.code, address + ": " + e.user_message, e.detail); };
+  auto greeting_text = read_reply(*fd, deadline);
+  if (!greeting_text.ok()) {
+    if (greeting_text.error().code == Errc::Temp && greeting_text.error().user_message == "no reply in time")
+      return Error(Errc::Temp, address + ": no greeting in time");
+    return where(greeting_text.error());
+  }
+  auto greeting = parse_reply(*greeting_text);
+  if (!greeting.ok()) return where(greeting.error());
+  ClientAuth auth(secret);
+  std::string tell;
+  auto first = auth.on_greeting(*greeting, &tell);
+  if (!first.ok()) {
+    // Let the server see (and log) the mismatch too; its answer changes nothing.
+    auto soon = std::min(deadline, Clock::now() + std::chrono::seconds(1));
+    if (!tell.empty() && send_all(*fd, tell + "\r\n", soon).ok()) (void)read_reply(*fd, soon);
+    return where(first.error());
+  }
+  if (*first) {
+    CYR_TRY(send_all(*fd, **first + "\r\n", deadline));
+    auto answer_text = read_reply(*fd, deadline);
+    if (!answer_text.ok()) return where(answer_text.error());
+    auto answer = parse_reply(*answer_text);
+    if (!answer.ok()) return where(answer.error());
+    if (Status st = auth.on_answer(*answer); !st.ok()) return where(st.error());
+  }
   CYR_TRY(send_all(*fd, request + "\r\n", deadline));
   auto text = read_reply(*fd, deadline);
   if (!text.ok()) return text.take_error();
@@ -160,8 +186,10 @@ Result<Reply> exchange(const std::string& address, const std::string& request,
 
 LineServer::~LineServer() { stop(); }
 
-Status LineServer::start(const std::string& address, Handler handler) {
+Status LineServer::start(const std::string& address, Handler handler, std::string secret) {
+  CYR_TRY(check_secret(secret));
   handler_ = std::move(handler);
+  secret_ = std::move(secret);
   auto hp = parse_host_port(address);
   if (!hp.ok()) return hp.take_error();
   addrinfo hints{};
@@ -233,11 +261,20 @@ void LineServer::accept_loop() {
 }
 
 void LineServer::serve(int fd, std::string peer) {
+  auto auth = ServerAuth::create(secret_);
+  if (!auth.ok()) {
+    CYR_LOG(Error, "failover", "cannot greet %s: %s", peer.c_str(), auth.error().describe().c_str());
+    return;
+  }
+  if (!send_all(fd, auth->greeting(), Clock::now() + std::chrono::seconds(5)).ok()) return;
   std::string buf;
-  auto idle_deadline = Clock::now() + kIdleTimeout;
+  // Before authentication a client gets a short line and a short time.
+  auto idle_deadline = Clock::now() + (auth->authenticated() ? std::chrono::seconds(kIdleTimeout) : kAuthTimeout);
   while (!stop_) {
+    const size_t limit = auth->authenticated() ? kMaxLine : kMaxAuthLine;
     size_t nl = buf.find('\n');
-    if (nl != std::string::npos && nl > kMaxLine + 1) {
+    if ((nl != std::string::npos && nl > limit + 1) || (nl == std::string::npos && buf.size() > limit + 2)) {
+      if (!auth->authenticated()) log_refusal(peer, "line too long before authentication");
       (void)send_all(fd, format_reply({false, "BAD line too long", {}}), Clock::now() + std::chrono::seconds(1));
       return;
     }
@@ -245,16 +282,18 @@ void LineServer::serve(int fd, std::string peer) {
       std::string line = buf.substr(0, nl);
       buf.erase(0, nl + 1);
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      std::string reply = handler_(line, peer);
+      auto step = auth->on_line(line);
+      std::string reply = step.kind == ServerAuth::Step::Request ? handler_(line, peer) : step.reply;
+      if (step.kind == ServerAuth::Step::Refused) log_refusal(peer, step.why);
       if (!send_all(fd, reply, Clock::now() + std::chrono::seconds(5)).ok()) return;
+      if (step.kind == ServerAuth::Step::Refused) return;
       idle_deadline = Clock::now() + kIdleTimeout;
       continue;
     }
-    if (buf.size() > kMaxLine + 2) {
-      (void)send_all(fd, format_reply({false, "line too long", {}}), Clock::now() + std::chrono::seconds(1));
+    if (Clock::now() >= idle_deadline) {
+      if (!auth->authenticated()) log_refusal(peer, "no authentication in time");
       return;
     }
-    if (Clock::now() >= idle_deadline) return;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     char tmp[1024];

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "failover/auth.h"
 #include "failover/wire.h"
 #include "store/base/result.h"
 
@@ -27,11 +28,13 @@ struct HostPort {
 // "host:port", "[v6addr]:port". Invalid without a port.
 Result<HostPort> parse_host_port(std::string_view s);
 
-// Connects to `address`, sends `request` + CRLF, reads the reply (wire.h
-// grammar) and returns it. Everything (connect included) within `timeout`;
-// Errc::Temp on a timeout or a refused connection.
+// Connects to `address`, reads the greeting and authenticates with `secret`
+// (auth.h; "" = none, which only an open service accepts), sends `request` +
+// CRLF, reads the reply (wire.h grammar) and returns it. Everything (connect
+// included) within `timeout`; Errc::Temp on a timeout or a refused
+// connection, Errc::Perm when the two sides' failover_secret do not match.
 Result<Reply> exchange(const std::string& address, const std::string& request,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout, const std::string& secret = "");
 
 class LineServer {
  public:
@@ -44,7 +47,9 @@ class LineServer {
   LineServer& operator=(const LineServer&) = delete;
 
   // Binds `address` ("host:port"; port 0 picks one) and starts serving.
-  Status start(const std::string& address, Handler handler);
+  // With a `secret` every connection must authenticate (auth.h) before its
+  // first request reaches the handler; "" serves anyone.
+  Status start(const std::string& address, Handler handler, std::string secret = "");
   void stop();  // closes the listener and waits for every connection
   uint16_t port() const { return port_; }
 
@@ -56,6 +61,7 @@ class LineServer {
   void serve(int fd, std::string peer);
 
   Handler handler_;
+  std::string secret_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

@@ -1,7 +1,7 @@
 // cyr_failover: the HA pair's operator command, the witness, and the wiring
 // of the failover controller into cyr_master.
 //
-//   cyr_failover witness -l host:port [-s statefile] [-C imapd.conf]
+//   cyr_failover witness -l host:port [-s statefile] [-k secretfile] [-C imapd.conf]
 //   cyr_failover status     [-C imapd.conf] [-M cyrus.conf] [-a host:port]
 //   cyr_failover switchover [-C imapd.conf] [-M cyrus.conf] [-a host:port]
 //   cyr_failover promote --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]
@@ -10,16 +10,21 @@
 // write hold of the master's Store and owns its rolling replication), started
 // when imapd.conf names a failover_peer. It is reached through the cyrus.conf
 // service `failover cmd="failover" listen=...`: the peer's heartbeats and
-// requests, and this command's, arrive there. See docs/failover.md.
+// requests, and this command's, arrive there. With failover_secret set, every
+// connection to that service and to the witness authenticates first
+// (failover/auth.h). See docs/failover.md.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "failover/auth.h"
 #include "failover/controller.h"
 #include "failover/hook.h"
 #include "failover/net.h"
@@ -66,7 +71,7 @@ std::string peer_host(const std::string& peer) {
 int usage(const char* why) {
   if (why) fprintf(stderr, "cyr_failover: %s\n", why);
   fprintf(stderr,
-          "usage: cyr_failover witness -l host:port [-s statefile] [-C imapd.conf]\n"
+          "usage: cyr_failover witness -l host:port [-s statefile] [-k secretfile] [-C imapd.conf]\n"
           "       cyr_failover status [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n"
           "       cyr_failover switchover [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n"
           "       cyr_failover promote --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n");
@@ -76,9 +81,32 @@ int usage(const char* why) {
 std::atomic<bool> g_witness_stop{false};
 void on_stop_signal(int) { g_witness_stop = true; }
 
-int witness_main(const std::string& listen, const std::string& state_arg, const std::string& conf_path) {
+// The first line of a file, without its line end: the secret is not given
+// on the command line, where every local user could read it (ps).
+Result<std::string> read_secret_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error(Errc::NotFound, "cannot read the secret file " + path);
+  std::string line;
+  char c;
+  while (in.get(c) && c != '\n' && line.size() <= failover::kMaxSecretLength) line.push_back(c);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  if (line.empty()) return Error(Errc::Invalid, "the secret file " + path + " is empty");
+  return line;
+}
+
+int witness_main(const std::string& listen, const std::string& state_arg, const std::string& conf_path,
+                 const std::string& secret_file) {
   std::string address = listen;
   std::filesystem::path state = state_arg;
+  std::string secret;
+  if (!secret_file.empty()) {
+    auto s = read_secret_file(secret_file);
+    if (!s.ok()) {
+      fprintf(stderr, "cyr_failover: %s\n", s.error().describe().c_str());
+      return kExitConfig;
+    }
+    secret = std::move(*s);
+  }
   if (!conf_path.empty()) {
     std::vector<config::Diagnostic> diags;
     auto conf = config::ImapdConf::load(conf_path, &diags);
@@ -87,6 +115,7 @@ int witness_main(const std::string& listen, const std::string& state_arg, const 
       return kExitConfig;
     }
     if (address.empty()) address = conf->get_string("failover_witness");
+    if (secret_file.empty()) secret = conf->get_string("failover_secret");
     if (state.empty()) {
       auto paths = config::Paths::from_config(*conf);
       if (paths) state = paths->configdirectory / "failover" / "witness.state";
@@ -94,9 +123,19 @@ int witness_main(const std::string& listen, const std::string& state_arg, const 
   }
   if (address.empty()) return usage("witness: -l host:port is required");
   if (state.empty()) return usage("witness: -s statefile (or -C imapd.conf) is required");
+  if (Status sc = failover::check_secret(secret); !sc.ok()) {
+    fprintf(stderr, "cyr_failover: witness: %s\n", sc.error().describe().c_str());
+    return kExitConfig;
+  }
   log::Options lo;
   lo.prefix = "cyrus/failover-witness";
   log::init(lo);
+  if (secret.empty()) {
+    const char* open_warning =
+        "no failover_secret (-k secretfile or -C imapd.conf): the witness grants leases to anyone who can reach it";
+    CYR_LOG(Warning, "witness", "%s", open_warning);
+    fprintf(stderr, "cyr_failover: warning: %s\n", open_warning);
+  }
   auto w = failover::WitnessState::open(state, failover::Clock::now());
   if (!w.ok()) {
     fprintf(stderr, "cyr_failover: witness state %s: %s\n", state.c_str(), w.error().describe().c_str());
@@ -106,7 +145,7 @@ int witness_main(const std::string& listen, const std::string& state_arg, const 
   failover::LineServer server;
   Status st = server.start(address, [ws](const std::string& line, const std::string&) {
     return ws->handle(line, failover::Clock::now());
-  });
+  }, secret);
   if (!st.ok()) {
     fprintf(stderr, "cyr_failover: %s\n", st.error().describe().c_str());
     return kExitUnavailable;
@@ -115,8 +154,9 @@ int witness_main(const std::string& listen, const std::string& state_arg, const 
   signal(SIGINT, on_stop_signal);
   signal(SIGPIPE, SIG_IGN);
   auto snap = ws->snapshot(failover::Clock::now());
-  printf("witness listening on port %u (epoch %llu, holder %s)\n", server.port(),
-         static_cast<unsigned long long>(snap.epoch), snap.holder.empty() ? "-" : snap.holder.c_str());
+  printf("witness listening on port %u (epoch %llu, holder %s, %s)\n", server.port(),
+         static_cast<unsigned long long>(snap.epoch), snap.holder.empty() ? "-" : snap.holder.c_str(),
+         secret.empty() ? "open: no failover_secret" : "authenticated by failover_secret");
   fflush(stdout);
   while (!g_witness_stop) usleep(100 * 1000);
   server.stop();
@@ -147,10 +187,12 @@ Result<std::string> local_service_address(const std::string& address_arg, const 
   return Error(Errc::NotFound, "no SERVICES entry with cmd=\"failover\" in " + cyrus_conf + " (or give -a host:port)");
 }
 
-int admin_main(const std::string& verb, const std::string& address) {
+int admin_main(const std::string& verb, const std::string& address, const std::string& secret) {
   auto timeout = std::chrono::minutes(5);  // a switchover waits for replication to drain
-  auto r = failover::exchange(address, verb, verb == "STATUS" ? std::chrono::milliseconds(10000)
-                                                              : std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+  auto r = failover::exchange(address, verb,
+                              verb == "STATUS" ? std::chrono::milliseconds(10000)
+                                               : std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
+                              secret);
   if (!r.ok()) {
     fprintf(stderr, "cyr_failover: cannot reach the failover service at %s: %s\n", address.c_str(),
             r.error().describe().c_str());
@@ -186,6 +228,9 @@ struct FailoverSession {
   std::shared_ptr<const server::ServiceContext> ctx;
   std::shared_ptr<server::net::Connection> conn;
   bool trusted = false;
+  std::string secret;
+  std::optional<failover::ServerAuth> auth;
+  failover::ServerAuth::Step step;
   std::string request;
   std::string reply;
 
@@ -198,29 +243,54 @@ struct FailoverSession {
   }
 
   boost::asio::awaitable<void> run() {
-    conn->set_idle_timeout(std::chrono::seconds(60));
+    {
+      auto a = failover::ServerAuth::create(secret);
+      if (!a.ok()) {
+        CYR_LOG(Error, "failover", "cannot greet %s: %s", conn->peer().c_str(), a.error().describe().c_str());
+        co_return;
+      }
+      auth.emplace(std::move(*a));
+    }
+    // Until it has authenticated, a client gets one short line and a short time.
+    conn->set_idle_timeout(auth->authenticated() ? std::chrono::seconds(60) : failover::kAuthTimeout);
+    if (!(co_await conn->write_and_flush(auth->greeting())).ok()) co_return;
     for (;;) {
-      Result<std::string> line = co_await conn->read_line(failover::kMaxLine);
-      if (!line.ok() && line.error().code != Errc::Limit) co_return;
+      Result<std::string> line =
+          co_await conn->read_line(auth->authenticated() ? failover::kMaxLine : failover::kMaxAuthLine);
+      if (!line.ok() && line.error().code != Errc::Limit) {
+        if (!auth->authenticated() && conn->end_reason() == server::net::EndReason::IdleTimeout)
+          failover::log_refusal(conn->peer(), "no authentication in time");
+        co_return;
+      }
+      step = {};
       if (!line.ok()) {
         reply = failover::format_reply({false, "BAD line too long", {}});
+        if (!auth->authenticated()) step = {failover::ServerAuth::Step::Refused, reply, "line too long before authentication"};
       } else {
-        request = std::move(*line);
-        Result<std::string> r = co_await ctx->blocking->run([this] { return answer(); });
-        if (r.ok()) reply = std::move(*r);
-        else reply = failover::format_reply({false, "ERROR " + r.error().user_message, {}});
+        step = auth->on_line(*line);
+        if (step.kind == failover::ServerAuth::Step::Request) {
+          request = std::move(*line);
+          Result<std::string> r = co_await ctx->blocking->run([this] { return answer(); });
+          if (r.ok()) reply = std::move(*r);
+          else reply = failover::format_reply({false, "ERROR " + r.error().user_message, {}});
+        } else {
+          reply = step.reply;
+        }
       }
+      if (step.kind == failover::ServerAuth::Step::Refused) failover::log_refusal(conn->peer(), step.why);
       Status st = co_await conn->write_and_flush(reply);
-      if (!st.ok()) co_return;
+      if (!st.ok() || step.kind == failover::ServerAuth::Step::Refused) co_return;
+      if (step.kind == failover::ServerAuth::Step::Authenticated) conn->set_idle_timeout(std::chrono::seconds(60));
     }
   }
 };
 
 boost::asio::awaitable<void> serve_failover(std::shared_ptr<const server::ServiceContext> ctx,
-                                            std::string peer_host_cfg,
+                                            std::string peer_host_cfg, std::string secret,
                                             std::shared_ptr<server::net::Connection> conn) {
   auto session = std::make_shared<FailoverSession>();
   session->ctx = std::move(ctx);
+  session->secret = std::move(secret);
   session->conn = std::move(conn);
   std::string host = peer_host(session->conn->peer());
   session->trusted = session->conn->is_unix() || is_loopback(host) ||
@@ -236,14 +306,14 @@ int failover_main(int argc, char** argv) {
   std::string conf_path = "/etc/imapd.conf";
   bool conf_given = false;
   std::string cyrus_conf = "/etc/cyrus.conf";
-  std::string address, listen, state;
+  std::string address, listen, state, secret_file;
   bool force = false;
   for (int i = 2; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "--force" && sub == "promote") {
       force = true;
-    } else if (a == "-C" || a == "-M" || a == "-a" || a == "-l" || a == "-s") {
+    } else if (a == "-C" || a == "-M" || a == "-a" || a == "-l" || a == "-s" || a == "-k") {
       const char* v = value();
       if (!v) return usage((std::string(a) + " needs a value").c_str());
       if (a == "-C") conf_path = v, conf_given = true;
@@ -251,6 +321,7 @@ int failover_main(int argc, char** argv) {
       else if (a == "-a") address = v;
       else if (a == "-l" && sub == "witness") listen = v;
       else if (a == "-s" && sub == "witness") state = v;
+      else if (a == "-k" && sub == "witness") secret_file = v;
       else return usage(("unknown argument \"" + std::string(a) + "\"").c_str());
     } else if (a == "-h" || a == "--help") {
       usage(nullptr);
@@ -259,7 +330,7 @@ int failover_main(int argc, char** argv) {
       return usage(("unknown argument \"" + std::string(a) + "\"").c_str());
     }
   }
-  if (sub == "witness") return witness_main(listen, state, conf_given ? conf_path : "");
+  if (sub == "witness") return witness_main(listen, state, conf_given ? conf_path : "", secret_file);
   std::string verb;
   if (sub == "status") verb = "STATUS";
   else if (sub == "switchover") verb = "SWITCHOVER";
@@ -275,7 +346,24 @@ int failover_main(int argc, char** argv) {
     fprintf(stderr, "cyr_failover: %s\n", where.error().describe().c_str());
     return kExitConfig;
   }
-  return admin_main(verb, *where);
+  // The node's failover_secret, to authenticate with: from -C, or from the
+  // default imapd.conf when there is one.
+  std::string secret;
+  std::error_code ec;
+  if (conf_given || std::filesystem::exists(conf_path, ec)) {
+    std::vector<config::Diagnostic> diags;
+    auto conf = config::ImapdConf::load(conf_path, &diags);
+    if (!conf) {
+      fprintf(stderr, "cyr_failover: %s\n", conf.error().describe().c_str());
+      return kExitConfig;
+    }
+    secret = conf->get_string("failover_secret");
+    if (Status sc = failover::check_secret(secret); !sc.ok()) {
+      fprintf(stderr, "cyr_failover: %s: %s\n", conf_path.c_str(), sc.error().describe().c_str());
+      return kExitConfig;
+    }
+  }
+  return admin_main(verb, *where, secret);
 }
 
 void register_failover_service(server::ServiceRegistry& registry) {
@@ -283,6 +371,8 @@ void register_failover_service(server::ServiceRegistry& registry) {
     if (!ctx || !ctx->conf || !ctx->blocking) return Error(Errc::Invalid, "failover: incomplete service context");
     // Requests that change roles are taken from loopback (cyr_failover on
     // this host) and from the configured peer only.
+    std::string secret = ctx->conf->get_string("failover_secret");
+    if (Status sc = failover::check_secret(secret); !sc.ok()) return sc.error();
     std::string peer_cfg = ctx->conf->get_string("failover_peer");
     std::string peer_host_cfg;
     if (auto hp = failover::parse_host_port(peer_cfg); hp.ok()) peer_host_cfg = hp->host;
@@ -290,8 +380,8 @@ void register_failover_service(server::ServiceRegistry& registry) {
     h.refusal_line = "NO too many connections\r\n";
     // The closure only forwards: a coroutine's parameters live in its frame,
     // a lambda's captures do not outlive the call that started it.
-    h.run_session = [ctx, peer_host_cfg](std::shared_ptr<server::net::Connection> conn) {
-      return serve_failover(ctx, peer_host_cfg, std::move(conn));
+    h.run_session = [ctx, peer_host_cfg, secret](std::shared_ptr<server::net::Connection> conn) {
+      return serve_failover(ctx, peer_host_cfg, secret, std::move(conn));
     };
     return h;
   });
@@ -299,14 +389,18 @@ void register_failover_service(server::ServiceRegistry& registry) {
 
 std::shared_ptr<void> start_failover(const config::ImapdConf& conf) {
   if (conf.get_string("failover_peer").empty()) return nullptr;
-  auto opts = failover::controller_options_from_config(conf);
-  if (!opts.ok()) {
-    CYR_LOG(Critical, "failover", "controller not started: %s", opts.error().describe().c_str());
-    return nullptr;
-  }
   auto store = server::node_store(conf);
   if (!store.ok()) {
     CYR_LOG(Critical, "failover", "controller not started: %s", store.error().describe().c_str());
+    return nullptr;
+  }
+  auto opts = failover::controller_options_from_config(conf);
+  if (!opts.ok()) {
+    // Fail safe, as below: a pair member without its controller would take
+    // writes with no lease and no peer watching (e.g. a failover_secret too
+    // short to use).
+    CYR_LOG(Critical, "failover", "controller not started, writes refused: %s", opts.error().describe().c_str());
+    (*store)->set_write_hold("the failover controller is not running: " + opts.error().user_message);
     return nullptr;
   }
   auto rolling = sync::rolling_options_from_config(conf, "");
@@ -332,8 +426,16 @@ std::shared_ptr<void> start_failover(const config::ImapdConf& conf) {
   bool sync_mode = conf.get_string("sync_mode") == "sync";
   auto link = std::make_unique<failover::SyncLink>(*store, std::move(*rolling), sync_mode);
   failover::SyncLink* link_view = link.get();  // owned by the controller, which outlives the barrier
+  if (opts->secret.empty())
+    CYR_LOG(Warning, "failover",
+            "no failover_secret: the failover control port is open to anyone who can reach it (they can ask for a "
+            "switchover or send false heartbeats); set the same failover_secret on both nodes and the witness");
+  failover::Transport transport = [secret = opts->secret](const std::string& address, const std::string& request,
+                                                          std::chrono::milliseconds timeout) {
+    return failover::exchange(address, request, timeout, secret);
+  };
   auto controller = std::make_shared<failover::Controller>(*store, std::move(*opts), std::move(link),
-                                                           &failover::exchange,
+                                                           std::move(transport),
                                                            failover::make_hook_runner(conf.get_string("failover_hook")));
   std::shared_ptr<failover::SyncBarrier> barrier;
   if (sync_mode) {

@@ -395,6 +395,7 @@ const OptionSpec kOptions[] = {
     S("failover_witness", "", "host:port of the witness that breaks ties"),
     D("failover_timeout", "5s", 's', "peer silence after which the replica may promote itself; also the lease"),
     S("failover_hook", "", "program run on every role change (role and epoch as arguments)"),
+    S("failover_secret", "", "shared secret authenticating the failover port and the witness (HMAC-SHA256); unset: open"),
     E("sync_mode", "async", kSyncModes, "async: acknowledge before the replica has the change; "
                                         "sync: only after"),
 

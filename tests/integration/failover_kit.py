@@ -1,8 +1,10 @@
 """Kit for the failover tests and benchmark: a witness process, a small TCP
 proxy per link (so a test can cut the link between any two processes), and
 a pair of cyr_master nodes wired through the proxies, with aggressive
-timeouts (failover_timeout 1 s). Everything listens on 127.0.0.1 ephemeral
-ports. Not a test itself (the name does not start with test_)."""
+timeouts (failover_timeout 1 s). The nodes and the witness share a
+failover_secret (KIT_SECRET) unless told otherwise. Everything listens on
+127.0.0.1 ephemeral ports. Not a test itself (the name does not start with
+test_)."""
 
 import imaplib
 import os
@@ -15,6 +17,10 @@ import threading
 import time
 
 from harness import Node, wait_for
+
+# The pair's failover_secret: control connections and lease requests
+# authenticate with it (docs/failover.md).
+KIT_SECRET = "kit-failover-secret-0123456789abcdef"
 
 CYRUS_CONF = ('SERVICES {\n'
               '  imap       cmd="imapd" listen="127.0.0.1:0"\n'
@@ -102,15 +108,24 @@ class Proxy:
 
 
 class Witness:
-    def __init__(self, bin_dir, state_path):
+    def __init__(self, bin_dir, state_path, secret=None):
         self.bin_dir = bin_dir
         self.state = state_path
         self.proc = None
+        self.secret_file = None
+        if secret:
+            # -k: a file, as an operator would do (a command line is public).
+            self.secret_file = state_path + ".secret"
+            with open(self.secret_file, "w") as f:
+                f.write(secret + "\n")
+            os.chmod(self.secret_file, 0o600)
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen([os.path.join(self.bin_dir, "cyr_failover"), "witness", "-l", "127.0.0.1:0",
-                                      "-s", self.state], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        argv = [os.path.join(self.bin_dir, "cyr_failover"), "witness", "-l", "127.0.0.1:0", "-s", self.state]
+        if self.secret_file:
+            argv += ["-k", self.secret_file]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode()
         m = re.search(r"port (\d+)", line)
         assert m, "witness did not start: %r" % line
@@ -137,10 +152,12 @@ def set_password(node, user, password="secret"):
 
 class Pair:
     """Nodes "a" (first primary) and "b", a witness, and proxies:
-    a->b and b->a for the failover service and for csync, a->w and b->w."""
+    a->b and b->a for the failover service and for csync, a->w and b->w.
+    secret: the failover_secret of both nodes and the witness (None: none)."""
 
-    def __init__(self, args, timeout=1, witness=True, extra=""):
+    def __init__(self, args, timeout=1, witness=True, extra="", secret=KIT_SECRET):
         self.args = args
+        self.secret = secret
         self.bin = os.path.abspath(args.bin)
         self.proxies = {k: Proxy(k) for k in ("ab", "ba", "ab_sync", "ba_sync", "aw", "bw")}
         self.nodes = {}
@@ -157,6 +174,8 @@ class Pair:
                      self.proxies[name + other].port, timeout))
             if witness:
                 conf += "failover_witness: 127.0.0.1:%d\n" % self.proxies[name + "w"].port
+            if secret:
+                conf += "failover_secret: %s\n" % secret
             node = Node(self.bin, CYRUS_CONF, imapd_extra=conf + extra, keep=args.keep)
             # imapd.conf is plain text: put the node's own directory in.
             with open(node.imapd_conf) as f:
@@ -168,7 +187,7 @@ class Pair:
                 set_password(node, u)
             self.nodes[name] = node
         if witness:
-            self.witness = Witness(self.bin, os.path.join(self.nodes["a"].dir, "witness.state"))
+            self.witness = Witness(self.bin, os.path.join(self.nodes["a"].dir, "witness.state"), secret)
             for k in ("aw", "bw"):
                 self.proxies[k].target = ("127.0.0.1", self.witness.port)
 
@@ -203,11 +222,14 @@ class Pair:
         for p in self.proxies.values():
             p.heal()
 
-    def failover_cmd(self, name, *argv, timeout=60):
+    def failover_cmd(self, name, *argv, timeout=60, conf=None):
+        """cyr_failover against node `name`'s failover service, with the
+        node's imapd.conf (its failover_secret) unless `conf` names another."""
         node = self.nodes[name]
         host, port = addr_of(node, "failover")
         return subprocess.run([os.path.join(self.bin, "cyr_failover")] + list(argv) +
-                              ["-a", "%s:%d" % (host, port)], capture_output=True, timeout=timeout)
+                              ["-C", conf or node.imapd_conf, "-a", "%s:%d" % (host, port)],
+                              capture_output=True, timeout=timeout)
 
     def status(self, name):
         res = self.failover_cmd(name, "status", timeout=15)

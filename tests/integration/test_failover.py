@@ -11,7 +11,12 @@
   lost, the write pause is short; writes on the replica are refused the
   way each protocol says (IMAP NO [UNAVAILABLE], LMTP 4xx, POP3 DELE -ERR).
 - sync_mode: sync: after a kill -9 of the primary, every delivery it
-  answered 250 is on the new primary before any rejoin."""
+  answered 250 is on the new primary before any rejoin.
+- failover_secret (set in every pair here): requests without it, or with a
+  wrong one, are refused and logged by the nodes and the witness; a node
+  restarted without the secret cannot talk to its peer, and both say why.
+
+Every pair here runs with a failover_secret (failover_kit.KIT_SECRET)."""
 
 import os
 import poplib
@@ -22,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import run_tests, wait_for  # noqa: E402
-from failover_kit import Load, Pair, imap, message, message_ids, verify  # noqa: E402
+from failover_kit import Load, Pair, addr_of, imap, message, message_ids, verify  # noqa: E402
 
 
 def start_pair(args, **kw):
@@ -226,6 +231,88 @@ def test_sync_mode_kill_loses_no_acknowledged_delivery(args):
         pair.close()
 
 
+def raw_exchange(address, lines, timeout=10):
+    """Sends `lines` on one connection to a failover port, after its greeting;
+    returns everything received until the server closes (bounded)."""
+    s = socket.create_connection(address, timeout=timeout)
+    try:
+        got = b""
+        deadline = time.monotonic() + timeout
+        while b"\r\n" not in got and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        for line in lines:
+            s.sendall(line + b"\r\n")
+        while time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                return got.decode(errors="replace")
+            got += chunk
+        raise AssertionError("the server kept an unauthenticated connection open: %r" % got)
+    finally:
+        s.close()
+
+
+def test_control_port_needs_the_secret(args):
+    pair = start_pair(args)
+    try:
+        a = pair.node("a")
+        assert pair.status("a").get("auth", "").startswith("hmac-sha256"), pair.status("a")
+        # A stranger's request, without authenticating: refused, connection closed.
+        out = raw_exchange(addr_of(a, "failover"), [b"SWITCHOVER"])
+        assert out.startswith("OK CYRFO 2 HMAC-SHA256 ") and "NO AUTH-REQUIRED" in out, out
+        out = raw_exchange(addr_of(a, "failover"), [b"PING intruder primary 99 1 0 0"])
+        assert "NO AUTH-REQUIRED" in out and "PONG" not in out, out
+        # A made-up proof is refused too.
+        out = raw_exchange(addr_of(a, "failover"), [b"AUTH HMAC-SHA256 " + b"0" * 64 + b" " + b"1" * 64])
+        assert "NO AUTH-FAILED" in out, out
+        # The witness grants nothing to a stranger.
+        out = raw_exchange(("127.0.0.1", pair.witness.port), [b"ACQUIRE intruder 99 60000"])
+        assert "NO AUTH-REQUIRED" in out and "GRANTED" not in out, out
+        # cyr_failover with another secret: a clear error, nothing done.
+        wrong = os.path.join(a.dir, "wrong.conf")
+        with open(wrong, "w") as f:
+            f.write("failover_secret: not-the-pair-secret-0123456789\n")
+        res = pair.failover_cmd("a", "switchover", conf=wrong, timeout=30)
+        assert res.returncode != 0 and b"refused our failover_secret" in res.stderr, res
+        pair.wait_role("a", "primary", 0, timeout=5)
+        wait_for(lambda: "refused a control connection from 127.0.0.1" in a.log(), 10, what="the refusal logged")
+        assert "wrong failover_secret" in a.log(), a.log()[-2000:]
+        # b restarted without the secret: it cannot talk to a (nor a to it),
+        # both say why, and a stays the primary it was.
+        pair.kill("b")
+        b = pair.node("b")
+        with open(b.imapd_conf) as f:
+            text = f.read()
+        with open(b.imapd_conf, "w") as f:
+            f.write("".join(l + "\n" for l in text.splitlines() if not l.startswith("failover_secret:")))
+        pair.start("b")
+        wait_for(lambda: "requires failover_secret and this side has none" in b.log(), 15,
+                 what="b to say it lacks the secret")
+        wait_for(lambda: "the service has no failover_secret but this side has one" in a.log(), 15,
+                 what="a to say its peer lacks the secret")
+        wait_for(lambda: "the client has no failover_secret" in a.log(), 15, what="a to log b's refused requests")
+        sb = pair.status("b")
+        assert sb.get("auth", "").startswith("none") and sb.get("role") == "replica", sb
+        pair.wait_role("a", "primary", 0, timeout=5)
+        # A secret too short to use: a clear error, and no failover side at
+        # all rather than an open one.
+        pair.kill("b")
+        with open(b.imapd_conf, "a") as f:
+            f.write("failover_secret: short\n")
+        os.rename(b.log_file, b.log_file + ".2")
+        b.start()
+        wait_for(lambda: re.search(r"controller not started, writes refused: .*failover_secret must be at least 16",
+                                   b.log()), 15, what="b to refuse the short secret")
+        assert "failover" not in (b.ports() or {}), b.ports()
+        print("  refused: requests before AUTH, a made-up proof, a wrong secret, a peer without one, a short secret")
+    finally:
+        pair.close()
+
+
 if __name__ == "__main__":
     run_tests([test_kill_primary_under_load_then_rejoin, test_partition_isolating_the_primary,
-               test_switchover_under_load_and_replica_refusals, test_sync_mode_kill_loses_no_acknowledged_delivery])
+               test_switchover_under_load_and_replica_refusals, test_sync_mode_kill_loses_no_acknowledged_delivery,
+               test_control_port_needs_the_secret])

@@ -92,6 +92,7 @@ class ControllerTest : public ::testing::Test {
     co.heartbeat = milliseconds(250);
     co.drain_timeout = milliseconds(300);
     co.state_dir = dir_ / name / "conf" / "failover";
+    co.secret = secret_;
     auto link = std::make_unique<FakeLink>(n->store.get());
     n->link = link.get();
     n->ctl = std::make_unique<Controller>(
@@ -104,6 +105,9 @@ class ControllerTest : public ::testing::Test {
   Result<Reply> send(const std::string& from, const std::string& to, const std::string& req) {
     if (cut_.count(from) || cut_.count(to) || cut_.count(from + to) || cut_.count(to + from))
       return Error(Errc::Temp, "link cut");
+    // What exchange() returns when the two sides' failover_secret differ.
+    if (mismatch_.count(to))
+      return Error(Errc::Perm, to + ": the service requires failover_secret and this side has none");
     std::string text;
     if (to == "W") {
       text = witness_->handle(req, now_);
@@ -146,7 +150,41 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<WitnessState> witness_;
   std::map<std::string, std::unique_ptr<Node>> nodes_;
   std::set<std::string> cut_;  // "A" (all its links), "AW", "AB", ...
+  std::set<std::string> mismatch_;  // requests to these fail authentication
+  std::string secret_;              // the nodes' ControllerOptions::secret
 };
+
+TEST_F(ControllerTest, ASecretMismatchWithThePeerIsReportedOnceAndChangesNoRole) {
+  make("A", store::Role::Primary);
+  make("B", store::Role::Replica);
+  // Different secrets: neither node can talk to the other (both directions
+  // fail, as they do over the wire); both still reach the witness.
+  mismatch_ = {"A", "B"};
+  run_for(milliseconds(3000));
+  EXPECT_TRUE(writable(A()));
+  EXPECT_EQ(B().store->node_state(), (store::NodeState{store::Role::Replica, 0}));
+  std::string all;
+  int reported = 0;
+  for (auto& l : A().ctl->status().lines) {
+    all += l + "\n";
+    if (l.starts_with("event cannot talk to peer B") && l.find("requires failover_secret") != std::string::npos)
+      ++reported;
+  }
+  EXPECT_EQ(reported, 1) << all;  // once, not on every heartbeat
+  // The primary renews its lease at the witness, so the replica, which hears
+  // no heartbeat, is not granted the next epoch: no promotion, no split.
+  EXPECT_NE(all.find("peer B unreachable"), std::string::npos) << all;
+  EXPECT_NE(all.find("auth none (WARNING"), std::string::npos) << all;
+}
+
+TEST_F(ControllerTest, StatusShowsThePortIsAuthenticated) {
+  secret_ = "0123456789abcdef-the-pair-secret";
+  make("A", store::Role::Primary);
+  std::string all;
+  for (auto& l : A().ctl->status().lines) all += l + "\n";
+  EXPECT_NE(all.find("auth hmac-sha256"), std::string::npos) << all;
+  EXPECT_EQ(all.find(secret_), std::string::npos) << "status must not show the secret";
+}
 
 TEST_F(ControllerTest, PrimaryTakesWritesOnlyWithALease) {
   make("A", store::Role::Primary);
