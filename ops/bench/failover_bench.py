@@ -10,7 +10,11 @@ see tests/integration/failover_kit.py):
   - LMTP throughput with sync_mode: sync relative to async.
 
     python3 ops/bench/failover_bench.py --bin build/bin [--rounds 3]
-        [--only kill|switchover|throughput] [--senders 4,16]
+        [--only kill|switchover|throughput] [--senders 4,16] [--auth on|off|both]
+
+--auth: the pair shares a failover_secret (on, the default, as deployed),
+none (off), or each kill/switchover round is run both ways back to back
+(both), to show what authenticating every control connection costs.
 
 Prints one line per measurement and the median per scenario."""
 
@@ -23,17 +27,20 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
-from failover_kit import Load, Pair, deliver, imap  # noqa: E402
+from failover_kit import KIT_SECRET, Load, Pair, deliver, imap  # noqa: E402
 from harness import wait_for  # noqa: E402
 
 
 class Args:
-    def __init__(self, bin_dir, keep):
-        self.bin, self.keep = bin_dir, keep
+    def __init__(self, bin_dir, keep, secret=KIT_SECRET):
+        self.bin, self.keep, self.secret = bin_dir, keep, secret
+
+    def with_secret(self, on):
+        return Args(self.bin, self.keep, KIT_SECRET if on else None)
 
 
 def started_pair(args, timeout):
-    pair = Pair(args, timeout=timeout)
+    pair = Pair(args, timeout=timeout, secret=args.secret)
     pair.start("a")
     pair.start("b")
     pair.wait_role("a", "primary", 0, timeout=30)
@@ -94,7 +101,7 @@ def switchover_pause(args):
 def throughput(args, extra, messages=300, senders=4, users=1):
     """Deliveries/s to the primary of a pair with `extra` in imapd.conf;
     message i goes to user i % users (fred when users is 1)."""
-    pair = Pair(args, timeout=1, extra=extra)
+    pair = Pair(args, timeout=1, extra=extra, secret=args.secret)
     try:
         pair.start("a")
         pair.start("b")
@@ -149,8 +156,10 @@ def main():
     # One user is the worst case for sync mode: one owner's rounds run one
     # after the other; several users replicate on parallel streams.
     ap.add_argument("--users", default="1", help="recipients, messages spread over them (list)")
+    ap.add_argument("--auth", choices=("on", "off", "both"), default="on",
+                    help="failover_secret on the pair (kill and switchover: both = each round both ways)")
     a = ap.parse_args()
-    args = Args(os.path.abspath(a.bin), a.keep)
+    args = Args(os.path.abspath(a.bin), a.keep, None if a.auth == "off" else KIT_SECRET)
     if a.only in (None, "kill"):
         kill_figures(args, a)
     if a.only in (None, "switchover"):
@@ -159,25 +168,47 @@ def main():
         throughput_figures(args, a)
 
 
+def auth_modes(args, a):
+    """(label, args) per mode; with --auth both the modes alternate within
+    each round, so a change in the shared machine's load hits both alike."""
+    if a.auth == "both":
+        return [("secret", args.with_secret(True)), ("open", args.with_secret(False))]
+    return [("secret" if args.secret else "open", args)]
+
+
 def kill_figures(args, a):
+    modes = auth_modes(args, a)
     for timeout in (5, 1):
-        values = []
+        values = {label: [] for label, _ in modes}
         for r in range(a.rounds):
-            v = kill_to_first_delivery(args, timeout)
-            values.append(v)
-            print("kill -9 -> first delivery on the new primary (failover_timeout %ds): %.2f s" % (timeout, v))
-        print("  median %.2f s (target: under %d s)" % (statistics.median(values), 10 if timeout == 5 else 3))
+            for label, margs in modes:
+                v = kill_to_first_delivery(margs, timeout)
+                values[label].append(v)
+                print("kill -9 -> first delivery on the new primary (failover_timeout %ds, %s): %.2f s"
+                      % (timeout, label, v))
+        for label, v in values.items():
+            print("  median %.2f s, %s (target: under %d s)" % (statistics.median(v), label, 10 if timeout == 5 else 3))
+        if len(values) == 2:
+            print("  secret/open: %.2f" % (statistics.median(values["secret"]) / statistics.median(values["open"])))
 
 
 def switchover_figures(args, a):
-    reported, seen = [], []
+    modes = auth_modes(args, a)
+    reported = {label: [] for label, _ in modes}
+    seen = {label: [] for label, _ in modes}
     for r in range(a.rounds):
-        p, g = switchover_pause(args)
-        reported.append(p)
-        seen.append(g)
-        print("switchover: write pause %.3f s (reported), LMTP gap %.3f s (seen by the sender)" % (p, g))
-    print("  median write pause %.3f s, LMTP gap %.3f s (target: under 2 s)"
-          % (statistics.median(reported), statistics.median(seen)))
+        for label, margs in modes:
+            p, g = switchover_pause(margs)
+            reported[label].append(p)
+            seen[label].append(g)
+            print("switchover (%s): write pause %.3f s (reported), LMTP gap %.3f s (seen by the sender)"
+                  % (label, p, g))
+    for label, _ in modes:
+        print("  median write pause %.3f s, LMTP gap %.3f s, %s (target: under 2 s)"
+              % (statistics.median(reported[label]), statistics.median(seen[label]), label))
+    if len(modes) == 2:
+        print("  secret/open write pause: %.2f" % (statistics.median(reported["secret"]) /
+                                                   statistics.median(reported["open"])))
 
 
 def throughput_figures(args, a):
