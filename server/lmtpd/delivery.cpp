@@ -243,7 +243,11 @@ std::vector<Reply> deliver_spooled(store::Store& store, store::DuplicateDb* dupd
         CYR_LOG(Warning, sid, "duplicate database: %s", seen.error().describe().c_str());
     }
     who[mbox].push_back(i);
-    if (!s.strict_quota) {
+    if (!s.strict_quota && targets[i].quotaroot.empty()) {
+      // No quota root at RCPT: nothing to check again (a shard read per
+      // delivery saved; the RCPT-time check decides, as below).
+      lenient_boxes.push_back(mbox);
+    } else if (!s.strict_quota) {
       // Non-strict quota: the RCPT-time check decided; the store must not
       // refuse a message that only now crosses the limit.
       Status st = store.check_quota(mbox, 1, 1);
