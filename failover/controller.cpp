@@ -210,7 +210,7 @@ std::optional<Clock::time_point> Controller::ping_peer() {
   std::lock_guard lk(mu_);
   if (!r.ok() || !r->ok) {
     std::string why = r.ok() ? r->text : r.error().describe();
-    if (peer_.reachable) {
+    if (our_pings_answered_) {
       event("peer " + opts_.peer + " stopped answering: " + why);
     } else if (!r.ok() && (r.error().code == Errc::Perm || r.error().code == Errc::Invalid) &&
                why != last_peer_error_) {
@@ -221,14 +221,17 @@ std::optional<Clock::time_point> Controller::ping_peer() {
     }
     if (!r.ok()) last_peer_error_ = why;
     peer_.reachable = false;
+    our_pings_answered_ = false;
     return std::nullopt;
   }
   last_peer_error_.clear();
   auto w = split_words(r->text);
   if (w.size() != 7 || w[0] != "PONG") {
     peer_.reachable = false;
+    our_pings_answered_ = false;
     return std::nullopt;
   }
+  our_pings_answered_ = true;
   if (w[1] == opts_.node) CYR_LOG(Error, kLog, "the peer has our servername %s: give each node its own", w[1].c_str());
   bool was = peer_.reachable;
   note_peer(w, 2);

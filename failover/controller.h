@@ -185,6 +185,11 @@ class Controller {
   std::string hold_;              // the hold currently set in the store
   std::string last_refusal_;      // the witness's last refusal (logged once)
   std::string last_peer_error_;   // why an unreachable peer does not answer (logged once)
+  // Whether our last PING was answered. Kept apart from peer_.reachable,
+  // which the peer's own PINGs also set: with a one-way link (it reaches us,
+  // we cannot reach it) the two disagree, and logging on peer_.reachable
+  // would say "stopped answering" on every heartbeat.
+  bool our_pings_answered_ = false;
   std::deque<std::string> events_;
 
   std::atomic<bool> stop_{false};

@@ -105,6 +105,7 @@ class ControllerTest : public ::testing::Test {
   Result<Reply> send(const std::string& from, const std::string& to, const std::string& req) {
     if (cut_.count(from) || cut_.count(to) || cut_.count(from + to) || cut_.count(to + from))
       return Error(Errc::Temp, "link cut");
+    if (oneway_cut_.count(from + ">" + to)) return Error(Errc::Temp, "link cut one way");
     // What exchange() returns when the two sides' failover_secret differ.
     if (mismatch_.count(to))
       return Error(Errc::Perm, to + ": the service requires failover_secret and this side has none");
@@ -150,6 +151,7 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<WitnessState> witness_;
   std::map<std::string, std::unique_ptr<Node>> nodes_;
   std::set<std::string> cut_;  // "A" (all its links), "AW", "AB", ...
+  std::set<std::string> oneway_cut_;  // "A>B": A's requests to B fail, B's to A pass
   std::set<std::string> mismatch_;  // requests to these fail authentication
   std::string secret_;              // the nodes' ControllerOptions::secret
 };
@@ -175,6 +177,23 @@ TEST_F(ControllerTest, ASecretMismatchWithThePeerIsReportedOnceAndChangesNoRole)
   // no heartbeat, is not granted the next epoch: no promotion, no split.
   EXPECT_NE(all.find("peer B unreachable"), std::string::npos) << all;
   EXPECT_NE(all.find("auth none (WARNING"), std::string::npos) << all;
+}
+
+TEST_F(ControllerTest, AOneWayLinkIsReportedOnceNotOnEveryHeartbeat) {
+  make("A", store::Role::Primary);
+  make("B", store::Role::Replica);
+  run_for(milliseconds(1000));
+  // B still reaches A (its PINGs mark A's peer as reachable), A cannot reach B.
+  oneway_cut_ = {"A>B"};
+  run_for(milliseconds(4000));
+  std::string all;
+  int reported = 0;
+  for (auto& l : A().ctl->status().lines) {
+    all += l + "\n";
+    if (l.starts_with("event peer B stopped answering")) ++reported;
+  }
+  EXPECT_EQ(reported, 1) << all;
+  EXPECT_TRUE(writable(A()));
 }
 
 TEST_F(ControllerTest, StatusShowsThePortIsAuthenticated) {
