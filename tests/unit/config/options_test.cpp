@@ -63,6 +63,7 @@ TEST(OptionTable, HasEverythingTheSeedsAndTheServerUse) {
       "sync_compress", "sync_timeout", "imapidlepoll", "autocreate_inbox_folders",
       "autocreate_post", "autocreate_quota", "specialusealways", "lmtp_fuzzy_mailbox_match",
       "failover_role", "failover_peer", "failover_witness", "failover_timeout", "failover_hook",
+      "failover_secret",
       "sync_mode", "conversations", "annotation_callout", "mupdate_server", "reverseacls",
       "allowanonymouslogin", "sieve_maxscriptsize", "tls_pop3_cert_file"};
   for (const char* name : required) EXPECT_NE(find_option(name), nullptr) << name;
