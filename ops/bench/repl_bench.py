@@ -1,28 +1,38 @@
 #!/usr/bin/env python3
 """Replication benchmarks (issue 6). Prints numbers; never run as a test.
 
-    python3 ops/bench/repl_bench.py --bin build/bin [--messages 100000] [--zstd]
-        [--lag-seconds 20] [--cyrus] [--cyrus-messages N] [--only initial,lag,cyrus]
+    python3 ops/bench/repl_bench.py --bin build/bin [--messages 100000]
+        [--modes plain,zstd] [--rounds R] [--lag-seconds 20] [--cyrus-messages N]
+        [--only initial,cyrus,lag] [--peer-root DIR] [--port-offset 3000]
+
+Both data sets are delivered first; then the timed initial syncs alternate
+(ours in each mode, then Cyrus) for R rounds, each into an emptied replica,
+so that the load of the shared machine falls on both alike; per-round and
+median ratios are printed.
 
 1. initial: a fresh pair of our nodes (two cyr_master on loopback). N unique
-   4 KiB messages are delivered to user.bench on the master over LMTP, then
-   `cyr_sync_client -u bench` (with -z when --zstd) copies them into the empty
-   replica over csync/TCP. Printed: messages/s and MB/s of the sync alone, and
-   a --verify that must be clean.
+   4 KiB messages are delivered to user/bench on the master over LMTP, then
+   `cyr_sync_client -u bench` copies them into an empty replica over
+   csync/TCP, once per mode (plain, then -z into a second empty replica, so
+   the messages are delivered once). Printed: messages/s and MB/s of the
+   sync alone; the --verify after each must be clean or the run stops.
 2. lag: the master runs rolling replication (sync_log: on). First LMTP
    delivers as fast as it can (8 sessions) for a few seconds: that is the
    maximum rate, and the lag of those messages is "lag under max rate". Then
-   LMTP delivers at half that rate, one message at a time at fixed intervals,
-   for --lag-seconds. Lag of a message = when the replica first shows it
-   (IMAP STATUS polled every 10 ms) minus when LMTP answered 250 for it.
-   Printed: median and p99.
-3. cyrus (--cyrus): the same initial sync with Debian's Cyrus 3.6 pair from
-   ../shared/peers/cyrus (PEER_ROOT=/tmp/peers-replperf, ports offset by +300
-   from the kit's defaults; run the kit's setup.sh pair first with those
-   variables, see docs/performance.md): the same messages delivered over
-   LMTP to the primary (rolling client not running), then
-   `sync_client -u u1` timed into the empty replica; the ratio ours/Cyrus is
-   printed. Needs root (the Cyrus master drops to the cyrus user).
+   LMTP delivers at half that rate, on 4 sessions paced to fixed intervals,
+   for --lag-seconds. Lag: the k-th message the replica shows (IMAP STATUS
+   polled every 10 ms; replication keeps UID order, and UIDs are given in
+   commit order) against the k-th 250 that LMTP answered. Printed: median
+   and p99.
+3. cyrus (--only ...,cyrus): the same initial sync with Debian's Cyrus 3.6 pair from
+   ../shared/peers/cyrus (--peer-root, ports offset by --port-offset from
+   the kit's defaults so other users of the kit are not disturbed; the kit's
+   packages must be extracted under the peer root already, see
+   docs/performance.md): the same messages delivered over LMTP to the
+   primary (rolling client not running), then `sync_client -u u1` timed
+   into the empty replica; the ratio ours/Cyrus is printed. Cyrus's client
+   turns on COMPRESS DEFLATE by itself whenever the replica offers it.
+   Needs root (the Cyrus master drops to the cyrus user).
 
 Every load loop is bounded by its message count or its duration.
 """
@@ -30,6 +40,7 @@ Every load loop is bounded by its message count or its duration.
 import argparse
 import imaplib
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -42,6 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 from harness import Node  # noqa: E402
 
+# unixhierarchysep is on by default here: IMAP names are user/NAME.
 IMAPD_EXTRA = "admins: admin\nallowplaintext: yes\nduplicatesuppression: no\n"
 REPLICA_CONF = ('SERVICES {\n  imap cmd="imapd" listen="127.0.0.1:0"\n'
                 '  syncserver cmd="sync_server" listen="127.0.0.1:0"\n}\n')
@@ -53,13 +65,25 @@ def load():
     return os.getloadavg()[0]
 
 
+# A vocabulary of made-up words: message bodies are text that compresses
+# about as well as real mail text (a body of one repeated line would make
+# the zstd figures meaningless).
+_SYLL = ["ka", "re", "mo", "tin", "sa", "lu", "per", "di", "gon", "va", "el", "shi", "ro", "mit", "an", "qu"]
+WORDS = [a + b + c for a in _SYLL for b in _SYLL for c in ("", "s", "ed", "ing")]
+
+
 def message(i, size):
     head = ("From: bench@example.org\r\nTo: bench@example.com\r\nSubject: bench %d\r\n"
             "Message-ID: <%d.%d@bench.example.org>\r\nDate: Mon, 23 Nov 2026 12:00:00 +0000\r\n\r\n"
             % (i, i, os.getpid()))
-    line = "message %d body line of the replication benchmark...........\r\n" % i
-    body = line * max(1, (size - len(head)) // len(line))
-    return (head + body).encode()
+    rnd = random.Random(i * 7919 + os.getpid())
+    out, n = [head], len(head)
+    while n < size - 2:
+        line = " ".join(rnd.choices(WORDS, k=10)) + "\r\n"
+        out.append(line)
+        n += len(line)
+    data = "".join(out).encode()[:size - 2]
+    return data.rstrip(b"\r\n") + b" " * (size - 2 - len(data.rstrip(b"\r\n"))) + b"\r\n"
 
 
 # ---- LMTP -------------------------------------------------------------------------------
@@ -218,7 +242,7 @@ def start_pair(a, rolling, extra=""):
     master.start()
     c = imaplib.IMAP4(*addr(master, "imap"))
     c.login("admin", "secret")
-    for typ, _ in (c.create("user.bench"), c.setacl("user.bench", "admin", "lrswipkxtecda")):
+    for typ, _ in (c.create("user/bench"), c.setacl("user/bench", "admin", "lrswipkxtecda")):
         assert typ == "OK"
     c.logout()
     return master, replica
@@ -230,35 +254,68 @@ def stop_pair(master, replica):
         n.cleanup()
 
 
-def bench_initial(a):
+def new_replica(a):
+    replica = Node(a.bin, REPLICA_CONF, imapd_extra=IMAPD_EXTRA, keep=a.keep)
+    set_password(replica, "admin")
+    replica.start()
+    return replica
+
+
+def sync_into(a, master, replica, mode):
+    """Times one `cyr_sync_client -u bench` into `replica`; checks count and --verify."""
+    host, port = addr(replica, "syncserver")
+    via = ["-S", "%s:%d" % (host, port)]
+    argv = [os.path.join(a.bin, "cyr_sync_client"), "-C", master.imapd_conf, "-v"] + via
+    if mode == "zstd":
+        argv.append("-z")
+    t0 = time.monotonic()
+    res = subprocess.run(argv + ["-u", "bench"], capture_output=True, timeout=3600)
+    secs = time.monotonic() - t0
+    if res.returncode != 0:
+        raise SystemExit("sync failed: %s %s" % (res.stdout.decode(), res.stderr.decode()))
+    wire = [ln for ln in res.stdout.decode().splitlines() if "on the wire" in ln]
+    n = imap_count(*addr(replica, "imap"), "admin", "secret", "user/bench")
+    if n != a.messages:
+        raise SystemExit("replica has %d of %d messages after the sync" % (n, a.messages))
+    mb = a.messages * a.size / 1e6
+    print("ours: initial sync (%s) of %d x %d B: %.2fs = %.0f msg/s, %.1f MB/s (load %.1f)%s"
+          % (mode, a.messages, a.size, secs, a.messages / secs, mb / secs, load(),
+             "; " + "; ".join(wire) if wire else ""), flush=True)
+    res = subprocess.run([os.path.join(a.bin, "cyr_sync_client"), "-C", master.imapd_conf] + via
+                         + ["--verify", "bench"], capture_output=True, timeout=3600)
+    if res.returncode != 0:
+        raise SystemExit("--verify after the %s sync: exit %d\n%s" % (mode, res.returncode, res.stdout.decode()[-2000:]))
+    print("ours: --verify clean", flush=True)
+    return a.messages / secs
+
+
+def prepare_ours(a):
+    """A pair of our nodes with --messages delivered to user/bench on the master."""
     master, replica = start_pair(a, rolling=False)
     try:
         t0 = time.monotonic()
         got = deliver_many(addr(master, "lmtp"), "bench@example.com", 1, a.messages, a.size)
         t1 = time.monotonic()
-        print("ours: delivered %d x %d B over LMTP in %.1fs (%.0f msg/s), load %.1f"
-              % (got, a.size, t1 - t0, got / (t1 - t0), load()), flush=True)
-        argv = [os.path.join(a.bin, "cyr_sync_client"), "-C", master.imapd_conf, "-u", "bench"]
-        if a.zstd:
-            argv.insert(-2, "-z")
-        t0 = time.monotonic()
-        res = subprocess.run(argv, capture_output=True, timeout=3600)
-        t1 = time.monotonic()
-        if res.returncode != 0:
-            raise SystemExit("sync failed: %s %s" % (res.stdout.decode(), res.stderr.decode()))
-        secs = t1 - t0
-        n = imap_count(*addr(replica, "imap"), "admin", "secret", "user.bench")
-        assert n == a.messages, (n, a.messages)
-        mb = a.messages * a.size / 1e6
-        print("ours: initial sync%s of %d x %d B: %.2fs = %.0f msg/s, %.1f MB/s (load %.1f)"
-              % (" (-z)" if a.zstd else "", a.messages, a.size, secs, a.messages / secs, mb / secs, load()),
-              flush=True)
-        res = subprocess.run([os.path.join(a.bin, "cyr_sync_client"), "-C", master.imapd_conf, "--verify", "bench"],
-                             capture_output=True, timeout=3600)
-        print("ours: --verify exit %d" % res.returncode, flush=True)
-        return a.messages / secs
-    finally:
+    except BaseException:
         stop_pair(master, replica)
+        raise
+    print("ours: delivered %d x %d B over LMTP in %.1fs (%.0f msg/s), load %.1f"
+          % (got, a.size, t1 - t0, got / (t1 - t0), load()), flush=True)
+    return master, replica
+
+
+def round_ours(a, master, first_replica, k):
+    """One initial sync per mode, each into an empty replica. Returns {mode: msg/s}."""
+    out = {}
+    for j, mode in enumerate(a.modes):
+        r = first_replica if (k == 0 and j == 0) else new_replica(a)
+        try:
+            out[mode] = sync_into(a, master, r, mode)
+        finally:
+            if r is not first_replica:
+                r.stop()
+                r.cleanup()
+    return out
 
 
 def percentile(xs, p):
@@ -266,10 +323,18 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
+def ordered_lags(w, stamps, before):
+    """The k-th acknowledged message against the replica's (before+k)-th:
+    with several LMTP sessions the index of a message says nothing about its
+    UID, but the order of the 250s does (a UID is given at commit)."""
+    acks = sorted(stamps.values())
+    return [w.visible_at(before + k + 1) - t for k, t in enumerate(acks)]
+
+
 def bench_lag(a):
     master, replica = start_pair(a, rolling=True, extra=a.master_extra)
     try:
-        w = Watcher(*addr(replica, "imap"), "user.bench")
+        w = Watcher(*addr(replica, "imap"), "user/bench")
         w.start()
         laddr = addr(master, "lmtp")
         # Max rate: 8 sessions flat out for a few seconds.
@@ -281,7 +346,7 @@ def bench_lag(a):
         max_rate = n / (t1 - t0)
         if not w.wait_count(n, 120):
             raise SystemExit("replica did not catch up with the burst")
-        lags = [w.visible_at(i) - stamps[i] for i in range(1, n + 1)]
+        lags = ordered_lags(w, stamps, 0)
         print("ours: max LMTP rate %.0f msg/s (%d msgs in %.1fs); lag under max rate: median %.3fs p99 %.3fs "
               "max %.3fs; caught up %.2fs after the last 250 (load %.1f)"
               % (max_rate, n, t1 - t0, statistics.median(lags), percentile(lags, 99), max(lags),
@@ -318,9 +383,9 @@ def bench_lag(a):
             t.join()
         t1 = time.monotonic()
         last = first + total - 1
-        if not w.wait_count(last, 120):
+        if not w.wait_count(last, 120) or len(stamps) != total:
             raise SystemExit("replica did not catch up at half rate")
-        lags = [w.visible_at(i) - stamps[i] for i in range(first, last + 1)]
+        lags = ordered_lags(w, stamps, n)
         print("ours: steady lag at %.0f msg/s (half of max; achieved %.0f msg/s, %d msgs): median %.3fs "
               "p99 %.3fs max %.3fs (load %.1f)"
               % (rate, total / (t1 - t0), total, statistics.median(lags), percentile(lags, 99), max(lags),
@@ -332,70 +397,153 @@ def bench_lag(a):
 
 # ---- Cyrus 3.6 pair ---------------------------------------------------------------------
 
+# The kit's default ports; --port-offset moves all of them.
+KIT_PORTS = dict(CYRUS_IMAP_PORT=21143, CYRUS_LMTP_PORT=21024, CYRUS_SYNC_PORT=21005,
+                 CYRUS_REPLICA_IMAP_PORT=22143, CYRUS_REPLICA_LMTP_PORT=22024, CYRUS_REPLICA_SYNC_PORT=22005)
+
+
+def cyrus_port(a, name):
+    return KIT_PORTS[name] + a.port_offset
+
+
 def cyrus_env(a):
     env = dict(os.environ)
-    env.update(PEER_ROOT=a.peer_root, CYRUS_IMAP_PORT="21443", CYRUS_LMTP_PORT="21324", CYRUS_SYNC_PORT="21305",
-               CYRUS_REPLICA_IMAP_PORT="22443", CYRUS_REPLICA_LMTP_PORT="22324",
-               CYRUS_REPLICA_SYNC_PORT="22305", CYRUS_NUSERS="4")
+    env.update(PEER_ROOT=a.peer_root, CYRUS_NUSERS="4")
+    env.update({k: str(cyrus_port(a, k)) for k in KIT_PORTS})
     return env
 
 
-def bench_cyrus(a):
-    env = cyrus_env(a)
-    kit = a.peers
-    root = a.peer_root
-    cyrus_bin = os.path.join(root, "pkg/usr/lib/cyrus/bin")
-    if not os.path.exists(os.path.join(cyrus_bin, "sync_client")):
-        raise SystemExit("run first: PEER_ROOT=%s CYRUS_IMAP_PORT=21443 ... sh %s/cyrus/setup.sh pair" % (root, kit))
-    subprocess.run(["sh", os.path.join(kit, "cyrus/stop.sh"), "pair"], env=env, capture_output=True)
-    # Empty both roles: fresh spool and databases, configs and users re-made.
-    for role in ("primary", "replica"):
-        shutil.rmtree(os.path.join(root, role), ignore_errors=True)
-    subprocess.run(["sh", os.path.join(kit, "cyrus/setup.sh"), "pair"], env=env, check=True, capture_output=True)
-    # The primary without its rolling sync_client: the one-shot sync is what is timed.
-    prim = os.path.join(root, "primary")
-    with open(os.path.join(prim, "cyrus.conf")) as f:
-        conf = f.read()
-    conf = conf[:conf.index("DAEMON {")] if "DAEMON {" in conf else conf
-    with open(os.path.join(prim, "cyrus-bench.conf"), "w") as f:
-        f.write(conf)
-    try:
-        subprocess.run(["sh", os.path.join(kit, "cyrus/start.sh"), "replica"], env=env, check=True,
-                       capture_output=True)
-        subprocess.run([os.path.join(cyrus_bin, "master"), "-C", os.path.join(prim, "imapd.conf"), "-M",
-                        os.path.join(prim, "cyrus-bench.conf"), "-p", os.path.join(prim, "master.pid"), "-d",
-                        "-l", "256"], env=env, check=True)
-        end = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", 21443), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-        subprocess.run([sys.executable, os.path.join(kit, "cyrus/create_mailboxes.py"), "21443", "1", "1"],
-                       env=env, check=True, capture_output=True)
+class CyrusPair:
+    """Debian's Cyrus 3.6 primary and replica from the peers kit, on our own
+    PEER_ROOT and ports. The primary runs without its rolling sync_client;
+    round() empties the replica (except in round 0) and times one
+    `sync_client -u u1` into it."""
+
+    def __init__(self, a):
+        self.a = a
+        self.env = cyrus_env(a)
+        self.kit = a.peers
+        self.root = a.peer_root
+        self.bin = os.path.join(self.root, "pkg/usr/lib/cyrus/bin")
+        self.prim = os.path.join(self.root, "primary")
+        if not os.path.exists(os.path.join(self.bin, "sync_client")):
+            raise SystemExit("no Cyrus packages under %s/pkg: run the kit's setup.sh pair with PEER_ROOT=%s "
+                             "(or copy a prefetched pkg/ and debs/ there)" % (self.root, self.root))
+        self.imap_port = cyrus_port(a, "CYRUS_IMAP_PORT")
+        self.lmtp_port = cyrus_port(a, "CYRUS_LMTP_PORT")
+        self.replica_imap = cyrus_port(a, "CYRUS_REPLICA_IMAP_PORT")
+
+    def kit_sh(self, *argv, check=True):
+        return subprocess.run(["sh", os.path.join(self.kit, "cyrus", argv[0])] + list(argv[1:]), env=self.env,
+                              check=check, capture_output=True)
+
+    def prepare(self):
+        a = self.a
+        self.kit_sh("stop.sh", "pair", check=False)
+        # Empty both roles: fresh spool and databases, configs and users re-made.
+        for role in ("primary", "replica"):
+            shutil.rmtree(os.path.join(self.root, role), ignore_errors=True)
+        self.kit_sh("setup.sh", "pair")
+        # The primary without its rolling sync_client: the one-shot sync is what is timed.
+        with open(os.path.join(self.prim, "cyrus.conf")) as f:
+            conf = f.read()
+        conf = conf[:conf.index("DAEMON {")] if "DAEMON {" in conf else conf
+        with open(os.path.join(self.prim, "cyrus-bench.conf"), "w") as f:
+            f.write(conf)
+        self.kit_sh("start.sh", "replica")
+        subprocess.run([os.path.join(self.bin, "master"), "-C", os.path.join(self.prim, "imapd.conf"), "-M",
+                        os.path.join(self.prim, "cyrus-bench.conf"), "-p", os.path.join(self.prim, "master.pid"),
+                        "-d", "-l", "256"], env=self.env, check=True)
+        wait_port(self.imap_port)
+        subprocess.run([sys.executable, os.path.join(self.kit, "cyrus/create_mailboxes.py"), str(self.imap_port),
+                        "1", "1"], env=self.env, check=True, capture_output=True)
         t0 = time.monotonic()
-        got = deliver_many(("127.0.0.1", 21324), "u1@localhost", 1, a.cyrus_messages, a.size)
+        got = deliver_many(("127.0.0.1", self.lmtp_port), "u1@localhost", 1, a.cyrus_messages, a.size)
         t1 = time.monotonic()
         print("cyrus: delivered %d x %d B over LMTP in %.1fs (%.0f msg/s), load %.1f"
               % (got, a.size, t1 - t0, got / (t1 - t0), load()), flush=True)
+
+    def empty_replica(self):
+        self.kit_sh("stop.sh", "replica")
+        shutil.rmtree(os.path.join(self.root, "replica"), ignore_errors=True)
+        # setup.sh only knows "pair"; it keeps the primary's mail and rewrites
+        # the same configs, and makes the replica's folders and users again.
+        self.kit_sh("setup.sh", "pair")
+        self.kit_sh("start.sh", "replica")
+        wait_port(self.replica_imap)
+
+    def round(self, k):
+        a = self.a
+        if k > 0:
+            self.empty_replica()
         t0 = time.monotonic()
-        res = subprocess.run(["runuser", "-u", "cyrus", "--", os.path.join(cyrus_bin, "sync_client"), "-C",
-                              os.path.join(prim, "imapd.conf"), "-u", "u1"], capture_output=True, timeout=3600)
-        t1 = time.monotonic()
+        res = subprocess.run(["runuser", "-u", "cyrus", "--", os.path.join(self.bin, "sync_client"), "-C",
+                              os.path.join(self.prim, "imapd.conf"), "-u", "u1"], capture_output=True, timeout=3600)
+        secs = time.monotonic() - t0
         if res.returncode != 0:
             raise SystemExit("cyrus sync_client failed: %s %s" % (res.stdout.decode(), res.stderr.decode()))
-        n = imap_count("127.0.0.1", 22443, "u1", "pw", "INBOX")
-        assert n == a.cyrus_messages, (n, a.cyrus_messages)
-        secs = t1 - t0
+        n = imap_count("127.0.0.1", self.replica_imap, "u1", "pw", "INBOX")
+        if n != a.cyrus_messages:
+            raise SystemExit("Cyrus replica has %d of %d messages" % (n, a.cyrus_messages))
         print("cyrus: initial sync (sync_client -u) of %d x %d B: %.2fs = %.0f msg/s, %.1f MB/s (load %.1f)"
               % (a.cyrus_messages, a.size, secs, a.cyrus_messages / secs, a.cyrus_messages * a.size / 1e6 / secs,
                  load()), flush=True)
         return a.cyrus_messages / secs
+
+    def stop(self):
+        self.kit_sh("stop.sh", "pair", check=False)
+
+
+def wait_port(port, timeout=20):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
+
+
+def bench_initial(a, only):
+    """Prepares both data sets, then alternates the timed syncs (ours in
+    each mode, then Cyrus) for --rounds rounds, so that the load of the
+    shared machine hits both alike; prints per-round and median ratios."""
+    ours = cyrus = None
+    try:
+        if "initial" in only:
+            ours = prepare_ours(a)
+        if "cyrus" in only:
+            cyrus = CyrusPair(a)
+            cyrus.prepare()
+        rates = {m: [] for m in a.modes}
+        crates = []
+        for k in range(a.rounds):
+            print("-- round %d of %d (load %.1f)" % (k + 1, a.rounds, load()), flush=True)
+            if ours:
+                for m, r in round_ours(a, ours[0], ours[1], k).items():
+                    rates[m].append(r)
+            if cyrus:
+                crates.append(cyrus.round(k))
+            if ours and cyrus:
+                for m in a.modes:
+                    print("ratio round %d, ours (%s) / cyrus: %.2f" % (k + 1, m, rates[m][-1] / crates[-1]),
+                          flush=True)
+        if ours and cyrus:
+            for m in a.modes:
+                ratios = [x / y for x, y in zip(rates[m], crates)]
+                print("ratio ours (%s) / cyrus, initial sync msg/s: median %.2f (rounds: %s; ours median %.0f, "
+                      "cyrus median %.0f msg/s)%s"
+                      % (m, statistics.median(ratios), ", ".join("%.2f" % x for x in ratios),
+                         statistics.median(rates[m]), statistics.median(crates),
+                         "" if a.messages == a.cyrus_messages else
+                         " (different message counts: %d vs %d)" % (a.messages, a.cyrus_messages)), flush=True)
     finally:
-        subprocess.run(["sh", os.path.join(kit, "cyrus/stop.sh"), "pair"], env=env, capture_output=True)
+        if ours:
+            stop_pair(*ours)
+        if cyrus:
+            cyrus.stop()
 
 
 def main():
@@ -403,29 +551,29 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--messages", type=int, default=100000)
     ap.add_argument("--size", type=int, default=4096)
-    ap.add_argument("--zstd", action="store_true", help="cyr_sync_client -z (compressed stream, when supported)")
+    ap.add_argument("--modes", default="plain,zstd", help="initial sync modes, comma list of: plain, zstd (-z)")
     ap.add_argument("--lag-seconds", type=float, default=20)
     ap.add_argument("--burst-seconds", type=float, default=5)
     ap.add_argument("--master-extra", default="", help="extra imapd.conf lines for the lag master")
-    ap.add_argument("--only", default="initial,lag", help="comma list of: initial, lag, cyrus")
+    ap.add_argument("--only", default="initial,cyrus,lag", help="comma list of: initial, cyrus, lag")
+    ap.add_argument("--rounds", type=int, default=1, help="timed initial syncs of each kind, alternating")
     ap.add_argument("--cyrus-messages", type=int, default=0, help="default: --messages")
     ap.add_argument("--peers", default=os.path.join(HERE, "..", "..", "..", "shared", "peers"))
-    ap.add_argument("--peer-root", default="/tmp/peers-replperf")
+    ap.add_argument("--peer-root", default="/tmp/repl-bench-peers")
+    ap.add_argument("--port-offset", type=int, default=3000, help="added to every port of the Cyrus kit")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
     a.peers = os.path.abspath(a.peers)
     a.cyrus_messages = a.cyrus_messages or a.messages
+    a.modes = [m for m in a.modes.split(",") if m]
+    if any(m not in ("plain", "zstd") for m in a.modes):
+        ap.error("--modes: plain and/or zstd")
     only = set(a.only.split(","))
     print("repl_bench: %s, nproc %d, load %.1f" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                                                    os.cpu_count(), load()), flush=True)
-    ours = cyrus = None
-    if "initial" in only:
-        ours = bench_initial(a)
-    if "cyrus" in only:
-        cyrus = bench_cyrus(a)
-    if ours and cyrus:
-        print("ratio ours/cyrus (initial sync, msg/s): %.2f" % (ours / cyrus), flush=True)
+    if only & {"initial", "cyrus"}:
+        bench_initial(a, only)
     if "lag" in only:
         bench_lag(a)
 
