@@ -853,7 +853,20 @@ def bench(run, n):
         c.logout()
     print("bench: populated %d x %d B in %.1fs" % (n, len(body), time.monotonic() - t))
     results = {}
-    for label, port in (("cyrus->ours", our_port(us, "syncserver")), ("cyrus->cyrus", cy_replica.sync_port)):
+
+    def count_on(imap_port):
+        total = 0
+        for u in users:
+            c = connect(imap_port, u)
+            typ, data = c.status("INBOX", "(MESSAGES)")
+            c.logout()
+            m = re.search(rb"MESSAGES (\d+)", data[0] or b"") if typ == "OK" else None
+            total += int(m.group(1)) if m else 0
+        return total
+
+    targets = (("cyrus->ours", our_port(us, "syncserver"), our_port(us, "imap")),
+               ("cyrus->cyrus", cy_replica.sync_port, cy_replica.imap_port))
+    for label, port, imap_port in targets:
         cy.stop()
         cy.sync_target = port
         cy.write_configs()
@@ -867,6 +880,12 @@ def bench(run, n):
         if res.returncode != 0:
             print(res.stderr.decode(errors="replace")[-1000:])
             run.failures.append(label)
+        # A rate only counts if everything arrived.
+        got = count_on(imap_port)
+        print("bench: %s: %d of %d messages on the target" % (label, got, n))
+        if got != n:
+            run.failures.append("%s: %d of %d messages arrived" % (label, got, n))
+    print("bench: load average at the end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
     return 1 if run.failures else 0
 
 

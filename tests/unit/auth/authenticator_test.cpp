@@ -296,6 +296,9 @@ TEST_F(AuthenticatorTest, OptionsDefaultsAndErrors) {
   EXPECT_EQ(o->pwcheck, std::vector<PwcheckMethod>{PwcheckMethod::Auxprop});
   EXPECT_EQ(o->saslauthd_path, kDefaultSaslauthdPath);
   EXPECT_EQ(o->iterations, kDefaultIterations);
+  // Cyrus SASL's SCRAM client (Cyrus's sync_client among others) cancels
+  // when a server offers more than 65536 iterations (issue 8).
+  EXPECT_LE(o->iterations, 65536u);
   EXPECT_FALSE(o->allow_plaintext);
   EXPECT_TRUE(o->username_tolower);
   EXPECT_EQ(o->failed_login_pause, 3000ms);
