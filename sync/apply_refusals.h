@@ -12,6 +12,9 @@
 // mailbox (it retries), a missing mailbox for UNMAILBOX/EXPUNGE, or a node
 // that takes no writes at all (primary of a pair, fenced store).
 //
+// It counts refusals, not distinct items: a sender that retries a refused
+// mailbox on every pass (Cyrus's rolling sync_client does) adds one each time.
+//
 // The count is kept in `{configdirectory}/sync/received` ("refused N" and the
 // last refusal), rewritten atomically at each refusal and read back at start,
 // so it survives restarts. Within cyr_master, the csync and the IMAP

@@ -13,6 +13,8 @@ Scenarios (each starts fresh instances in its own temporary directory):
                       run only when our imapd offers X-REPLICATION.
   us_to_cyrus         the rollback path: our node (filled by Cyrus -> us) replicates with
                       cyr_sync_client (-u, -A, rolling) into a Cyrus 3.6 sync_server.
+  refusal             a Cyrus mailbox we cannot represent (ACL right '7') is refused alone,
+                      logged and counted (cyr_info sync-status); the rest still arrives.
 Every comparison reads both servers over IMAP (as admin, and as each user through the
 admin's proxy authorization): mailbox names, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, per
 message UID, MODSEQ, flags, keywords, internal date, size and SHA-1 of the bytes (the
@@ -773,6 +775,59 @@ def scenario_us_to_cyrus(run, us):
         run.failures.append("our verifier against Cyrus after rolling: exit %d" % res.returncode)
 
 
+def scenario_refusal(run):
+    """A mailbox Cyrus holds but we cannot represent (an ACL with Cyrus's user
+    right '7') is refused alone and counted; the rest of the user and the other
+    users still arrive, one-shot and rolling."""
+    us = run.ours()
+    cy = run.cyrus("cyrus-refusal", sync_target=our_port(us, "syncserver"))
+    a = connect(cy.imap_port)
+    for u in ("u1", "u2"):
+        ok(a.create("user.%s" % u))
+    ok(a.create("user.u1.Odd"))
+    ok(a.create("user.u1.Fine"))
+    a.logout()
+    u1 = connect(cy.imap_port, "u1")
+    ok(u1.setacl("INBOX.Odd", "u2", "lrs7"))
+    ok(u1.append("INBOX.Fine", None, None, message(9001)))
+    u1.logout()
+    lmtp_deliver(cy.lmtp_port, "u2@localhost", message(9002))
+    res = timed("sync_client -A (with one unrepresentable mailbox)",
+                lambda: cy.tool("sync_client", "-v", "-A", timeout=300))
+    print("sync_client -A: exit %d %s" % (res.returncode, res.stderr.decode(errors="replace")[-300:]))
+    cy.start_rolling()
+    lmtp_deliver(cy.lmtp_port, "u2@localhost", message(9003))
+
+    def arrived():
+        c = connect(our_port(us, "imap"))
+        names = list_names(c)
+        c.logout()
+        if "user.u1.Fine" not in names or "user.u2" not in names:
+            return False
+        c = connect(our_port(us, "imap"), "u2")
+        typ, data = c.status("INBOX", "(MESSAGES)")
+        c.logout()
+        return typ == "OK" and b"MESSAGES 2" in data[0]
+    try:
+        wait_for(arrived, 60, 0.5, "the representable mailboxes on our node")
+    except AssertionError as e:
+        run.failures.append("refusal scenario: %s" % e)
+    cy.stop_rolling()
+    c = connect(our_port(us, "imap"))
+    names = list_names(c)
+    c.logout()
+    if "user.u1.Odd" in names:
+        run.failures.append("refusal scenario: user.u1.Odd (ACL right '7') was stored")
+    out = our_tool(us, "cyr_info", "sync-status")
+    text = out.stdout.decode(errors="replace")
+    print("cyr_info sync-status:\n" + text)
+    m = re.search(r"replica refused_items: (\d+)", text)
+    if out.returncode != 0 or not m or int(m.group(1)) < 1 or "user.u1.Odd" not in text:
+        run.failures.append("refusal scenario: refused item not counted (%s)" % text.strip())
+    if "refused APPLY MAILBOX user.u1.Odd" not in us.log():
+        run.failures.append("refusal scenario: no log line for the refused mailbox")
+
+
 def imap_replication_offered(args):
     us = our_node(args)
     try:
@@ -811,7 +866,7 @@ def main():
     try:
         if args.bench:
             return bench(run, args.bench)
-        wanted = args.only or ["cyrus_to_us_csync", "us_to_cyrus", "cyrus_to_us_imap"]
+        wanted = args.only or ["cyrus_to_us_csync", "us_to_cyrus", "cyrus_to_us_imap", "refusal"]
         us = None
         if "cyrus_to_us_csync" in wanted or "us_to_cyrus" in wanted:
             cy, us = scenario_cyrus_to_us(run)
@@ -823,6 +878,8 @@ def main():
                 scenario_cyrus_to_us(run, try_imap=True)
             else:
                 print("SKIP cyrus_to_us_imap: our imapd does not offer X-REPLICATION yet")
+        if "refusal" in wanted:
+            scenario_refusal(run)
     except Exception:
         traceback.print_exc()
         run.failures.append("exception")
