@@ -2219,106 +2219,94 @@ std::vector<Result<AppendResult>> StoreImpl::deliver(const std::vector<std::stri
 }
 
 Result<std::vector<MessageRecord>> StoreImpl::records(const std::string& mailbox, bool include_expunged) {
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
-  if (!sh->has_file()) return std::vector<MessageRecord>{};
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  if (m->mbid == 0) return std::vector<MessageRecord>{};
-  return read_records(**db, m->mbid, "", 0, include_expunged, m->info.exists);
+  std::vector<MessageRecord> out;
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    if (m.mbid == 0) return {};
+    auto rs = read_records(db, m.mbid, "", 0, include_expunged, m.info.exists);
+    if (!rs.ok()) return rs.take_error();
+    out = std::move(*rs);
+    return {};
+  }));
+  return out;
 }
 
 Result<MessageRecord> StoreImpl::record(const std::string& mailbox, Uid uid) {
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
-  if (!sh->has_file()) return Error(Errc::NotFound, "No such message");
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  auto rs = read_records(**db, m->mbid, " AND uid=?2", uid, true);
-  if (!rs.ok()) return rs.take_error();
-  if (rs->empty()) return Error(Errc::NotFound, "No such message", std::to_string(uid));
-  return (*rs)[0];
+  // Stays empty when the shard has no database yet (fn is not called).
+  std::optional<MessageRecord> found;
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    auto rs = read_records(db, m.mbid, " AND uid=?2", uid, true);
+    if (!rs.ok()) return rs.take_error();
+    if (rs->empty()) return Error(Errc::NotFound, "No such message", std::to_string(uid));
+    found = std::move((*rs)[0]);
+    return {};
+  }));
+  if (!found) return Error(Errc::NotFound, "No such message");
+  return std::move(*found);
 }
 
 Result<std::string> StoreImpl::structure(const std::string& mailbox, Uid uid) {
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
-  if (!sh->has_file()) return Error(Errc::NotFound, "No such message");
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  auto st = (*db)->cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
-  if (!st.ok()) return st.take_error();
-  (*st)->bind(1, m->mbid).bind(2, int64_t(uid));
-  auto r = (*st)->step();
-  if (!r.ok()) return r.take_error();
-  if (!*r) return Error(Errc::NotFound, "No such message", std::to_string(uid));
-  std::string blob = (*st)->text(0);
-  (*st)->reset();
-  return blob;
+  // Stays empty when the shard has no database yet (fn is not called).
+  std::optional<std::string> blob;
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    auto st = db.cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, m.mbid).bind(2, int64_t(uid));
+    auto r = (*st)->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) return Error(Errc::NotFound, "No such message", std::to_string(uid));
+    blob = (*st)->text(0);
+    (*st)->reset();
+    return {};
+  }));
+  if (!blob) return Error(Errc::NotFound, "No such message");
+  return std::move(*blob);
 }
 
 // One mailbox lookup, one snapshot and one prepared statement for all uids.
 Result<std::vector<std::optional<std::string>>> StoreImpl::structures(const std::string& mailbox,
                                                                       const std::vector<Uid>& uids) {
   if (uids.size() > kMaxBatchMessages) return Error(Errc::Limit, "Too many messages");
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
   std::vector<std::optional<std::string>> out(uids.size());
-  if (uids.empty() || !sh->has_file()) return out;
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  // Ascending uids that fill most of their range (FETCH 1:*, the usual
-  // case) are read with one walk over the range instead of a b-tree
-  // descent per uid; sparse or unordered sets look each one up.
-  const bool ascending = std::is_sorted(uids.begin(), uids.end());
-  if (ascending && uint64_t(uids.back()) - uids.front() < 2 * uint64_t(uids.size()) + 64) {
-    auto rs = (*db)->cached("SELECT uid, blob FROM structure WHERE mbid=? AND uid BETWEEN ? AND ? ORDER BY uid");
-    if (!rs.ok()) return rs.take_error();
-    (*rs)->bind(1, m->mbid).bind(2, int64_t(uids.front())).bind(3, int64_t(uids.back()));
-    size_t i = 0;
-    for (;;) {
-      auto r = (*rs)->step();
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    if (uids.empty()) return {};
+    // Ascending uids that fill most of their range (FETCH 1:*, the usual
+    // case) are read with one walk over the range instead of a b-tree
+    // descent per uid; sparse or unordered sets look each one up.
+    const bool ascending = std::is_sorted(uids.begin(), uids.end());
+    if (ascending && uint64_t(uids.back()) - uids.front() < 2 * uint64_t(uids.size()) + 64) {
+      auto rs = db.cached("SELECT uid, blob FROM structure WHERE mbid=? AND uid BETWEEN ? AND ? ORDER BY uid");
+      if (!rs.ok()) return rs.take_error();
+      (*rs)->bind(1, m.mbid).bind(2, int64_t(uids.front())).bind(3, int64_t(uids.back()));
+      size_t i = 0;
+      for (;;) {
+        auto r = (*rs)->step();
+        if (!r.ok()) {
+          (*rs)->reset();
+          return r.take_error();
+        }
+        if (!*r) break;
+        const Uid u = static_cast<Uid>((*rs)->i64(0));
+        while (i < uids.size() && uids[i] < u) ++i;  // those have no structure
+        if (i == uids.size()) break;
+        for (; i < uids.size() && uids[i] == u; ++i) out[i] = (*rs)->text(1);
+      }
+      (*rs)->reset();
+      return {};
+    }
+    auto st = db.cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
+    if (!st.ok()) return st.take_error();
+    for (size_t i = 0; i < uids.size(); ++i) {
+      (*st)->bind(1, m.mbid).bind(2, int64_t(uids[i]));
+      auto r = (*st)->step();
       if (!r.ok()) {
-        (*rs)->reset();
+        (*st)->reset();
         return r.take_error();
       }
-      if (!*r) break;
-      const Uid u = static_cast<Uid>((*rs)->i64(0));
-      while (i < uids.size() && uids[i] < u) ++i;  // those have no structure
-      if (i == uids.size()) break;
-      for (; i < uids.size() && uids[i] == u; ++i) out[i] = (*rs)->text(1);
-    }
-    (*rs)->reset();
-    return out;
-  }
-  auto st = (*db)->cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
-  if (!st.ok()) return st.take_error();
-  for (size_t i = 0; i < uids.size(); ++i) {
-    (*st)->bind(1, m->mbid).bind(2, int64_t(uids[i]));
-    auto r = (*st)->step();
-    if (!r.ok()) {
+      if (*r) out[i] = (*st)->text(0);
       (*st)->reset();
-      return r.take_error();
     }
-    if (*r) out[i] = (*st)->text(0);
-    (*st)->reset();
-  }
+    return {};
+  }));
   return out;
 }
 
@@ -2665,29 +2653,21 @@ Result<CopyResult> StoreImpl::copy(const std::string& from, const UidSet& uids, 
 }
 
 Result<ChangesSince> StoreImpl::changes_since(const std::string& mailbox, ModSeq since) {
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
   ChangesSince out;
-  if (!sh->has_file()) {
-    out.highestmodseq = 1;
-    return out;
-  }
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  out.highestmodseq = m->info.highestmodseq;
-  if (m->mbid == 0) return out;
-  auto rs = read_records(**db, m->mbid, " AND modseq > ?2", static_cast<int64_t>(since), true);
-  if (!rs.ok()) return rs.take_error();
-  for (auto& r : *rs) {
-    if (r.expunged())
-      out.expunged.add(r.uid);
-    else
-      out.changed.push_back(std::move(r));
-  }
+  out.highestmodseq = 1;  // what a shard without a database yet reports
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    out.highestmodseq = m.info.highestmodseq;
+    if (m.mbid == 0) return {};
+    auto rs = read_records(db, m.mbid, " AND modseq > ?2", static_cast<int64_t>(since), true);
+    if (!rs.ok()) return rs.take_error();
+    for (auto& r : *rs) {
+      if (r.expunged())
+        out.expunged.add(r.uid);
+      else
+        out.changed.push_back(std::move(r));
+    }
+    return {};
+  }));
   return out;
 }
 
@@ -3020,29 +3000,22 @@ Status StoreImpl::remove_quota(const std::string& root, WriteMode mode) {
 }
 
 Status StoreImpl::check_quota(const std::string& mailbox, uint64_t bytes, uint64_t messages) {
-  auto mb = open_mailbox(mailbox);
-  if (!mb.ok()) return mb.take_error();
-  auto& [entry, sh] = *mb;
-  if (!sh->has_file()) return {};
-  auto db = sh->readers->get();
-  if (!db.ok()) return db.take_error();
-  ReadTxn rt(**db);
-  auto m = read_state(**db, entry);
-  if (!m.ok()) return m.take_error();
-  int64_t root = m->quota_mbid;
-  if (m->mbid == 0) {
-    auto r = nearest_quota_root(**db, entry.name);
-    if (!r.ok()) return r.take_error();
-    root = *r;
-  }
-  if (root == 0) return {};
-  auto q = quota_of(**db, root);
-  if (!q.ok()) return {};
-  if (q->storage_limit_kib && q->storage_used_bytes + bytes > *q->storage_limit_kib * 1024)
-    return Error(Errc::NoQuota, "Over quota", "storage");
-  if (q->message_limit && q->message_used + messages > *q->message_limit)
-    return Error(Errc::NoQuota, "Over quota", "messages");
-  return {};
+  return read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    int64_t root = m.quota_mbid;
+    if (m.mbid == 0) {
+      auto r = nearest_quota_root(db, m.info.name);
+      if (!r.ok()) return r.take_error();
+      root = *r;
+    }
+    if (root == 0) return {};
+    auto q = quota_of(db, root);
+    if (!q.ok()) return {};
+    if (q->storage_limit_kib && q->storage_used_bytes + bytes > *q->storage_limit_kib * 1024)
+      return Error(Errc::NoQuota, "Over quota", "storage");
+    if (q->message_limit && q->message_used + messages > *q->message_limit)
+      return Error(Errc::NoQuota, "Over quota", "messages");
+    return {};
+  });
 }
 
 // ---------------------------------------------------------------------------
