@@ -49,18 +49,25 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
-// Compresses `from` into `to` (fsync'd); returns the uncompressed size and
-// XXH3-64 of the input, and the compressed size.
-Status compress_file(const fs::path& from, const fs::path& to, CheckpointEntry& e) {
-  File in(fopen(from.c_str(), "rb"));
+// `from` opened to read and `to` created (mode 0600, truncated) to write.
+Status open_pair(const fs::path& from, const fs::path& to, File& in, File& out) {
+  in.reset(fopen(from.c_str(), "rb"));
   if (!in) return io_error("open", from, errno);
   int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("create", to, errno);
-  File out(fdopen(fd, "wb"));
+  out.reset(fdopen(fd, "wb"));
   if (!out) {
     ::close(fd);
     return io_error("fdopen", to, errno);
   }
+  return {};
+}
+
+// Compresses `from` into `to` (fsync'd); returns the uncompressed size and
+// XXH3-64 of the input, and the compressed size.
+Status compress_file(const fs::path& from, const fs::path& to, CheckpointEntry& e) {
+  File in, out;
+  CYR_TRY(open_pair(from, to, in, out));
   std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kZstdLevel);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
@@ -104,15 +111,8 @@ Status compress_file(const fs::path& from, const fs::path& to, CheckpointEntry& 
 
 // Decompresses `from` into `to` (fsync'd), checking size and checksum.
 Status decompress_file(const fs::path& from, const fs::path& to, const CheckpointEntry& want) {
-  File in(fopen(from.c_str(), "rb"));
-  if (!in) return io_error("open", from, errno);
-  int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("create", to, errno);
-  File out(fdopen(fd, "wb"));
-  if (!out) {
-    ::close(fd);
-    return io_error("fdopen", to, errno);
-  }
+  File in, out;
+  CYR_TRY(open_pair(from, to, in, out));
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   XXH3_state_t* h = XXH3_createState();
   XXH3_64bits_reset(h);
@@ -195,7 +195,9 @@ bool safe_label(const std::string& l) {
   return l.find('\t') == std::string::npos && l.find('\n') == std::string::npos;
 }
 
-Result<fs::path> move_aside(const fs::path& p, const std::string& why) {
+}  // namespace
+
+Result<fs::path> move_database_aside(const fs::path& p, const std::string& why) {
   fs::path aside = p.string() + "." + why + "-" + now_stamp();
   std::error_code ec;
   bool moved = false;
@@ -211,7 +213,24 @@ Result<fs::path> move_aside(const fs::path& p, const std::string& why) {
   return moved ? aside : fs::path();
 }
 
-}  // namespace
+std::map<uint64_t, fs::path> shard_database_files(const fs::path& configdirectory) {
+  std::map<uint64_t, fs::path> out;
+  std::error_code ec;
+  for (auto& sub : fs::directory_iterator(configdirectory / "shards", ec)) {
+    if (!sub.is_directory(ec)) continue;
+    for (auto& f : fs::directory_iterator(sub.path(), ec)) {
+      std::string n = f.path().filename().string();
+      if (n.size() < 4 || n.compare(n.size() - 3, 3, ".db") != 0) continue;
+      std::string digits = n.substr(0, n.size() - 3);
+      // At most 19 digits: always below 2^64, so stoull cannot throw.
+      if (digits.empty() || digits.size() > 19 || digits.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      uint64_t id = std::stoull(digits);
+      if (layout::shard_db_path(configdirectory, id) == f.path()) out[id] = f.path();
+    }
+  }
+  return out;
+}
 
 std::vector<NodeDatabase> node_databases(const fs::path& configdirectory, const fs::path& duplicate_db_path) {
   std::vector<NodeDatabase> out;
@@ -221,18 +240,8 @@ std::vector<NodeDatabase> node_databases(const fs::path& configdirectory, const 
   };
   add("mailboxes.db", layout::list_db_path(configdirectory));
   std::vector<NodeDatabase> shards;
-  for (auto& sub : fs::directory_iterator(configdirectory / "shards", ec)) {
-    if (!sub.is_directory(ec)) continue;
-    for (auto& f : fs::directory_iterator(sub.path(), ec)) {
-      std::string n = f.path().filename().string();
-      if (n.size() < 4 || n.compare(n.size() - 3, 3, ".db") != 0) continue;
-      std::string digits = n.substr(0, n.size() - 3);
-      if (digits.empty() || digits.size() > 19 || digits.find_first_not_of("0123456789") != std::string::npos)
-        continue;
-      if (layout::shard_db_path(configdirectory, std::stoull(digits)) != f.path()) continue;
-      shards.push_back({"shards/" + sub.path().filename().string() + "/" + n, f.path()});
-    }
-  }
+  for (auto& [id, p] : shard_database_files(configdirectory))
+    shards.push_back({"shards/" + p.parent_path().filename().string() + "/" + p.filename().string(), p});
   std::sort(shards.begin(), shards.end(), [](auto& a, auto& b) { return a.label < b.label; });
   out.insert(out.end(), shards.begin(), shards.end());
   add("deliver.db", duplicate_db_path.empty() ? configdirectory / "deliver.db" : duplicate_db_path);
@@ -396,7 +405,7 @@ Result<std::vector<RestoredDatabase>> restore_checkpoint(const fs::path& dir, co
     for (const char* side : {"-wal", "-shm", "-journal"}) fs::remove(tmp.string() + side, ec);
     RestoredDatabase r;
     r.entry = e;
-    auto aside = move_aside(target, "before-restore");
+    auto aside = move_database_aside(target, "before-restore");
     if (!aside.ok()) return aside.take_error();
     r.saved_as = *aside;
     if (::rename(tmp.c_str(), target.c_str()) != 0) return io_error("rename", tmp, errno);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct NodeDatabase {
   std::string label;           // "mailboxes.db", "shards/3a/58.db", "deliver.db", "passwd.db"
   std::filesystem::path path;  // where it lives
 };
+
+// Every shard database file below configdirectory/shards, by shard id: only
+// files at exactly the path the layout gives their id (strays are ignored).
+std::map<uint64_t, std::filesystem::path> shard_database_files(const std::filesystem::path& configdirectory);
 
 // mailboxes.db, every shard database, the duplicate database and passwd.db
 // (those that exist). duplicate_db_path may be empty (default location).
@@ -74,5 +79,10 @@ struct RestoredDatabase {
 // with the files restored so far in place (each restore is whole).
 Result<std::vector<RestoredDatabase>> restore_checkpoint(const std::filesystem::path& dir,
                                                          const std::vector<std::string>& only);
+
+// Renames a database file and its -wal/-shm to "<path>.<why>-<UTC time>"
+// (a stale WAL left next to a new file of the same name would be replayed
+// into it). Returns the new name of the file, "" if there was none.
+Result<std::filesystem::path> move_database_aside(const std::filesystem::path& p, const std::string& why);
 
 }  // namespace cyr::store

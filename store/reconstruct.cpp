@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 
+#include "store/db_files.h"
 #include "store/layout.h"
 #include "store/mail/mboxname.h"
 #include "store/quota_recompute.h"
@@ -56,15 +57,6 @@ struct ListRow {
   uint32_t uidvalidity = 0;
   int64_t mbtype = 0;
 };
-
-std::string now_stamp() {
-  char buf[32];
-  time_t t = ::time(nullptr);
-  struct tm tmv;
-  gmtime_r(&t, &tmv);
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tmv);
-  return buf;
-}
 
 Error io_error(const std::string& what, const fs::path& p, int err) {
   return Error(Errc::Io, "Mailbox store I/O error", what + " " + p.string() + ": " + std::strerror(err));
@@ -139,22 +131,6 @@ Status check_db(Db& db, const char* must_have_table) {
   RC_TRY_ASSIGN(has, t.step());
   if (!has) return Error(Errc::Corrupted, "Database is damaged", std::string("no table ") + must_have_table);
   return {};
-}
-
-// Moves a database file and its -wal/-shm aside (a stale WAL next to a new
-// file of the same name would be replayed into it). Returns the new name.
-Result<fs::path> move_aside(const fs::path& p, const std::string& why) {
-  fs::path aside = p.string() + "." + why + "-" + now_stamp();
-  std::error_code ec;
-  if (fs::exists(p, ec)) {
-    if (::rename(p.c_str(), aside.c_str()) != 0) return io_error("rename", p, errno);
-  }
-  for (const char* suffix : {"-wal", "-shm"}) {
-    fs::path side = p.string() + suffix;
-    if (fs::exists(side, ec) && ::rename(side.c_str(), (aside.string() + suffix).c_str()) != 0)
-      return io_error("rename", side, errno);
-  }
-  return aside;
 }
 
 // A message file: its UID from the name "<uid>." (0 = not a valid UID).
@@ -298,26 +274,6 @@ std::string default_acl(const RepairOptions& o, const std::string& name) {
   return o.defaultacl;
 }
 
-// Every shard database file: id -> path.
-std::map<uint64_t, fs::path> shard_files(const fs::path& configdirectory) {
-  std::map<uint64_t, fs::path> out;
-  std::error_code ec;
-  for (auto& sub : fs::directory_iterator(configdirectory / "shards", ec)) {
-    if (!sub.is_directory(ec)) continue;
-    for (auto& f : fs::directory_iterator(sub.path(), ec)) {
-      std::string n = f.path().filename().string();
-      if (n.size() < 4 || n.compare(n.size() - 3, 3, ".db") != 0) continue;
-      std::string digits = n.substr(0, n.size() - 3);
-      if (digits.empty() || digits.size() > 19 ||
-          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        continue;
-      uint64_t id = std::stoull(digits);
-      if (layout::shard_db_path(configdirectory, id) == f.path()) out[id] = f.path();
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -428,7 +384,7 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
         CYR_TRY(fresh->exec("PRAGMA wal_checkpoint(TRUNCATE)"));
         fresh.reset();
         if (exists) {
-          RC_TRY_ASSIGN(aside, move_aside(sp, "damaged"));
+          RC_TRY_ASSIGN(aside, move_database_aside(sp, "damaged"));
           note_(mb + ": damaged shard database saved as " + aside.string());
         }
         if (::rename(target.c_str(), sp.c_str()) != 0) return io_error("rename", target, errno);
@@ -744,7 +700,7 @@ Result<std::vector<UnlistedDirectory>> Repairer::unlisted_directories(const std:
   // Which shard still knows them?
   std::map<std::string, size_t> by_id;
   for (size_t i = 0; i < out.size(); ++i) by_id[out[i].uniqueid] = i;
-  for (auto& [id, path] : shard_files(opts_.configdirectory)) {
+  for (auto& [id, path] : shard_database_files(opts_.configdirectory)) {
     auto db = Db::open(path.string(), false);
     if (!db.ok()) continue;
     auto st = (*db)->prepare("SELECT uniqueid, name, uidvalidity FROM mailbox");
@@ -852,7 +808,7 @@ Result<ListRebuild> Repairer::rebuild_list() {
                                   " VALUES(?,?,?,?,?,?,?)"));
   RC_TRY_ASSIGN(ins_shard, ndb->prepare("INSERT OR IGNORE INTO shard(id, name) VALUES(?,?)"));
   RC_TRY_ASSIGN(ins_pending, ndb->prepare("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)"));
-  for (auto& [id, path] : shard_files(opts_.configdirectory)) {
+  for (auto& [id, path] : shard_database_files(opts_.configdirectory)) {
     auto db = Db::open(path.string(), false);
     if (!db.ok()) {
       note_("shard database " + path.string() + " unreadable (" + db.error().describe() +
@@ -970,7 +926,7 @@ Result<ListRebuild> Repairer::rebuild_list() {
   CYR_TRY(ndb->exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   ndb.reset();
   if (had_old) {
-    RC_TRY_ASSIGN(aside, move_aside(lp, "before-rebuild"));
+    RC_TRY_ASSIGN(aside, move_database_aside(lp, "before-rebuild"));
     out.old_list_saved_as = aside;
   }
   if (::rename(target.c_str(), lp.c_str()) != 0) return io_error("rename", target, errno);

@@ -174,6 +174,16 @@ TEST_F(RepairTest, KvEscapeAndFlatRoundTrip) {
 TEST_F(RepairTest, CheckpointAndRestore) {
   auto dbs = node_databases(opts_.configdirectory);
   ASSERT_GE(dbs.size(), 2u);
+  // A shard's label is its path below configdirectory (the manifest and
+  // --only name it so), and user.ann's shard is among them.
+  size_t shard_dbs = 0;
+  for (auto& d : dbs) {
+    if (d.label.rfind("shards/", 0) != 0) continue;
+    ++shard_dbs;
+    EXPECT_EQ(opts_.configdirectory / d.label, d.path) << d.label;
+  }
+  EXPECT_EQ(shard_dbs, shard_database_files(opts_.configdirectory).size());
+  EXPECT_GE(shard_dbs, 1u);
   auto cp = checkpoint(opts_.configdirectory, dbs, 2);
   ASSERT_TRUE(cp.ok()) << cp.error().describe();
   ASSERT_TRUE(store_->create_mailbox(named("user.bob")).ok());
