@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,6 +78,28 @@ Status fsync_path(const fs::path& p) {
   int err = errno;
   ::close(fd);
   if (rc != 0) return io_error("fsync", p.string(), err);
+  return {};
+}
+
+Status spread_subdirectories(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return io_error("mkdir", dir.string(), ec.value());
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error("open dir", dir.string(), errno);
+  // The ioctl's argument is an int for every file system that implements it,
+  // despite the "long" in its definition.
+  int flags = 0;
+  int rc = ::ioctl(fd, FS_IOC_GETFLAGS, &flags);
+  if (rc == 0 && !(flags & FS_TOPDIR_FL)) {
+    flags |= FS_TOPDIR_FL;
+    rc = ::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+  }
+  int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    return Error(Errc::Invalid, "Directory placement flag not supported",
+                 dir.string() + ": " + std::strerror(err));
   return {};
 }
 

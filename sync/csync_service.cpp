@@ -16,6 +16,7 @@
 #include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/paths.h"
+#include "store/spool.h"
 #include "sync/dlist_decoder.h"
 #include "sync/sync_compress.h"
 #include "sync/sync_frame.h"
@@ -528,8 +529,13 @@ std::filesystem::path staging_root_for(const config::Paths& paths) {
 }
 
 // Staging left behind by a killed process (directories "<pid>-..."); this
-// process's own sessions survive a reload.
+// process's own sessions survive a reload. The root is (re)made with ext4's
+// top-directory flag: every uploaded message is a new inode in its session's
+// directory, and sessions spread over the disk do not all pay for one block
+// group's recently deleted inodes (store::spread_subdirectories).
 void remove_dead_staging(const std::filesystem::path& root) {
+  if (auto st = store::spread_subdirectories(root); !st.ok())
+    CYR_LOG(Debug, "", "sync_server: staging %s", st.error().describe().c_str());
   std::error_code ec;
   std::string mine = std::to_string(::getpid()) + "-";
   for (auto it = std::filesystem::directory_iterator(root, ec); !ec && it != std::filesystem::directory_iterator();
