@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "store/mail/list_pattern.h"
 #include "store/mail/mboxname.h"
 #include "store/store.h"
 
 namespace cyr::store {
-
-namespace {
-
-bool is_wild(char c) { return c == '*' || c == '%'; }
-
-}  // namespace
 
 Status validate_mailbox_name(std::string_view name) {
   // One set of name rules for the whole server: store/mail's.
@@ -27,29 +22,7 @@ Result<std::string> shard_of(std::string_view name) {
 }
 
 bool list_match(std::string_view pattern, std::string_view name) {
-  // Dynamic programming over pattern positions: linear in |name|*|pattern|,
-  // so hostile patterns ("*%*%*...") cannot cause exponential backtracking.
-  const size_t m = pattern.size();
-  std::vector<char> cur(m + 1, 0), next(m + 1, 0);
-  cur[0] = 1;
-  for (size_t j = 0; j < m && is_wild(pattern[j]); ++j) cur[j + 1] = 1;
-  for (char c : name) {
-    std::fill(next.begin(), next.end(), 0);
-    for (size_t j = 0; j < m; ++j) {
-      if (!cur[j]) continue;
-      char p = pattern[j];
-      if (p == '*' || (p == '%' && c != '.')) {
-        next[j] = 1;  // the wildcard consumes c and stays
-      } else if (p == c) {
-        next[j + 1] = 1;
-      }
-    }
-    // Wildcards may also match the empty string: propagate forward.
-    for (size_t j = 0; j < m; ++j)
-      if (next[j] && is_wild(pattern[j])) next[j + 1] = 1;
-    cur.swap(next);
-  }
-  return cur[m] != 0;
+  return mail::list_pattern_match(pattern, name, '.');
 }
 
 void UidSet::add(Uid lo, Uid hi) {
