@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "server/auth/base64.h"
+#include "server/net/command_loop.h"
 #include "server/net/connection.h"
 #include "server/node_store.h"
 #include "store/base/log.h"
@@ -50,35 +51,26 @@ class LmtpSession {
     conn_->set_idle_timeout(svc_->timeout);
     send("220 " + svc_->settings.servername + " LMTP Cyrus (HA) ready\r\n");
     if (!co_await flush()) co_return;
-    for (;;) {
-      auto line = co_await conn_->read_line(kMaxCommandLine);
-      if (!line) {
-        if (conn_->end_reason() == EndReason::LineTooLong) {
-          send("500 5.5.2 Line too long\r\n");
-          if (!co_await flush()) co_return;
-          continue;
-        }
-        if (conn_->end_reason() == EndReason::Shutdown) {
-          send("421 4.3.2 Server shutting down\r\n");
-          co_await flush();
-        } else if (conn_->end_reason() == EndReason::IdleTimeout) {
-          send("421 4.4.2 Idle timeout, closing connection\r\n");
-          co_await flush();
-        }
-        co_return;
-      }
-      auto cmd = parse_command(*line);
-      if (!cmd) {
-        send(cmd.error().user_message + "\r\n");
-      } else if (!co_await dispatch(*cmd)) {
-        co_await flush();
-        co_return;
-      }
-      if (!co_await flush()) co_return;
-    }
+    server::net::LinePolicy policy;
+    policy.max_line = kMaxCommandLine;
+    policy.too_long = "500 5.5.2 Line too long\r\n";
+    policy.shutdown = "421 4.3.2 Server shutting down\r\n";
+    policy.idle = "421 4.4.2 Idle timeout, closing connection\r\n";
+    co_await server::net::serve_command_lines(*conn_, policy,
+                                              [this](const std::string& line) { return command(line); });
   }
 
  private:
+  // One command line; false: end the session.
+  awaitable<bool> command(const std::string& line) {
+    auto cmd = parse_command(line);
+    if (!cmd) {
+      send(cmd.error().user_message + "\r\n");
+      co_return true;
+    }
+    co_return co_await dispatch(*cmd);
+  }
+
   void send(std::string_view s) { conn_->write(s); }
   void send(const Reply& r) { conn_->write(r.format()); }
 

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "server/auth/base64.h"
+#include "server/net/command_loop.h"
 #include "server/net/connection.h"
 #include "server/node_store.h"
 #include "store/base/log.h"
@@ -147,29 +148,27 @@ class Pop3Session {
     conn_->set_idle_timeout(svc_->settings.timeout);
     send("+OK " + svc_->settings.servername + " Cyrus POP3 (HA) server ready\r\n");
     if (!co_await flush()) co_return;
-    for (;;) {
-      auto line = co_await conn_->read_line(kMaxCommandLine);
-      if (!line) {
-        if (conn_->end_reason() == EndReason::LineTooLong) {
-          send("-ERR Line too long\r\n");
-          if (!co_await flush()) co_return;
-          continue;
-        }
-        if (conn_->end_reason() == EndReason::Shutdown) {
-          send("-ERR [SYS/TEMP] Server shutting down\r\n");
-          co_await flush();
-        }
-        co_return;  // a dropped connection deletes nothing
-      }
-      auto cmd = parse_command(*line);
-      bool go_on = true;
-      if (!cmd) send("-ERR " + cmd.error().user_message + "\r\n");
-      else go_on = co_await dispatch(*cmd);
-      if (!co_await flush() || !go_on) co_return;
-    }
+    server::net::LinePolicy policy;
+    policy.max_line = kMaxCommandLine;
+    policy.too_long = "-ERR Line too long\r\n";
+    policy.shutdown = "-ERR [SYS/TEMP] Server shutting down\r\n";
+    // No idle reply: RFC 1939 closes an autologout silently. Ending the loop
+    // without QUIT deletes nothing.
+    co_await server::net::serve_command_lines(*conn_, policy,
+                                              [this](const std::string& line) { return command(line); });
   }
 
  private:
+  // One command line; false: end the session.
+  awaitable<bool> command(const std::string& line) {
+    auto cmd = parse_command(line);
+    if (!cmd) {
+      send("-ERR " + cmd.error().user_message + "\r\n");
+      co_return true;
+    }
+    co_return co_await dispatch(*cmd);
+  }
+
   void send(std::string_view s) { conn_->write(s); }
   awaitable<bool> flush() { co_return (co_await conn_->flush()).ok(); }
 
