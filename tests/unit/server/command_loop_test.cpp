@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/local/connect_pair.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -18,16 +17,7 @@ namespace asio = boost::asio;
 using cyr::server::testing::run_coroutine;
 using UnixSocket = asio::local::stream_protocol::socket;
 
-struct Pair {
-  std::shared_ptr<Connection> server;
-  UnixSocket client;
-};
-
-Pair make_pair(asio::io_context& ioc) {
-  UnixSocket a(ioc), b(ioc);
-  asio::local::connect_pair(a, b);
-  return Pair{Connection::create(std::move(a), "t1"), std::move(b)};
-}
+using cyr::server::testing::connection_pair;
 
 LinePolicy policy() {
   LinePolicy p;
@@ -58,7 +48,7 @@ struct Echo {
 
 TEST(CommandLoop, LinesRepliesAndALineTooLong) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   std::string in = "one\r\n" + std::string(300, 'x') + "\r\ntwo\r\nquit\r\nnever\r\n";
   asio::write(p.client, asio::buffer(in));
   std::vector<std::string> lines;
@@ -71,7 +61,7 @@ TEST(CommandLoop, LinesRepliesAndALineTooLong) {
 
 TEST(CommandLoop, PeerClosingEndsTheLoopWithoutAReply) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   asio::write(p.client, asio::buffer(std::string("one\r\n")));
   p.client.shutdown(asio::socket_base::shutdown_send);
   std::vector<std::string> lines;
@@ -83,7 +73,7 @@ TEST(CommandLoop, PeerClosingEndsTheLoopWithoutAReply) {
 TEST(CommandLoop, IdleTimeoutSaysThePolicysWordOrNothing) {
   for (bool silent : {false, true}) {
     asio::io_context ioc;
-    auto p = make_pair(ioc);
+    auto p = connection_pair(ioc);
     // The loop waits for the timeout; nothing is asserted about how long.
     p.server->set_idle_timeout(std::chrono::milliseconds(20));
     LinePolicy pol = policy();
@@ -97,7 +87,7 @@ TEST(CommandLoop, IdleTimeoutSaysThePolicysWordOrNothing) {
 
 TEST(CommandLoop, ShutdownSaysThePolicysWord) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   asio::steady_timer t(ioc, std::chrono::milliseconds(10));
   t.async_wait([&](const boost::system::error_code&) { p.server->request_shutdown(); });
   std::vector<std::string> lines;

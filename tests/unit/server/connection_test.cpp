@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <boost/asio/local/connect_pair.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -23,22 +22,13 @@ using asio::use_awaitable;
 using cyr::server::testing::run_coroutine;
 using UnixSocket = asio::local::stream_protocol::socket;
 
-struct Pair {
-  std::shared_ptr<Connection> server;
-  UnixSocket client;
-};
-
-Pair make_pair(asio::io_context& ioc) {
-  UnixSocket a(ioc), b(ioc);
-  asio::local::connect_pair(a, b);
-  return Pair{Connection::create(std::move(a), "t1"), std::move(b)};
-}
+using cyr::server::testing::connection_pair;
 
 void send(UnixSocket& s, std::string_view data) { asio::write(s, asio::buffer(data.data(), data.size())); }
 
 TEST(Connection, ReadsLinesWithCrlfOrLf) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, "a1 NOOP\r\nsecond\nthird\r\n");
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
     auto l1 = co_await p.server->read_line(100);
@@ -54,7 +44,7 @@ TEST(Connection, ReadsLinesWithCrlfOrLf) {
 
 TEST(Connection, LineSplitAcrossManyReads) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   // The writer sends one byte at a time from a second coroutine.
   std::string got;
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
@@ -76,7 +66,7 @@ TEST(Connection, LineSplitAcrossManyReads) {
 
 TEST(Connection, LineTooLongIsAnErrorAndTheRestOfTheLineIsSkipped) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, std::string(5000, 'x') + "\r\nok\r\n");
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
     auto l = co_await p.server->read_line(100);
@@ -92,7 +82,7 @@ TEST(Connection, LineTooLongIsAnErrorAndTheRestOfTheLineIsSkipped) {
 
 TEST(Connection, LineExactlyAtTheLimitIsAccepted) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, std::string(100, 'y') + "\r\n" + std::string(101, 'z') + "\r\n");
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
     auto ok = co_await p.server->read_line(100);
@@ -104,7 +94,7 @@ TEST(Connection, LineExactlyAtTheLimitIsAccepted) {
 
 TEST(Connection, ReadExactForLiterals) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, "A APPEND x {11}\r\nhello\r\nworld rest\r\n");
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
     auto cmd = co_await p.server->read_line(100);
@@ -118,7 +108,7 @@ TEST(Connection, ReadExactForLiterals) {
 
 TEST(Connection, ReadToFileStreamsExactlyN) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   std::string body(100000, 'm');
   body[5] = '\n';
   send(p.client, body + "NEXT\r\n");
@@ -138,7 +128,7 @@ TEST(Connection, ReadToFileStreamsExactlyN) {
 
 TEST(Connection, ReadToFileErrorKeepsStreamInStep) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, "0123456789AFTER\r\n");
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -155,7 +145,7 @@ TEST(Connection, ReadToFileErrorKeepsStreamInStep) {
 
 TEST(Connection, EofIsAValue) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, "partial");
   p.client.close();
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
@@ -167,7 +157,7 @@ TEST(Connection, EofIsAValue) {
 
 TEST(Connection, BufferedWritesGoOutOnFlush) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
     p.server->write("* OK ");
     p.server->write("ready\r\n");
@@ -184,7 +174,7 @@ TEST(Connection, BufferedWritesGoOutOnFlush) {
 
 TEST(Connection, IdleTimeout) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   p.server->set_idle_timeout(std::chrono::milliseconds(50));
   auto start = std::chrono::steady_clock::now();
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
@@ -200,7 +190,7 @@ TEST(Connection, IdleTimeout) {
 
 TEST(Connection, TimeoutDoesNotFireWhileDataFlows) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   p.server->set_idle_timeout(std::chrono::milliseconds(80));
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
     asio::steady_timer t(ioc);
@@ -220,7 +210,7 @@ TEST(Connection, TimeoutDoesNotFireWhileDataFlows) {
 
 TEST(Connection, ShutdownWakesAnIdleReader) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   asio::steady_timer t(ioc, std::chrono::milliseconds(30));
   t.async_wait([&](const boost::system::error_code&) { p.server->request_shutdown(); });
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
@@ -242,7 +232,7 @@ TEST(Connection, ShutdownWakesAnIdleReader) {
 
 TEST(Connection, ShutdownLetsACommandInFlightFinish) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   p.server->request_shutdown();
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
     asio::steady_timer t(ioc, std::chrono::milliseconds(30));
@@ -263,7 +253,7 @@ TEST(Connection, ShutdownLetsACommandInFlightFinish) {
 
 TEST(Connection, CloseFailsPendingRead) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   asio::steady_timer t(ioc, std::chrono::milliseconds(20));
   t.async_wait([&](const boost::system::error_code&) { p.server->close(); });
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
@@ -274,7 +264,7 @@ TEST(Connection, CloseFailsPendingRead) {
 
 TEST(Connection, ReadExactRejectsAbsurdSizes) {
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {
     auto r = co_await p.server->read_exact(Connection::kMaxExactRead + 1);
     EXPECT_FALSE(r.ok());
@@ -292,7 +282,7 @@ TEST(Connection, StartTlsUpgradesInPlaceAndDiscardsInjectedPlaintext) {
   ASSERT_TRUE(server_ctx.ok()) << server_ctx.error().describe();
 
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   asio::ssl::context client_ctx(asio::ssl::context::tls_client);
   client_ctx.set_verify_mode(asio::ssl::verify_none);
   std::string client_got;
@@ -336,7 +326,7 @@ TEST(Connection, TlsHandshakeFailureIsAValue) {
   auto ctx = make_server_tls_context(s);
   ASSERT_TRUE(ctx.ok());
   asio::io_context ioc;
-  auto p = make_pair(ioc);
+  auto p = connection_pair(ioc);
   send(p.client, "this is not a TLS client hello\r\n\r\n");
   p.client.shutdown(asio::socket_base::shutdown_send);
   run_coroutine(ioc, [&]() -> asio::awaitable<void> {

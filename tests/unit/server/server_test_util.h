@@ -6,9 +6,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/local/connect_pair.hpp>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <string>
+
+#include "server/net/connection.h"
 
 namespace cyr::server::testing {
 
@@ -23,6 +27,19 @@ void run_coroutine(boost::asio::io_context& ioc, Awaitable a) {
   ioc.run();
   ioc.restart();
   if (failure) std::rethrow_exception(failure);
+}
+
+// A server-side Connection (session id "t1") and the client end of the unix
+// socket pair under it.
+struct ConnectionPair {
+  std::shared_ptr<net::Connection> server;
+  boost::asio::local::stream_protocol::socket client;
+};
+
+inline ConnectionPair connection_pair(boost::asio::io_context& ioc) {
+  boost::asio::local::stream_protocol::socket a(ioc), b(ioc);
+  boost::asio::local::connect_pair(a, b);
+  return ConnectionPair{net::Connection::create(std::move(a), "t1"), std::move(b)};
 }
 
 class TempDir {
