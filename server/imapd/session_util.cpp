@@ -10,6 +10,7 @@
 #include "server/imap/parser_args.h"
 #include "server/imapd/fetch_format.h"
 #include "server/imapd/session.h"
+#include "server/net/client_info.h"
 #include "store/base/log.h"
 
 namespace cyr::imapd {
@@ -86,18 +87,7 @@ awaitable<Result<store::MailboxInfo>> Session::lookup_visible(const std::string&
   co_return info;
 }
 
-auth::ClientInfo Session::client_info() const {
-  auth::ClientInfo c;
-  c.session_id = sid_;
-  std::string peer = conn_->peer();
-  if (!peer.empty() && peer[0] == '[') {
-    c.address = peer.substr(1, peer.find(']') - 1);
-  } else if (peer != "unix") {
-    c.address = peer.substr(0, peer.rfind(':'));
-  }
-  c.tls = conn_->is_tls();
-  return c;
-}
+auth::ClientInfo Session::client_info() const { return server::net::client_info_of(*conn_); }
 
 awaitable<void> Session::sleep_for(std::chrono::milliseconds d) {
   if (d.count() <= 0) co_return;

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "server/auth/base64.h"
+#include "server/net/client_info.h"
 #include "server/net/command_loop.h"
 #include "server/net/connection.h"
 #include "server/node_store.h"
@@ -91,15 +92,7 @@ class LmtpSession {
     declared_size_ = 0;
   }
 
-  auth::ClientInfo client_info() const {
-    auth::ClientInfo c;
-    c.session_id = sid_;
-    const std::string& peer = conn_->peer();
-    if (!peer.empty() && peer[0] == '[') c.address = peer.substr(1, peer.find(']') - 1);
-    else if (peer != "unix") c.address = peer.substr(0, peer.rfind(':'));
-    c.tls = conn_->is_tls();
-    return c;
-  }
+  auth::ClientInfo client_info() const { return server::net::client_info_of(*conn_); }
 
   // False: end the session.
   awaitable<bool> dispatch(const Command& cmd) {

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "server/auth/base64.h"
+#include "server/net/client_info.h"
 #include "server/net/command_loop.h"
 #include "server/net/connection.h"
 #include "server/node_store.h"
@@ -177,15 +178,7 @@ class Pop3Session {
     return svc_->ctx->blocking->run(std::move(fn));
   }
 
-  auth::ClientInfo client_info() const {
-    auth::ClientInfo c;
-    c.session_id = sid_;
-    const std::string& peer = conn_->peer();
-    if (!peer.empty() && peer[0] == '[') c.address = peer.substr(1, peer.find(']') - 1);
-    else if (peer != "unix") c.address = peer.substr(0, peer.rfind(':'));
-    c.tls = conn_->is_tls();
-    return c;
-  }
+  auth::ClientInfo client_info() const { return server::net::client_info_of(*conn_); }
 
   awaitable<void> sleep_for(std::chrono::milliseconds d) {
     if (d.count() <= 0) co_return;

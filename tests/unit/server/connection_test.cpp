@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <cstdio>
 
+#include "server/net/client_info.h"
 #include "server/net/tls.h"
 #include "server_test_util.h"
 
@@ -40,6 +41,18 @@ TEST(Connection, ReadsLinesWithCrlfOrLf) {
   }());
   EXPECT_EQ(p.server->peer(), "unix");
   EXPECT_TRUE(p.server->is_unix());
+}
+
+TEST(Connection, ClientInfoForTheAuthenticator) {
+  EXPECT_EQ(peer_address("192.0.2.1:51234"), "192.0.2.1");
+  EXPECT_EQ(peer_address("[2001:db8::1]:51234"), "2001:db8::1");
+  EXPECT_EQ(peer_address("unix"), "");
+  asio::io_context ioc;
+  auto p = connection_pair(ioc);
+  auto c = client_info_of(*p.server);
+  EXPECT_EQ(c.session_id, "t1");
+  EXPECT_EQ(c.address, "");
+  EXPECT_FALSE(c.tls);
 }
 
 TEST(Connection, LineSplitAcrossManyReads) {
