@@ -165,20 +165,16 @@ class Reader {
     pos_ += n;
     return true;
   }
+  // An owned copy of the view below.
   bool opt(std::optional<std::string>& s) {
-    uint64_t n;
-    if (!varint(n)) return false;
-    if (n == 0) {
-      s.reset();
-      return true;
-    }
-    --n;
-    if (n > in_.size() - pos_) return false;
-    s = std::string(in_.substr(pos_, n));
-    pos_ += n;
+    std::optional<std::string_view> v;
+    if (!opt(v)) return false;
+    if (v) s = std::string(*v);
+    else s.reset();
     return true;
   }
-  // The same, as a view into the input (decode_envelope()).
+  // An optional string (length + 1, 0 for none), as a view into the input
+  // (decode_envelope() reads envelopes without copies).
   bool opt(std::optional<std::string_view>& s) {
     uint64_t n;
     if (!varint(n)) return false;
