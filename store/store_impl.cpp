@@ -383,6 +383,20 @@ class DbPool {
     std::unique_ptr<Db> db_;
   };
 
+  // An idle connection taken out of the pool for good, or null. A shard
+  // reopened after eviction is usually read once (LMTP's RCPT lookup) and
+  // then written (the delivery): the writer takes over the connection the
+  // read left idle instead of opening a second one, which would cost
+  // another open, WAL-index read, schema parse and set of prepared
+  // statements per delivery.
+  std::unique_ptr<Db> take_idle() {
+    std::lock_guard lk(mu_);
+    if (free_.empty()) return nullptr;
+    auto db = std::move(free_.back());
+    free_.pop_back();
+    return db;
+  }
+
   Result<Lease> get() {
     {
       std::lock_guard lk(mu_);
@@ -926,39 +940,50 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn) {
 // process reserved last: blocks never overlap. Seq order across processes is
 // therefore not commit order; nothing depends on it (ack_changes forgets the
 // exact records it was given).
+// The cross-process half of next_seq, also used by the repair tools
+// (layout::log_changes): under the exclusive flock of change_seq.lock,
+// reserves `count` numbers starting at `at_least` or above the last block
+// any process reserved, and writes the block's end durably (temporary file,
+// fsync, rename, directory fsync) before returning its first number.
+static Result<uint64_t> reserve_seq_block(const fs::path& configdirectory, const Spool& spool,
+                                          uint64_t at_least, uint64_t count) {
+  fs::path lock_path = configdirectory / "change_seq.lock";
+  fs::path final_path = configdirectory / "change_seq";
+  fs::path tmp = configdirectory / "change_seq.tmp";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  bool ok = lock_fd >= 0 && ::flock(lock_fd, LOCK_EX) == 0;
+  uint64_t start = at_least;
+  if (ok) {
+    uint64_t on_disk = 0;
+    std::ifstream seqf(final_path);
+    if (seqf) seqf >> on_disk;
+    start = std::max(start, on_disk + 1);
+  }
+  uint64_t upto = start + count - 1;
+  std::string text = std::to_string(upto) + "\n";
+  int fd = ok ? ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) : -1;
+  ok = ok && fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+       spool.fsync_fd(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), final_path.c_str()) == 0 && spool.fsync_dir(configdirectory.string()).ok();
+  if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
+  if (!ok) return Error(Errc::Io, "Mailbox store I/O error", "cannot reserve change sequence numbers");
+  return start;
+}
+
 Result<uint64_t> StoreImpl::next_seq() {
   std::lock_guard lk(seq_mu_);
   if (next_seq_ > seq_reserved_) {
-    fs::path lock_path = opts_.configdirectory / "change_seq.lock";
-    fs::path final_path = opts_.configdirectory / "change_seq";
-    fs::path tmp = opts_.configdirectory / "change_seq.tmp";
-    int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    bool ok = lock_fd >= 0 && ::flock(lock_fd, LOCK_EX) == 0;
-    uint64_t start = next_seq_;
-    if (ok) {
-      uint64_t on_disk = 0;
-      std::ifstream seqf(final_path);
-      if (seqf) seqf >> on_disk;
-      start = std::max(start, on_disk + 1);
-    }
     // A secondary (a short-lived tool) takes small blocks: fewer numbers lost
     // when it exits, and its records interleave less oddly with the primary's.
-    uint64_t upto = start + (opts_.open_mode == OpenMode::Secondary ? kSeqReserveBlock / 256 : kSeqReserveBlock);
-    std::string text = std::to_string(upto) + "\n";
-    int fd = ok ? ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) : -1;
-    ok = ok && fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-         spool_.fsync_fd(fd) == 0;
-    if (fd >= 0) ::close(fd);
-    ok = ok && ::rename(tmp.c_str(), final_path.c_str()) == 0 &&
-         spool_.fsync_dir(opts_.configdirectory.string()).ok();
-    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
-    if (ok) next_seq_ = start;
-    if (!ok) {
-      Error e(Errc::Io, "Mailbox store I/O error", "cannot reserve change sequence numbers");
-      fence(e);
-      return e;
+    uint64_t block = opts_.open_mode == OpenMode::Secondary ? kSeqReserveBlock / 256 : kSeqReserveBlock;
+    auto start = reserve_seq_block(opts_.configdirectory, spool_, next_seq_, block + 1);
+    if (!start.ok()) {
+      fence(start.error());
+      return start.take_error();
     }
-    seq_reserved_ = upto;
+    next_seq_ = *start;
+    seq_reserved_ = *start + block;
   }
   return next_seq_++;
 }
@@ -1139,15 +1164,20 @@ Status StoreImpl::ensure_writer(Shard& sh) {
         g_durable_wals[wal] = FileId{wst.st_dev, wst.st_ino};
       }
     }
-    auto db = Db::open(sh.path, true, shard_vfs());
-    if (!db.ok()) return db.take_error();
-    CYR_TRY(configure_shard_connection(**db));
-    // The schema statements are parsed and run once per shard per process,
-    // not at every reopen of an evicted shard.
-    if (!shard_seen(sh.id)) CYR_TRY((*db)->exec(kShardSchema));
-    sh.writer = std::move(*db);
+    // A reader left idle by a lookup just before (see DbPool::take_idle)
+    // is configured as a writer would be: take it.
+    sh.writer = sh.readers->take_idle();
+    if (!sh.writer) {
+      auto db = Db::open(sh.path, true, shard_vfs());
+      if (!db.ok()) return db.take_error();
+      CYR_TRY(configure_shard_connection(**db));
+      sh.writer = std::move(*db);
+    }
   }
   if (!sh.recovered) {
+    // The schema statements are parsed and run once per shard per process,
+    // not at every reopen of an evicted shard.
+    if (!shard_seen(sh.id)) CYR_TRY(sh.writer->exec(kShardSchema));
     if (opts_.open_mode == OpenMode::Primary) CYR_TRY(recover_shard(sh));
     sh.recovered = true;
     std::lock_guard lk(prepared_mu_);
@@ -1171,6 +1201,24 @@ Status StoreImpl::recover_shard(Shard& sh) {
   // replaces a stale file anyway. Reading every mailbox directory of the
   // user at each reopen of an evicted shard made a delivery O(mailbox size).
   const bool sweep = !shard_seen(sh.id);
+  if (!sweep) {
+    // A reopen after eviction (every spread delivery on a node with more
+    // users than max_open_shards) usually finds no intent: say so with one
+    // cached read of the list instead of a write transaction on the shard.
+    // An intent added after this read belongs to a live rename or delete,
+    // which applies it itself under the shard's write lock (one left by a
+    // crash is found at the next reopen, as before).
+    auto ldb = list_readers_->get();
+    if (!ldb.ok()) return ldb.take_error();
+    auto q = (*ldb)->cached("SELECT 1 FROM intent WHERE shard_id=? LIMIT 1");
+    if (!q.ok()) return q.take_error();
+    (*q)->bind(1, static_cast<int64_t>(sh.id));
+    auto any = (*q)->step();
+    if (!any.ok()) return any.take_error();
+    const bool pending = *any;
+    (*q)->reset();
+    if (!pending) return {};
+  }
   CYR_TRY(db.exec("BEGIN IMMEDIATE"));
   int64_t applied_upto = 0;
   Status st = apply_intents(sh, db, &applied_upto);
@@ -3268,6 +3316,33 @@ Result<std::vector<RecordRow>> read_record_rows(Db& db, int64_t mbid) {
 
 Status write_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
   return insert_record(db, mbid, r, structure);
+}
+
+Status log_changes(const fs::path& configdirectory, Db& db, uint64_t shard_id,
+                   const std::vector<std::pair<ChangeKind, std::string>>& changes) {
+  if (changes.empty()) return {};
+  Spool spool({}, {}, 0);
+  auto first = reserve_seq_block(configdirectory, spool, 1, changes.size());
+  if (!first.ok()) return first.take_error();
+  auto st = db.prepare("INSERT INTO change(seq, kind, arg1, arg2) VALUES(?,?,?,'')");
+  if (!st.ok()) return st.take_error();
+  uint64_t seq = *first;
+  for (auto& [kind, arg] : changes) {
+    st->bind(1, static_cast<int64_t>(seq++)).bind(2, static_cast<int64_t>(kind)).bind(3, arg);
+    CYR_TRY(st->run());
+    st->reset();
+  }
+  if (shard_id == 0) return {};
+  // The marker commits before the caller's shard transaction, as the
+  // store's own writers do (run_batch): a reader of the log that sees the
+  // records also sees the marker. An acknowledger removes markers only
+  // under this shard's write lock, which the caller holds.
+  auto list = Db::open(list_db_path(configdirectory).string(), false);
+  if (!list.ok()) return list.take_error();
+  auto ins = (*list)->prepare("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)");
+  if (!ins.ok()) return ins.take_error();
+  ins->bind(1, static_cast<int64_t>(shard_id));
+  return ins->run();
 }
 
 }  // namespace layout

@@ -890,6 +890,88 @@ TEST_F(StoreTest, EvictedShardsKeepEveryCommitAcrossReopens) {
   EXPECT_GE(wals, static_cast<size_t>(users));
 }
 
+// A shard reopened after eviction for a lookup and then written (LMTP: RCPT,
+// then the delivery) keeps one SQLite connection: the writer takes the one
+// the lookup left idle instead of opening a second (an open, a WAL-index
+// read, a schema parse and every statement prepared again per delivery).
+TEST_F(StoreTest, ReopenedShardLookedUpThenWrittenKeepsOneConnection) {
+  store_.reset();
+  opts_.max_open_shards = 1;
+  reopen();
+  create("user.sx");
+  create("user.sy");  // evicts user.sx's shard
+  const std::filesystem::path shards = std::filesystem::path(dir_) / "conf" / "shards";
+  auto open_db_files = [&] {
+    size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      auto target = std::filesystem::read_symlink(e.path(), ec);
+      if (ec) continue;
+      const std::string t = target.string();
+      if (t.rfind(shards.string(), 0) == 0 && t.size() > 3 && t.compare(t.size() - 3, 3, ".db") == 0) ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(store_->lookup("user.sx").ok());  // reopens it, evicting user.sy's
+  EXPECT_EQ(open_db_files(), 1u);
+  ASSERT_EQ(append("user.sx", message("x1")), 1u);
+  EXPECT_EQ(open_db_files(), 1u);
+  EXPECT_EQ(store_->lookup("user.sx")->last_uid, 1u);
+}
+
+// An intent left in the mailbox list (a process died between the list
+// commit of a DELETE and its shard's update) is applied when an evicted
+// shard is reopened by this process, not only at the first open: the
+// reopen checks the list for intents before it skips its recovery.
+TEST_F(StoreTest, IntentLeftByADeadProcessIsAppliedWhenAnEvictedShardReopens) {
+  store_.reset();
+  opts_.max_open_shards = 1;
+  reopen();
+  create("user.ia");
+  create("user.ia.gone");
+  create("user.ib");
+  ASSERT_EQ(append("user.ia.gone", message("g1")), 1u);
+  ASSERT_EQ(append("user.ia", message("a1")), 1u);
+  auto gone = store_->lookup("user.ia.gone");
+  ASSERT_TRUE(gone.ok());
+  const std::string u = gone->uniqueid;
+  const std::filesystem::path gone_dir =
+      std::filesystem::path(dir_) / "spool" / "uuid" / u.substr(0, 1) / u.substr(1, 1) / u;
+  ASSERT_TRUE(std::filesystem::exists(gone_dir / "1."));
+
+  // What delete_mailbox's list transaction writes, without its shard half.
+  const std::string list_db = (std::filesystem::path(dir_) / "conf" / "mailboxes.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(list_db.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10000);
+  const std::string sql =
+      "BEGIN IMMEDIATE;"
+      "INSERT INTO intent(shard_id, kind, arg1, arg2)"
+      " SELECT shard_id, 'delete', uniqueid, '' FROM mailbox WHERE name='user.ia.gone';"
+      "DELETE FROM mailbox WHERE name='user.ia.gone';"
+      "COMMIT;";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  auto intents = [&] {
+    sqlite3_stmt* q = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM intent", -1, &q, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+  };
+  ASSERT_EQ(intents(), 1);
+
+  // user.ib's write evicts user.ia's shard (one open shard at most); the
+  // next write to user.ia reopens it and must apply the intent first.
+  ASSERT_EQ(append("user.ib", message("b1")), 1u);
+  ASSERT_EQ(append("user.ia", message("a2")), 2u);
+  EXPECT_FALSE(std::filesystem::exists(gone_dir)) << gone_dir;
+  EXPECT_EQ(intents(), 0);
+  sqlite3_close(db);
+  EXPECT_EQ(store_->lookup("user.ia.gone").error().code, Errc::NotFound);
+  EXPECT_EQ(store_->records("user.ia")->size(), 2u);
+}
+
 // CREATE makes the message directory and the owner's shard database, so a
 // first delivery only links, fsyncs and commits.
 TEST_F(StoreTest, CreateMakesTheMailboxDirectoryAndShard) {
