@@ -3,6 +3,8 @@
 // the store in one transaction.
 #include <unistd.h>
 
+#include <optional>
+
 #include "server/imapd/fetch_format.h"
 #include "server/imapd/session.h"
 
@@ -29,41 +31,59 @@ awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
 
   auto internal = to_internal(a.mailbox);
   if (!internal) co_return error_reply(internal.error(), "APPEND");
-  auto info = co_await blocking([&] { return store_.lookup(*internal); });
-  if (!info) {
-    if (info.error().code == Errc::NotFound)
-      co_return Reply::no("Mailbox does not exist", ResponseCode::try_create());
-    co_return error_reply(info.error(), "APPEND");
-  }
-  mail::Rights rights = rights_on(*info);
-  if (!(rights & (mail::right::kLookup | mail::right::kRead)))
-    co_return Reply::no("Mailbox does not exist", ResponseCode::try_create());
-  if (!(rights & mail::right::kInsert))
-    co_return Reply::no("Permission denied", ResponseCode::no_perm());
-
-  store::AppendRequest req;
-  req.mailbox = *internal;
-  for (size_t i = 0; i < a.messages.size(); ++i) {
-    const imap::AppendMessage& m = a.messages[i];
-    auto flags = parse_flag_names(m.flags);
-    if (!flags) co_return error_reply(flags.error(), "APPEND");
-    store::AppendMessage sm;
-    sm.source = store::MessageSource::file(files[i]);
-    sm.flags = std::move(*flags);
-    // Flags the user has no right to set are dropped, as Cyrus does.
-    if (!(rights & mail::right::kSeen)) sm.flags.system &= ~store::kFlagSeen;
-    if (!(rights & mail::right::kDeleteMsg)) sm.flags.system &= ~store::kFlagDeleted;
-    if (!(rights & mail::right::kWrite)) {
-      sm.flags.system &= (store::kFlagSeen | store::kFlagDeleted);
-      sm.flags.keywords.clear();
+  // The lookup, the rights check and the append run in one blocking-pool
+  // hop: each hop is a switch to a pool thread and back, and with one
+  // connection an APPEND waits for every one of them in turn. The session
+  // is suspended meanwhile, so rights_on() reads its state safely there.
+  struct Outcome {
+    std::optional<Reply> refusal;  // refused before the store was asked to append
+    store::AppendResult res;
+  };
+  auto out = co_await blocking([&]() -> Result<Outcome> {
+    Outcome o;
+    auto info = store_.lookup(*internal);
+    if (!info) {
+      if (info.error().code != Errc::NotFound) return info.take_error();
+      o.refusal = Reply::no("Mailbox does not exist", ResponseCode::try_create());
+      return o;
     }
-    if (m.internal_date) sm.internaldate = datetime_to_epoch(*m.internal_date);
-    req.messages.push_back(std::move(sm));
-  }
-  auto res = co_await blocking([&] { return store_.append(req); });
-  if (!res) co_return error_reply(res.error(), "APPEND");
+    mail::Rights rights = rights_on(*info);
+    if (!(rights & (mail::right::kLookup | mail::right::kRead))) {
+      o.refusal = Reply::no("Mailbox does not exist", ResponseCode::try_create());
+      return o;
+    }
+    if (!(rights & mail::right::kInsert)) {
+      o.refusal = Reply::no("Permission denied", ResponseCode::no_perm());
+      return o;
+    }
+    store::AppendRequest req;
+    req.mailbox = *internal;
+    for (size_t i = 0; i < a.messages.size(); ++i) {
+      const imap::AppendMessage& m = a.messages[i];
+      auto flags = parse_flag_names(m.flags);
+      if (!flags) return flags.take_error();
+      store::AppendMessage sm;
+      sm.source = store::MessageSource::file(files[i]);
+      sm.flags = std::move(*flags);
+      // Flags the user has no right to set are dropped, as Cyrus does.
+      if (!(rights & mail::right::kSeen)) sm.flags.system &= ~store::kFlagSeen;
+      if (!(rights & mail::right::kDeleteMsg)) sm.flags.system &= ~store::kFlagDeleted;
+      if (!(rights & mail::right::kWrite)) {
+        sm.flags.system &= (store::kFlagSeen | store::kFlagDeleted);
+        sm.flags.keywords.clear();
+      }
+      if (m.internal_date) sm.internaldate = datetime_to_epoch(*m.internal_date);
+      req.messages.push_back(std::move(sm));
+    }
+    auto res = store_.append(req);
+    if (!res) return res.take_error();
+    o.res = std::move(*res);
+    return o;
+  });
+  if (!out) co_return error_reply(out.error(), "APPEND");
+  if (out->refusal) co_return std::move(*out->refusal);
   if (selected_ && selected_->info.name == *internal) dirty_->store(true);
-  co_return Reply::ok("Append completed", ResponseCode::append_uid(res->uidvalidity, res->uids));
+  co_return Reply::ok("Append completed", ResponseCode::append_uid(out->res.uidvalidity, out->res.uids));
 }
 
 }  // namespace cyr::imapd
