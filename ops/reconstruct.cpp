@@ -244,8 +244,6 @@ int reconstruct_main(int argc, char** argv) {
   if (tty) fprintf(stderr, "\rcyr_reconstruct: %zu/%zu mailboxes\n", done, done);
   printf("%zu mailboxes checked, %zu %s, %zu failed\n", done, changed,
          args.dry_run ? "would change" : "changed", failed);
-  if (opts.node_running && changed && !args.dry_run)
-    printf("note: the node is running; run cyr_sync_client -m for the changed mailboxes if it has a replica\n");
   return failed ? 1 : rc;
 }
 

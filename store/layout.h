@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/base/result.h"
@@ -54,6 +55,17 @@ Result<std::vector<RecordRow>> read_record_rows(sql::Db& db, int64_t mbid);
 // serialized MessageStructure, exactly as the store writes them.
 Status write_record(sql::Db& db, int64_t mbid, const MessageRecord& r,
                     const std::string* structure);
+
+// Records a write made by a repair tool in the replication change log, as
+// the store records its own, so that the rolling replicator sends it: adds
+// one change record per (kind, arg1) to the caller's open write transaction
+// (BEGIN IMMEDIATE) on `db`, which is shard `shard_id`'s database or, for
+// shard_id 0, mailboxes.db, with sequence numbers from the store's shared
+// reservation ({configdirectory}/change_seq); for a shard, also commits the
+// shard's pending marker in mailboxes.db before returning, so the records
+// are found once the caller commits. Changes nothing if `changes` is empty.
+Status log_changes(const std::filesystem::path& configdirectory, sql::Db& db, uint64_t shard_id,
+                   const std::vector<std::pair<ChangeKind, std::string>>& changes);
 
 }  // namespace layout
 }  // namespace cyr::store

@@ -106,9 +106,19 @@ Status recompute_shard_quota(sql::Db& db, std::vector<QuotaUsageFix>& out) {
 
 namespace {
 
-Status fix_shard(sql::Db& db, bool dry_run, std::vector<QuotaUsageFix>& out) {
+// The roots fixed here go to the change log like the store's own quota
+// writes, so that a rolling replica is sent them (cyr_quota -f runs beside
+// a serving master).
+Status fix_shard(const fs::path& configdirectory, uint64_t shard_id, sql::Db& db, bool dry_run,
+                 std::vector<QuotaUsageFix>& out) {
   CYR_TRY(db.exec("BEGIN IMMEDIATE"));
+  size_t first_new = out.size();
   Status st = recompute_shard_quota(db, out);
+  if (st.ok() && !dry_run) {
+    std::vector<std::pair<ChangeKind, std::string>> changes;
+    for (size_t i = first_new; i < out.size(); ++i) changes.emplace_back(ChangeKind::Quota, out[i].root);
+    st = layout::log_changes(configdirectory, db, shard_id, changes);
+  }
   if (!st.ok() || dry_run) {
     (void)db.exec("ROLLBACK");
     return st;
@@ -137,7 +147,7 @@ Result<std::vector<QuotaUsageFix>> recompute_quota_usage(
     fs::path p = layout::shard_db_path(configdirectory, id);
     if (fs::exists(p)) {  // a shard with no mailbox yet has no file
       QR_TRY_ASSIGN(db, sql::Db::open(p.string(), false));
-      Status st = fix_shard(*db, dry_run, fixes);
+      Status st = fix_shard(configdirectory, id, *db, dry_run, fixes);
       if (!st.ok()) {
         Error e = st.error();
         e.detail = p.string() + ": " + e.detail;

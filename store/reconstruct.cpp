@@ -645,6 +645,14 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   rep.highestmodseq = hms;
   if (opts_.dry_run) return rep;  // the guard rolls back
 
+  // The repair is a write like any other for the replica: recorded in the
+  // change log in this transaction, or a rolling replica would keep the
+  // old index (a message the primary now lacks, none of the added ones).
+  std::vector<std::pair<ChangeKind, std::string>> changes;
+  if (rep.changed()) changes.emplace_back(ChangeKind::Mailbox, lr.name);
+  for (auto& q : qfix) changes.emplace_back(ChangeKind::Quota, q.root);
+  CYR_TRY(layout::log_changes(opts_.configdirectory, db, lr.shard_id, changes));
+
   std::set<fs::path> touched;
   for (auto& [from, to] : relinks) {
     if (::link(from.c_str(), to.c_str()) != 0 && errno != EEXIST) return io_error("link", to, errno);
@@ -748,6 +756,8 @@ Status Repairer::relist(const UnlistedDirectory& d) {
       .bind(5, default_acl(opts_, d.known_name)).bind(6, int64_t(d.uidvalidity))
       .bind(7, int64_t(mail::mboxname_owner(d.known_name) ? 0 : 1));
   CYR_TRY(ins.run());
+  // Listed again: the replica gets the mailbox (and its ACL) as after a CREATE.
+  CYR_TRY(layout::log_changes(opts_.configdirectory, *db, 0, {{ChangeKind::Mailbox, d.known_name}}));
   return g.commit();
 }
 

@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "store/db_files.h"
 #include "store/db_kv.h"
 #include "store/layout.h"
+#include "store/quota_recompute.h"
 #include "store/reconstruct.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "tests/unit/store/store_test_util.h"
 
@@ -209,3 +212,59 @@ TEST_F(RepairTest, CheckpointAndRestore) {
 }
 
 }  // namespace
+
+// A repair run beside a serving store (cyr_reconstruct, cyr_quota -f while
+// cyr_master runs) is a write the rolling replicator must see: its records
+// reach the change log that store's read_changes() returns.
+TEST_F(RepairTest, RepairBesideRunningStoreIsInTheChangeLog) {
+  auto pending = store_->read_changes(1000);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE(store_->ack_changes(*pending).ok());
+  ASSERT_TRUE(store_->read_changes(1000)->records.empty());
+
+  // Nothing to repair: nothing logged.
+  ASSERT_TRUE(repairer().reconstruct("user.ann").ok());
+  EXPECT_TRUE(store_->read_changes(1000)->records.empty());
+
+  auto p3 = store_->message_path("user.ann", 3);
+  ASSERT_TRUE(p3.ok());
+  fs::remove(*p3);
+  auto r = repairer().reconstruct("user.ann");
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->files_missing, 1u) << notes_;
+  auto changes = store_->read_changes(1000);
+  ASSERT_TRUE(changes.ok()) << changes.error().describe();
+  std::set<std::pair<ChangeKind, std::string>> got;
+  for (auto& c : changes->records) got.emplace(c.kind, c.arg1);
+  EXPECT_TRUE(got.count({ChangeKind::Mailbox, "user.ann"})) << changes->records.size();
+  EXPECT_TRUE(got.count({ChangeKind::Quota, "user.ann"})) << changes->records.size();
+  // Numbered from the store's shared reservation: above what the store used.
+  for (auto& c : changes->records)
+    for (auto& o : pending->records) EXPECT_GT(c.seq, o.seq);
+  ASSERT_TRUE(store_->ack_changes(*changes).ok());
+  EXPECT_TRUE(store_->read_changes(1000)->records.empty());
+
+  // The store goes on in the block it had reserved: no number is used twice.
+  ASSERT_TRUE(store_->append(one_message("user.ann", message("after"))).ok());
+  auto after = store_->read_changes(1000);
+  ASSERT_TRUE(after.ok());
+  ASSERT_FALSE(after->records.empty());
+  for (auto& c : after->records)
+    for (auto& o : changes->records) EXPECT_NE(c.seq, o.seq);
+  ASSERT_TRUE(store_->ack_changes(*after).ok());
+
+  // cyr_quota -f: a usage it corrects is logged too.
+  {
+    auto db = sql::Db::open(shard().string(), false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec("UPDATE quota SET storage_used = storage_used + 12345").ok());
+  }
+  auto fixes = recompute_quota_usage(opts_.configdirectory, false);
+  ASSERT_TRUE(fixes.ok()) << fixes.error().describe();
+  ASSERT_EQ(fixes->size(), 1u);
+  auto q = store_->read_changes(1000);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->records.size(), 1u);
+  EXPECT_EQ(q->records[0].kind, ChangeKind::Quota);
+  EXPECT_EQ(q->records[0].arg1, "user.ann");
+}
