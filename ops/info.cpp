@@ -134,6 +134,7 @@ int conf_values(const InfoArgs& a, bool only_changed) {
     if (only_changed &&
         value == config::canonical_value(spec, config::effective_default(*conf, spec)))
       continue;
+    value = config::shown_value(spec.name, std::move(value));
     printf("%.*s: %s\n", static_cast<int>(spec.name.size()), spec.name.data(), value.c_str());
   }
   for (const auto& [name, path] : conf->partitions())

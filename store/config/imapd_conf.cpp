@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "store/config/lint.h"
 #include "store/config/text_util.h"
 
 namespace cyr::config {
@@ -329,7 +330,16 @@ struct ImapdConfParser {
     if (s.empty() || s.front() == '#') return;
     size_t colon = s.find(':');
     if (colon == std::string_view::npos) {
-      error(line, "", "expected 'option: value', found no ':' in " + quote_for_message(s));
+      // "sync_password hunter2" or "sync_password=hunter2": the rest of the
+      // line is the secret's value.
+      size_t name_end = 0;
+      while (name_end < s.size() && valid_name_char(s[name_end])) ++name_end;
+      std::string_view name = s.substr(0, name_end);
+      if (is_secret_option(name))
+        error(line, "", "expected 'option: value', found no ':' in a line for " + quote_for_message(name) +
+                            " (the rest is not shown: a secret)");
+      else
+        error(line, "", "expected 'option: value', found no ':' in " + quote_for_message(s));
       return;
     }
     std::string_view key = trim(s.substr(0, colon));

@@ -1,6 +1,7 @@
 // conf-lint checks. See lint.h.
 #include "store/config/lint.h"
 
+#include <cctype>
 #include <set>
 
 #include "store/config/paths.h"
@@ -47,6 +48,22 @@ std::string effective_default(const ImapdConf& conf, const OptionSpec& spec) {
       text::iequals(std::string_view(raw).substr(0, kConfDir.size()), kConfDir))
     raw = conf.get_string("configdirectory") + raw.substr(kConfDir.size());
   return raw;
+}
+
+bool is_secret_option(std::string_view key) {
+  std::string k;
+  k.reserve(key.size());
+  for (char c : key) k += c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // By the end of the name, not a list: a service- or channel-prefixed
+  // override ("chan1_sync_password") and options added later are covered.
+  for (std::string_view end : {"password", "passwd", "secret"})
+    if (k.ends_with(end)) return true;
+  return false;
+}
+
+std::string shown_value(std::string_view key, std::string value) {
+  if (!value.empty() && is_secret_option(key)) return "<hidden>";
+  return value;
 }
 
 }  // namespace cyr::config

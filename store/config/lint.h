@@ -10,6 +10,8 @@
 // Stateless functions; thread-safe.
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/config/cyrus_conf.h"
@@ -23,5 +25,14 @@ std::vector<Diagnostic> lint_config(const ImapdConf& conf, const CyrusConf* cyru
 // The default of an option as it applies to this configuration: its table
 // default with a leading "{configdirectory}" expanded.
 std::string effective_default(const ImapdConf& conf, const OptionSpec& spec);
+
+// Whether an imapd.conf key holds a secret (sync_password, failover_secret,
+// sql_passwd, any "*_password", "*_passwd" or "*_secret", with or without a
+// service or channel prefix): its value is never printed or logged.
+bool is_secret_option(std::string_view key);
+// `value` as it may be shown for `key`: "<hidden>" for a set secret, the
+// value itself otherwise (an unset secret shows as empty, so that an admin
+// still sees whether it is set).
+std::string shown_value(std::string_view key, std::string value);
 
 }  // namespace cyr::config

@@ -116,6 +116,37 @@ TEST_F(CyrInfo, ConfShowsChangedValuesAndServiceView) {
   EXPECT_EQ(r.out.find("tls_cert_file"), std::string::npos);  // deprecated: not listed
 }
 
+// Secrets are never printed: conf-all and conf show that they are set,
+// not what they are, prefixed overrides included; a line that fails to
+// parse does not show its value either.
+TEST_F(CyrInfo, SecretsArePrintedMasked) {
+  write("imapd.conf",
+        "configdirectory: /var/lib/cyrus\npartition-default: /srv\n"
+        "sync_password: hunter2-sync\nfailover_secret: hunter2-failover\n"
+        "sql_passwd: hunter2-sql\nldap_password: hunter2-ldap\n"
+        "sync_log_channels: chan1\nchan1_sync_password: hunter2-channel\n"
+        "sync_authname: repluser\n");
+  for (const char* cmd : {" conf-all", " conf"}) {
+    RunResult r = run(C() + cmd, true);
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << cmd << "\n" << r.out;
+    EXPECT_NE(r.out.find("sync_password: <hidden>\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("failover_secret: <hidden>\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("sync_authname: repluser\n"), std::string::npos) << r.out;  // not a secret
+  }
+  RunResult all = run(C() + " conf-all");
+  EXPECT_NE(all.out.find("proxy_password: \n"), std::string::npos) << all.out;  // unset: shown empty
+  RunResult chan = run(C() + " -n chan1 conf");
+  EXPECT_EQ(chan.out.find("hunter2"), std::string::npos) << chan.out;
+
+  write("imapd.conf", "configdirectory: /var/lib/cyrus\npartition-default: /srv\nsync_password hunter2-typo\n");
+  RunResult lint = run(C() + " conf-lint", true);
+  EXPECT_EQ(lint.status, 78);
+  EXPECT_NE(lint.out.find(":3: expected 'option: value'"), std::string::npos) << lint.out;
+  EXPECT_EQ(lint.out.find("hunter2"), std::string::npos) << lint.out;
+  EXPECT_EQ(run(C() + " conf-all", true).out.find("hunter2"), std::string::npos);
+}
+
 TEST_F(CyrInfo, ConfAllRefusesABrokenFile) {
   write("imapd.conf", "configdirectory: /c\nmaxword: lots\n");
   RunResult r = run(C() + " conf-all", true);
