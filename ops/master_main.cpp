@@ -10,10 +10,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "failover/initial_role.h"
+#include "ops/adm/node_lock.h"
 #include "ops/commands.h"
 #include "server/master.h"
 #include "server/node_store.h"
@@ -115,14 +117,20 @@ int master_main(int argc, char** argv) {
     fprintf(stderr, "cyr_master: %s\n", conf.error().describe().c_str());
     return server::kExitConfig;
   }
-  if (pid_path.empty()) {
-    auto paths = config::Paths::from_config(*conf);
-    if (!paths) {
-      fprintf(stderr, "cyr_master: %s\n", paths.error().describe().c_str());
-      return server::kExitConfig;
-    }
-    pid_path = (paths->configdirectory / "cyrus-master.pid").string();
+  auto paths = config::Paths::from_config(*conf);
+  if (!paths) {
+    fprintf(stderr, "cyr_master: %s\n", paths.error().describe().c_str());
+    return server::kExitConfig;
   }
+  // The node lock: ops commands find a running master by the lock on this
+  // file, named from the configdirectory of their own -C (ops/adm/node_lock.h),
+  // and cannot know a -p path. So the master holds it whatever -p says; with
+  // -p elsewhere it holds both files. This also keeps two masters with
+  // different pid files off one store.
+  const std::filesystem::path node_lock_path = adm::master_pid_path(paths->configdirectory);
+  if (pid_path.empty()) pid_path = node_lock_path.string();
+  const bool separate_pid_file =
+      std::filesystem::weakly_canonical(pid_path, ec) != std::filesystem::weakly_canonical(node_lock_path, ec);
 
   if (daemon_mode) {
     if (Status st = server::daemonize(); !st) {
@@ -141,6 +149,17 @@ int master_main(int argc, char** argv) {
   if (!pid_file) {
     CYR_LOG(Critical, "master", "cannot start: %s", pid_file.error().describe().c_str());
     return pid_file.error().code == Errc::InUse ? kExitTempFail : server::kExitOsErr;
+  }
+  std::optional<server::PidFile> node_lock;
+  if (separate_pid_file) {
+    // Made before the store opens it: the lock must exist on a first start.
+    std::filesystem::create_directories(paths->configdirectory, ec);
+    auto lock = server::PidFile::create(node_lock_path);
+    if (!lock) {
+      CYR_LOG(Critical, "master", "cannot start: %s", lock.error().describe().c_str());
+      return lock.error().code == Errc::InUse ? kExitTempFail : server::kExitOsErr;
+    }
+    node_lock.emplace(std::move(*lock));
   }
 
   server::ServiceRegistry registry;
@@ -170,6 +189,7 @@ int master_main(int argc, char** argv) {
     auto failover = start_failover(*conf);        // ops/failover.cpp (owns replication then)
     rc = master.run();
   }
+  if (node_lock) node_lock->remove();
   pid_file->remove();
   return rc;
 }

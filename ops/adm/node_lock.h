@@ -1,10 +1,10 @@
 // Is a cyr_master running on this configdirectory? The master holds an
 // exclusive flock on {configdirectory}/cyrus-master.pid for its whole life
-// (server/pid_file.h), so a shared non-blocking lock attempt answers it
-// without racing a master that is starting. Repair commands that replace a
-// database file (cyr_reconstruct -m, cyr_cyrusdb --restore) refuse while it
-// is held. A master started with another pid file (-p) is not seen: the man
-// pages say so. Header-only; single-threaded command start-up.
+// (server/pid_file.h), also when -p names another pid file (it then holds
+// both: ops/master_main.cpp), so a shared non-blocking lock attempt answers
+// it without racing a master that is starting. Repair commands that replace
+// a database file (cyr_reconstruct -m, cyr_cyrusdb --restore) refuse while
+// it is held. Header-only; single-threaded command start-up.
 #pragma once
 
 #include <fcntl.h>

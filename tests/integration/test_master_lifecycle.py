@@ -56,6 +56,30 @@ def test_second_master_with_same_pid_file_is_refused(args):
         assert n.stop() == 0
 
 
+def test_ops_commands_see_a_master_with_another_pid_file(args):
+    # The harness starts every master with -p {dir}/master.pid, outside the
+    # configdirectory: the commands that must not run beside a master still
+    # see it, through the lock it holds in the configdirectory of their -C.
+    with Node(args.bin, "", keep=args.keep) as n:
+        n.start()
+        node_lock = os.path.join(n.confdir, "cyrus-master.pid")
+        with open(node_lock) as f:
+            assert int(f.read().strip()) == n.proc.pid
+        for argv in (["cyr_reconstruct", "-m"], ["cyr_cyrusdb", "--restore", n.path("no-such-backup")]):
+            res = subprocess.run([os.path.join(n.bin_dir, argv[0]), "-C", n.imapd_conf] + argv[1:],
+                                 capture_output=True, text=True, timeout=60)
+            assert res.returncode == 75 and "(pid %d) is running" % n.proc.pid in res.stderr, (argv, res)
+        # A second master on the same store with its own pid file is refused too.
+        other = n.command()
+        other[other.index("-p") + 1] = n.path("other.pid")
+        second = subprocess.run(other, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 75, (second.returncode, second.stderr)
+        assert not os.path.exists(n.path("other.pid"))
+        assert n.master_pid() == n.proc.pid
+        assert n.stop() == 0
+        assert not os.path.exists(node_lock) and not os.path.exists(n.pid_file)
+
+
 def test_daemon_mode_detaches(args):
     with Node(args.bin, "", keep=args.keep) as n:
         cmd = n.command() + ["-d"]
@@ -103,6 +127,7 @@ if __name__ == "__main__":
         test_pid_file_and_sigterm,
         test_sigint_also_stops_cleanly,
         test_second_master_with_same_pid_file_is_refused,
+        test_ops_commands_see_a_master_with_another_pid_file,
         test_daemon_mode_detaches,
         test_bad_configuration_exits_with_ex_config,
         test_missing_imapd_conf,
