@@ -304,6 +304,27 @@ def prepare_ours(a):
     return master, replica
 
 
+# Replicas (ours) and Cyrus replica folders used by earlier rounds, removed
+# only when the run ends. On a file system without a journal (this machine's
+# /tmp) ext4 skips, at every inode allocation, each inode of the group freed
+# in the last 1-5 minutes, and its allocator places a new top directory in
+# the group with the fewest directories, which is the one a tree just
+# deleted left behind: deleting round k's replica right before round k+1
+# made round k+1's replica pay that scan for every message it created (up
+# to 2x its CPU) on one side or the other, by chance (docs/performance.md,
+# Replication).
+USED_REPLICAS = []
+
+
+def remove_used_replicas():
+    for r in USED_REPLICAS:
+        if isinstance(r, str):
+            shutil.rmtree(r, ignore_errors=True)
+        else:
+            r.cleanup()
+    USED_REPLICAS.clear()
+
+
 def round_ours(a, master, first_replica, k):
     """One initial sync per mode, each into an empty replica. Returns {mode: msg/s}."""
     out = {}
@@ -314,7 +335,7 @@ def round_ours(a, master, first_replica, k):
         finally:
             if r is not first_replica:
                 r.stop()
-                r.cleanup()
+                USED_REPLICAS.append(r)
     return out
 
 
@@ -465,7 +486,11 @@ class CyrusPair:
 
     def empty_replica(self):
         self.kit_sh("stop.sh", "replica")
-        shutil.rmtree(os.path.join(self.root, "replica"), ignore_errors=True)
+        # Moved aside, removed at the end of the run (see USED_REPLICAS).
+        aside = os.path.join(self.root, "replica.used.%d" % len(USED_REPLICAS))
+        shutil.rmtree(aside, ignore_errors=True)
+        os.rename(os.path.join(self.root, "replica"), aside)
+        USED_REPLICAS.append(aside)
         # setup.sh only knows "pair"; it keeps the primary's mail and rewrites
         # the same configs, and makes the replica's folders and users again.
         self.kit_sh("setup.sh", "pair")
@@ -544,6 +569,7 @@ def bench_initial(a, only):
             stop_pair(*ours)
         if cyrus:
             cyrus.stop()
+        remove_used_replicas()
 
 
 def main():
