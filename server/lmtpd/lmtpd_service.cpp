@@ -42,6 +42,52 @@ Status write_all(int fd, std::string_view data) {
   return {};
 }
 
+// One DATA's spool file, made at its first write. Every call blocks on the
+// disk (creating a file allocates an inode, which on ext4 without a journal
+// scans the group's recently freed inodes), so sessions call them on the
+// blocking pool, never on an I/O thread. A message that fits in one write
+// piece is written, delivered and removed in the one blocking-pool hop of
+// its delivery. A write error is kept, not returned: the rest of the DATA
+// stream is still read, and the message is refused with 451 at its end. The
+// session removes the file on the pool; the destructor removes one only
+// when a session ends without that (shut down in the middle of DATA).
+struct SpoolFile {
+  std::filesystem::path dir;
+  std::string path;  // "" until made
+  int fd = -1;
+  Status io;
+
+  explicit SpoolFile(std::filesystem::path d) : dir(std::move(d)) {}
+  SpoolFile(const SpoolFile&) = delete;
+  SpoolFile& operator=(const SpoolFile&) = delete;
+  ~SpoolFile() { remove(); }
+
+  void append(std::string_view bytes) {
+    if (!io.ok() || bytes.empty()) return;
+    if (path.empty()) {
+      std::string p = (dir / "lmtp-XXXXXX").string();
+      fd = ::mkstemp(p.data());
+      if (fd < 0) {
+        io = Error(Errc::Io, "Cannot spool message", p + ": " + strerror(errno));
+        return;
+      }
+      path = std::move(p);
+      ::fchmod(fd, 0640);
+    }
+    io = write_all(fd, bytes);
+  }
+  // The file stays for the store to link.
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  void remove() {
+    close();
+    if (!path.empty()) ::unlink(path.c_str());
+    path.clear();
+  }
+};
+
 class LmtpSession {
  public:
   LmtpSession(std::shared_ptr<LmtpdService> svc, std::shared_ptr<Connection> conn)
@@ -216,10 +262,12 @@ class LmtpSession {
     co_return true;
   }
 
-  // Reads the DATA stream into `fd` (or discards it when fd < 0 or the
-  // message grew too big). False if the connection failed.
-  awaitable<bool> read_data(DataDecoder& dec, int fd, uint64_t limit, bool& too_big, Status& io) {
-    std::string out;
+  // Reads the DATA stream, appending what it decodes to `out`; whenever
+  // `out` holds a write piece, writes it to the spool file on the blocking
+  // pool. Discards the rest once the message grew too big. False if the
+  // connection failed.
+  awaitable<bool> read_data(DataDecoder& dec, const std::shared_ptr<SpoolFile>& spool, std::string& out,
+                            uint64_t limit, bool& too_big) {
     while (!dec.finished()) {
       // Whatever the socket delivered, in one piece; the decoder stops at
       // the end line, so a pipelined command after it stays buffered.
@@ -227,9 +275,16 @@ class LmtpSession {
       if (!chunk) co_return false;
       conn_->consume(dec.feed(*chunk, out));
       if (dec.size() > limit) too_big = true;
-      if (out.size() >= kWriteChunk || (dec.finished() && !out.empty())) {
-        if (fd >= 0 && !too_big && io.ok()) io = write_all(fd, out);
+      if (too_big) {
         out.clear();
+      } else if (out.size() >= kWriteChunk) {
+        auto piece = std::make_shared<std::string>(std::move(out));
+        out.clear();
+        auto write = [spool, piece]() -> Status {
+          spool->append(*piece);
+          return {};
+        };
+        (void)co_await blocking(std::move(write));
       }
     }
     co_return true;
@@ -244,26 +299,23 @@ class LmtpSession {
       send("503 5.5.1 No valid recipients\r\n");
       co_return true;
     }
-    std::string path = (svc_->spool_dir / "lmtp-XXXXXX").string();
-    int fd = ::mkstemp(path.data());
-    Status io;
-    if (fd < 0) io = Error(Errc::Io, "Cannot spool message", path + ": " + strerror(errno));
-    else ::fchmod(fd, 0640);
     send("354 Go ahead; end data with <CR><LF>.<CR><LF>\r\n");
-    if (!co_await flush()) {
-      if (fd >= 0) ::close(fd), ::unlink(path.c_str());
-      co_return false;
-    }
-    if (io.ok()) io = write_all(fd, "Return-Path: <" + *sender_ + ">\r\n");
+    if (!co_await flush()) co_return false;
+    auto spool = std::make_shared<SpoolFile>(svc_->spool_dir);
+    std::string out = "Return-Path: <" + *sender_ + ">\r\n";
     DataDecoder dec(svc_->settings.munge8bit && !svc_->settings.reject8bit);
     uint64_t limit = svc_->settings.max_message_size > 0 ? svc_->settings.max_message_size
                                                          : (uint64_t{1} << 31);
     bool too_big = false;
-    bool alive = co_await read_data(dec, fd, limit, too_big, io);
-    if (fd >= 0) ::close(fd);
+    bool alive = co_await read_data(dec, spool, out, limit, too_big);
     if (!alive) {
-      // A dropped connection delivers nothing.
-      ::unlink(path.c_str());
+      // A dropped connection delivers nothing; a large message's partial
+      // file is removed before the session ends.
+      auto drop = [spool]() -> Status {
+        spool->remove();
+        return {};
+      };
+      (void)co_await blocking(std::move(drop));
       CYR_LOG(Notice, sid_, "connection lost during DATA; nothing delivered");
       co_return false;
     }
@@ -272,30 +324,42 @@ class LmtpSession {
     MessageFacts facts{dec.size(), dec.bare_lf(), dec.has_nul(), dec.header_8bit()};
     std::optional<Reply> refuse = check_message(svc_->settings, facts);
     if (too_big) refuse = Reply{552, "5.3.4", "Message size exceeds fixed maximum message size"};
-    if (!refuse && !io.ok()) {
-      CYR_LOG(Error, sid_, "spool: %s", io.error().describe().c_str());
-      refuse = Reply{451, "4.3.0", "Temporary failure spooling the message"};
-    }
     if (refuse) {
       CYR_LOG(Notice, sid_, "message from <%s> refused: %d %s", sender_->c_str(), refuse->code,
               refuse->text.c_str());
       replies.assign(targets_.size(), *refuse);
+      auto drop = [spool]() -> Status {
+        spool->remove();
+        return {};
+      };
+      (void)co_await blocking(std::move(drop));
     } else {
       SpooledMessage msg;
-      msg.path = path;
       msg.size = dec.size();
       if (auto id = mail::find_header(dec.header(), "Message-ID")) msg.message_id = *id;
       auto svc = svc_;
       auto targets = targets_;
       std::string sid = sid_;
-      auto work = [svc, msg, targets, sid]() -> Result<std::vector<Reply>> {
-        return deliver_spooled(*svc->store, svc->dupdb.get(), svc->settings, msg, targets, sid);
+      auto rest = std::make_shared<std::string>(std::move(out));
+      // The last piece, the spool file's close, the delivery and the file's
+      // removal in one hop (for most messages the file is made here too).
+      auto work = [svc, spool, rest, msg, targets, sid]() mutable -> Result<std::vector<Reply>> {
+        spool->append(*rest);
+        spool->close();
+        if (!spool->io.ok()) {
+          CYR_LOG(Error, sid, "spool: %s", spool->io.error().describe().c_str());
+          spool->remove();
+          return std::vector<Reply>(targets.size(), Reply{451, "4.3.0", "Temporary failure spooling the message"});
+        }
+        msg.path = spool->path;
+        auto r = deliver_spooled(*svc->store, svc->dupdb.get(), svc->settings, msg, targets, sid);
+        spool->remove();
+        return r;
       };
       auto r = co_await blocking(std::move(work));
       if (r) replies = std::move(*r);
       else replies.assign(targets_.size(), Reply{451, "4.3.0", "Temporary failure"});
     }
-    ::unlink(path.c_str());
     for (const auto& r : replies) send(r);
     reset_transaction();
     co_return true;

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/strand.hpp>
+#include <fstream>
 #include <thread>
 
 #include "delivery_test_util.h"
@@ -228,6 +229,75 @@ TEST(LmtpSession, DroppedConnectionDuringDataDeliversNothing) {
   // No spool file left behind.
   auto spool = n.dir() / "spool" / "lmtp.spool";
   EXPECT_TRUE(std::filesystem::is_empty(spool));
+}
+
+// Larger than one spool write piece (256 KiB): the pieces are written on
+// the blocking pool as they fill, the rest with the delivery; the stored
+// message is every byte of it, in order.
+TEST(LmtpSession, MessageOfSeveralWritePiecesArrivesWhole) {
+  TempNode n;
+  n.create("user.a");
+  std::string body;
+  for (int i = 0; body.size() < 700 * 1024; ++i) body += "line " + std::to_string(i) + " of a long message\r\n";
+  {
+    LmtpFixture f(n);
+    f.reply();
+    f.send("LHLO t\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a>\r\nDATA\r\n");
+    for (int i = 0; i < 4; ++i) f.reply();
+    f.send(message("big@x", body) + ".\r\n");
+    EXPECT_EQ(f.reply(), "250 2.1.5 Ok\r\n");
+    f.send("QUIT\r\n");
+    f.reply();
+  }
+  auto bytes = n.store().read_message("user.a", 1);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, "Return-Path: <s@x>\r\n" + message("big@x", body));
+  auto spool = n.dir() / "spool" / "lmtp.spool";
+  EXPECT_TRUE(std::filesystem::is_empty(spool));
+}
+
+// A connection dropped after a piece was written to the spool file: nothing
+// delivered, the partial file removed.
+TEST(LmtpSession, DroppedConnectionAfterAWrittenPieceLeavesNoSpoolFile) {
+  TempNode n;
+  n.create("user.a");
+  {
+    LmtpFixture f(n);
+    f.reply();
+    f.send("LHLO t\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a>\r\nDATA\r\n");
+    for (int i = 0; i < 4; ++i) f.reply();
+    std::string part = "Subject: x\r\n\r\n";
+    while (part.size() < 600 * 1024) part += "partial line of a message\r\n";
+    f.send(part);
+    f.close_client();
+  }
+  EXPECT_EQ(n.exists("user.a"), 0u);
+  auto spool = n.dir() / "spool" / "lmtp.spool";
+  EXPECT_TRUE(std::filesystem::is_empty(spool));
+}
+
+// The spool file cannot be made: every recipient gets 451, nothing is
+// delivered, and the session goes on.
+TEST(LmtpSession, SpoolFailureRefusesTheMessageWith451) {
+  TempNode n;
+  n.create("user.a");
+  n.create("user.b");
+  LmtpFixture f(n);
+  // The spool directory exists now (made by the service); a file in its
+  // place makes every mkstemp fail, for root too.
+  auto spool = n.dir() / "spool" / "lmtp.spool";
+  std::filesystem::remove_all(spool);
+  { std::ofstream(spool) << "not a directory"; }
+  f.reply();
+  f.send("LHLO t\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a>\r\nRCPT TO:<b>\r\nDATA\r\n");
+  for (int i = 0; i < 5; ++i) f.reply();
+  f.send(message("nospool@x") + ".\r\n");
+  EXPECT_EQ(f.reply(), "451 4.3.0 Temporary failure spooling the message\r\n");
+  EXPECT_EQ(f.reply(), "451 4.3.0 Temporary failure spooling the message\r\n");
+  f.send("NOOP\r\n");
+  EXPECT_EQ(f.reply(), "250 2.0.0 Ok\r\n");
+  EXPECT_EQ(n.exists("user.a"), 0u);
+  EXPECT_EQ(n.exists("user.b"), 0u);
 }
 
 }  // namespace
