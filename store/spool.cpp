@@ -209,11 +209,22 @@ Spool::Spool(std::map<std::string, fs::path> partitions, std::function<int(int)>
 Spool::~Spool() = default;
 
 Status Spool::fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs) const {
+  return fsync_many_alongside(files, dirs, nullptr);
+}
+
+Status Spool::fsync_many_alongside(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
+                                   const std::function<void()>& alongside) const {
   const size_t n = files.size() + dirs.size();
-  if (n == 0) return {};
+  if (n == 0) {
+    if (alongside) alongside();
+    return {};
+  }
   std::vector<std::optional<Error>> errors(n);
   std::vector<std::function<void()>> tasks;
-  tasks.reserve(n);
+  tasks.reserve(n + 1);
+  // The caller's own work is task 0, which SyncWorkers::run runs on this
+  // thread; every fsync then goes to a worker.
+  if (alongside) tasks.emplace_back(alongside);
   for (size_t i = 0; i < n; ++i) {
     const bool dir = i >= files.size();
     const std::string& p = dir ? dirs[i - files.size()] : files[i];
@@ -230,7 +241,7 @@ Status Spool::fsync_many(const std::vector<std::string>& files, const std::vecto
       if (rc != 0) errors[i] = io_error(dir ? "fsync dir" : "fsync", p, err);
     });
   }
-  if (n == 1) {
+  if (tasks.size() == 1) {
     tasks[0]();
   } else {
     SyncWorkers* w;

@@ -111,6 +111,13 @@ class Spool {
   // ext4: a message file and its directory, 3.4 ms one after the other,
   // 1.7 ms together). Returns once all are done; the first error, if any.
   Status fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs) const;
+  // fsync_many() that runs `alongside` on the calling thread while the
+  // fsyncs are in flight on the workers (the shard's index commit, so that
+  // its WAL flush overlaps theirs; see StoreImpl::run_batch for the recovery
+  // rule that makes that safe). Returns once both are done; the status is
+  // that of the fsyncs.
+  Status fsync_many_alongside(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
+                              const std::function<void()>& alongside) const;
   int fsync_fd(int fd) const;
 
   // Removes files "<uid>." with uid > last_uid from a mailbox directory

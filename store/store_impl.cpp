@@ -260,6 +260,8 @@ CREATE TABLE IF NOT EXISTS annotation(mbid INTEGER NOT NULL, entry TEXT NOT NULL
   PRIMARY KEY(mbid, entry, userid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS change(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,
   arg1 TEXT NOT NULL, arg2 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS unsynced_file(mbid INTEGER NOT NULL, uid INTEGER NOT NULL,
+  PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
 )SQL";
 
 // A pool of read connections to one database file. Readers in WAL mode see
@@ -478,6 +480,10 @@ struct WriteOp {
   std::vector<std::string> rmdir_after;   // mailbox directories to remove
   std::vector<std::string> linked;        // links made (undone on rollback)
   std::vector<std::string> sync_files;    // staged files still to fsync before the commit
+  // The op records each message it links in unsynced_file (append_staged),
+  // so its commit may overlap the flushes of its files and directories.
+  bool registers_unsynced = false;
+  std::vector<std::pair<int64_t, int64_t>> unsynced;  // (mbid, uid) it registered
 };
 
 struct Shard {
@@ -490,6 +496,9 @@ struct Shard {
   std::condition_variable q_cv;
   std::deque<WriteOp*> queue;
   bool recovered = false;  // intents and orphans handled (under write_mu)
+  // unsynced_file was checked by this process (check_unsynced).
+  std::mutex unsynced_mu;
+  std::atomic<bool> unsynced_checked{false};
   // The database file is known to exist. Shard files are never removed while
   // the store is open, so once true this stays true, and readers skip the
   // stat() that would otherwise precede every read.
@@ -514,6 +523,9 @@ struct ShardTxn {
   std::set<std::string> dirs_to_sync;
   bool wrote_changes = false;
   bool clean_marker = false;  // after commit: drop the pending marker if empty
+  // An op that does not register its links in unsynced_file linked a file:
+  // the batch keeps the strict order (flushes, then the commit).
+  bool strict_order = false;
 
   Status log_change(ChangeKind kind, const std::string& a1, const std::string& a2 = {});
   Result<MbState> load(const ListEntry& e);  // materializes the row if missing
@@ -529,6 +541,9 @@ class StoreImpl final : public Store {
  public:
   explicit StoreImpl(const StoreOptions& o)
       : opts_(o), spool_(o.partitions, o.fsync_hook, o.max_message_size) {}
+  // A clean close leaves no unsynced_file rows whose flushes are done, so
+  // the next open has nothing to verify.
+  ~StoreImpl() override { clear_synced_rows(); }
 
   Status init();
 
@@ -668,6 +683,18 @@ class StoreImpl final : public Store {
 
   // -- shards --
   Result<std::shared_ptr<Shard>> shard(uint64_t id);
+  Result<std::shared_ptr<Shard>> shard_entry(uint64_t id);
+  Status check_unsynced(const std::shared_ptr<Shard>& sh);
+  Status recover_unsynced(const std::shared_ptr<Shard>& sh);
+  // For one unsynced_file row: removes its record as if it had never been
+  // appended (when only_if_damaged, only if its file is missing or does not
+  // hash to its GUID). *file is the record's message file (empty: no record,
+  // or a tombstone): to fsync if kept, to remove if not.
+  Status settle_unsynced(Db& db, int64_t mbid, int64_t uid, bool only_if_damaged, bool* removed,
+                         fs::path* file);
+  void withdraw_batch(Shard& sh, std::vector<WriteOp*>& batch,
+                      const std::vector<std::pair<int64_t, int64_t>>& rows);
+  void clear_synced_rows();
   fs::path shard_path(uint64_t id) const;
   Status shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
                      std::function<Status(ShardTxn&)> fn);
@@ -740,6 +767,15 @@ class StoreImpl final : public Store {
     return prepared_shards_.count(id) != 0;
   }
 
+  // unsynced_file rows (per shard id) whose files and directories this
+  // process has since made durable: the shard's next batch deletes them.
+  // Kept here, not in Shard, so that they outlive an eviction.
+  std::mutex synced_mu_;
+  std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int64_t>>> synced_rows_;
+  // Shards whose unsynced_file this process has checked (check_unsynced).
+  std::mutex unsynced_checked_mu_;
+  std::unordered_set<uint64_t> unsynced_checked_;
+
   // Serializes this process's check-then-insert of pending-shard markers;
   // across processes the shard's SQLite write lock does (see ensure_marker).
   std::mutex markers_mu_;
@@ -809,6 +845,7 @@ Status ShardTxn::save(const MbState& m) {
 }
 
 Status ShardTxn::link(const std::string& from, const fs::path& to) {
+  if (!op->registers_unsynced) strict_order = true;
   CYR_TRY(store->spool().link(from, to, dirs_to_sync));
   op->linked.push_back(to.string());
   return {};
@@ -1054,7 +1091,17 @@ fs::path StoreImpl::shard_path(uint64_t id) const {
   return layout::shard_db_path(opts_.configdirectory, id);
 }
 
+// Every access to a shard goes through here: a shard this process has not
+// seen yet is checked for records committed before their files were durable
+// (check_unsynced) before anyone reads it.
 Result<std::shared_ptr<Shard>> StoreImpl::shard(uint64_t id) {
+  auto sh = shard_entry(id);
+  if (!sh.ok()) return sh;
+  if (!(*sh)->unsynced_checked.load(std::memory_order_acquire)) CYR_TRY(check_unsynced(*sh));
+  return sh;
+}
+
+Result<std::shared_ptr<Shard>> StoreImpl::shard_entry(uint64_t id) {
   // Evicted shards are closed after shards_mu_ is released (declared before
   // the lock, destroyed after it): closing SQLite connections does file I/O,
   // and every store call of every thread looks its shard up under this lock.
@@ -1452,6 +1499,21 @@ Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
   return std::move(op.result);
 }
 
+// The commit protocol. Strict order (every batch with an op that links
+// files without registering them, and every batch of a secondary process):
+// the message files and directories are flushed, then the index commits, so
+// a crash never leaves a committed record without its file. Overlapped
+// order (appends and deliveries in the primary process): the index commit
+// runs while the files and directories are flushed, and the call returns
+// once all three are done - one disk flush of latency instead of two. Then
+// a crash can leave a committed record whose file or directory entry never
+// reached the disk, so the same transaction records each new message in
+// unsynced_file, and the rule is: a row of unsynced_file is deleted only
+// once its file and directory are known durable (by the shard's next batch
+// in this process, after the flushes returned), and a shard is never read by
+// a process before it has checked its rows (check_unsynced: a record whose
+// file is missing or does not hash to its GUID is removed as if never
+// appended - it was never acknowledged; the others are fsync'd again).
 void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mode) {
   std::lock_guard wl(sh.write_mu);
   auto fail_all = [&](const Error& e) {
@@ -1463,6 +1525,28 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
       o->rmdir_after.clear();
     }
   };
+  // Rows of earlier batches whose flushes have returned: deleted by this
+  // transaction, given back if it does not commit.
+  struct Clearing {
+    StoreImpl* store;
+    uint64_t id;
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    bool committed = false;
+    ~Clearing() {
+      if (committed || rows.empty()) return;
+      std::lock_guard lk(store->synced_mu_);
+      auto& back = store->synced_rows_[id];
+      back.insert(back.end(), rows.begin(), rows.end());
+    }
+  } clearing{this, sh.id, {}};
+  {
+    std::lock_guard lk(synced_mu_);
+    auto it = synced_rows_.find(sh.id);
+    if (it != synced_rows_.end()) {
+      clearing.rows = std::move(it->second);
+      synced_rows_.erase(it);
+    }
+  }
   Status st = check_writable(WriteMode::Replication);  // fenced since queued?
   if (st.ok()) st = ensure_writer(sh);
   if (st.ok()) st = sh.writer->exec("BEGIN IMMEDIATE");
@@ -1472,6 +1556,21 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
     return;
   }
   Db& db = *sh.writer;
+  for (auto& [mbid, uid] : clearing.rows) {
+    auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
+    if (d.ok()) {
+      (*d)->bind(1, mbid).bind(2, uid);
+      st = (*d)->run();
+    } else {
+      st = d.take_error();
+    }
+    if (!st.ok()) {
+      (void)db.exec("ROLLBACK");
+      fence(st.error());
+      fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
+      return;
+    }
+  }
   ShardTxn tx;
   tx.store = this;
   tx.shard = &sh;
@@ -1495,6 +1594,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
       o->events.clear();
       o->unlink_after.clear();
       o->rmdir_after.clear();
+      o->unsynced.clear();
     }
     if (!s.ok() && fencing_error(s.error())) {
       fence(s.error());
@@ -1504,21 +1604,25 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
     }
     o->result = std::move(s);
   }
-  if (!any_ok) {
+  if (!any_ok && clearing.rows.empty()) {
     (void)db.exec("ROLLBACK");
     return;
   }
-  // Durability order: the message files (those staged with defer_sync) and
-  // the directories holding their new names, all fsync'd together; then the
-  // pending marker; then the index commit. A crash before the commit leaves
-  // only orphan files.
-  {
-    std::set<std::string> files;
-    for (WriteOp* o : batch)
-      if (o->result.ok()) files.insert(o->sync_files.begin(), o->sync_files.end());
-    st = spool_.fsync_many(std::vector<std::string>(files.begin(), files.end()),
-                           std::vector<std::string>(tx.dirs_to_sync.begin(), tx.dirs_to_sync.end()));
+  // What to flush: the message files not yet synced (those staged with
+  // defer_sync) and the directories holding their new names.
+  std::set<std::string> files;
+  std::vector<std::pair<int64_t, int64_t>> registered;
+  for (WriteOp* o : batch) {
+    if (!o->result.ok()) continue;
+    files.insert(o->sync_files.begin(), o->sync_files.end());
+    registered.insert(registered.end(), o->unsynced.begin(), o->unsynced.end());
   }
+  const std::vector<std::string> file_list(files.begin(), files.end());
+  const std::vector<std::string> dir_list(tx.dirs_to_sync.begin(), tx.dirs_to_sync.end());
+  const bool overlap = opts_.open_mode == OpenMode::Primary && !tx.strict_order;
+  // Strict order: files and directories, then the pending marker, then the
+  // commit. Overlapped: the marker, then the commit alongside the flushes.
+  if (!overlap) st = spool_.fsync_many(file_list, dir_list);
   if (st.ok() && tx.wrote_changes) st = ensure_marker(sh.id);
   bool marker_dropped = false;
   if (st.ok() && tx.clean_marker && !tx.wrote_changes) {
@@ -1541,7 +1645,13 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
       }
     }
   }
-  if (st.ok()) st = db.exec("COMMIT");
+  Status flushed;  // overlapped only: the flushes that ran alongside the commit
+  if (st.ok()) {
+    if (overlap)
+      flushed = spool_.fsync_many_alongside(file_list, dir_list, [&] { st = db.exec("COMMIT"); });
+    else
+      st = db.exec("COMMIT");
+  }
   if (!st.ok()) {
     (void)db.exec("ROLLBACK");
     // The records we meant to forget are still there: so must the marker be.
@@ -1549,6 +1659,292 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
     fence(st.error());
     fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
     return;
+  }
+  clearing.committed = true;
+  if (!flushed.ok()) {
+    // Committed, but a file or directory may not be durable: nobody is
+    // told OK, and the records are taken back (withdraw_batch); if that
+    // cannot commit either, the rows in unsynced_file stay for the check at
+    // the next open, which keeps or removes each record.
+    fence(flushed.error());
+    withdraw_batch(sh, batch, registered);
+    for (WriteOp* o : batch) {
+      if (o->result.ok())
+        o->result = Error(Errc::Fenced, "Mailbox store is fenced after an error", flushed.error().describe());
+      o->events.clear();
+      o->unlink_after.clear();
+      o->rmdir_after.clear();
+    }
+    return;
+  }
+  if (!registered.empty()) {
+    std::lock_guard lk(synced_mu_);
+    auto& rows = synced_rows_[sh.id];
+    rows.insert(rows.end(), registered.begin(), registered.end());
+  }
+}
+
+static Status quota_charge(Db& db, int64_t root, int64_t bytes, int64_t messages, bool check);
+
+// Set while this thread checks a shard: the recovery's own calls into the
+// store must not check again (and wait for themselves).
+static thread_local bool t_checking_unsynced = false;
+
+Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
+  if (t_checking_unsynced) return {};
+  std::lock_guard lk(sh->unsynced_mu);
+  if (sh->unsynced_checked.load(std::memory_order_acquire)) return {};
+  auto mark = [&] {
+    {
+      std::lock_guard l2(unsynced_checked_mu_);
+      unsynced_checked_.insert(sh->id);
+    }
+    sh->unsynced_checked.store(true, std::memory_order_release);
+  };
+  {
+    std::lock_guard l2(unsynced_checked_mu_);
+    if (unsynced_checked_.count(sh->id)) {
+      sh->unsynced_checked.store(true, std::memory_order_release);
+      return {};
+    }
+  }
+  // No database yet: no rows. (The rows only a later writer could add are
+  // that writer's own, cleared by it or checked by the next process.)
+  if (!sh->has_file()) {
+    mark();
+    return {};
+  }
+  bool any = false;
+  {
+    auto rd = sh->readers->get();
+    if (!rd.ok()) return rd.take_error();
+    // A shard made by an older version has no such table until its first
+    // write in this version, and then no rows either.
+    auto t = (*rd)->cached("SELECT 1 FROM sqlite_master WHERE type='table' AND name='unsynced_file'");
+    if (!t.ok()) return t.take_error();
+    auto has = (*t)->step();
+    if (!has.ok()) return has.take_error();
+    const bool table = *has;
+    (*t)->reset();
+    if (table) {
+      auto q = (*rd)->cached("SELECT 1 FROM unsynced_file LIMIT 1");
+      if (!q.ok()) return q.take_error();
+      auto r = (*q)->step();
+      if (!r.ok()) return r.take_error();
+      any = *r;
+      (*q)->reset();
+    }
+  }
+  if (any) {
+    t_checking_unsynced = true;
+    Status st = recover_unsynced(sh);
+    t_checking_unsynced = false;
+    CYR_TRY(std::move(st));
+  }
+  mark();
+  return {};
+}
+
+Status StoreImpl::settle_unsynced(Db& db, int64_t mbid, int64_t uid, bool only_if_damaged, bool* removed,
+                                  fs::path* file) {
+  *removed = false;
+  file->clear();
+  auto q = db.cached(
+      "SELECT r.size, r.guid, r.system_flags, m.uniqueid, m.partition, m.quota_mbid"
+      " FROM record r JOIN mailbox m ON m.mbid = r.mbid WHERE r.mbid=? AND r.uid=?");
+  if (!q.ok()) return q.take_error();
+  Stmt& rec = **q;
+  rec.bind(1, mbid).bind(2, uid);
+  auto found = rec.step();
+  if (!found.ok()) return found.take_error();
+  if (!*found) {  // expunged and purged, or its mailbox deleted
+    rec.reset();
+    return {};
+  }
+  const int64_t size = rec.i64(0);
+  const std::string guid(rec.view(1));
+  const bool expunged = (static_cast<uint64_t>(rec.i64(2)) & kFlagExpunged) != 0;
+  const std::string uniqueid = rec.text(3), partition = rec.text(4);
+  const int64_t quota_mbid = rec.i64(5);
+  rec.reset();
+  if (expunged) return {};  // a tombstone needs no file
+  auto path = spool_.message_path(partition, uniqueid, static_cast<Uid>(uid));
+  if (!path.ok()) return path.take_error();
+  *file = *path;
+  if (only_if_damaged) {
+    bool intact = false;
+    std::ifstream in(*path, std::ios::binary);
+    if (in) {
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const mail::MessageGuid want = mail::MessageGuid::of(bytes);
+      intact = !in.bad() && static_cast<int64_t>(bytes.size()) == size && guid.size() == want.bytes().size() &&
+               std::memcmp(guid.data(), want.bytes().data(), guid.size()) == 0;
+    }
+    if (intact) return {};
+    CYR_LOG(Warning, opts_.sid, "message %lld of mailbox %s did not reach the disk before a crash;"
+            " removing its record (the append was never acknowledged)",
+            static_cast<long long>(uid), uniqueid.c_str());
+  }
+  for (const char* sqlt : {"DELETE FROM record WHERE mbid=? AND uid=?", "DELETE FROM structure WHERE mbid=? AND uid=?"}) {
+    auto d = db.cached(sqlt);
+    if (!d.ok()) return d.take_error();
+    (*d)->bind(1, mbid).bind(2, uid);
+    CYR_TRY((*d)->run());
+  }
+  auto up = db.cached(
+      "UPDATE mailbox SET exists_count = exists_count - 1, total_size = total_size - ?,"
+      " highestmodseq = highestmodseq + 1 WHERE mbid=?");
+  if (!up.ok()) return up.take_error();
+  (*up)->bind(1, size).bind(2, mbid);
+  CYR_TRY((*up)->run());
+  CYR_TRY(quota_charge(db, quota_mbid, -size, -1, false));
+  *removed = true;
+  return {};
+}
+
+// Checks every row of unsynced_file: a record whose file exists with its
+// size and GUID is kept, and its file and directory are fsync'd (again: the
+// writer may have died before its flushes returned, or be flushing them
+// now); any other record is removed - usage, counters and quota given back,
+// a new modseq and a MAILBOX change record so that a replica converges - as
+// if the append had never happened: it was never acknowledged. The UID is
+// not reused (last_uid stays). Safe while another process writes: a
+// committed record's file was linked before its commit, so a live writer's
+// file is always there to verify.
+Status StoreImpl::recover_unsynced(const std::shared_ptr<Shard>& sh) {
+  size_t kept = 0, removed = 0;
+  Status st = shard_write(sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
+    kept = removed = 0;
+    Db& db = *tx.db;
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    {
+      auto q = db.prepare("SELECT mbid, uid FROM unsynced_file ORDER BY mbid, uid");
+      if (!q.ok()) return q.take_error();
+      for (;;) {
+        auto r = q->step();
+        if (!r.ok()) return r.take_error();
+        if (!*r) break;
+        rows.emplace_back(q->i64(0), q->i64(1));
+      }
+    }
+    std::set<std::string> files, dirs;
+    std::set<int64_t> changed;  // mailboxes that lost a record
+    std::vector<fs::path> damaged;
+    for (auto& [mbid, uid] : rows) {
+      bool gone = false;
+      fs::path keep;
+      CYR_TRY(settle_unsynced(db, mbid, uid, /*only_if_damaged=*/true, &gone, &keep));
+      if (gone) {
+        // A damaged or partial file under the record's name goes too, once
+        // the removal has committed; its UID stays used (last_uid).
+        if (!keep.empty()) tx.op->unlink_after.push_back(keep.string());
+        changed.insert(mbid);
+        ++removed;
+      } else if (!keep.empty()) {
+        files.insert(keep.string());
+        dirs.insert(keep.parent_path().string());
+        ++kept;
+      }
+    }
+    // Kept records' files and directories are durable before their rows go.
+    CYR_TRY(spool_.fsync_many(std::vector<std::string>(files.begin(), files.end()),
+                              std::vector<std::string>(dirs.begin(), dirs.end())));
+    CYR_TRY(db.exec("DELETE FROM unsynced_file"));
+    // A primary tells its replica that these mailboxes changed.
+    if (!changed.empty() && role_.load(std::memory_order_acquire) == Role::Primary) {
+      tx.mode = WriteMode::Normal;
+      for (int64_t mbid : changed) {
+        auto n = db.cached("SELECT name FROM mailbox WHERE mbid=?");
+        if (!n.ok()) return n.take_error();
+        (*n)->bind(1, mbid);
+        auto r = (*n)->step();
+        if (!r.ok()) return r.take_error();
+        std::string name = *r ? (*n)->text(0) : std::string();
+        (*n)->reset();
+        if (!name.empty()) CYR_TRY(tx.log_change(ChangeKind::Mailbox, name));
+      }
+      tx.mode = WriteMode::Replication;
+    }
+    return {};
+  });
+  if (!st.ok()) return st;
+  if (removed > 0 || kept > 0)
+    CYR_LOG(Notice, opts_.sid, "shard %llu: checked messages committed before their flush returned: %zu kept, %zu removed",
+            static_cast<unsigned long long>(sh->id), kept, removed);
+  return {};
+}
+
+// An overlapped commit whose flushes failed: nobody was told OK, so the
+// batch's new records are taken back at once (best effort: the disk is
+// failing; if this does not commit, the rows stay for the check at the next
+// open). Their UIDs stay used: a reader may have seen them meanwhile.
+void StoreImpl::withdraw_batch(Shard& sh, std::vector<WriteOp*>& batch,
+                               const std::vector<std::pair<int64_t, int64_t>>& rows) {
+  if (rows.empty()) return;
+  Db& db = *sh.writer;
+  Status st = db.exec("BEGIN IMMEDIATE");
+  if (!st.ok()) return;
+  for (auto& [mbid, uid] : rows) {
+    bool gone = false;
+    fs::path keep;
+    st = settle_unsynced(db, mbid, uid, /*only_if_damaged=*/false, &gone, &keep);
+    if (st.ok()) {
+      auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
+      if (d.ok()) {
+        (*d)->bind(1, mbid).bind(2, uid);
+        st = (*d)->run();
+      } else {
+        st = d.take_error();
+      }
+    }
+    if (!st.ok()) {
+      (void)db.exec("ROLLBACK");
+      return;
+    }
+  }
+  if (!db.exec("COMMIT").ok()) {
+    (void)db.exec("ROLLBACK");
+    return;
+  }
+  for (WriteOp* o : batch)
+    for (auto& l : o->linked) ::unlink(l.c_str());
+}
+
+// At close: deletes the rows whose flushes are done, one transaction per
+// shard. Not synchronous: a row that comes back after a crash is only
+// checked again.
+void StoreImpl::clear_synced_rows() {
+  std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int64_t>>> all;
+  {
+    std::lock_guard lk(synced_mu_);
+    all.swap(synced_rows_);
+  }
+  if (fenced_.load()) return;
+  for (auto& [id, rows] : all) {
+    auto sh = shard_entry(id);
+    if (!sh.ok()) continue;
+    Shard& s = **sh;
+    std::lock_guard wl(s.write_mu);
+    if (!ensure_writer(s).ok()) continue;
+    Db& db = *s.writer;
+    if (!db.exec("PRAGMA synchronous=OFF").ok()) continue;
+    if (db.exec("BEGIN IMMEDIATE").ok()) {
+      bool ok = true;
+      for (auto& [mbid, uid] : rows) {
+        auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
+        if (!d.ok()) {
+          ok = false;
+          break;
+        }
+        (*d)->bind(1, mbid).bind(2, uid);
+        if (!(*d)->run().ok()) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok || !db.exec("COMMIT").ok()) (void)db.exec("ROLLBACK");
+    }
+    (void)db.exec("PRAGMA synchronous=FULL");
   }
 }
 
@@ -2180,7 +2576,12 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
                                               const std::vector<AppendMessage>& meta, bool check_quota,
                                               WriteMode mode) {
   AppendResult result;
+  // The primary process registers each new message in unsynced_file, which
+  // lets the batch commit alongside the flushes (see run_batch).
+  const bool register_unsynced = opts_.open_mode == OpenMode::Primary;
   Status st = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+    tx.op->registers_unsynced = register_unsynced;
+    tx.op->unsynced.clear();
     auto m = tx.load(entry);
     if (!m.ok()) return m.take_error();
     int64_t total = 0;
@@ -2208,6 +2609,13 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
       CYR_TRY(tx.link(msgs[i].path, *path));
       if (!msgs[i].synced) tx.op->sync_files.push_back(msgs[i].path);
       CYR_TRY(insert_record(*tx.db, m->mbid, r, &msgs[i].structure));
+      if (register_unsynced) {
+        auto u = tx.db->cached("INSERT INTO unsynced_file(mbid, uid) VALUES(?,?)");
+        if (!u.ok()) return u.take_error();
+        (*u)->bind(1, m->mbid).bind(2, int64_t(r.uid));
+        CYR_TRY((*u)->run());
+        tx.op->unsynced.emplace_back(m->mbid, int64_t(r.uid));
+      }
       m->info.exists++;
       m->info.total_size += r.size;
       result.uids.push_back(r.uid);

@@ -6,16 +6,22 @@
 // The child is this same test binary, re-executed with a gtest filter that
 // selects StoreCrashChild.Run and an environment variable that enables it.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
 #include <thread>
 
+#include "store/sqlite_db.h"
 #include "store_test_util.h"
 
 namespace cyr::store {
@@ -73,6 +79,40 @@ TEST(StoreCrashChild, Run) {
     });
   }
   for (auto& th : threads) th.join();  // never: the parent kills us
+}
+
+// The child of RecordCommittedBeforeItsFlushIsCheckedAtOpen: appends one
+// message to user.c0 with every flush of a mailbox directory blocked
+// forever, after telling the parent ("F") that the batch's flushes have
+// started. The primary commits the index alongside those flushes, so the
+// record gets committed while the directory entry is not yet durable - the
+// moment a power loss would lose the file. The parent kills it there.
+TEST(StoreCrashChild, BlockedFlush) {
+  const char* dir = ::getenv(kDirEnv);
+  if (!dir || !::getenv("CYR_STORE_CRASH_BLOCK")) GTEST_SKIP() << "only run as the crash test's child";
+  int fd = std::atoi(::getenv(kFdEnv));
+  std::atomic<bool> armed{false};
+  StoreOptions opts = options_for(dir);
+  opts.fsync_hook = [&](int f) {
+    // Only the directories the batch flushes: the mailbox's, under uuid/.
+    char target[512] = {0};
+    std::string link = "/proc/self/fd/" + std::to_string(f);
+    ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
+    struct stat st;
+    if (armed.load() && len > 0 && std::string(target).find("/spool/uuid/") != std::string::npos &&
+        ::fstat(f, &st) == 0 && S_ISDIR(st.st_mode)) {
+      ssize_t n = ::write(fd, "F\n", 2);
+      (void)n;
+      for (;;) ::pause();
+    }
+    return ::fsync(f);
+  };
+  auto s = Store::open(opts);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_TRUE((*s)->records("user.c0").ok());  // the shard is opened and checked first
+  armed = true;
+  (void)(*s)->append(testing::one_message("user.c0", testing::message("second")));
+  ADD_FAILURE() << "the append returned although its flush never did";
 }
 
 struct Acked {
@@ -204,6 +244,142 @@ TEST(StoreCrash, KillAtRandomPointsLosesNothingAcknowledged) {
   EXPECT_GT(total_acks, 100u) << "the child did too little work for the test to mean much";
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// What the parent does to the message file before "power comes back".
+enum class FileFate { Lost, Damaged, Intact };
+
+// One crash between the index commit and the end of the flushes, then the
+// open after it: a record whose file is missing or damaged is removed (its
+// append was never acknowledged) with counters, quota and unsynced_file
+// consistent; an intact one is kept. Either way its UID stays used.
+void crash_between_commit_and_flush(FileFate fate) {
+  std::string dir = make_temp_dir("crashflush");
+  StoreOptions opts = options_for(dir);
+  const std::string first = testing::message("first");
+  {
+    auto s = Store::open(opts);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0")).ok());
+    ASSERT_TRUE((*s)->set_quota("user.c0", 1u << 20, std::nullopt).ok());
+    ASSERT_TRUE((*s)->append(testing::one_message("user.c0", first)).ok());
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+    }
+    std::string fd = std::to_string(fds[1]);
+    ::setenv(kDirEnv, dir.c_str(), 1);
+    ::setenv(kFdEnv, fd.c_str(), 1);
+    ::setenv("CYR_STORE_CRASH_BLOCK", "1", 1);
+    ::execl("/proc/self/exe", "unit_store", "--gtest_filter=StoreCrashChild.BlockedFlush", nullptr);
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  auto kill_child = [&] {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  };
+  // Wait (bounded) for the child's batch to reach its flushes.
+  struct pollfd pfd{fds[0], POLLIN, 0};
+  char c = 0;
+  const bool flushing = ::poll(&pfd, 1, 60000) == 1 && ::read(fds[0], &c, 1) == 1 && c == 'F';
+  ::close(fds[0]);
+  if (!flushing) kill_child();
+  ASSERT_TRUE(flushing) << "the child never reached its flush";
+  // Then for its commit, which runs alongside the blocked flush.
+  std::string shard_db;
+  for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "conf" / "shards"))
+    if (e.path().extension() == ".db") shard_db = e.path().string();
+  ASSERT_FALSE(shard_db.empty());
+  bool committed = false;
+  {
+    auto db = sql::Db::open(shard_db, false);
+    ASSERT_TRUE(db.ok()) << db.error().describe();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!committed && std::chrono::steady_clock::now() < deadline) {
+      auto q = (*db)->prepare("SELECT count(*) FROM record r JOIN unsynced_file u ON u.mbid = r.mbid AND u.uid = r.uid"
+                              " WHERE r.uid = 2");
+      ASSERT_TRUE(q.ok()) << q.error().describe();
+      auto r = q->step();
+      committed = r.ok() && *r && q->i64(0) == 1;
+      if (!committed) ::usleep(10000);
+    }
+  }
+  if (!committed) kill_child();
+  ASSERT_TRUE(committed) << "the child's commit never became visible";
+  // The message file as a power loss could leave it.
+  std::filesystem::path file;
+  for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "spool" / "uuid"))
+    if (e.path().filename() == "2.") file = e.path();
+  ASSERT_FALSE(file.empty());
+  const std::string second = testing::message("second");
+  if (fate == FileFate::Lost) {
+    std::filesystem::remove(file);
+  } else if (fate == FileFate::Damaged) {
+    // Same size, other bytes: blocks allocated but never written.
+    std::string zeros(second.size(), '\0');
+    std::filesystem::remove(file);
+    std::ofstream(file, std::ios::binary) << zeros;
+  }
+  kill_child();
+
+  auto s = Store::open(opts);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  Store& store = **s;
+  auto info = store.lookup("user.c0");
+  ASSERT_TRUE(info.ok());
+  auto recs = store.records("user.c0", true);
+  ASSERT_TRUE(recs.ok()) << recs.error().describe();
+  const bool kept = fate == FileFate::Intact;
+  ASSERT_EQ(recs->size(), kept ? 2u : 1u);
+  EXPECT_EQ((*recs)[0].uid, 1u);
+  EXPECT_EQ(*store.read_message("user.c0", 1), first);
+  if (kept) EXPECT_EQ(*store.read_message("user.c0", 2), second);
+  EXPECT_EQ(info->exists, kept ? 2u : 1u);
+  EXPECT_EQ(info->total_size, first.size() + (kept ? second.size() : 0));
+  EXPECT_EQ(info->last_uid, 2u);
+  auto q = store.get_quota("user.c0");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->message_used, kept ? 2u : 1u);
+  EXPECT_EQ(q->storage_used_bytes, first.size() + (kept ? second.size() : 0));
+  if (!kept) EXPECT_FALSE(std::filesystem::exists(file));
+  // The rows were settled, and the UID is not handed out again.
+  {
+    auto db = sql::Db::open(shard_db, false);
+    ASSERT_TRUE(db.ok());
+    auto n = (*db)->prepare("SELECT count(*) FROM unsynced_file WHERE uid = 2");
+    ASSERT_TRUE(n.ok());
+    auto r = n->step();
+    ASSERT_TRUE(r.ok() && *r);
+    EXPECT_EQ(n->i64(0), 0);
+  }
+  auto next = store.append(testing::one_message("user.c0", testing::message("third")));
+  ASSERT_TRUE(next.ok()) << next.error().describe();
+  EXPECT_EQ(next->uids[0], 3u);
+  s->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST(StoreCrash, RecordCommittedBeforeItsFileReachedTheDiskIsRemovedAtOpen) {
+  crash_between_commit_and_flush(FileFate::Lost);
+}
+
+TEST(StoreCrash, RecordCommittedBeforeItsFlushWithDamagedFileIsRemovedAtOpen) {
+  crash_between_commit_and_flush(FileFate::Damaged);
+}
+
+TEST(StoreCrash, RecordCommittedBeforeItsFlushWithIntactFileIsKeptAtOpen) {
+  crash_between_commit_and_flush(FileFate::Intact);
 }
 
 }  // namespace
