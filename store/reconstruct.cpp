@@ -19,6 +19,7 @@
 #include "store/db_files.h"
 #include "store/layout.h"
 #include "store/mail/mboxname.h"
+#include "store/notify.h"
 #include "store/quota_recompute.h"
 #include "store/spool.h"
 #include "store/sqlite_db.h"
@@ -663,6 +664,11 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   // Committed: the new names are indexed; the old names go.
   for (auto& [from, to] : relinks) ::unlink(from.c_str());
   for (auto& d : touched) (void)fsync_path(d);
+  // Sessions of a running master that have it selected look again.
+  if (rep.changed())
+    notify_primary(opts_.configdirectory,
+                   {MailboxEvent{lr.uniqueid, lr.name, kChangedAppend | kChangedExpunge | kChangedFlags | kChangedMailbox,
+                                 0, 0, 0}});
   return rep;
 }
 

@@ -31,6 +31,7 @@
 #include "store/base/log.h"
 #include "store/layout.h"
 #include "store/mail/mboxname.h"
+#include "store/notify.h"
 #include "store/spool.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -711,6 +712,7 @@ class StoreImpl final : public Store {
   Status ensure_marker(uint64_t shard_id);
   Status insert_marker_grouped(uint64_t shard_id);
   void after_commit(WriteOp& op);
+  void fire_watchers(const MailboxEvent& ev);
 
   Result<std::pair<ListEntry, std::shared_ptr<Shard>>> open_mailbox(const std::string& name);
   Result<AppendResult> append_staged(const ListEntry& entry, const std::shared_ptr<Shard>& sh,
@@ -794,6 +796,11 @@ class StoreImpl final : public Store {
   WatchId next_watch_ = 1;
   std::unordered_map<std::string, std::vector<std::pair<WatchId, MailboxWatcher>>> watchers_;
   std::unordered_map<WatchId, std::string> watch_index_;
+
+  // Primary only: commits of other processes on this store directory, for
+  // the watchers (store/notify.h). Last member: its thread, which calls
+  // fire_watchers(), is joined before anything it uses is destroyed.
+  std::unique_ptr<NotifyListener> notify_listener_;
 };
 
 // ---------------------------------------------------------------------------
@@ -921,6 +928,13 @@ Status StoreImpl::init() {
     std::lock_guard lk((*sh)->write_mu);
     CYR_TRY(ensure_writer(**sh));
   }
+  // Without it sessions miss other processes' writes until their mailbox
+  // changes here too: worth a warning, not a refusal to start.
+  auto listener = NotifyListener::start(opts_.configdirectory, [this](const MailboxEvent& ev) { fire_watchers(ev); });
+  if (listener.ok()) notify_listener_ = std::move(*listener);
+  else
+    CYR_LOG(Warning, opts_.sid, "changes by other processes will not wake IDLE: %s",
+            listener.error().describe().c_str());
   return {};
 }
 
@@ -1955,16 +1969,20 @@ void StoreImpl::after_commit(WriteOp& op) {
     fs::remove_all(d, ec);
   }
   if (op.events.empty()) return;
-  for (auto& ev : op.events) {
-    std::vector<MailboxWatcher> cbs;
-    {
-      std::lock_guard lk(watch_mu_);
-      auto it = watchers_.find(ev.uniqueid);
-      if (it == watchers_.end()) continue;
-      for (auto& [id, cb] : it->second) cbs.push_back(cb);
-    }
-    for (auto& cb : cbs) cb(ev);
+  for (auto& ev : op.events) fire_watchers(ev);
+  // The sessions watching these mailboxes live in the primary (cyr_master).
+  if (opts_.open_mode == OpenMode::Secondary) notify_primary(opts_.configdirectory, op.events);
+}
+
+void StoreImpl::fire_watchers(const MailboxEvent& ev) {
+  std::vector<MailboxWatcher> cbs;
+  {
+    std::lock_guard lk(watch_mu_);
+    auto it = watchers_.find(ev.uniqueid);
+    if (it == watchers_.end()) return;
+    for (auto& [id, cb] : it->second) cbs.push_back(cb);
   }
+  for (auto& cb : cbs) cb(ev);
 }
 
 // ---------------------------------------------------------------------------

@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 
+#include "store/notify.h"
 #include "store/store.h"
 #include "tests/unit/store/store_test_util.h"
 
@@ -217,6 +220,50 @@ TEST_F(SecondaryStoreTest, ForkedSecondaryWritesAreAllSeen) {
   auto recs = primary->records("user.fred");
   ASSERT_TRUE(recs.ok());
   EXPECT_EQ(recs->size(), 1u + kChildAppends);
+}
+
+// IDLE's wake-up across processes (store/notify.h): a watcher of the primary
+// is called for a commit of the secondary, which has no watchers of its own.
+TEST_F(SecondaryStoreTest, SecondaryCommitWakesPrimaryWatchers) {
+  auto primary = open(OpenMode::Primary);
+  auto secondary = open(OpenMode::Secondary);
+  ASSERT_TRUE(primary && secondary);
+  auto info = primary->create_mailbox(named("user.fred"));
+  ASSERT_TRUE(info.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<MailboxEvent> seen;
+  WatchId id = primary->watch(info->uniqueid, [&](const MailboxEvent& ev) {
+    std::lock_guard lk(mu);
+    seen.push_back(ev);
+    cv.notify_all();
+  });
+  ASSERT_TRUE(secondary->append(one_message("user.fred", message("one"))).ok());
+  {
+    std::unique_lock lk(mu);
+    // A generous bound: the wake-up is one datagram, but CI machines stall.
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(20), [&] { return !seen.empty(); }));
+    EXPECT_EQ(seen[0].uniqueid, info->uniqueid);
+    EXPECT_TRUE(seen[0].what & kChangedAppend) << seen[0].what;
+  }
+  primary->unwatch(id);
+  // The primary gone, a secondary's commit still succeeds (nobody listens).
+  primary.reset();
+  EXPECT_FALSE(fs::exists(notify_socket_path(fs::path(dir_) / "conf")));
+  ASSERT_TRUE(secondary->append(one_message("user.fred", message("two"))).ok());
+}
+
+TEST(NotifyDatagram, OnlyTheExactFormatIsAccepted) {
+  MailboxEvent ev;
+  EXPECT_TRUE(parse_notify_datagram("CYRN1 5 abc-123", ev));
+  EXPECT_EQ(ev.uniqueid, "abc-123");
+  EXPECT_EQ(ev.what, 5u);
+  for (std::string_view bad : {"", "CYRN1 ", "CYRN1 5", "CYRN1 5 ", "CYRN1 x abc", "CYRN1 -1 abc",
+                               "CYRN1 5 ab/c", "CYRN1 5 ab c", "CYRN2 5 abc", "cyrn1 5 abc",
+                               "CYRN1 99999999999 abc", "CYRN1 5 abc\n"})
+    EXPECT_FALSE(parse_notify_datagram(bad, ev)) << bad;
+  EXPECT_FALSE(parse_notify_datagram("CYRN1 1 " + std::string(200, 'a'), ev));
+  EXPECT_TRUE(parse_notify_datagram("CYRN1 1 " + std::string(128, 'a'), ev));
 }
 
 }  // namespace
