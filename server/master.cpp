@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -159,18 +158,6 @@ struct Master::Impl {
   const ServiceRegistry& registry;
   std::string sid = "master";
   asio::io_context ioc;
-  // Sessions are spread over one io_context per I/O thread: ioc (run by the
-  // first thread, which also serves the master's own work) and these, each
-  // run by one more thread. With every thread running one shared context, a
-  // socket's readiness and a blocking-pool completion were handled by
-  // whichever thread woke, and the threads handed the reactor to each other
-  // through futexes: ~13 more context switches per APPEND on one
-  // connection, 1.4x its latency (docs/performance.md, APPEND). A session
-  // stays on its thread; different sessions still use every core. Declared
-  // before every member a session may use, so that those outlive it.
-  std::vector<std::unique_ptr<asio::io_context>> session_iocs;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> session_work;
-  size_t next_session_ioc = 0;  // round robin; touched only on `strand`
   asio::strand<asio::io_context::executor_type> strand;
   asio::signal_set signals;
   LoadedConfig config;
@@ -413,13 +400,6 @@ struct Master::Impl {
     if (svc->unix_acceptor) spawn_on_strand(accept_unix(svc), "unix accept loop");
   }
 
-  // The context of the next session: ioc and the session contexts in turn.
-  asio::io_context& session_context() {
-    const size_t n = session_iocs.size() + 1;
-    const size_t i = next_session_ioc++ % n;
-    return i == 0 ? ioc : *session_iocs[i - 1];
-  }
-
   // Transient accept failures (EMFILE, ENFILE, ENOBUFS) must not spin.
   awaitable<void> accept_pause() {
     asio::steady_timer t(strand, std::chrono::milliseconds(100));
@@ -429,7 +409,7 @@ struct Master::Impl {
 
   awaitable<void> accept_tcp(std::shared_ptr<Service> svc, tcp::acceptor* acc) {
     for (;;) {
-      tcp::socket socket(asio::make_strand(session_context()));
+      tcp::socket socket(asio::make_strand(ioc));
       boost::system::error_code ec;
       co_await acc->async_accept(socket, asio::redirect_error(use_awaitable, ec));
       if (svc->closed || stopping) co_return;
@@ -444,7 +424,7 @@ struct Master::Impl {
 
   awaitable<void> accept_unix(std::shared_ptr<Service> svc) {
     for (;;) {
-      unix_proto::socket socket(asio::make_strand(session_context()));
+      unix_proto::socket socket(asio::make_strand(ioc));
       boost::system::error_code ec;
       co_await svc->unix_acceptor->async_accept(socket, asio::redirect_error(use_awaitable, ec));
       if (svc->closed || stopping) co_return;
@@ -1001,35 +981,18 @@ struct Master::Impl {
     }
     spawn_on_strand(signal_loop(), "signal handler");
 
-    // Each extra thread runs its own session context, kept running by a
-    // work guard until the master's context has stopped (after shutdown()
-    // waited for the sessions).
     std::vector<std::thread> threads;
-    for (int i = 1; i < io_threads; ++i) {
-      auto c = std::make_unique<asio::io_context>(1);
-      session_work.push_back(asio::make_work_guard(*c));
-      try {
-        threads.emplace_back([this, ctx = c.get()] { run_io(*ctx); });
-      } catch (const std::system_error& e) {
-        // Out of threads: fewer contexts, the sessions share the rest.
-        CYR_LOG(Warning, sid, "cannot start I/O thread %d: %s", i, e.what());
-        session_work.pop_back();
-        break;
-      }
-      session_iocs.push_back(std::move(c));
-    }
-    run_io(ioc);
-    for (auto& w : session_work) w.reset();
-    for (auto& c : session_iocs) c->stop();
+    for (int i = 1; i < io_threads; ++i) threads.emplace_back([this] { run_io(); });
+    run_io();
     for (auto& t : threads) t.join();
     blocking->stop();
     return exit_code;
   }
 
-  void run_io(asio::io_context& ctx) {
+  void run_io() {
     for (;;) {
       try {
-        ctx.run();
+        ioc.run();
         return;
       } catch (const std::exception& e) {
         // A handler that throws is a bug; keep serving the others.
