@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <system_error>
 
 #include "store/base/log.h"
 #include "store/config/paths.h"
@@ -72,6 +73,7 @@ void RollingReplicator::kick() {
   {
     std::lock_guard lk(mu_);
     kicked_ = true;
+    ++kick_gen_;
   }
   cv_.notify_all();
 }
@@ -202,7 +204,8 @@ int RollingReplicator::run_single() {
 using Clock = std::chrono::steady_clock;
 
 struct RollingReplicator::Stream {
-  std::unique_ptr<SyncPeer> peer;        // touched by the stream's thread only
+  std::unique_ptr<SyncPeer> peer;        // touched by the stream's thread only (and its chain's reader)
+  std::unique_ptr<SyncClient> client;    // on `peer`
   std::atomic<bool> connected{false};    // read by the log reader
   std::thread thread;
 };
@@ -225,16 +228,15 @@ struct RollingReplicator::Shared {
   std::deque<RollingUnit> to_ack;
   std::condition_variable ack_cv;
   bool ack_stopping = false;
+  // Eager mode: the replica's mailbox states after each accepted APPLY
+  // MAILBOX, for rounds sent without asking (thread-safe on its own).
+  ReplicaStates states;
 };
 
 void RollingReplicator::stream_main(Stream& st, Shared& sh) {
-  std::optional<RollingUnit> carried;  // eager mode: this owner's next round, taken by this stream
   for (;;) {
     RollingUnit unit;
-    if (carried) {
-      unit = std::move(*carried);  // keys still busy, still counted in `running`
-      carried.reset();
-    } else {
+    {
       std::unique_lock lk(sh.mu);
       sh.cv.wait(lk, [&] { return sh.stopping || !sh.queue.empty(); });
       if (sh.stopping) break;
@@ -255,49 +257,44 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
       }
       if (p.ok()) {
         st.peer = std::move(*p);
+        // One client per connection: it knows which files the replica holds
+        // staged (dropped by a RESTART ahead of a later round).
+        st.client = std::make_unique<SyncClient>(*store_, *st.peer, opts_.client);
+        if (opts_.eager) st.client->set_replica_states(&sh.states);
       } else {
         failures.push_back("connect " + opts_.peer.host + ": " + p.error().describe());
         transport_down = true;
       }
     }
     st.connected = st.peer != nullptr;
-    size_t actions = 0;
     bool handed_over = false;  // to ack_main(), which also releases the seqs
-    if (st.peer) {
-      SyncClient client(*store_, *st.peer, opts_.client);
-      failures = run_rolling_unit(*store_, client, plan_rolling_cycle(unit.records), actions);
+    if (st.peer && opts_.eager) {
+      // `unit` is left holding what was not replicated.
+      failures = run_chain(st, sh, unit, transport_down);
+      handed_over = failures.empty();
+      if (transport_down) {
+        st.client.reset();
+        st.peer.reset();
+        st.connected = false;
+      }
+    } else if (st.peer) {
+      size_t actions = 0;
+      failures = run_rolling_unit(*store_, *st.client, plan_rolling_cycle(unit.records), actions);
       if (failures.empty()) {
         if (opts_.on_replicated) {
           std::vector<uint64_t> seqs;
           for (auto& r : unit.records) seqs.push_back(r.seq);
           opts_.on_replicated(seqs);
         }
-        if (opts_.eager) {
-          {
-            std::lock_guard lk(sh.mu);
-            sh.to_ack.push_back(unit);
-          }
-          sh.ack_cv.notify_one();
-          handed_over = true;
-        } else {
-          store::ChangeBatch done{unit.records};
-          if (Status a = store_->ack_changes(done); !a.ok()) failures.push_back("acknowledge: " + a.error().describe());
-        }
+        store::ChangeBatch done{unit.records};
+        if (Status a = store_->ack_changes(done); !a.ok()) failures.push_back("acknowledge: " + a.error().describe());
       } else if (!st.peer->call(SyncCommand{"NOOP", "", {}, ""}).ok()) {
         // The connection itself is gone: the next unit reconnects.
+        st.client.reset();
         st.peer.reset();
         st.connected = false;
         transport_down = true;
       }
-    }
-    if (opts_.eager && failures.empty() && !stop_) carried = take_followers(unit, sh);
-    if (carried) {
-      {
-        std::lock_guard lk(mu_);
-        ++status_.cycles;
-        status_.changes_replicated += unit.records.size();
-      }
-      continue;  // ack_main() reports the progress once it acknowledged
     }
     {
       std::lock_guard lk(sh.mu);
@@ -322,10 +319,11 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
     }
     {
       std::lock_guard lk(mu_);
-      ++status_.cycles;
-      if (failures.empty()) {
-        status_.changes_replicated += unit.records.size();
-      } else {
+      if (!opts_.eager) {
+        ++status_.cycles;  // (a chain counts its rounds as they are reported)
+        if (failures.empty()) status_.changes_replicated += unit.records.size();
+      }
+      if (!failures.empty()) {
         status_.failures = failures;
         status_.last_error = failures.front();
       }
@@ -343,6 +341,226 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
     }
   }
   if (st.peer) (void)st.peer->call(SyncCommand{"EXIT", "", {}, ""});
+}
+
+void RollingReplicator::report_replicated(RollingUnit&& unit, Shared& sh) {
+  if (opts_.on_replicated) {
+    std::vector<uint64_t> seqs;
+    for (auto& r : unit.records) seqs.push_back(r.seq);
+    opts_.on_replicated(seqs);
+  }
+  size_t n = unit.records.size();
+  {
+    std::lock_guard lk(sh.mu);
+    sh.to_ack.push_back(std::move(unit));
+  }
+  sh.ack_cv.notify_one();
+  std::lock_guard lk(mu_);
+  ++status_.cycles;
+  status_.changes_replicated += n;
+}
+
+// Eager mode. A round whose mailboxes the replica's state is known for goes
+// out without a question first (SyncClient::send_known_round), and while
+// the replica commits it, the owner's records written meanwhile go out as
+// the next round on the same connection: the replica applies them in order,
+// so its commits follow each other without waiting for this side. At most
+// two rounds are outstanding (one being applied, one queued behind it); a
+// third waits and then carries everything written by then. A reader thread
+// takes the replies, so a write is sent as soon as it commits.
+//
+// Anything else (first contact with a mailbox, users, deletions, seen
+// state, big uploads) runs the full path once nothing is outstanding. A
+// refused round (the known state was wrong, or any error) stops the chain:
+// what is outstanding is read, then the refused rounds' records run the full
+// path at once, which asks the replica and repairs (CRC mismatch -> full
+// compare), so a stale state costs one round, not a back-off.
+std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, RollingUnit& unit,
+                                                      bool& transport_down) {
+  SyncClient& client = *st.client;
+  struct Flight {
+    RollingUnit unit;
+    SentRound round;
+  };
+  struct Settled {
+    Flight flight;
+    Status status;
+  };
+  // Shared with the reader thread, under mu_; the reader waits on recv_cv,
+  // this thread on cv_ (which kick() also wakes).
+  std::deque<Flight> sent;
+  std::deque<Settled> settled;
+  bool reader_stop = false, connection_lost = false;
+  std::condition_variable recv_cv;
+  // Started with the first pipelined round: a chain of one full-path round
+  // (first contact, a deletion) does not pay for a thread.
+  std::thread reader;
+  // Reads the replies of the oldest round written; false if none is queued.
+  auto settle_one = [&](bool wait) -> bool {
+    Flight f;
+    bool lost = false;
+    {
+      std::unique_lock lk(mu_);
+      if (wait) recv_cv.wait(lk, [&] { return reader_stop || !sent.empty(); });
+      if (sent.empty()) return false;
+      f = std::move(sent.front());
+      sent.pop_front();
+      lost = connection_lost;
+    }
+    Status s;
+    if (lost) {
+      // Replies that can no longer be read: the round's outcome is unknown.
+      for (auto& [name, _] : f.round.after) sh.states.forget(name);
+      s = Error(Errc::Io, "Replica connection failed", "earlier reply lost");
+    } else {
+      s = client.receive_round(f.round, lost);
+    }
+    // Waiting writers are released from here, not after a hop to the
+    // sending thread (on a busy machine every hop is a wait for a core).
+    if (s.ok()) report_replicated(std::move(f.unit), sh);
+    {
+      std::lock_guard lk(mu_);
+      if (lost) connection_lost = true;
+      settled.push_back(Settled{std::move(f), std::move(s)});
+    }
+    cv_.notify_all();
+    return true;
+  };
+
+  RollingUnit keys_only;
+  keys_only.keys = unit.keys;
+  RollingUnit failed;
+  failed.keys = unit.keys;
+  std::vector<std::string> failures;
+  std::optional<RollingUnit> todo = std::move(unit);
+  size_t outstanding = 0;
+  bool broken = false;
+  uint64_t seen_kick = 0;
+  auto fail_unit = [&](RollingUnit&& u) {
+    failed.records.insert(failed.records.end(), u.records.begin(), u.records.end());
+    broken = true;
+  };
+  // Bounded: each pass sends a round, takes replies, or waits (at most
+  // 100 ms) for one of them.
+  for (size_t pass = 0; pass < 100000000; ++pass) {
+    std::deque<Settled> done;
+    {
+      std::lock_guard lk(mu_);
+      done.swap(settled);
+      if (connection_lost) transport_down = true;
+    }
+    for (auto& d : done) {
+      --outstanding;
+      if (!d.status.ok()) {
+        CYR_LOG(Info, "sync_client", "rolling: a pipelined round was refused (%s %s); the full path follows",
+                d.status.error().user_message.c_str(), d.status.error().detail.c_str());
+        fail_unit(std::move(d.flight.unit));
+      }
+    }
+    if ((broken || stop_) && todo) {
+      fail_unit(std::move(*todo));
+      todo.reset();
+    }
+    if (broken || stop_) {
+      if (outstanding == 0) break;
+    } else {
+      if (!todo && outstanding < 2) {
+        {
+          std::lock_guard lk(mu_);
+          seen_kick = kick_gen_;
+        }
+        todo = take_followers(keys_only, sh);
+      }
+      if (todo && outstanding < 2) {
+        RollingPlan plan = plan_rolling_cycle(todo->records);
+        std::optional<SentRound> round;
+        if (plan.users.empty() && plan.metas.empty() && plan.unmailboxes.empty() && !plan.mailboxes.empty()) {
+          auto r = client.send_known_round(std::vector<std::string>(plan.mailboxes.begin(), plan.mailboxes.end()));
+          if (!r.ok()) {
+            // Could not write: nothing more can be read either.
+            failures.push_back("send: " + r.error().describe());
+            {
+              std::lock_guard lk(mu_);
+              connection_lost = true;
+            }
+            transport_down = true;
+            fail_unit(std::move(*todo));
+            todo.reset();
+            continue;
+          }
+          round = std::move(*r);
+        }
+        if (round) {
+          {
+            std::lock_guard lk(mu_);
+            sent.push_back(Flight{std::move(*todo), std::move(*round)});
+          }
+          if (!reader.joinable()) {
+            try {
+              reader = std::thread([&] {
+                while (settle_one(true)) {
+                }
+              });
+            } catch (const std::system_error&) {
+              settle_one(false);  // no thread to spare: this round is read here, unpipelined
+            }
+          }
+          recv_cv.notify_one();
+          ++outstanding;
+          todo.reset();
+          continue;
+        }
+        if (outstanding == 0) {
+          // The full path, with nothing outstanding on the connection.
+          size_t actions = 0;
+          auto f = run_rolling_unit(*store_, client, plan, actions);
+          if (f.empty()) {
+            report_replicated(std::move(*todo), sh);
+          } else {
+            failures = f;
+            fail_unit(std::move(*todo));
+          }
+          todo.reset();
+          continue;
+        }
+        // else: wait until the outstanding rounds are answered
+      }
+      if (!todo && outstanding == 0) break;  // nothing written meanwhile: the chain ends
+    }
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::milliseconds(100), [&] {
+      return stop_.load() || !settled.empty() || (!todo && outstanding < 2 && kick_gen_ != seen_kick);
+    });
+  }
+  {
+    std::lock_guard lk(mu_);
+    reader_stop = true;
+  }
+  recv_cv.notify_all();
+  if (reader.joinable()) reader.join();
+  if (!failed.records.empty() && !transport_down && !stop_ && failures.empty()) {
+    // A refused pipelined round: the full path asks the replica, compares
+    // and repairs. The records are replayed in seq order.
+    std::sort(failed.records.begin(), failed.records.end(),
+              [](const store::ChangeRecord& a, const store::ChangeRecord& b) { return a.seq < b.seq; });
+    size_t actions = 0;
+    auto f = run_rolling_unit(*store_, client, plan_rolling_cycle(failed.records), actions);
+    if (f.empty()) {
+      report_replicated(std::move(failed), sh);
+      failed = RollingUnit{};
+      failed.keys = keys_only.keys;
+    } else {
+      failures = f;
+    }
+  }
+  if (!failed.records.empty()) {
+    if (failures.empty()) failures.push_back(stop_ ? "stopping" : "replica connection failed");
+    if (!transport_down && !st.peer->call(SyncCommand{"NOOP", "", {}, ""}).ok()) transport_down = true;
+  } else {
+    failures.clear();
+  }
+  unit = std::move(failed);
+  return failures;
 }
 
 // Eager mode: acknowledges what the streams replicated, several units in

@@ -118,6 +118,8 @@ class RollingReplicator {
   int run_parallel();
   void stream_main(Stream& s, Shared& sh);
   std::optional<RollingUnit> take_followers(const RollingUnit& done, Shared& sh);
+  std::vector<std::string> run_chain(Stream& st, Shared& sh, RollingUnit& unit, bool& transport_down);
+  void report_replicated(RollingUnit&& unit, Shared& sh);
   void ack_main(Shared& sh);
 
   std::shared_ptr<store::Store> store_;
@@ -126,6 +128,7 @@ class RollingReplicator {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool kicked_ = false;  // under mu_
+  uint64_t kick_gen_ = 0;  // under mu_: kick() calls so far (eager chains wait for the next)
   RollingStatus status_;
   std::thread thread_;
 };

@@ -107,11 +107,55 @@ static Result<MailboxState> local_state(store::Store& s, const std::string& name
   return m;
 }
 
+std::optional<ReplicaMailbox> ReplicaStates::get(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = map_.find(name);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ReplicaStates::put(const std::string& name, const ReplicaMailbox& m) {
+  std::lock_guard lk(mu_);
+  if (map_.size() >= max_ && !map_.count(name)) map_.clear();
+  map_[name] = m;
+}
+
+void ReplicaStates::forget(const std::string& name) {
+  std::lock_guard lk(mu_);
+  map_.erase(name);
+}
+
+void ReplicaStates::forget_tree(const std::string& name) {
+  std::lock_guard lk(mu_);
+  map_.erase(name);
+  std::string below = name + ".";
+  for (auto it = map_.lower_bound(below); it != map_.end() && it->first.starts_with(below);) it = map_.erase(it);
+}
+
+size_t ReplicaStates::size() const {
+  std::lock_guard lk(mu_);
+  return map_.size();
+}
+
 SyncClient::SyncClient(store::Store& local, SyncPeer& peer, SyncClientOptions opts)
     : local_(local), peer_(peer), opts_(std::move(opts)) {}
 
 void SyncClient::note(const std::string& line) {
   if (opts_.progress) opts_.progress(line);
+}
+
+void SyncClient::record_applied(const MailboxState& sent, const std::vector<store::MessageRecord>& records) {
+  if (!states_) return;
+  // The replica raises LAST_UID and HIGHESTMODSEQ to the records it applied
+  // (which may be a little newer than the header read before them) and has
+  // just checked that its SYNC_CRC equals the one sent.
+  ReplicaMailbox r{sent.uniqueid, sent.last_uid, sent.highestmodseq, sent.crcs};
+  for (auto& x : records) {
+    r.last_uid = std::max(r.last_uid, x.uid);
+    r.highestmodseq = std::max(r.highestmodseq, x.modseq);
+  }
+  if (r.crcs == SyncCrcs{0, 0}) return states_->forget(sent.name);  // nothing to check the next round against
+  states_->put(sent.name, r);
 }
 
 Result<SyncClient::Replies> SyncClient::call(const char* verb, const char* name, Value arg) {
@@ -269,6 +313,7 @@ Status SyncClient::update_once(const std::string& name, const std::optional<Mail
   MailboxState m = std::move(*st);
   if (remote && remote->uniqueid == m.uniqueid && header_differences(m, *remote).empty()) {
     ++stats_.mailboxes_unchanged;
+    record_applied(m, {});
     return {};
   }
   store::ModSeq since = remote && remote->uniqueid == m.uniqueid ? remote->highestmodseq : 0;
@@ -289,7 +334,155 @@ Status SyncClient::update_once(const std::string& name, const std::optional<Mail
   auto r = call("APPLY", "MAILBOX", mailbox_to_dlist(m, true));
   if (!r.ok()) return r.take_error();
   ++stats_.mailboxes_applied;
+  record_applied(m, m.records);
   return {};
+}
+
+// Above this many bytes of new files in one round, asking the replica
+// which it already holds (APPLY RESERVE, one round trip) is worth it;
+// below, uploading them is cheaper than the question.
+constexpr uint64_t kKnownRoundMaxUpload = 1u << 20;
+
+Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<std::string>& names) {
+  if (!states_) return std::optional<SentRound>();
+  struct Prepared {
+    MailboxState m;
+    std::vector<store::MessageRecord> files;
+  };
+  std::vector<Prepared> todo;
+  uint64_t upload_bytes = 0;
+  size_t upload_files = 0;
+  // Everything is read and decided before anything is written: a round is
+  // sent whole or not at all.
+  for (auto& name : names) {
+    auto known = states_->get(name);
+    if (!known) return std::optional<SentRound>();
+    auto info = local_.lookup(name);
+    if (!info.ok() || info->uniqueid != known->uniqueid) return std::optional<SentRound>();
+    auto ch = local_.changes_since(name, known->highestmodseq);
+    if (!ch.ok()) return ch.take_error();
+    Prepared p;
+    std::vector<store::MessageRecord> recs;
+    bool appends_only = ch->expunged.empty();
+    for (auto& r : ch->changed) {
+      // Written after the header was read: the next round carries it.
+      if (r.modseq > info->highestmodseq) continue;
+      if (r.uid <= known->last_uid) appends_only = false;
+      recs.push_back(std::move(r));
+    }
+    SyncCrcs crcs = known->crcs;
+    if (appends_only) {
+      // SYNC_CRC is an XOR over the records: the new ones are XORed in.
+      for (auto& r : recs) {
+        CrcRecord c = crc_record_of(r);
+        crcs.basic ^= record_crc_basic(c);
+        crcs.annot ^= record_crc_annot(c);
+      }
+      p.m = mailbox_state_of(*info, crcs);
+      if (auto a = local_.annotations(name); a.ok()) p.m.annotations = std::move(*a);
+    } else {
+      // A changed or expunged old record: its old contribution is unknown
+      // here, so the CRCs come from every record (as the full path does).
+      auto st = local_state(local_, name, true);
+      if (!st.ok()) return st.take_error();
+      if (st->uniqueid != known->uniqueid) return std::optional<SentRound>();
+      p.m = std::move(*st);
+      recs.clear();
+      for (auto& r : p.m.records)
+        if (r.modseq > known->highestmodseq) recs.push_back(r);
+    }
+    for (auto& r : recs) {
+      if (r.uid <= known->last_uid || r.expunged()) continue;
+      upload_bytes += r.size;
+      ++upload_files;
+      p.files.push_back(r);
+    }
+    if (upload_files > opts_.batch_size || upload_bytes > kKnownRoundMaxUpload) return std::optional<SentRound>();
+    p.m.records = std::move(recs);
+    p.m.since_modseq = known->highestmodseq;
+    p.m.since_crcs = known->crcs;
+    todo.push_back(std::move(p));
+  }
+
+  SentRound round;
+  auto send = [&](SyncCommand cmd, const std::string& expect) -> Status {
+    CYR_TRY(peer_.send(cmd));
+    round.expect.push_back(expect);
+    return {};
+  };
+  if (!staged_.empty()) {
+    // The previous round's staged files, dropped ahead of this round in the
+    // same write instead of a round trip of its own after that round.
+    CYR_TRY(send(SyncCommand{"RESTART", "", {}, ""}, ""));
+    staged_.clear();
+  }
+  for (auto& p : todo) {
+    Value batch = Value::list();
+    size_t files = 0;
+    for (auto& r : p.files) {
+      std::string hex = r.guid.to_hex();
+      if (staged_.count(hex)) continue;
+      auto body = local_.read_message(p.m.name, r.uid);
+      if (!body.ok() || body->size() != r.size || mail::MessageGuid::of(*body) != r.guid) {
+        // As upload(): never a file that is not what its record says; the
+        // replica then refuses the APPLY MAILBOX and the full path decides.
+        CYR_LOG(Info, opts_.sid, "sync_client: %s uid %u: file missing or does not match its GUID; not sent",
+                p.m.name.c_str(), r.uid);
+        continue;
+      }
+      FileLiteral f;
+      f.partition = p.m.partition;
+      f.guid = hex;
+      f.size = body->size();
+      f.body = std::move(*body);
+      batch.push(Value::file(std::move(f)));
+      staged_.insert(hex);
+      ++stats_.messages_uploaded;
+      stats_.bytes_uploaded += r.size;
+      if (++files >= opts_.upload_batch_files) {
+        CYR_TRY(send(make_command("APPLY", "MESSAGE", std::move(batch)), ""));
+        batch = Value::list();
+        files = 0;
+      }
+    }
+    if (files > 0) CYR_TRY(send(make_command("APPLY", "MESSAGE", std::move(batch)), ""));
+    note("APPLY MAILBOX " + p.m.name + " (" + std::to_string(p.m.records.size()) + " records, pipelined)");
+    CYR_TRY(send(make_command("APPLY", "MAILBOX", mailbox_to_dlist(p.m, true)), p.m.name));
+    ReplicaMailbox after{p.m.uniqueid, p.m.last_uid, p.m.highestmodseq, p.m.crcs};
+    for (auto& x : p.m.records) {
+      after.last_uid = std::max(after.last_uid, x.uid);
+      after.highestmodseq = std::max(after.highestmodseq, x.modseq);
+    }
+    round.after.emplace_back(p.m.name, after);
+    round.records += p.m.records.size();
+    // Until the replica answers, nobody may build on the old state: the
+    // next round of this mailbox (pipelined) starts from `after`.
+    states_->put(p.m.name, after);
+  }
+  CYR_TRY(peer_.flush());
+  return std::optional<SentRound>(std::move(round));
+}
+
+Status SyncClient::receive_round(const SentRound& round, bool& transport_failed) {
+  transport_failed = false;
+  Status first;
+  for (auto& expect : round.expect) {
+    auto r = peer_.receive();
+    if (!r.ok()) {
+      transport_failed = true;
+      first = r.take_error();
+      break;
+    }
+    const SyncReply& fin = final_reply(*r);
+    if (fin.kind != ReplyKind::Ok && first.ok()) {
+      Error e = error_from_reply(fin);
+      if (!expect.empty()) e.detail = expect;
+      first = std::move(e);
+    }
+  }
+  if (!first.ok() && states_)
+    for (auto& [name, _] : round.after) states_->forget(name);
+  return first;
 }
 
 Result<bool> SyncClient::send_partial(const std::string& name, const std::optional<MailboxState>& remote) {
@@ -356,6 +549,9 @@ Status SyncClient::update_batched(const std::string& name, std::optional<Mailbox
 }
 
 Status SyncClient::update_mailbox(const std::string& name, std::optional<MailboxState> remote) {
+  // Partial batches and repairs below change the replica: known again only
+  // after a complete APPLY MAILBOX.
+  if (states_) states_->forget(name);
   Status st = update_batched(name, remote, false);
   if (st.ok()) return st;
   std::string code = reply_code(st.error());
@@ -696,6 +892,10 @@ Status SyncClient::sync_user(const std::string& userid) {
       v.add_str("NEWMBOXNAME", n);
       v.add_str("PARTITION", info->partition);
       note("APPLY RENAME " + it->second->name + " -> " + n);
+      if (states_) {
+        states_->forget_tree(it->second->name);
+        states_->forget_tree(n);
+      }
       auto r = call("APPLY", "RENAME", std::move(v));
       if (!r.ok()) return r.take_error();
       renamed = true;
@@ -784,6 +984,7 @@ Status SyncClient::sync_all() {
 }
 
 Status SyncClient::unmailbox(const std::string& name) {
+  if (states_) states_->forget_tree(name);
   note("APPLY UNMAILBOX " + name);
   auto r = call("APPLY", "UNMAILBOX", Value::str(name));
   if (!r.ok() && r.error().code != Errc::NotFound) return r.take_error();
@@ -791,6 +992,7 @@ Status SyncClient::unmailbox(const std::string& name) {
 }
 
 Status SyncClient::unuser(const std::string& userid) {
+  if (states_) states_->forget_tree(user_inbox_name(userid));
   auto r = call("APPLY", "UNUSER", Value::str(userid));
   if (!r.ok() && r.error().code != Errc::NotFound) return r.take_error();
   return {};

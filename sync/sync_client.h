@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,6 +54,46 @@ struct SyncStats {
   uint64_t copied_back = 0;
 };
 
+// What a replica mailbox holds after an APPLY MAILBOX it accepted from a
+// client of this node: enough to send the next change without asking first
+// (GET MAILBOXES). The replica checks SINCE_MODSEQ and SINCE_CRC against its
+// own state and its SYNC_CRC after applying, so a stale entry (someone else
+// wrote to the replica) costs one refused APPLY, then the full path.
+struct ReplicaMailbox {
+  std::string uniqueid;
+  store::Uid last_uid = 0;
+  store::ModSeq highestmodseq = 0;
+  SyncCrcs crcs{0, 0};
+};
+
+// Replica mailbox states, shared by the streams of one rolling replicator
+// (an owner's rounds may run on different streams over time). Bounded: the
+// whole map is dropped when it reaches `max` entries (each mailbox is then
+// asked once more). Thread-safe.
+class ReplicaStates {
+ public:
+  explicit ReplicaStates(size_t max = 100000) : max_(max) {}
+  std::optional<ReplicaMailbox> get(const std::string& name) const;
+  void put(const std::string& name, const ReplicaMailbox& m);
+  void forget(const std::string& name);
+  // `name` and every mailbox below it (UNMAILBOX, RENAME, UNUSER).
+  void forget_tree(const std::string& name);
+  size_t size() const;
+
+ private:
+  size_t max_;
+  mutable std::mutex mu_;
+  std::map<std::string, ReplicaMailbox> map_;
+};
+
+// One round written by SyncClient::send_known_round() whose replies are not
+// read yet.
+struct SentRound {
+  std::vector<std::string> expect;  // per command sent: its mailbox for APPLY MAILBOX, else ""
+  std::vector<std::pair<std::string, ReplicaMailbox>> after;  // the replica's states once applied
+  size_t records = 0;
+};
+
 // The Cyrus response code of a NO reply turned into an Error
 // ("IMAP_SYNC_CHECKSUM Checksum Failure"); reply_code() reads it back.
 Error error_from_reply(const SyncReply& r);
@@ -85,6 +126,29 @@ class SyncClient {
 
   const SyncStats& stats() const { return stats_; }
 
+  // Every APPLY MAILBOX the replica accepts is recorded in `states`, and a
+  // mailbox is forgotten before anything else touches it (null: none).
+  void set_replica_states(ReplicaStates* states) { states_ = states; }
+
+  // The steady state of rolling replication between two of our nodes: for
+  // mailboxes whose replica state is recorded, writes RESTART (if files are
+  // staged from an earlier round), APPLY MESSAGE with the new files and
+  // APPLY MAILBOX with the records changed since, SINCE_MODSEQ/SINCE_CRC
+  // set, and returns without reading the replies (SyncPeer::send). Only
+  // standard csync commands. nullopt, with nothing sent, when a mailbox is
+  // not recorded, has another uniqueid here, has more new messages than
+  // batch_size or more than 1 MiB of them (worth an APPLY RESERVE): the
+  // caller then runs sync_mailboxes(), after reading outstanding replies.
+  // An error: the connection failed while writing.
+  Result<std::optional<SentRound>> send_known_round(const std::vector<std::string>& names);
+  // Reads the replies of `round` (all of them unless the connection fails,
+  // which sets `transport_failed`). Ok: the replica applied everything and
+  // `states` holds the new states; else the round's mailboxes are forgotten
+  // and the first refusal is returned. Touches only the peer's receiving
+  // side and `states`, so it may run on another thread than the sender's
+  // (one round at a time, in the order sent).
+  Status receive_round(const SentRound& round, bool& transport_failed);
+
  private:
   using Replies = std::vector<SyncReply>;
   struct RemoteUser {
@@ -111,6 +175,8 @@ class SyncClient {
   Status sync_user_meta(const std::string& userid, const RemoteUser& remote,
                         const std::vector<std::string>& local_names);
   void note(const std::string& line);
+  // After an APPLY MAILBOX of `sent` (records: those sent) was accepted.
+  void record_applied(const MailboxState& sent, const std::vector<store::MessageRecord>& records);
 
   store::Store& local_;
   SyncPeer& peer_;
@@ -119,6 +185,7 @@ class SyncClient {
   std::set<std::string> staged_;          // GUIDs the replica holds staged this session
   std::vector<std::string> remote_names_; // replica folders to RESERVE from
   std::map<std::string, std::set<std::string>> seen_hints_;  // userid -> foreign mailbox uniqueids
+  ReplicaStates* states_ = nullptr;
 };
 
 // userid -> uniqueids of mailboxes that user does not own but has seen state

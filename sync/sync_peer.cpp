@@ -11,6 +11,21 @@ const SyncReply& final_reply(const std::vector<SyncReply>& replies) {
   return replies.back();
 }
 
+Status SyncPeer::send(const SyncCommand& cmd) {
+  auto r = call(cmd);
+  std::lock_guard lk(held_mu_);
+  held_.push_back(std::move(r));
+  return {};
+}
+
+Result<std::vector<SyncReply>> SyncPeer::receive() {
+  std::lock_guard lk(held_mu_);
+  if (held_.empty()) return Error(Errc::Internal, "no reply outstanding");
+  auto r = std::move(held_.front());
+  held_.pop_front();
+  return r;
+}
+
 namespace {
 // Feeds `bytes` through a framer and returns each complete line.
 Result<std::vector<RawLine>> frame_all(std::string_view bytes, LineFramer& framer) {

@@ -6,9 +6,19 @@
 // Implementations: LoopbackPeer (below; in-process, through the byte codec,
 // for tests and tools) and TcpSyncPeer (sync/sync_transport.h).
 // A peer is used by one thread at a time.
+//
+// Pipelining: send() queues a command, flush() writes what was queued,
+// receive() reads the replies of the oldest command sent and not received
+// yet; the replica executes commands in order, so a client can have the
+// next round on the wire while the replica commits the previous one.
+// send()/flush() and receive() may run on two threads (one each); call()
+// must not be used while replies are outstanding. The defaults run call()
+// inside send() (no overlap, same results), so every peer supports them.
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,9 +33,16 @@ class SyncPeer {
  public:
   virtual ~SyncPeer() = default;
   virtual Result<std::vector<SyncReply>> call(const SyncCommand& cmd) = 0;
+  virtual Status send(const SyncCommand& cmd);
+  virtual Status flush() { return {}; }
+  virtual Result<std::vector<SyncReply>> receive();
   // Bytes written and read so far (for logs and benchmarks).
   virtual uint64_t bytes_sent() const { return 0; }
   virtual uint64_t bytes_received() const { return 0; }
+
+ private:
+  std::mutex held_mu_;  // send() and receive() may be on two threads
+  std::deque<Result<std::vector<SyncReply>>> held_;  // the defaults' replies, in order
 };
 
 // Runs a SyncServerSession in this process. Every command and reply goes

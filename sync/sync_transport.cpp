@@ -2,6 +2,8 @@
 #include "sync/sync_transport.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -47,7 +49,13 @@ Result<int> TcpSyncPeer::dial(const TcpPeerOptions& opts, const std::string& por
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) continue;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      // Pipelined rounds (sync_peer.h) write the next command while the
+      // previous reply is outstanding: Nagle would hold it until that ACK.
+      int one = 1;
+      (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      break;
+    }
     ::close(fd);
     fd = -1;
   }
@@ -220,7 +228,8 @@ TcpSyncPeer::~TcpSyncPeer() {
 void TcpSyncPeer::close() {
   if (fd_ < 0) return;
   if (imap_) (void)imap_simple("LOGOUT");
-  else if (send_all("EXIT\r\n").ok()) (void)read_text_line();
+  else if (pending_ == 0 && out_.empty() && send_all("EXIT\r\n").ok()) (void)read_text_line();
+  // (with replies outstanding, EXIT's reply could not be told apart: just close)
   ::close(fd_);
   fd_ = -1;
 }
@@ -280,6 +289,7 @@ Result<RawLine> TcpSyncPeer::read_line() {
 }
 
 Result<std::vector<SyncReply>> TcpSyncPeer::call(const SyncCommand& cmd) {
+  if (pending_ > 0 || !out_.empty()) return Error(Errc::Internal, "call() with pipelined replies outstanding");
   // Encode into memory: message files are at most a batch (bounded by the client).
   auto wire = encode_command(cmd);
   if (!wire.ok()) return wire.take_error();
@@ -296,6 +306,36 @@ Result<std::vector<SyncReply>> TcpSyncPeer::call(const SyncCommand& cmd) {
     }
   }
   CYR_TRY(send_all(*wire));
+  return read_reply(tag);
+}
+
+Status TcpSyncPeer::send(const SyncCommand& cmd) {
+  if (imap_) return SyncPeer::send(cmd);  // tagged replies: one command at a time
+  auto wire = encode_command(cmd);
+  if (!wire.ok()) return wire.take_error();
+  // Commands sent together leave in one write (one segment for a small
+  // round); a large upload goes out at once rather than piling up here.
+  out_ += *wire;
+  ++pending_;
+  if (out_.size() >= (1u << 20)) return flush();
+  return {};
+}
+
+Status TcpSyncPeer::flush() {
+  if (imap_ || out_.empty()) return {};
+  std::string bytes;
+  bytes.swap(out_);
+  return send_all(bytes);
+}
+
+Result<std::vector<SyncReply>> TcpSyncPeer::receive() {
+  if (imap_) return SyncPeer::receive();
+  if (pending_ == 0) return Error(Errc::Internal, "no reply outstanding");
+  --pending_;  // sent: flush() wrote it (the caller's order)
+  return read_reply("");
+}
+
+Result<std::vector<SyncReply>> TcpSyncPeer::read_reply(const std::string& tag) {
   std::vector<SyncReply> out;
   for (;;) {
     auto l = read_line();

@@ -16,6 +16,7 @@
 // does not answer, the csync port is used.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -54,6 +55,11 @@ class TcpSyncPeer final : public SyncPeer {
   ~TcpSyncPeer() override;
 
   Result<std::vector<SyncReply>> call(const SyncCommand& cmd) override;
+  // Pipelined on csync (commands queued by send() leave in one write at
+  // flush()); one at a time over IMAP.
+  Status send(const SyncCommand& cmd) override;
+  Status flush() override;
+  Result<std::vector<SyncReply>> receive() override;
   uint64_t bytes_sent() const override { return sent_; }
   uint64_t bytes_received() const override { return received_; }
   // Banner lines without "* " (e.g. "SASL PLAIN", "X-CYR-SYNC 1").
@@ -84,6 +90,8 @@ class TcpSyncPeer final : public SyncPeer {
   std::string next_tag() { return "S" + std::to_string(tag_counter_++); }
   Status send_all(std::string_view bytes);
   Result<RawLine> read_line();
+  // The reply lines of one command, up to its final line (tagged over IMAP).
+  Result<std::vector<SyncReply>> read_reply(const std::string& tag);
   Result<std::string> read_text_line();
 
   int fd_;
@@ -97,6 +105,8 @@ class TcpSyncPeer final : public SyncPeer {
   std::unique_ptr<ZstdEncoder> enc_;
   std::unique_ptr<ZstdDecoder> dec_;
   std::string raw_;  // received compressed bytes not decoded yet
+  std::string out_;  // pipelined commands not written yet
+  std::atomic<size_t> pending_{0};  // pipelined commands whose replies are not read yet
 };
 
 }  // namespace cyr::sync

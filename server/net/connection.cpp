@@ -50,6 +50,12 @@ const char* end_reason_name(EndReason r) {
 
 std::shared_ptr<Connection> Connection::create(TcpSocket socket, std::string sid) {
   auto ex = socket.get_executor();
+  // Every TCP service: each reply already leaves in one flush, and Nagle
+  // would hold a reply back until the client ACKed the previous one, which
+  // a client with nothing to send delays (up to 40 ms on Linux); pipelined
+  // csync rounds (two replies in a row) waited that long.
+  boost::system::error_code nd_ec;
+  socket.set_option(asio::ip::tcp::no_delay(true), nd_ec);
   std::string peer = tcp_peer(socket);
   return std::shared_ptr<Connection>(
       new Connection(Stream(std::in_place_type<TcpSocket>, std::move(socket)), ex, std::move(sid),

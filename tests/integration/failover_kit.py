@@ -66,6 +66,11 @@ class Proxy:
             except OSError:
                 c.close()
                 continue
+            # A wire does not hold bytes back: without TCP_NODELAY the
+            # proxy's own sockets delayed a pipelined csync round (or its
+            # second reply) until the previous one was ACKed, up to 40 ms.
+            for x in (c, u):
+                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.conns += [c, u]
             threading.Thread(target=self._pump, args=(c, u), daemon=True).start()

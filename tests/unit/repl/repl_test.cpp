@@ -469,5 +469,165 @@ TEST_F(Pair, BenchInitialSync) {
          std::chrono::duration<double>(t1 - t0).count(), n, secs, n / secs, c.stats().bytes_uploaded / secs / 1e6);
 }
 
+
+// Steady-state rounds on a large mailbox, one new message each: the full
+// path (GET MAILBOXES, every record read and CRC'd here, RESERVE, APPLY
+// MESSAGE, APPLY MAILBOX, RESTART) against a known round (APPLY MESSAGE +
+// APPLY MAILBOX, the new records only). In-process, so it shows the work per
+// round, not the round trips. Alternates the two; prints ms per round.
+TEST_F(Pair, BenchSteadyRounds) {
+  const char* n_env = ::getenv("CYR_REPL_ROUNDS_BENCH");
+  if (!n_env) GTEST_SKIP() << "set CYR_REPL_ROUNDS_BENCH=<messages in the mailbox> to run";
+  int n = std::max(1, std::atoi(n_env));
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.steady")).ok());
+  for (int i = 0; i < n; i += 500) {
+    store::AppendRequest req;
+    req.mailbox = "user.steady";
+    for (int j = i; j < std::min(n, i + 500); ++j) {
+      store::AppendMessage msg;
+      msg.source = store::MessageSource::memory(message("s" + std::to_string(j), 2000));
+      req.messages.push_back(std::move(msg));
+    }
+    ASSERT_TRUE(m.append(req).ok());
+  }
+  ReplicaStates states;
+  auto c = client();
+  c.set_replica_states(&states);
+  ASSERT_TRUE(c.sync_mailboxes({"user.steady"}).ok());
+  using clock = std::chrono::steady_clock;
+  double full = 0, known = 0;
+  const int rounds = 40;
+  for (int i = 0; i < rounds; ++i) {
+    append(master, "user.steady", "r" + std::to_string(i));
+    auto t0 = clock::now();
+    if (i % 2 == 0) {
+      ASSERT_TRUE(c.sync_mailboxes({"user.steady"}).ok());
+      ASSERT_TRUE(c.restart().ok());
+      full += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    } else {
+      auto r = c.send_known_round({"user.steady"});
+      ASSERT_TRUE(r.ok() && r->has_value());
+      bool lost = false;
+      ASSERT_TRUE(c.receive_round(**r, lost).ok());
+      known += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    }
+  }
+  printf("mailbox of %d messages: full path %.2f ms/round, known round %.2f ms/round (%d rounds each)\n", n,
+         full / (rounds / 2), known / (rounds / 2), rounds / 2);
+  expect_identical({"steady"});
+}
+
+
+// Rolling replication's steady state: once a mailbox's replica state is
+// recorded, a round goes out without asking (no GET), pipelined, and the
+// replica ends up identical; changes to old records (flags, expunge) take
+// the same round with CRCs from every record.
+TEST_F(Pair, KnownRoundsArePipelinedWithoutAskingAndMatchTheFullPath) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.pip")).ok());
+  for (int i = 0; i < 3; ++i) append(master, "user.pip", "p" + std::to_string(i));
+  ReplicaStates states;
+  std::string sent;
+  LoopbackPeer recording(server, &sent);
+  SyncClient c(*master.store, recording);
+  c.set_replica_states(&states);
+  ASSERT_TRUE(c.sync_mailboxes({"user.pip"}).ok());
+  ASSERT_TRUE(states.get("user.pip").has_value()) << "the full path records what the replica holds";
+
+  // Two rounds on the wire before either reply is read.
+  append(master, "user.pip", "p3");
+  append(master, "user.pip", "p4");
+  sent.clear();
+  auto r1 = c.send_known_round({"user.pip"});
+  ASSERT_TRUE(r1.ok()) << r1.error().describe();
+  ASSERT_TRUE(r1->has_value());
+  append(master, "user.pip", "p5");
+  store::StoreFlagsRequest fr;
+  fr.uids = store::UidSet::of({1});
+  fr.op = store::FlagOp::Add;
+  fr.flags.system = store::kFlagFlagged;
+  ASSERT_TRUE(m.store_flags("user.pip", fr).ok());
+  ASSERT_TRUE(m.expunge("user.pip", store::UidSet::of({2})).ok());
+  auto r2 = c.send_known_round({"user.pip"});
+  ASSERT_TRUE(r2.ok()) << r2.error().describe();
+  ASSERT_TRUE(r2->has_value());
+  bool lost = true;
+  EXPECT_TRUE(c.receive_round(**r1, lost).ok());
+  EXPECT_FALSE(lost);
+  auto second = c.receive_round(**r2, lost);
+  EXPECT_TRUE(second.ok()) << second.error().describe();
+  EXPECT_EQ(sent.find("GET"), std::string::npos) << "no question before a known round";
+  EXPECT_EQ(sent.find("RESERVE"), std::string::npos);
+  EXPECT_NE(sent.find("RESTART"), std::string::npos) << "the first round's staged files are dropped by the second";
+  expect_identical({"pip"});
+  auto known = states.get("user.pip");
+  auto info = m.lookup("user.pip");
+  ASSERT_TRUE(known && info.ok());
+  EXPECT_EQ(known->highestmodseq, info->highestmodseq);
+  EXPECT_EQ(known->last_uid, info->last_uid);
+}
+
+// A recorded state that is wrong (someone else wrote to the replica): the
+// replica refuses the round (SINCE_MODSEQ/SINCE_CRC), the state is
+// forgotten, and the full path repairs; nothing is lost.
+TEST_F(Pair, StaleKnownStateIsRefusedForgottenAndRepairedByTheFullPath) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.st")).ok());
+  append(master, "user.st", "s0");
+  ReplicaStates states;
+  auto c = client();
+  c.set_replica_states(&states);
+  ASSERT_TRUE(c.sync_mailboxes({"user.st"}).ok());
+  // Another client changes the replica (a flag change arrives by the full path).
+  store::StoreFlagsRequest fr;
+  fr.uids = store::UidSet::of({1});
+  fr.op = store::FlagOp::Add;
+  fr.flags.system = store::kFlagSeen;
+  ASSERT_TRUE(m.store_flags("user.st", fr).ok());
+  ASSERT_TRUE(client().sync_mailboxes({"user.st"}).ok());
+  append(master, "user.st", "s1");
+  auto r = c.send_known_round({"user.st"});
+  ASSERT_TRUE(r.ok() && r->has_value());
+  bool lost = false;
+  auto st = c.receive_round(**r, lost);
+  ASSERT_FALSE(st.ok()) << "the replica must notice the stale SINCE_MODSEQ";
+  EXPECT_FALSE(lost);
+  EXPECT_EQ(reply_code(st.error()), "IMAP_SYNC_CHANGED");
+  EXPECT_FALSE(states.get("user.st").has_value());
+  auto again = c.send_known_round({"user.st"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value()) << "a forgotten mailbox goes the full path";
+  ASSERT_TRUE(c.sync_mailboxes({"user.st"}).ok());
+  expect_identical({"st"});
+}
+
+// A recorded state whose SYNC_CRC is wrong (HIGHESTMODSEQ right): the
+// replica compares SINCE_CRC with its own records and refuses the round.
+TEST_F(Pair, KnownRoundWithAWrongCrcIsRefused) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.crc")).ok());
+  append(master, "user.crc", "c0");
+  ReplicaStates states;
+  auto c = client();
+  c.set_replica_states(&states);
+  ASSERT_TRUE(c.sync_mailboxes({"user.crc"}).ok());
+  auto known = states.get("user.crc");
+  ASSERT_TRUE(known);
+  // The right SINCE_MODSEQ with a wrong SINCE_CRC: refused before applying.
+  ReplicaMailbox wrong = *known;
+  wrong.crcs.basic ^= 0x5a5a5a5au;
+  states.put("user.crc", wrong);
+  append(master, "user.crc", "c1");
+  auto r = c.send_known_round({"user.crc"});
+  ASSERT_TRUE(r.ok() && r->has_value());
+  bool lost = false;
+  auto st = c.receive_round(**r, lost);
+  ASSERT_FALSE(st.ok());
+  EXPECT_FALSE(states.get("user.crc").has_value());
+  ASSERT_TRUE(c.sync_mailboxes({"user.crc"}).ok());
+  expect_identical({"crc"});
+}
+
 }  // namespace
 }  // namespace cyr::sync

@@ -241,5 +241,71 @@ TEST(RollingStreams, AKickReplicatesAtOnceAndProgressIsReported) {
   rep.stop();
 }
 
+
+// Eager mode keeps the replica's mailbox states and sends later rounds
+// without asking. When someone else changed the replica meanwhile, the
+// round is refused (SINCE_MODSEQ), and the full path replicates it at once:
+// nothing is lost and the replica ends equal.
+TEST(RollingStreams, EagerRoundOnAStaleStateFallsBackToTheFullPath) {
+  Node master("rs_stale_m"), replica("rs_stale_r");
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
+  std::atomic<int> sessions{0};
+  std::mutex smu;
+  RollingOptions o;
+  o.streams = 2;
+  o.poll = std::chrono::hours(1);  // only kicks start passes
+  o.eager = true;
+  o.status_file = master.dir + "/rolling.status";
+  o.connect = [&]() -> Result<std::unique_ptr<SyncPeer>> {
+    std::lock_guard lk(smu);
+    auto server = std::make_shared<SyncServerSession>(
+        *replica.store, SyncServerOptions{replica.dir + "/stage" + std::to_string(++sessions), {}, "test"});
+    struct Owning final : SyncPeer {
+      std::shared_ptr<SyncServerSession> s;
+      LoopbackPeer p;
+      explicit Owning(std::shared_ptr<SyncServerSession> srv) : s(std::move(srv)), p(*s) {}
+      Result<std::vector<SyncReply>> call(const SyncCommand& cmd) override { return p.call(cmd); }
+    };
+    return std::unique_ptr<SyncPeer>(new Owning(server));
+  };
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.fred")).ok());
+  RollingReplicator rep(master.store, o);
+  rep.start();
+  auto drained = [&](size_t want) {
+    return wait_until([&] {
+      auto p = m.read_changes(10);
+      return replica_count(*replica.store, "user.fred") == want && p.ok() && p->records.empty();
+    });
+  };
+  ASSERT_TRUE(m.append(one_message("user.fred", message("a0"))).ok());
+  rep.kick();
+  ASSERT_TRUE(drained(1));
+  ASSERT_TRUE(m.append(one_message("user.fred", message("a1"))).ok());
+  rep.kick();
+  ASSERT_TRUE(drained(2)) << "a known round";
+  // Another client moves the replica on: a flag change, replicated by it.
+  store::StoreFlagsRequest fr;
+  fr.uids = store::UidSet::of({1});
+  fr.op = store::FlagOp::Add;
+  fr.flags.system = store::kFlagFlagged;
+  ASSERT_TRUE(m.store_flags("user.fred", fr).ok());
+  {
+    SyncServerSession other(*replica.store, SyncServerOptions{replica.dir + "/stage-other", {}, "test"});
+    LoopbackPeer op(other);
+    SyncClient c(m, op);
+    ASSERT_TRUE(c.sync_mailboxes({"user.fred"}).ok());
+  }
+  ASSERT_TRUE(m.append(one_message("user.fred", message("a2"))).ok());
+  rep.kick();
+  EXPECT_TRUE(drained(3)) << "the refused round must be replicated by the full path";
+  rep.stop();
+  SyncServerSession check(*replica.store, SyncServerOptions{replica.dir + "/stage-check", {}, "test"});
+  LoopbackPeer cp(check);
+  auto report = verify(m, cp, {"fred"});
+  ASSERT_TRUE(report.ok()) << report.error().describe();
+  EXPECT_TRUE(report->identical()) << (report->differences.empty() ? "" : report->differences.front());
+}
+
 }  // namespace
 }  // namespace cyr::sync
