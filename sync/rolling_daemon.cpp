@@ -477,7 +477,9 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
         if (plan.users.empty() && plan.metas.empty() && plan.unmailboxes.empty() && !plan.mailboxes.empty()) {
           auto r = client.send_known_round(std::vector<std::string>(plan.mailboxes.begin(), plan.mailboxes.end()));
           if (!r.ok()) {
-            // Could not write: nothing more can be read either.
+            // Could not write: nothing more can be read either, and what the
+            // replica holds of these mailboxes is unknown.
+            for (auto& name : plan.mailboxes) sh.states.forget(name);
             failures.push_back("send: " + r.error().describe());
             {
               std::lock_guard lk(mu_);
