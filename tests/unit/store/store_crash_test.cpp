@@ -283,11 +283,20 @@ void crash_between_commit_and_flush(FileFate fate) {
     ::_exit(127);
   }
   ::close(fds[1]);
-  auto kill_child = [&] {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-  };
+  // Killed on every way out, failed assertions included: the child blocks
+  // forever by design.
+  struct Reaper {
+    pid_t pid;
+    bool done = false;
+    void operator()() {
+      if (done) return;
+      done = true;
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+    ~Reaper() { (*this)(); }
+  } kill_child{pid};
   // Wait (bounded) for the child's batch to reach its flushes.
   struct pollfd pfd{fds[0], POLLIN, 0};
   char c = 0;
