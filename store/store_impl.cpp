@@ -1948,9 +1948,14 @@ void StoreImpl::clear_synced_rows() {
   }
   if (fenced_.load()) return;
   for (auto& [id, rows] : all) {
-    auto sh = shard_entry(id);
-    if (!sh.ok()) continue;
-    Shard& s = **sh;
+    std::shared_ptr<Shard> open;
+    {
+      std::lock_guard lk(shards_mu_);
+      auto it = shards_.find(id);
+      if (it != shards_.end()) open = it->second;
+    }
+    if (!open) continue;
+    Shard& s = *open;
     std::lock_guard wl(s.write_mu);
     if (!ensure_writer(s).ok()) continue;
     Db& db = *s.writer;
