@@ -267,17 +267,46 @@ Status SyncClient::upload(const std::string& mailbox, const std::string& partiti
       }
     }
   }
-  // Upload the rest, in bounded batches.
+  // Upload the rest, in bounded batches. Each APPLY MESSAGE is written
+  // without waiting for the OK of the one before (at most two outstanding;
+  // the replica executes commands in order and answers each with one
+  // line), so that the client reads and checks the next batch's files while
+  // the replica is still receiving the previous batch, instead of the two
+  // taking turns.
+  constexpr size_t kUploadsInFlight = 2;
   Value batch = Value::list();
   size_t files = 0;
   uint64_t bytes = 0;
+  size_t in_flight = 0;
+  Status refused;  // the first NO to an APPLY MESSAGE
+  // Reads replies until at most `keep` are outstanding.
+  auto collect = [&](size_t keep) -> Status {
+    while (in_flight > keep) {
+      auto r = peer_.receive();
+      --in_flight;
+      if (!r.ok()) return r.take_error();  // the connection is gone
+      const SyncReply& fin = final_reply(*r);
+      if (fin.kind != ReplyKind::Ok && refused.ok()) refused = error_from_reply(fin);
+    }
+    return {};
+  };
   auto flush = [&]() -> Status {
     if (files == 0) return {};
-    auto r = call("APPLY", "MESSAGE", std::move(batch));
+    Status st = peer_.send(make_command("APPLY", "MESSAGE", std::move(batch)));
     batch = Value::list();
     files = 0;
     bytes = 0;
-    if (!r.ok()) return r.take_error();
+    if (!st.ok()) {
+      (void)collect(0);  // the earlier batches' replies, if the connection still works
+      return st;
+    }
+    ++in_flight;
+    CYR_TRY(peer_.flush());
+    CYR_TRY(collect(kUploadsInFlight - 1));
+    if (!refused.ok()) {
+      CYR_TRY(collect(0));  // no reply is left unread for the next command
+      return refused;
+    }
     return {};
   };
   for (auto* r : need) {
@@ -304,7 +333,9 @@ Status SyncClient::upload(const std::string& mailbox, const std::string& partiti
     stats_.bytes_uploaded += r->size;
     if (files >= opts_.upload_batch_files || bytes >= opts_.upload_batch_bytes) CYR_TRY(flush());
   }
-  return flush();
+  CYR_TRY(flush());
+  CYR_TRY(collect(0));
+  return refused;
 }
 
 Status SyncClient::update_once(const std::string& name, const std::optional<MailboxState>& remote, bool repeat) {
