@@ -1709,7 +1709,12 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
   }
 }
 
+#define RECORD_COLS \
+  "uid, modseq, createdmodseq, guid, system_flags, keywords, internaldate, savedate, last_updated, size, crc"
+
 static Status quota_charge(Db& db, int64_t root, int64_t bytes, int64_t messages, bool check);
+static Status insert_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure);
+static MessageRecord row_to_record(Stmt& s, bool* crc_ok);
 
 // Set while this thread checks a shard: the recovery's own calls into the
 // store must not check again (and wait for themselves).
@@ -1774,55 +1779,68 @@ Status StoreImpl::settle_unsynced(Db& db, int64_t mbid, int64_t uid, bool only_i
                                   fs::path* file) {
   *removed = false;
   file->clear();
-  auto q = db.cached(
-      "SELECT r.size, r.guid, r.system_flags, m.uniqueid, m.partition, m.quota_mbid"
-      " FROM record r JOIN mailbox m ON m.mbid = r.mbid WHERE r.mbid=? AND r.uid=?");
+  auto q = db.cached("SELECT " RECORD_COLS " FROM record WHERE mbid=? AND uid=?");
   if (!q.ok()) return q.take_error();
   Stmt& rec = **q;
   rec.bind(1, mbid).bind(2, uid);
   auto found = rec.step();
   if (!found.ok()) return found.take_error();
-  if (!*found) {  // expunged and purged, or its mailbox deleted
+  if (!*found) {  // expunged and purged
     rec.reset();
     return {};
   }
-  const int64_t size = rec.i64(0);
-  const std::string guid(rec.view(1));
-  const bool expunged = (static_cast<uint64_t>(rec.i64(2)) & kFlagExpunged) != 0;
-  const std::string uniqueid = rec.text(3), partition = rec.text(4);
-  const int64_t quota_mbid = rec.i64(5);
+  bool crc_ok = true;
+  MessageRecord r = row_to_record(rec, &crc_ok);
   rec.reset();
-  if (expunged) return {};  // a tombstone needs no file
+  auto mq = db.cached("SELECT uniqueid, partition, quota_mbid, highestmodseq FROM mailbox WHERE mbid=?");
+  if (!mq.ok()) return mq.take_error();
+  Stmt& mb = **mq;
+  mb.bind(1, mbid);
+  auto mfound = mb.step();
+  if (!mfound.ok()) return mfound.take_error();
+  if (!*mfound) {  // its mailbox deleted
+    mb.reset();
+    return {};
+  }
+  const std::string uniqueid = mb.text(0), partition = mb.text(1);
+  const int64_t quota_mbid = mb.i64(2);
+  const ModSeq highestmodseq = static_cast<ModSeq>(mb.i64(3));
+  mb.reset();
+  if (r.expunged()) return {};  // a tombstone needs no file
   auto path = spool_.message_path(partition, uniqueid, static_cast<Uid>(uid));
   if (!path.ok()) return path.take_error();
   *file = *path;
   if (only_if_damaged) {
     bool intact = false;
     std::ifstream in(*path, std::ios::binary);
-    if (in) {
+    if (in && crc_ok) {
       std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      const mail::MessageGuid want = mail::MessageGuid::of(bytes);
-      intact = !in.bad() && static_cast<int64_t>(bytes.size()) == size && guid.size() == want.bytes().size() &&
-               std::memcmp(guid.data(), want.bytes().data(), guid.size()) == 0;
+      intact = !in.bad() && bytes.size() == r.size && mail::MessageGuid::of(bytes) == r.guid;
     }
     if (intact) return {};
     CYR_LOG(Warning, opts_.sid, "message %lld of mailbox %s did not reach the disk before a crash;"
-            " removing its record (the append was never acknowledged)",
+            " expunging its record (the append was never acknowledged)",
             static_cast<long long>(uid), uniqueid.c_str());
   }
-  for (const char* sqlt : {"DELETE FROM record WHERE mbid=? AND uid=?", "DELETE FROM structure WHERE mbid=? AND uid=?"}) {
-    auto d = db.cached(sqlt);
-    if (!d.ok()) return d.take_error();
-    (*d)->bind(1, mbid).bind(2, uid);
-    CYR_TRY((*d)->run());
-  }
+  // The record was visible between its commit and the crash (to sessions,
+  // and to the rolling client, which may have sent it to the replica), so it
+  // becomes a tombstone with a new modseq, as an EXPUNGE makes one: QRESYNC
+  // clients get it in VANISHED and the replica expunges its copy.
+  r.flags.system |= kFlagExpunged;
+  r.modseq = highestmodseq + 1;
+  r.last_updated = now_seconds();
+  CYR_TRY(insert_record(db, mbid, r, nullptr));
+  auto ds = db.cached("DELETE FROM structure WHERE mbid=? AND uid=?");
+  if (!ds.ok()) return ds.take_error();
+  (*ds)->bind(1, mbid).bind(2, uid);
+  CYR_TRY((*ds)->run());
   auto up = db.cached(
       "UPDATE mailbox SET exists_count = exists_count - 1, total_size = total_size - ?,"
-      " highestmodseq = highestmodseq + 1 WHERE mbid=?");
+      " highestmodseq = ? WHERE mbid=?");
   if (!up.ok()) return up.take_error();
-  (*up)->bind(1, size).bind(2, mbid);
+  (*up)->bind(1, static_cast<int64_t>(r.size)).bind(2, static_cast<int64_t>(r.modseq)).bind(3, mbid);
   CYR_TRY((*up)->run());
-  CYR_TRY(quota_charge(db, quota_mbid, -size, -1, false));
+  CYR_TRY(quota_charge(db, quota_mbid, -static_cast<int64_t>(r.size), -1, false));
   *removed = true;
   return {};
 }
@@ -2138,8 +2156,6 @@ static MessageRecord row_to_record(Stmt& s, bool* crc_ok) {
 // damaged counter must not make it allocate gigabytes).
 constexpr size_t kMaxReserveRecords = 1u << 22;
 
-#define RECORD_COLS \
-  "uid, modseq, createdmodseq, guid, system_flags, keywords, internaldate, savedate, last_updated, size, crc"
 
 Result<std::vector<MessageRecord>> StoreImpl::read_records(Db& db, int64_t mbid, const char* where,
                                                            int64_t arg, bool include_expunged,

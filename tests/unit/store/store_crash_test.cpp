@@ -250,7 +250,7 @@ TEST(StoreCrash, KillAtRandomPointsLosesNothingAcknowledged) {
 enum class FileFate { Lost, Damaged, Intact };
 
 // One crash between the index commit and the end of the flushes, then the
-// open after it: a record whose file is missing or damaged is removed (its
+// open after it: a record whose file is missing or damaged is expunged (its
 // append was never acknowledged) with counters, quota and unsynced_file
 // consistent; an intact one is kept. Either way its UID stays used.
 void crash_between_commit_and_flush(FileFate fate) {
@@ -349,10 +349,21 @@ void crash_between_commit_and_flush(FileFate fate) {
   auto recs = store.records("user.c0", true);
   ASSERT_TRUE(recs.ok()) << recs.error().describe();
   const bool kept = fate == FileFate::Intact;
-  ASSERT_EQ(recs->size(), kept ? 2u : 1u);
+  // A removed record stays as a tombstone with a new modseq: a session may
+  // have seen it before the crash, and QRESYNC must report it as vanished.
+  ASSERT_EQ(recs->size(), 2u);
   EXPECT_EQ((*recs)[0].uid, 1u);
+  EXPECT_EQ((*recs)[1].uid, 2u);
+  EXPECT_EQ((*recs)[1].expunged(), !kept);
   EXPECT_EQ(*store.read_message("user.c0", 1), first);
   if (kept) EXPECT_EQ(*store.read_message("user.c0", 2), second);
+  if (!kept) {
+    EXPECT_GT((*recs)[1].modseq, (*recs)[0].modseq);
+    EXPECT_EQ(info->highestmodseq, (*recs)[1].modseq);
+    auto ch = store.changes_since("user.c0", (*recs)[0].modseq);
+    ASSERT_TRUE(ch.ok());
+    EXPECT_TRUE(ch->expunged.contains(2));
+  }
   EXPECT_EQ(info->exists, kept ? 2u : 1u);
   EXPECT_EQ(info->total_size, first.size() + (kept ? second.size() : 0));
   EXPECT_EQ(info->last_uid, 2u);
