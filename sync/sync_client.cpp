@@ -390,37 +390,28 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     if (!known) return std::optional<SentRound>();
     auto info = local_.lookup(name);
     if (!info.ok() || info->uniqueid != known->uniqueid) return std::optional<SentRound>();
-    auto ch = local_.changes_since(name, known->highestmodseq);
-    if (!ch.ok()) return ch.take_error();
+    // A tombstone since the known state must travel as a record; the full
+    // path does that.
+    auto since = local_.changes_since(name, known->highestmodseq);
+    if (!since.ok()) return since.take_error();
+    if (!since->expunged.empty()) return std::optional<SentRound>();
+    // Header and records from one snapshot, and SYNC_CRC from every live
+    // record of it (not the recorded CRC XOR the new ones): the claimed
+    // HIGHESTMODSEQ never covers a record that is not sent, and a replica
+    // that lacks something this node has fails the CRC check after
+    // applying, which sends the mailbox down the full path (compare,
+    // repair) instead of agreeing on a CRC that both sides got wrong.
+    auto all = local_.changes_since(name, 0);
+    if (!all.ok()) return all.take_error();
     Prepared p;
+    p.m = mailbox_state_of(*info, mailbox_crcs(all->changed));
+    if (auto a = local_.annotations(name); a.ok()) p.m.annotations = std::move(*a);
+    p.m.highestmodseq = std::max(known->highestmodseq, all->highestmodseq);
+    p.m.last_uid = known->last_uid;
     std::vector<store::MessageRecord> recs;
-    bool appends_only = ch->expunged.empty();
-    for (auto& r : ch->changed) {
-      // Written after the header was read: the next round carries it.
-      if (r.modseq > info->highestmodseq) continue;
-      if (r.uid <= known->last_uid) appends_only = false;
-      recs.push_back(std::move(r));
-    }
-    SyncCrcs crcs = known->crcs;
-    if (appends_only) {
-      // SYNC_CRC is an XOR over the records: the new ones are XORed in.
-      for (auto& r : recs) {
-        CrcRecord c = crc_record_of(r);
-        crcs.basic ^= record_crc_basic(c);
-        crcs.annot ^= record_crc_annot(c);
-      }
-      p.m = mailbox_state_of(*info, crcs);
-      if (auto a = local_.annotations(name); a.ok()) p.m.annotations = std::move(*a);
-    } else {
-      // A changed or expunged old record: its old contribution is unknown
-      // here, so the CRCs come from every record (as the full path does).
-      auto st = local_state(local_, name, true);
-      if (!st.ok()) return st.take_error();
-      if (st->uniqueid != known->uniqueid) return std::optional<SentRound>();
-      p.m = std::move(*st);
-      recs.clear();
-      for (auto& r : p.m.records)
-        if (r.modseq > known->highestmodseq) recs.push_back(r);
+    for (auto& r : all->changed) {
+      p.m.last_uid = std::max(p.m.last_uid, r.uid);
+      if (r.modseq > known->highestmodseq) recs.push_back(std::move(r));
     }
     for (auto& r : recs) {
       if (r.uid <= known->last_uid || r.expunged()) continue;
