@@ -1524,6 +1524,14 @@ Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
   return std::move(op.result);
 }
 
+// Deletes one row of unsynced_file (its record is settled or known durable).
+static Status forget_unsynced_row(Db& db, int64_t mbid, int64_t uid) {
+  auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
+  if (!d.ok()) return d.take_error();
+  (*d)->bind(1, mbid).bind(2, uid);
+  return (*d)->run();
+}
+
 // The commit protocol. Strict order (every batch with an op that links
 // files without registering them, and every batch of a secondary process):
 // the message files and directories are flushed, then the index commits, so
@@ -1582,13 +1590,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
   }
   Db& db = *sh.writer;
   for (auto& [mbid, uid] : clearing.rows) {
-    auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
-    if (d.ok()) {
-      (*d)->bind(1, mbid).bind(2, uid);
-      st = (*d)->run();
-    } else {
-      st = d.take_error();
-    }
+    st = forget_unsynced_row(db, mbid, uid);
     if (!st.ok()) {
       (void)db.exec("ROLLBACK");
       fence(st.error());
@@ -1931,15 +1933,7 @@ void StoreImpl::withdraw_batch(Shard& sh, std::vector<WriteOp*>& batch,
     bool gone = false;
     fs::path keep;
     st = settle_unsynced(db, mbid, uid, /*only_if_damaged=*/false, &gone, &keep);
-    if (st.ok()) {
-      auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
-      if (d.ok()) {
-        (*d)->bind(1, mbid).bind(2, uid);
-        st = (*d)->run();
-      } else {
-        st = d.take_error();
-      }
-    }
+    if (st.ok()) st = forget_unsynced_row(db, mbid, uid);
     if (!st.ok()) {
       (void)db.exec("ROLLBACK");
       return;
@@ -1981,13 +1975,7 @@ void StoreImpl::clear_synced_rows() {
     if (db.exec("BEGIN IMMEDIATE").ok()) {
       bool ok = true;
       for (auto& [mbid, uid] : rows) {
-        auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
-        if (!d.ok()) {
-          ok = false;
-          break;
-        }
-        (*d)->bind(1, mbid).bind(2, uid);
-        if (!(*d)->run().ok()) {
+        if (!forget_unsynced_row(db, mbid, uid).ok()) {
           ok = false;
           break;
         }
