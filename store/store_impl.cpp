@@ -474,6 +474,11 @@ struct Shard;
 // What one write operation leaves for after the commit.
 struct WriteOp {
   std::function<Status(struct ShardTxn&)> fn;
+  // The caller's mode, per op: a batch can mix a client's write (Normal,
+  // logged for the replicator) with an internal one (Replication, e.g. the
+  // replicator's acknowledgement), and each op's changes are logged or not
+  // by its own mode, never by the mode of whichever op led the batch.
+  WriteMode mode = WriteMode::Normal;
   Status result;
   bool done = false;
   std::vector<MailboxEvent> events;
@@ -699,7 +704,7 @@ class StoreImpl final : public Store {
   fs::path shard_path(uint64_t id) const;
   Status shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
                      std::function<Status(ShardTxn&)> fn);
-  void run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mode);
+  void run_batch(Shard& sh, std::vector<WriteOp*>& batch);
   Status ensure_writer(Shard& sh);
   Status recover_shard(Shard& sh);
   Status make_mailbox_dirs(const std::vector<ListEntry>& es);
@@ -1500,6 +1505,7 @@ Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
   CYR_TRY(check_writable(mode));
   WriteOp op;
   op.fn = std::move(fn);
+  op.mode = mode;
   std::unique_lock lk(sh->q_mu);
   sh->queue.push_back(&op);
   sh->q_cv.wait(lk, [&] { return op.done || sh->queue.front() == &op; });
@@ -1510,7 +1516,7 @@ Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
       batch.push_back(o);
     }
     lk.unlock();
-    run_batch(*sh, batch, mode);
+    run_batch(*sh, batch);
     lk.lock();
     for (size_t i = 0; i < batch.size(); ++i) {
       sh->queue.pop_front();
@@ -1547,7 +1553,7 @@ static Status forget_unsynced_row(Db& db, int64_t mbid, int64_t uid) {
 // a process before it has checked its rows (check_unsynced: a record whose
 // file is missing or does not hash to its GUID is removed as if never
 // appended - it was never acknowledged; the others are fsync'd again).
-void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mode) {
+void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   std::lock_guard wl(sh.write_mu);
   auto fail_all = [&](const Error& e) {
     for (WriteOp* o : batch) {
@@ -1602,10 +1608,10 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch, WriteMode mod
   tx.store = this;
   tx.shard = &sh;
   tx.db = &db;
-  tx.mode = mode;
   bool any_ok = false;
   for (WriteOp* o : batch) {
     tx.op = o;
+    tx.mode = o->mode;
     // Each op runs in a savepoint: one op's failure (quota, not found)
     // rolls back only that op; the rest of the batch commits.
     Status s = db.exec("SAVEPOINT op");
