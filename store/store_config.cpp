@@ -22,6 +22,10 @@ Result<StoreOptions> options_from_config(const config::ImapdConf& conf) {
   std::string word, acl;
   while (in >> word) acl += word + "\t";
   o.defaultacl = acl;
+  // Each cached shard keeps its SQLite connection (schema, page cache,
+  // prepared statements); reopening an evicted one is most of the CPU of a
+  // delivery to a user not seen recently (docs/performance.md, run 8).
+  o.max_open_shards = static_cast<size_t>(conf.get_int("store_open_shards"));
   int64_t maxmsg = conf.get_int("maxmessagesize");
   if (maxmsg > 0) o.max_message_size = static_cast<size_t>(maxmsg);
   return o;

@@ -193,6 +193,8 @@ const OptionSpec kOptions[] = {
       "special-use mailboxes that may not be deleted or moved to another parent"),
     B("specialusealways", true, "LIST and LSUB always include special-use flags"),
     B("statuscache", false, "cache STATUS results"),
+    Max(Min(I("store_open_shards", "512",
+              "per-owner index databases each process keeps open, about 300 KB each (ours)"), 16), 1000000),
     S("suppress_capabilities", "", "capabilities never advertised"),
     S("syslog_facility", "", "syslog facility (DAEMON, MAIL, NEWS, USER, LOCAL0-7)"),
     S("syslog_prefix", "", "prefix of the process name in syslog"),
