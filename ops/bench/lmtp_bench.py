@@ -43,6 +43,18 @@ def spread_users(messages):
     return ["%du" % i for i in range(messages + 1)]
 
 
+def rss_kib(pid):
+    """VmRSS of a process, in KiB (0 if unknown)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def report(name, messages, size, sessions, t, what):
     print("RESULT %s %.1f msg/s %d msgs x %d B, %d sessions, %s, %.2fs"
           % (name, messages / t, messages, size, sessions, what, t), flush=True)
@@ -62,7 +74,8 @@ def run_own_node(a):
                                     "tests", "integration"))
     from test_lmtp import LmtpNode  # noqa: E402
 
-    with LmtpNode(a, "duplicatesuppression: no\n") as n:
+    extra = "".join(line.strip() + "\n" for line in a.conf)
+    with LmtpNode(a, "duplicatesuppression: no\n" + extra) as n:
         n.start()
         names = spread_users(a.messages)
         n.provision(("create", ("user.one",)), *[("create", ("user." + u,)) for u in names])
@@ -83,6 +96,7 @@ def run_own_node(a):
             m.logout()
             assert total == a.messages, (total, a.messages)
             report("lmtp_spread", a.messages, a.size, a.sessions, t, "one user per message")
+            print("node RSS after spread: %.0f MiB" % (rss_kib(n.proc.pid) / 1024.0), flush=True)
         n.stop()
 
 
@@ -97,6 +111,8 @@ def main():
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--conf", action="append", default=[],
+                    help="our node: an extra imapd.conf line, e.g. 'store_open_shards: 4096' (repeatable)")
     a = ap.parse_args()
     if not os.path.exists(SMTP_SOURCE):
         raise SystemExit("needs %s (apt-get install postfix)" % SMTP_SOURCE)
