@@ -137,6 +137,37 @@ size_t ReplicaStates::size() const {
   return map_.size();
 }
 
+// What the replica holds after applying `sent` with `records`: it raises
+// LAST_UID and HIGHESTMODSEQ to the records it applied (which may be a
+// little newer than the header read before them).
+static ReplicaMailbox state_after(const MailboxState& sent, const std::vector<store::MessageRecord>& records) {
+  ReplicaMailbox r{sent.uniqueid, sent.last_uid, sent.highestmodseq, sent.crcs};
+  for (auto& x : records) {
+    r.last_uid = std::max(r.last_uid, x.uid);
+    r.highestmodseq = std::max(r.highestmodseq, x.modseq);
+  }
+  return r;
+}
+
+// The message file of `r` as a file literal, only if it is what its record
+// says (size and GUID, reference §5.2); otherwise logged and nullopt.
+static std::optional<FileLiteral> verified_file(store::Store& local, const std::string& sid,
+                                                const std::string& mailbox, const std::string& partition,
+                                                const store::MessageRecord& r) {
+  auto body = local.read_message(mailbox, r.uid);
+  if (!body.ok() || body->size() != r.size || mail::MessageGuid::of(*body) != r.guid) {
+    CYR_LOG(Info, sid, "sync_client: %s uid %u: file missing or does not match its GUID; not sent",
+            mailbox.c_str(), r.uid);
+    return std::nullopt;
+  }
+  FileLiteral f;
+  f.partition = partition;
+  f.guid = r.guid.to_hex();
+  f.size = body->size();
+  f.body = std::move(*body);
+  return f;
+}
+
 SyncClient::SyncClient(store::Store& local, SyncPeer& peer, SyncClientOptions opts)
     : local_(local), peer_(peer), opts_(std::move(opts)) {}
 
@@ -146,14 +177,8 @@ void SyncClient::note(const std::string& line) {
 
 void SyncClient::record_applied(const MailboxState& sent, const std::vector<store::MessageRecord>& records) {
   if (!states_) return;
-  // The replica raises LAST_UID and HIGHESTMODSEQ to the records it applied
-  // (which may be a little newer than the header read before them) and has
-  // just checked that its SYNC_CRC equals the one sent.
-  ReplicaMailbox r{sent.uniqueid, sent.last_uid, sent.highestmodseq, sent.crcs};
-  for (auto& x : records) {
-    r.last_uid = std::max(r.last_uid, x.uid);
-    r.highestmodseq = std::max(r.highestmodseq, x.modseq);
-  }
+  // The replica has just checked that its SYNC_CRC equals the one sent.
+  ReplicaMailbox r = state_after(sent, records);
   if (r.crcs == SyncCrcs{0, 0}) return states_->forget(sent.name);  // nothing to check the next round against
   states_->put(sent.name, r);
 }
@@ -312,21 +337,13 @@ Status SyncClient::upload(const std::string& mailbox, const std::string& partiti
   for (auto* r : need) {
     std::string hex = r->guid.to_hex();
     if (!missing.count(hex)) continue;
-    auto body = local_.read_message(mailbox, r->uid);
-    // Send only a file that is what its record says (reference §5.2).
-    if (!body.ok() || body->size() != r->size || mail::MessageGuid::of(*body) != r->guid) {
-      CYR_LOG(Info, opts_.sid, "sync_client: %s uid %u: file missing or does not match its GUID; not sent",
-              mailbox.c_str(), r->uid);
+    auto f = verified_file(local_, opts_.sid, mailbox, partition, *r);
+    if (!f) {
       batch.push(Value::nil());
       continue;
     }
-    FileLiteral f;
-    f.partition = partition;
-    f.guid = hex;
-    f.size = body->size();
-    bytes += body->size();
-    f.body = std::move(*body);
-    batch.push(Value::file(std::move(f)));
+    bytes += f->size;
+    batch.push(Value::file(std::move(*f)));
     ++files;
     staged_.insert(hex);
     ++stats_.messages_uploaded;
@@ -444,20 +461,11 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     for (auto& r : p.files) {
       std::string hex = r.guid.to_hex();
       if (staged_.count(hex)) continue;
-      auto body = local_.read_message(p.m.name, r.uid);
-      if (!body.ok() || body->size() != r.size || mail::MessageGuid::of(*body) != r.guid) {
-        // As upload(): never a file that is not what its record says; the
-        // replica then refuses the APPLY MAILBOX and the full path decides.
-        CYR_LOG(Info, opts_.sid, "sync_client: %s uid %u: file missing or does not match its GUID; not sent",
-                p.m.name.c_str(), r.uid);
-        continue;
-      }
-      FileLiteral f;
-      f.partition = p.m.partition;
-      f.guid = hex;
-      f.size = body->size();
-      f.body = std::move(*body);
-      batch.push(Value::file(std::move(f)));
+      // Not sent if it is not what its record says: the replica then
+      // refuses the APPLY MAILBOX and the full path decides.
+      auto f = verified_file(local_, opts_.sid, p.m.name, p.m.partition, r);
+      if (!f) continue;
+      batch.push(Value::file(std::move(*f)));
       staged_.insert(hex);
       ++stats_.messages_uploaded;
       stats_.bytes_uploaded += r.size;
@@ -470,11 +478,7 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     if (files > 0) CYR_TRY(send(make_command("APPLY", "MESSAGE", std::move(batch)), ""));
     note("APPLY MAILBOX " + p.m.name + " (" + std::to_string(p.m.records.size()) + " records, pipelined)");
     CYR_TRY(send(make_command("APPLY", "MAILBOX", mailbox_to_dlist(p.m, true)), p.m.name));
-    ReplicaMailbox after{p.m.uniqueid, p.m.last_uid, p.m.highestmodseq, p.m.crcs};
-    for (auto& x : p.m.records) {
-      after.last_uid = std::max(after.last_uid, x.uid);
-      after.highestmodseq = std::max(after.highestmodseq, x.modseq);
-    }
+    ReplicaMailbox after = state_after(p.m, p.m.records);
     round.after.emplace_back(p.m.name, after);
     round.records += p.m.records.size();
     // Until the replica answers, nobody may build on the old state: the

@@ -262,6 +262,15 @@ class LmtpSession {
     co_return true;
   }
 
+  // Removes a DATA's spool file (if it was made) on the blocking pool.
+  awaitable<void> discard(const std::shared_ptr<SpoolFile>& spool) {
+    auto drop = [spool]() -> Status {
+      spool->remove();
+      return {};
+    };
+    (void)co_await blocking(std::move(drop));
+  }
+
   // Reads the DATA stream, appending what it decodes to `out`; whenever
   // `out` holds a write piece, writes it to the spool file on the blocking
   // pool. Discards the rest once the message grew too big. False if the
@@ -311,11 +320,7 @@ class LmtpSession {
     if (!alive) {
       // A dropped connection delivers nothing; a large message's partial
       // file is removed before the session ends.
-      auto drop = [spool]() -> Status {
-        spool->remove();
-        return {};
-      };
-      (void)co_await blocking(std::move(drop));
+      co_await discard(spool);
       CYR_LOG(Notice, sid_, "connection lost during DATA; nothing delivered");
       co_return false;
     }
@@ -328,11 +333,7 @@ class LmtpSession {
       CYR_LOG(Notice, sid_, "message from <%s> refused: %d %s", sender_->c_str(), refuse->code,
               refuse->text.c_str());
       replies.assign(targets_.size(), *refuse);
-      auto drop = [spool]() -> Status {
-        spool->remove();
-        return {};
-      };
-      (void)co_await blocking(std::move(drop));
+      co_await discard(spool);
     } else {
       SpooledMessage msg;
       msg.size = dec.size();
