@@ -51,8 +51,15 @@ struct RecordRow {
 // A row whose checksum fails is returned with checksum_ok = false, so a
 // repair can tell damaged rows from missing ones.
 Result<std::vector<RecordRow>> read_record_rows(sql::Db& db, int64_t mbid);
+// Adds the mailbox table's SYNC_CRC columns (sync_crc, sync_crc_annot,
+// sync_crc_modseq) to a shard made before they existed; nothing if they are
+// there. Call inside a write transaction of `db`. The pair is valid only
+// while sync_crc_modseq equals the mailbox's highestmodseq: the store
+// recomputes it from the records otherwise, and stores it at its next write.
+Status ensure_sync_crc_columns(sql::Db& db);
 // Inserts or replaces a record (with its checksum) and, if given, its
-// serialized MessageStructure, exactly as the store writes them.
+// serialized MessageStructure, exactly as the store writes them. It does not
+// keep the mailbox's SYNC_CRC pair: the caller stores a recomputed one.
 Status write_record(sql::Db& db, int64_t mbid, const MessageRecord& r,
                     const std::string* structure);
 

@@ -23,6 +23,7 @@
 #include "store/quota_recompute.h"
 #include "store/spool.h"
 #include "store/sqlite_db.h"
+#include "store/sync_crc.h"
 
 namespace cyr::store {
 namespace fs = std::filesystem;
@@ -430,6 +431,7 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   // 3. Under the shard's write lock: merge the index with the files.
   CYR_TRY(db.exec("BEGIN IMMEDIATE"));
   TxnGuard txn{db};
+  CYR_TRY(layout::ensure_sync_crc_columns(db));  // a shard from before SYNC_CRC was stored
   int64_t now = static_cast<int64_t>(::time(nullptr));
   RC_TRY_ASSIGN(existing, mailbox_row(db, lr.uniqueid));
   MbRow m;
@@ -615,10 +617,15 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   for (auto& [rec, structure] : writes) CYR_TRY(layout::write_record(db, m.mbid, rec, structure));
   uint32_t exists = 0;
   uint64_t total = 0;
+  // SYNC_CRC is recomputed from the records as they now are, whatever the
+  // stored pair said (a repair is where a wrong one gets fixed).
+  crc::SyncCrcs crcs;
   {
     RC_TRY_ASSIGN(recs, layout::read_record_rows(db, m.mbid));
-    for (auto& r : recs)
+    for (auto& r : recs) {
       if (!r.record.expunged()) ++exists, total += r.record.size;
+      crc::xor_into(crcs, crc::record_contribution(r.record));
+    }
   }
   if (!rep.index_created && (before.exists != exists || before.total_size != total || before.last_uid != last_uid)) {
     note_(mb + ": counters exists " + std::to_string(before.exists) + "->" + std::to_string(exists) + ", size " +
@@ -630,9 +637,10 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   {
     RC_TRY_ASSIGN(up, db.prepare(
         "UPDATE mailbox SET name=?, partition=?, uidvalidity=?, last_uid=?, highestmodseq=?,"
-        " exists_count=?, total_size=? WHERE mbid=?"));
+        " exists_count=?, total_size=?, sync_crc=?, sync_crc_annot=?, sync_crc_modseq=? WHERE mbid=?"));
     up.bind(1, m.name).bind(2, m.partition).bind(3, int64_t(m.uidvalidity)).bind(4, int64_t(last_uid))
-        .bind(5, int64_t(hms)).bind(6, int64_t(exists)).bind(7, int64_t(total)).bind(8, m.mbid);
+        .bind(5, int64_t(hms)).bind(6, int64_t(exists)).bind(7, int64_t(total)).bind(8, int64_t(crcs.basic))
+        .bind(9, int64_t(crcs.annot)).bind(10, int64_t(hms)).bind(11, m.mbid);
     CYR_TRY(up.run());
   }
   std::vector<QuotaUsageFix> qfix;

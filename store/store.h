@@ -196,6 +196,12 @@ class Store {
   virtual Result<std::vector<MessageRecord>> records(const std::string& mailbox,
                                                      bool include_expunged = false) = 0;
   virtual Result<MessageRecord> record(const std::string& mailbox, Uid uid) = 0;
+  // The records whose UIDs are in `uids` (tombstones included when
+  // include_expunged), ascending UID, from one snapshot; UIDs with no record
+  // are left out. A replica applying a few changed records reads only
+  // those, not the whole mailbox.
+  virtual Result<std::vector<MessageRecord>> records_in(const std::string& mailbox, const UidSet& uids,
+                                                        bool include_expunged = false) = 0;
   // The serialized MessageStructure parsed at append.
   virtual Result<std::string> structure(const std::string& mailbox, Uid uid) = 0;
   // The structures of many messages of one mailbox in one read (FETCH

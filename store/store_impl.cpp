@@ -35,6 +35,7 @@
 #include "store/spool.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
+#include "store/sync_crc.h"
 
 namespace cyr::store {
 
@@ -238,7 +239,8 @@ CREATE TABLE IF NOT EXISTS mailbox(
   last_appenddate INTEGER NOT NULL, pop3_last_login INTEGER NOT NULL,
   pop3_show_after INTEGER NOT NULL, createdmodseq INTEGER NOT NULL,
   foldermodseq INTEGER NOT NULL, options INTEGER NOT NULL, quota_mbid INTEGER NOT NULL,
-  exists_count INTEGER NOT NULL, total_size INTEGER NOT NULL);
+  exists_count INTEGER NOT NULL, total_size INTEGER NOT NULL,
+  sync_crc INTEGER, sync_crc_annot INTEGER, sync_crc_modseq INTEGER);
 CREATE TABLE IF NOT EXISTS record(
   mbid INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,
   createdmodseq INTEGER NOT NULL, guid BLOB NOT NULL, system_flags INTEGER NOT NULL,
@@ -628,6 +630,8 @@ class StoreImpl final : public Store {
                                             const AppendMessage& msg, bool check_quota) override;
   Result<std::vector<MessageRecord>> records(const std::string& mailbox, bool include_expunged) override;
   Result<MessageRecord> record(const std::string& mailbox, Uid uid) override;
+  Result<std::vector<MessageRecord>> records_in(const std::string& mailbox, const UidSet& uids,
+                                                bool include_expunged) override;
   Result<std::string> structure(const std::string& mailbox, Uid uid) override;
   Result<std::vector<std::optional<std::string>>> structures(const std::string& mailbox,
                                                              const std::vector<Uid>& uids) override;
@@ -839,10 +843,13 @@ Result<MbState> ShardTxn::load(const ListEntry& e) {
   auto st = db->cached(
       "INSERT INTO mailbox(uniqueid, name, partition, uidvalidity, last_uid, highestmodseq,"
       " recentuid, recenttime, last_appenddate, pop3_last_login, pop3_show_after,"
-      " createdmodseq, foldermodseq, options, quota_mbid, exists_count, total_size)"
-      " VALUES(?,?,?,?,0,1,0,0,0,0,0,1,1,0,?,0,0)");
+      " createdmodseq, foldermodseq, options, quota_mbid, exists_count, total_size,"
+      " sync_crc, sync_crc_annot, sync_crc_modseq)"
+      " VALUES(?,?,?,?,0,1,0,0,0,0,0,1,1,0,?,0,0,?,?,1)");
   if (!st.ok()) return st.take_error();
-  (*st)->bind(1, e.uniqueid).bind(2, e.name).bind(3, e.partition).bind(4, int64_t(e.uidvalidity)).bind(5, *root);
+  const crc::SyncCrcs empty;  // no records yet
+  (*st)->bind(1, e.uniqueid).bind(2, e.name).bind(3, e.partition).bind(4, int64_t(e.uidvalidity)).bind(5, *root)
+      .bind(6, int64_t(empty.basic)).bind(7, int64_t(empty.annot));
   CYR_TRY((*st)->run());
   return store->read_state(*db, e);
 }
@@ -851,14 +858,20 @@ Status ShardTxn::save(const MbState& m) {
   auto st = db->cached(
       "UPDATE mailbox SET name=?, last_uid=?, highestmodseq=?, recentuid=?, recenttime=?,"
       " last_appenddate=?, pop3_last_login=?, pop3_show_after=?, createdmodseq=?,"
-      " foldermodseq=?, options=?, exists_count=?, total_size=?, uidvalidity=? WHERE mbid=?");
+      " foldermodseq=?, options=?, exists_count=?, total_size=?, uidvalidity=?,"
+      " sync_crc=?, sync_crc_annot=?, sync_crc_modseq=? WHERE mbid=?");
   if (!st.ok()) return st.take_error();
   const auto& i = m.info;
+  // The CRC pair is stamped with the HIGHESTMODSEQ it is valid for: a
+  // writer that changes records without keeping the pair (a build from
+  // before it was kept, a repair by direct SQL) moves HIGHESTMODSEQ and so
+  // leaves a stamp that no longer matches, and read_state() recomputes.
   (*st)->bind(1, i.name).bind(2, int64_t(i.last_uid)).bind(3, int64_t(i.highestmodseq))
       .bind(4, int64_t(i.recentuid)).bind(5, i.recenttime).bind(6, i.last_appenddate)
       .bind(7, i.pop3_last_login).bind(8, i.pop3_show_after).bind(9, int64_t(i.createdmodseq))
       .bind(10, int64_t(i.foldermodseq)).bind(11, int64_t(i.options)).bind(12, int64_t(i.exists))
-      .bind(13, int64_t(i.total_size)).bind(14, int64_t(i.uidvalidity)).bind(15, m.mbid);
+      .bind(13, int64_t(i.total_size)).bind(14, int64_t(i.uidvalidity)).bind(15, int64_t(i.sync_crc))
+      .bind(16, int64_t(i.sync_crc_annot)).bind(17, int64_t(i.highestmodseq)).bind(18, m.mbid);
   return (*st)->run();
 }
 
@@ -1209,6 +1222,30 @@ static Status write_fresh_shard(const Spool& spool, const std::string& tmp) {
   return {};
 }
 
+// Whether the shard's mailbox table has the SYNC_CRC columns (a shard made
+// by a build before they were kept has not, until its first write here).
+static Result<bool> has_sync_crc_columns(Db& db) {
+  auto q = db.prepare("SELECT 1 FROM pragma_table_info('mailbox') WHERE name='sync_crc_modseq'");
+  if (!q.ok()) return q.take_error();
+  auto r = q->step();
+  if (!r.ok()) return r.take_error();
+  return *r;
+}
+
+// The upgrade of an older shard (layout::ensure_sync_crc_columns) in a
+// transaction of its own. Checked again under the write lock, since another
+// process may be upgrading the same shard.
+static Status add_sync_crc_columns(Db& db) {
+  auto have = has_sync_crc_columns(db);
+  if (!have.ok()) return have.take_error();
+  if (*have) return {};
+  CYR_TRY(db.exec("BEGIN IMMEDIATE"));
+  Status st = layout::ensure_sync_crc_columns(db);
+  if (st.ok()) st = db.exec("COMMIT");
+  if (!st.ok()) (void)db.exec("ROLLBACK");
+  return st;
+}
+
 Status StoreImpl::ensure_writer(Shard& sh) {
   if (sh.writer && sh.recovered) return {};
   if (!sh.writer) {
@@ -1254,7 +1291,10 @@ Status StoreImpl::ensure_writer(Shard& sh) {
   if (!sh.recovered) {
     // The schema statements are parsed and run once per shard per process,
     // not at every reopen of an evicted shard.
-    if (!shard_seen(sh.id)) CYR_TRY(sh.writer->exec(kShardSchema));
+    if (!shard_seen(sh.id)) {
+      CYR_TRY(sh.writer->exec(kShardSchema));
+      CYR_TRY(add_sync_crc_columns(*sh.writer));
+    }
     if (opts_.open_mode == OpenMode::Primary) CYR_TRY(recover_shard(sh));
     sh.recovered = true;
     std::lock_guard lk(prepared_mu_);
@@ -1721,7 +1761,9 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   "uid, modseq, createdmodseq, guid, system_flags, keywords, internaldate, savedate, last_updated, size, crc"
 
 static Status quota_charge(Db& db, int64_t root, int64_t bytes, int64_t messages, bool check);
-static Status insert_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure);
+static Status write_record_row(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure);
+static Status insert_record(Db& db, MbState& m, const MessageRecord* replaced, const MessageRecord& r,
+                            const std::string* structure);
 static MessageRecord row_to_record(Stmt& s, bool* crc_ok);
 
 // Set while this thread checks a shard: the recovery's own calls into the
@@ -1753,9 +1795,15 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
     return {};
   }
   bool any = false;
+  bool upgrade = false;
   {
     auto rd = sh->readers->get();
     if (!rd.ok()) return rd.take_error();
+    // Every read of a mailbox reads its SYNC_CRC columns: a shard without
+    // them is upgraded (by its writer) before anyone reads it.
+    auto cols = has_sync_crc_columns(**rd);
+    if (!cols.ok()) return cols.take_error();
+    upgrade = !*cols;
     // A shard made by an older version has no such table until its first
     // write in this version, and then no rows either.
     auto t = (*rd)->cached("SELECT 1 FROM sqlite_master WHERE type='table' AND name='unsynced_file'");
@@ -1772,6 +1820,13 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
       any = *r;
       (*q)->reset();
     }
+  }
+  if (upgrade && !any) {
+    // An empty write: its batch runs ensure_writer(), which upgrades.
+    t_checking_unsynced = true;
+    Status st = shard_write(sh, WriteMode::Replication, [](ShardTxn&) -> Status { return {}; });
+    t_checking_unsynced = false;
+    CYR_TRY(std::move(st));
   }
   if (any) {
     t_checking_unsynced = true;
@@ -1837,7 +1892,10 @@ Status StoreImpl::settle_unsynced(Db& db, int64_t mbid, int64_t uid, bool only_i
   r.flags.system |= kFlagExpunged;
   r.modseq = highestmodseq + 1;
   r.last_updated = now_seconds();
-  CYR_TRY(insert_record(db, mbid, r, nullptr));
+  // The SYNC_CRC pair is not kept here: HIGHESTMODSEQ moves below without
+  // its stamp, so the next read of the mailbox computes the pair afresh
+  // (read_state). This runs only after a crash or a failed flush.
+  CYR_TRY(write_record_row(db, mbid, r, nullptr));
   auto ds = db.cached("DELETE FROM structure WHERE mbid=? AND uid=?");
   if (!ds.ok()) return ds.take_error();
   (*ds)->bind(1, mbid).bind(2, uid);
@@ -2033,7 +2091,8 @@ Result<MbState> StoreImpl::read_state(Db& db, const ListEntry& e) {
       "SELECT m.mbid, m.last_uid, m.highestmodseq, m.recentuid, m.recenttime, m.last_appenddate,"
       " m.pop3_last_login, m.pop3_show_after, m.createdmodseq, m.foldermodseq, m.options,"
       " m.quota_mbid, m.exists_count, m.total_size, m.uidvalidity,"
-      " (SELECT name FROM mailbox q WHERE q.mbid = m.quota_mbid)"
+      " (SELECT name FROM mailbox q WHERE q.mbid = m.quota_mbid),"
+      " m.sync_crc, m.sync_crc_annot, m.sync_crc_modseq"
       " FROM mailbox m WHERE m.uniqueid=?");
   if (!st.ok()) return st.take_error();
   Stmt& s = **st;
@@ -2070,7 +2129,26 @@ Result<MbState> StoreImpl::read_state(Db& db, const ListEntry& e) {
   m.info.total_size = static_cast<uint64_t>(s.i64(13));
   m.info.uidvalidity = static_cast<uint32_t>(s.i64(14));
   m.info.quotaroot = s.is_null(15) ? "" : s.text(15);
+  const bool crc_known = !s.is_null(16) && !s.is_null(17) && !s.is_null(18) &&
+                         static_cast<ModSeq>(s.i64(18)) == m.info.highestmodseq;
+  m.info.sync_crc = static_cast<uint32_t>(s.i64(16));
+  m.info.sync_crc_annot = static_cast<uint32_t>(s.i64(17));
   s.reset();
+  if (crc_known) return m;
+  // Not stored (a shard upgraded from before the pair was kept, a mailbox
+  // row made by a repair) or stamped for another HIGHESTMODSEQ (records
+  // changed by a writer that does not keep it): computed from the records,
+  // in the same snapshot as the row. A writer's load() gets it here and its
+  // save() stores it, so this happens once per such mailbox.
+  if (sqlite3_get_autocommit(db.raw())) {
+    ReadTxn snapshot(db);
+    if (!sqlite3_get_autocommit(db.raw())) return read_state(db, e);
+  }
+  auto recs = read_records(db, m.mbid, "", 0, false, m.info.exists);
+  if (!recs.ok()) return recs.take_error();
+  crc::SyncCrcs c = crc::mailbox_crcs(*recs);
+  m.info.sync_crc = c.basic;
+  m.info.sync_crc_annot = c.annot;
   return m;
 }
 
@@ -2179,7 +2257,9 @@ Result<std::vector<MessageRecord>> StoreImpl::read_records(Db& db, int64_t mbid,
   return out;
 }
 
-static Status insert_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
+// Writes one record row (and its structure, if given) as it is: callers
+// that keep the mailbox's SYNC_CRC pair use insert_record().
+static Status write_record_row(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
   std::string kw = join_keywords(r.flags.keywords);
   auto st = db.cached("INSERT OR REPLACE INTO record(mbid, " RECORD_COLS
                       ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -2198,6 +2278,22 @@ static Status insert_record(Db& db, int64_t mbid, const MessageRecord& r, const 
     (*s2)->bind(1, mbid).bind(2, int64_t(r.uid)).bind_blob(3, *structure);
     CYR_TRY((*s2)->run());
   }
+  return {};
+}
+
+// Every write of a record of a mailbox whose state `m` the transaction
+// loaded goes through here, so that the mailbox's SYNC_CRC pair (saved with
+// m) stays the XOR of its live records: the contribution of `replaced` (the
+// row this write overwrites, as read in this transaction; nullptr for a new
+// UID) goes out, the new record's comes in. A tombstone contributes nothing.
+static Status insert_record(Db& db, MbState& m, const MessageRecord* replaced, const MessageRecord& r,
+                            const std::string* structure) {
+  CYR_TRY(write_record_row(db, m.mbid, r, structure));
+  crc::SyncCrcs pair{m.info.sync_crc, m.info.sync_crc_annot};
+  if (replaced) crc::xor_into(pair, crc::record_contribution(*replaced));
+  crc::xor_into(pair, crc::record_contribution(r));
+  m.info.sync_crc = pair.basic;
+  m.info.sync_crc_annot = pair.annot;
   return {};
 }
 
@@ -2660,7 +2756,7 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
       if (!path.ok()) return path.take_error();
       CYR_TRY(tx.link(msgs[i].path, *path));
       if (!msgs[i].synced) tx.op->sync_files.push_back(msgs[i].path);
-      CYR_TRY(insert_record(*tx.db, m->mbid, r, &msgs[i].structure));
+      CYR_TRY(insert_record(*tx.db, *m, nullptr, r, &msgs[i].structure));
       if (register_unsynced) {
         auto u = tx.db->cached("INSERT INTO unsynced_file(mbid, uid) VALUES(?,?)");
         if (!u.ok()) return u.take_error();
@@ -2750,6 +2846,39 @@ Result<MessageRecord> StoreImpl::record(const std::string& mailbox, Uid uid) {
   }));
   if (!found) return Error(Errc::NotFound, "No such message");
   return std::move(*found);
+}
+
+Result<std::vector<MessageRecord>> StoreImpl::records_in(const std::string& mailbox, const UidSet& uids,
+                                                         bool include_expunged) {
+  std::vector<MessageRecord> out;
+  CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
+    if (m.mbid == 0) return {};
+    auto st = db.cached("SELECT " RECORD_COLS " FROM record WHERE mbid=?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
+    if (!st.ok()) return st.take_error();
+    for (auto& [lo, hi] : uids.ranges()) {
+      Stmt& q = **st;
+      q.bind(1, m.mbid).bind(2, int64_t(lo)).bind(3, int64_t(hi));
+      for (;;) {
+        auto r = q.step();
+        if (!r.ok()) {
+          q.reset();
+          return r.take_error();
+        }
+        if (!*r) break;
+        bool ok = true;
+        MessageRecord rec = row_to_record(q, &ok);
+        if (!ok) {
+          q.reset();
+          return Error(Errc::Corrupted, "Mailbox index is damaged",
+                       "record checksum mismatch uid " + std::to_string(rec.uid));
+        }
+        if (include_expunged || !rec.expunged()) out.push_back(std::move(rec));
+      }
+      q.reset();
+    }
+    return {};
+  }));
+  return out;
 }
 
 Result<std::string> StoreImpl::structure(const std::string& mailbox, Uid uid) {
@@ -2915,10 +3044,11 @@ Result<StoreFlagsResult> StoreImpl::store_flags(const std::string& mailbox, cons
       // UNCHANGEDSINCE with no effective change still succeeds (RFC 7162);
       // only real changes get a new modseq.
       if (nf == r.flags) continue;
+      const MessageRecord before = r;
       r.flags = nf;
       r.modseq = modseq;
       r.last_updated = now;
-      CYR_TRY(insert_record(*tx.db, m->mbid, r, nullptr));
+      CYR_TRY(insert_record(*tx.db, *m, &before, r, nullptr));
       res.changed.push_back(r);
       changed_any = true;
     }
@@ -2963,10 +3093,11 @@ Result<ExpungeResult> StoreImpl::expunge(const std::string& mailbox, const UidSe
         if (!rec.expunged()) recs.push_back(std::move(rec));
       }
       for (auto& r : recs) {
+        const MessageRecord before = r;
         r.flags.system |= kFlagExpunged;
         r.modseq = modseq;
         r.last_updated = now;
-        CYR_TRY(insert_record(*tx.db, m->mbid, r, nullptr));
+        CYR_TRY(insert_record(*tx.db, *m, &before, r, nullptr));
         res.expunged.add(r.uid);
         bytes += static_cast<int64_t>(r.size);
         ++count;
@@ -3094,7 +3225,7 @@ Result<CopyResult> StoreImpl::copy(const std::string& from, const UidSet& uids, 
       auto path = spool_.message_path(de.partition, de.uniqueid, r.uid);
       if (!path.ok()) return path.take_error();
       CYR_TRY(tx.link(from_paths[i], *path));
-      CYR_TRY(insert_record(*tx.db, m->mbid, r, &structures[i]));
+      CYR_TRY(insert_record(*tx.db, *m, nullptr, r, &structures[i]));
       m->info.exists++;
       m->info.total_size += r.size;
       res.source_uids.add(chosen[i].uid);
@@ -3126,10 +3257,11 @@ Result<CopyResult> StoreImpl::copy(const std::string& from, const UidSet& uids, 
       (*q)->reset();
       if (!ok) return Error(Errc::Corrupted, "Mailbox index is damaged", "crc");
       if (r.expunged()) continue;
+      const MessageRecord before = r;
       r.flags.system |= kFlagExpunged;
       r.modseq = modseq;
       r.last_updated = now;
-      CYR_TRY(insert_record(*tx.db, m->mbid, r, nullptr));
+      CYR_TRY(insert_record(*tx.db, *m, &before, r, nullptr));
       bytes += static_cast<int64_t>(r.size);
       ++count;
     }
@@ -3165,6 +3297,8 @@ Result<ChangesSince> StoreImpl::changes_since(const std::string& mailbox, ModSeq
   out.highestmodseq = 1;  // what a shard without a database yet reports
   CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
     out.highestmodseq = m.info.highestmodseq;
+    out.sync_crc = m.info.sync_crc;
+    out.sync_crc_annot = m.info.sync_crc_annot;
     if (m.mbid == 0) return {};
     auto rs = read_records(db, m.mbid, " AND modseq > ?2", static_cast<int64_t>(since), true);
     if (!rs.ok()) return rs.take_error();
@@ -3246,7 +3380,7 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
       bool is_live = !in.expunged();
       MessageRecord r = in;
       if (r.size == 0 && staged_index[i] >= 0) r.size = staged.msgs[static_cast<size_t>(staged_index[i])].size;
-      CYR_TRY(insert_record(*tx.db, m->mbid, r, structure_blob));
+      CYR_TRY(insert_record(*tx.db, *m, old ? &*old : nullptr, r, structure_blob));
       int64_t dbytes = 0, dcount = 0;
       if (was_live && !is_live) { dbytes = -static_cast<int64_t>(old->size); dcount = -1; }
       if (!was_live && is_live) { dbytes = static_cast<int64_t>(r.size); dcount = 1; }
@@ -3770,8 +3904,20 @@ Result<std::vector<RecordRow>> read_record_rows(Db& db, int64_t mbid) {
   return out;
 }
 
+Status ensure_sync_crc_columns(Db& db) {
+  auto have = has_sync_crc_columns(db);
+  if (!have.ok()) return have.take_error();
+  if (*have) return {};
+  // Added empty (NULL, "not known"): read_state() computes a mailbox's pair
+  // from its records until a write stores it.
+  return db.exec(
+      "ALTER TABLE mailbox ADD COLUMN sync_crc INTEGER;"
+      "ALTER TABLE mailbox ADD COLUMN sync_crc_annot INTEGER;"
+      "ALTER TABLE mailbox ADD COLUMN sync_crc_modseq INTEGER");
+}
+
 Status write_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
-  return insert_record(db, mbid, r, structure);
+  return write_record_row(db, mbid, r, structure);
 }
 
 Status log_changes(const fs::path& configdirectory, Db& db, uint64_t shard_id,

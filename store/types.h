@@ -106,6 +106,13 @@ struct MailboxInfo {
   uint32_t options = 0;         // Cyrus OPTIONS bits, opaque to the store
   uint32_t exists = 0;          // messages not expunged
   uint64_t total_size = 0;      // bytes of messages not expunged
+  // SYNC_CRC and SYNC_CRC_ANNOT (store/sync_crc.h): XORs of every live
+  // record's CRC, kept by every record write in the same transaction (as
+  // Cyrus keeps them in its index header), so replication can compare a
+  // mailbox with its replica without reading its records. The defaults are
+  // an empty mailbox's (Cyrus CRC_INIT_BASIC, CRC_INIT_ANNOT).
+  uint32_t sync_crc = 0;
+  uint32_t sync_crc_annot = 12345678;
 };
 
 // Counters a replication applier may set verbatim (WriteMode::Replication).
@@ -199,6 +206,10 @@ struct ChangesSince {
   std::vector<MessageRecord> changed;  // modseq > since, not expunged
   UidSet expunged;                     // expunged with modseq > since
   ModSeq highestmodseq = 0;
+  // The mailbox's SYNC_CRC pair (MailboxInfo::sync_crc) read in the same
+  // snapshot as the records and highestmodseq.
+  uint32_t sync_crc = 0;
+  uint32_t sync_crc_annot = 12345678;
 };
 
 struct QuotaInfo {

@@ -6,15 +6,6 @@
 namespace cyr::sync {
 
 namespace {
-struct FlagPair {
-  uint32_t store_bit;
-  uint32_t wire_bit;
-};
-constexpr FlagPair kFlagMap[] = {
-    {store::kFlagAnswered, kFlagAnswered}, {store::kFlagFlagged, kFlagFlagged},
-    {store::kFlagDeleted, kFlagDeleted},   {store::kFlagDraft, kFlagDraft},
-    {store::kFlagSeen, kFlagSeen},         {store::kFlagExpunged, kFlagExpunged},
-};
 
 struct OptionLetter {
   char letter;
@@ -23,20 +14,6 @@ struct OptionLetter {
 constexpr OptionLetter kOptionLetters[] = {{'P', 1u << 0}, {'S', 1u << 1}, {'D', 1u << 2}, {'A', 1u << 3}};
 
 }  // namespace
-
-uint32_t wire_flags_from_store(uint32_t s) {
-  uint32_t w = 0;
-  for (auto& p : kFlagMap)
-    if (s & p.store_bit) w |= p.wire_bit;
-  return w;
-}
-
-uint32_t store_flags_from_wire(uint32_t w) {
-  uint32_t s = 0;
-  for (auto& p : kFlagMap)
-    if (w & p.wire_bit) s |= p.store_bit;
-  return s;
-}
 
 std::string options_to_letters(uint32_t options) {
   std::string out;
@@ -51,31 +28,6 @@ uint32_t options_from_letters(std::string_view letters) {
     for (auto& o : kOptionLetters)
       if (c == o.letter) bits |= o.bit;
   return bits;
-}
-
-CrcRecord crc_record_of(const store::MessageRecord& r) {
-  CrcRecord c;
-  c.uid = r.uid;
-  c.modseq = r.modseq;
-  c.last_updated = r.last_updated;
-  c.internaldate = r.internaldate;
-  c.system_flags = wire_flags_from_store(r.flags.system);
-  c.user_flags = r.flags.keywords;
-  c.guid = r.guid.to_hex();
-  c.savedate = r.savedate;
-  c.createdmodseq = r.createdmodseq;
-  return c;
-}
-
-SyncCrcs mailbox_crcs(const std::vector<store::MessageRecord>& records) {
-  SyncCrcs crcs;
-  for (const auto& r : records) {
-    if (r.expunged()) continue;
-    CrcRecord c = crc_record_of(r);
-    crcs.basic ^= record_crc_basic(c);
-    crcs.annot ^= record_crc_annot(c);
-  }
-  return crcs;
 }
 
 Value record_to_dlist(const store::MessageRecord& r) {

@@ -21,18 +21,19 @@ namespace cyr::sync {
 
 // The store and the wire number system flags differently; these map the
 // bits both ways (\Expunged included).
-uint32_t wire_flags_from_store(uint32_t store_system_flags);
-uint32_t store_flags_from_wire(uint32_t wire_system_flags);
+using store::crc::wire_flags_from_store;
+using store::crc::store_flags_from_wire;
 
 // Cyrus OPTIONS letters P S D A <-> the store's opaque options bits
 // (Cyrus OPT_POP3_NEW_UIDL, OPT_IMAP_SHAREDSEEN, OPT_IMAP_DUPDELIVER, OPT_IMAP_HAS_ALARMS).
 std::string options_to_letters(uint32_t options);
 uint32_t options_from_letters(std::string_view letters);
 
-CrcRecord crc_record_of(const store::MessageRecord& r);
+using store::crc::crc_record_of;
 // Both CRCs of a mailbox from its records (tombstones may be included; they
-// do not count).
-SyncCrcs mailbox_crcs(const std::vector<store::MessageRecord>& records);
+// do not count): a full recomputation, for the verifier and the full path.
+// The store keeps the same pair per mailbox (MailboxInfo::sync_crc).
+using store::crc::mailbox_crcs;
 
 // One RECORD %(...) item, with the savedate/createdmodseq virtual annotations.
 Value record_to_dlist(const store::MessageRecord& r);

@@ -412,23 +412,23 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     auto since = local_.changes_since(name, known->highestmodseq);
     if (!since.ok()) return since.take_error();
     if (!since->expunged.empty()) return std::optional<SentRound>();
-    // Header and records from one snapshot, and SYNC_CRC from every live
-    // record of it (not the recorded CRC XOR the new ones): the claimed
-    // HIGHESTMODSEQ never covers a record that is not sent, and a replica
-    // that lacks something this node has fails the CRC check after
-    // applying, which sends the mailbox down the full path (compare,
+    // The changed records, HIGHESTMODSEQ and SYNC_CRC come from one
+    // snapshot (changes_since), and the CRC is the mailbox's own, kept by
+    // the store over every record (not the recorded CRC XOR the new ones):
+    // the claimed HIGHESTMODSEQ never covers a record that is not sent, and
+    // a replica that lacks something this node has fails the CRC check
+    // after applying, which sends the mailbox down the full path (compare,
     // repair) instead of agreeing on a CRC that both sides got wrong.
-    auto all = local_.changes_since(name, 0);
-    if (!all.ok()) return all.take_error();
+    // Nothing here reads the records that did not change.
     Prepared p;
-    p.m = mailbox_state_of(*info, mailbox_crcs(all->changed));
+    p.m = mailbox_state_of(*info, SyncCrcs{since->sync_crc, since->sync_crc_annot});
     if (auto a = local_.annotations(name); a.ok()) p.m.annotations = std::move(*a);
-    p.m.highestmodseq = std::max(known->highestmodseq, all->highestmodseq);
+    p.m.highestmodseq = std::max(known->highestmodseq, since->highestmodseq);
     p.m.last_uid = known->last_uid;
     std::vector<store::MessageRecord> recs;
-    for (auto& r : all->changed) {
+    for (auto& r : since->changed) {
       p.m.last_uid = std::max(p.m.last_uid, r.uid);
-      if (r.modseq > known->highestmodseq) recs.push_back(std::move(r));
+      recs.push_back(std::move(r));
     }
     for (auto& r : recs) {
       if (r.uid <= known->last_uid || r.expunged()) continue;

@@ -1,110 +1,41 @@
-// SYNC_CRC and SYNC_CRC_ANNOT exactly as Cyrus 3.x computes them (reference §6).
-//
-// Both are XORs of per-record CRC-32 values, so a store can keep them
-// incrementally (XOR a record in when it is added or changed, out when it is
-// changed or expunged) or recompute them from scratch with sync_crcs().
-// The store describes a record with the plain CrcRecord struct below; nothing
-// here touches the store. Pure functions; thread-safe.
+// SYNC_CRC on the wire: the CRC functions themselves live in the store
+// (store/sync_crc.h), which keeps each mailbox's pair up to date with every
+// record write; this header brings them into cyr::sync and adds the
+// conversions between csync RECORD items and the CRC's view of a record.
+// Pure functions; thread-safe.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include "store/base/result.h"
+#include "store/sync_crc.h"
 #include "sync/dlist.h"
 
 namespace cyr::sync {
 
-// CRC-32 as zlib's crc32(crc, buf, len): reflected polynomial 0xEDB88320,
-// pre- and post-inverted, so crc32(b) == crc32(crc32(a), b) for a+b.
-uint32_t crc32(std::string_view bytes, uint32_t crc = 0);
-
-// Starting values (Cyrus CRC_INIT_BASIC / CRC_INIT_ANNOT). The annot CRC
-// started at 0 before 3.2.
-constexpr uint32_t kCrcInitBasic = 0;
-constexpr uint32_t kCrcInitAnnot = 12345678;
-constexpr uint32_t kCrcInitAnnotBefore32 = 0;
-
-// System flag bits of a record.
-enum SystemFlag : uint32_t {
-  kFlagDeleted = 1u << 0,
-  kFlagAnswered = 1u << 1,
-  kFlagFlagged = 1u << 2,
-  kFlagDraft = 1u << 3,
-  kFlagSeen = 1u << 4,
-  kFlagExpunged = 1u << 5,  // tombstone; never counted in a CRC
-};
-
-// The names in the order Cyrus writes FLAGS: \Deleted \Answered \Flagged
-// \Draft \Expunged \Seen. Returns nullptr for a bit that is not a flag.
-const char* system_flag_name(SystemFlag f);
-
-struct CrcAnnotation {
-  std::string entry;   // e.g. "/comment"
-  std::string userid;  // "" for a shared value
-  std::string value;   // bytes; an empty value means "not set" and is skipped
-};
-
-// What the CRCs depend on in one index record.
-struct CrcRecord {
-  uint32_t uid = 0;
-  uint64_t modseq = 0;
-  int64_t last_updated = 0;  // Unix seconds
-  int64_t internaldate = 0;  // Unix seconds
-  uint32_t system_flags = 0; // SystemFlag bits
-  std::vector<std::string> user_flags;  // names as stored (case is folded for the CRC)
-  std::string guid;          // 40 hex digits as written on the wire (lower case)
-  // Per-message annotations as stored in the annotation database. The three
-  // virtual entries below are taken from the fields, not from this list.
-  std::vector<CrcAnnotation> annotations;
-  uint64_t cid = 0;            // conversation id ("thrid"); 0 = none
-  int64_t savedate = 0;        // 0 = none
-  uint64_t createdmodseq = 0;  // 0 = none
-
-  bool expunged() const { return (system_flags & kFlagExpunged) != 0; }
-};
-
-struct CrcOptions {
-  uint32_t annot_init = kCrcInitAnnot;
-  // The mailbox index minor version: thrid counts from 13, savedate from 15,
-  // createdmodseq from 16 (3.4/3.6 use 17).
-  int index_version = 17;
-};
-
-struct SyncCrcs {
-  uint32_t basic = kCrcInitBasic;
-  uint32_t annot = kCrcInitAnnot;
-  friend bool operator==(const SyncCrcs&, const SyncCrcs&) = default;
-};
-
-// XOR of crc32 of each lower-cased flag name (\Expunged and \Recent excluded).
-uint32_t flag_crc(uint32_t system_flags, const std::vector<std::string>& user_flags);
-
-// The text whose CRC-32 is a record's basic contribution:
-// "<uid> <modseq> <last_updated> (<flagcrc>) <internaldate> <guid>".
-std::string basic_crc_text(const CrcRecord& r);
-
-// One record's contribution to the basic CRC (0 for an expunged record).
-uint32_t record_crc_basic(const CrcRecord& r);
-
-// One record's contribution to the annot CRC (0 for an expunged record):
-// XOR of crc32("<uid> <entry> <userid> <value>") over its annotations with a
-// non-empty value, plus the virtual thrid/savedate/createdmodseq entries.
-uint32_t record_crc_annot(const CrcRecord& r, const CrcOptions& opts = {});
-
-// Both CRCs of a mailbox from scratch.
-SyncCrcs sync_crcs(const std::vector<CrcRecord>& records, const CrcOptions& opts = {});
-
-// Cyrus's mailbox_crceq: equal unless, for basic or annot, both sides are
-// non-zero and differ (0 means "unknown, don't compare").
-bool sync_crcs_match(const SyncCrcs& a, const SyncCrcs& b);
-
-// Names of the virtual annotations carried in RECORD ANNOTATIONS.
-inline constexpr std::string_view kAnnotThrid = "/vendor/cmu/cyrus-imapd/thrid";
-inline constexpr std::string_view kAnnotSavedate = "/vendor/cmu/cyrus-imapd/savedate";
-inline constexpr std::string_view kAnnotCreatedModseq = "/vendor/cmu/cyrus-imapd/createdmodseq";
+using store::crc::crc32;
+using store::crc::kCrcInitBasic;
+using store::crc::kCrcInitAnnot;
+using store::crc::kCrcInitAnnotBefore32;
+using store::crc::SystemFlag;
+using store::crc::kFlagDeleted;
+using store::crc::kFlagAnswered;
+using store::crc::kFlagFlagged;
+using store::crc::kFlagDraft;
+using store::crc::kFlagSeen;
+using store::crc::kFlagExpunged;
+using store::crc::system_flag_name;
+using store::crc::CrcAnnotation;
+using store::crc::CrcRecord;
+using store::crc::CrcOptions;
+using store::crc::SyncCrcs;
+using store::crc::flag_crc;
+using store::crc::basic_crc_text;
+using store::crc::record_crc_basic;
+using store::crc::record_crc_annot;
+using store::crc::sync_crcs;
+using store::crc::sync_crcs_match;
+using store::crc::kAnnotThrid;
+using store::crc::kAnnotSavedate;
+using store::crc::kAnnotCreatedModseq;
 
 // Builds a CrcRecord from one wire RECORD %(UID MODSEQ LAST_UPDATED FLAGS
 // INTERNALDATE SIZE GUID [ANNOTATIONS]) item: system flags are matched

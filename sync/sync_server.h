@@ -25,6 +25,7 @@
 #include "store/store.h"
 #include "sync/apply_refusals.h"
 #include "sync/dlist_decoder.h"
+#include "sync/sync_crc.h"
 #include "sync/sync_frame.h"
 
 namespace cyr::sync {
@@ -77,6 +78,9 @@ class SyncServerSession {
   Status apply_reserve(const Value& arg, Replies& out);
   Status apply_message(const Value& arg);
   Status apply_mailbox(const Value& arg);
+  // Whether the master's SYNC_CRC pair agrees with the one the store keeps
+  // for `name`, falling back to one computed from its records (logged).
+  bool crcs_agree(const std::string& name, const SyncCrcs& theirs, const SyncCrcs& stored);
   Status apply_unmailbox(const Value& arg);
   Status apply_rename(const Value& arg);
   Status apply_quota(const Value& arg);
