@@ -4,6 +4,7 @@
 //   cyr_master [-C imapd.conf] [-M cyrus.conf] [-d] [-p pidfile] [-l backlog]
 //              [-T io-threads] [-B blocking-threads] [-g grace-seconds]
 #include <limits.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -63,6 +64,21 @@ std::string self_executable(const char* argv0) {
   return std::filesystem::absolute(argv0, ec).string();
 }
 
+// The store keeps up to store_open_shards user databases open, three file
+// descriptors each, and sizes that cache to the soft limit it finds when it
+// opens (store/store_impl.cpp, init); a soft limit of 1,024, common for
+// services, would keep the cache near 170 shards however much memory the
+// node has. So the master takes the hard limit before the store opens
+// (children inherit it). Failure only leaves the limit as it was.
+void raise_open_file_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+  struct rlimit want = rl;
+  // An unlimited hard limit is still bounded by the kernel's nr_open.
+  want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+  if (want.rlim_cur > rl.rlim_cur) (void)::setrlimit(RLIMIT_NOFILE, &want);
+}
+
 }  // namespace
 
 int master_main(int argc, char** argv) {
@@ -97,6 +113,8 @@ int master_main(int argc, char** argv) {
       return usage(("unknown argument \"" + std::string(a) + "\"").c_str());
     }
   }
+
+  raise_open_file_limit();
 
   // -d changes directory to "/": resolve relative paths first.
   std::error_code ec;

@@ -9,6 +9,7 @@
 //     write transaction".
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -402,6 +404,30 @@ class DbPool {
     return db;
   }
 
+  // A shard that fell out of the recently used ones (StoreImpl::touch):
+  // `returned` (its writer, or null) joins the idle connections, all but
+  // one of them are handed back for the caller to close outside the lock,
+  // and the one kept gives back its page cache (sqlite3_db_release_memory:
+  // every page is unpinned while the connection is idle, so SQLite frees
+  // them and, with them, the 20-page block each connection allocates at its
+  // first read). What stays is the connection itself, its parsed schema and
+  // its prepared statements - the things a reopen spends its time on - so a
+  // later use re-reads a dozen pages from the OS cache instead of opening
+  // the database again. A connection still inside a transaction (a failed
+  // batch) is closed rather than kept.
+  std::vector<std::unique_ptr<Db>> trim(std::unique_ptr<Db> returned) {
+    std::vector<std::unique_ptr<Db>> out;
+    std::lock_guard lk(mu_);
+    if (returned && sqlite3_get_autocommit(returned->raw()) == 0) out.push_back(std::move(returned));
+    if (returned) free_.insert(free_.begin(), std::move(returned));  // the writer's statements are kept
+    while (free_.size() > 1) {
+      out.push_back(std::move(free_.back()));
+      free_.pop_back();
+    }
+    if (!free_.empty()) sqlite3_db_release_memory(free_.front()->raw());
+    return out;
+  }
+
   Result<Lease> get() {
     {
       std::lock_guard lk(mu_);
@@ -511,6 +537,10 @@ struct Shard {
   // the store is open, so once true this stays true, and readers skip the
   // stat() that would otherwise precede every read.
   std::atomic<bool> file_exists{false};
+
+  // Its place in StoreImpl's recency lists (hot_ or cold_), under shards_mu_.
+  std::list<Shard*>::iterator lru_pos;
+  bool hot = false;
 
   bool has_file() {
     if (file_exists.load(std::memory_order_acquire)) return true;
@@ -694,6 +724,10 @@ class StoreImpl final : public Store {
   // -- shards --
   Result<std::shared_ptr<Shard>> shard(uint64_t id);
   Result<std::shared_ptr<Shard>> shard_entry(uint64_t id);
+  // Moves an open shard to the front of hot_; the hot shard pushed out, if
+  // any, is returned in *demoted to be trimmed (under shards_mu_).
+  void touch(Shard& sh, std::shared_ptr<Shard>* demoted);
+  void trim_shard(Shard& sh);
   Status check_unsynced(const std::shared_ptr<Shard>& sh);
   Status recover_unsynced(const std::shared_ptr<Shard>& sh);
   // For one unsynced_file row: removes its record as if it had never been
@@ -775,6 +809,16 @@ class StoreImpl final : public Store {
 
   std::mutex shards_mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Shard>> shards_;
+  // Open shards by recency, most recent first (under shards_mu_). The
+  // hot_limit_ most recently used keep their connections and page caches
+  // as they are; a shard pushed out of hot_ into cold_ is trimmed to one
+  // idle connection without a page cache (trim_shard), and eviction closes
+  // the least recently used shard of cold_. A trimmed shard costs a fraction
+  // of a hot one's memory (docs/performance.md), so many more stay open.
+  std::list<Shard*> hot_, cold_;
+  size_t hot_limit_ = 256;
+  // max_open_shards bounded by the descriptors this process may open (init).
+  size_t open_shards_cap_ = 512;
   // Shards whose schema was checked and whose orphans were swept by this
   // process (ensure_writer): an evicted shard reopened later skips both.
   std::mutex prepared_mu_;
@@ -921,6 +965,23 @@ Status StoreImpl::init() {
   list_writer_ = std::move(*w);
   CYR_TRY(list_writer_->exec(kListSchema));
   list_readers_ = std::make_unique<DbPool>(list_path_);
+  // Every open shard holds file descriptors: a trimmed one three (database,
+  // WAL, WAL index), a hot one up to two more for a second connection. The
+  // shard cache may use about half of the process's limit, so that opening a
+  // shard never fails for want of a descriptor while sockets, message files
+  // and the other databases have the rest.
+  open_shards_cap_ = std::max<size_t>(opts_.max_open_shards, 1);
+  struct rlimit nofile;
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    size_t fits = std::max<size_t>(16, static_cast<size_t>(nofile.rlim_cur) / 6);
+    if (fits < open_shards_cap_) {
+      CYR_LOG(Notice, opts_.sid, "keeping at most %zu shard databases open (store_open_shards %zu;"
+              " the open file limit is %llu)", fits, opts_.max_open_shards,
+              static_cast<unsigned long long>(nofile.rlim_cur));
+      open_shards_cap_ = fits;
+    }
+  }
+  hot_limit_ = std::clamp<size_t>(open_shards_cap_ / 4, 4, 256);
 
   // Node state, change sequence reservation, pending markers.
   {
@@ -1145,31 +1206,75 @@ Result<std::shared_ptr<Shard>> StoreImpl::shard(uint64_t id) {
 }
 
 Result<std::shared_ptr<Shard>> StoreImpl::shard_entry(uint64_t id) {
-  // Evicted shards are closed after shards_mu_ is released (declared before
-  // the lock, destroyed after it): closing SQLite connections does file I/O,
-  // and every store call of every thread looks its shard up under this lock.
+  // Evicted shards are closed, and a demoted one trimmed, after shards_mu_
+  // is released (declared before the lock, destroyed after it): closing
+  // SQLite connections does file I/O, and every store call of every thread
+  // looks its shard up under this lock.
   std::vector<std::shared_ptr<Shard>> evicted;
-  std::lock_guard lk(shards_mu_);
-  auto it = shards_.find(id);
-  if (it != shards_.end()) return it->second;
-  if (shards_.size() >= opts_.max_open_shards) {
-    // Close shards nobody is using (only the cache holds a reference).
-    for (auto i = shards_.begin(); i != shards_.end() && shards_.size() >= opts_.max_open_shards;) {
-      if (i->second.use_count() == 1) {
-        evicted.push_back(std::move(i->second));
-        i = shards_.erase(i);
-      } else {
-        ++i;
+  std::shared_ptr<Shard> demoted;
+  std::shared_ptr<Shard> sh;
+  {
+    std::lock_guard lk(shards_mu_);
+    auto it = shards_.find(id);
+    if (it != shards_.end()) {
+      sh = it->second;
+      touch(*sh, &demoted);
+    } else {
+      // Close the least recently used shards nobody is using (only the
+      // cache holds a reference); cold ones first. Each list is walked at
+      // most once.
+      for (auto* list : {&cold_, &hot_}) {
+        for (auto i = list->end(); i != list->begin() && shards_.size() >= open_shards_cap_;) {
+          --i;
+          auto found = shards_.find((*i)->id);
+          if (found == shards_.end() || found->second.use_count() != 1) continue;
+          evicted.push_back(std::move(found->second));
+          shards_.erase(found);
+          i = list->erase(i);
+        }
       }
+      sh = std::make_shared<Shard>();
+      sh->id = id;
+      sh->path = shard_path(id).string();
+      sh->readers = std::make_unique<DbPool>(sh->path, /*shard=*/true);
+      shards_.emplace(id, sh);
+      cold_.push_front(sh.get());
+      sh->lru_pos = cold_.begin();
+      touch(*sh, &demoted);
     }
   }
-  auto sh = std::make_shared<Shard>();
-  sh->id = id;
-  sh->path = shard_path(id).string();
-  sh->readers = std::make_unique<DbPool>(sh->path, /*shard=*/true);
-  shards_.emplace(id, sh);
+  if (demoted) trim_shard(*demoted);
   return sh;
 }
+
+void StoreImpl::touch(Shard& sh, std::shared_ptr<Shard>* demoted) {
+  if (sh.hot) {
+    hot_.splice(hot_.begin(), hot_, sh.lru_pos);
+    return;
+  }
+  hot_.splice(hot_.begin(), cold_, sh.lru_pos);
+  sh.hot = true;
+  if (hot_.size() <= hot_limit_) return;
+  Shard* out = hot_.back();
+  cold_.splice(cold_.begin(), hot_, std::prev(hot_.end()));
+  out->hot = false;
+  auto it = shards_.find(out->id);
+  if (it != shards_.end()) *demoted = it->second;
+}
+
+// A shard that left the hot ones: its writer goes back to the pool and the
+// pool keeps one idle connection with its page cache released. A shard busy
+// right now (a batch holds write_mu) is left as it is; it is trimmed when it
+// is pushed out again. ensure_writer takes the pooled connection back at the
+// next write (the shard stays `recovered`: no second recovery).
+void StoreImpl::trim_shard(Shard& sh) {
+  std::vector<std::unique_ptr<Db>> closing;
+  {
+    std::unique_lock wl(sh.write_mu, std::try_to_lock);
+    if (!wl.owns_lock()) return;
+    closing = sh.readers->trim(std::move(sh.writer));
+  }
+}  // the extra connections close here, with no lock held
 
 // A new shard's database file, written whole under `tmp` and fsync'd. The
 // bytes are those of an empty database with the shard schema in WAL mode,

@@ -19,10 +19,10 @@ Result<StoreOptions> from_text(const std::string& extra) {
   return options_from_config(*conf);
 }
 
-TEST(StoreConfig, OpenShardsDefaultsTo512) {
+TEST(StoreConfig, OpenShardsDefaultsTo4096) {
   auto o = from_text("");
   ASSERT_TRUE(o.ok()) << o.error().describe();
-  EXPECT_EQ(o->max_open_shards, 512u);
+  EXPECT_EQ(o->max_open_shards, 4096u);
 }
 
 TEST(StoreConfig, OpenShardsIsTakenFromImapdConf) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <fstream>
 #include <set>
@@ -998,6 +999,84 @@ TEST_F(StoreTest, ReopenedShardLookedUpThenWrittenKeepsOneConnection) {
   ASSERT_EQ(append("user.sx", message("x1")), 1u);
   EXPECT_EQ(open_db_files(), 1u);
   EXPECT_EQ(store_->lookup("user.sx")->last_uid, 1u);
+}
+
+// Shards pushed out of the most recently used ones stay open with one idle
+// connection (the writer goes back to the pool, the other connections are
+// closed, the page cache released): a node can keep many more of them open.
+// Such a shard is written and read again as before, without a reopen.
+TEST_F(StoreTest, ShardsOutOfTheHotSetKeepOneConnectionAndStayUsable) {
+  store_.reset();
+  opts_.max_open_shards = 64;  // the 16 most recently used keep everything
+  reopen();
+  constexpr int kUsers = 40;
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string mb = "user.hs" + std::to_string(i);
+    create(mb);
+    ASSERT_EQ(append(mb, message("m" + std::to_string(i))), 1u);
+    ASSERT_TRUE(store_->lookup(mb).ok());  // a reader beside the writer
+  }
+  const std::string shards = (std::filesystem::path(dir_) / "conf" / "shards").string();
+  // Each connection has its own descriptor of its shard's WAL file. (Those
+  // of the database file itself are not a count of connections: SQLite
+  // keeps a closed connection's one open for reuse while another connection
+  // of the process holds a lock on the file.)
+  auto wal_fds_by_file = [&] {
+    std::map<std::string, int> n;
+    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      const std::string t = std::filesystem::read_symlink(e.path(), ec).string();
+      if (!ec && t.rfind(shards, 0) == 0 && t.size() > 7 && t.compare(t.size() - 7, 7, ".db-wal") == 0) ++n[t];
+    }
+    return n;
+  };
+  auto fds = wal_fds_by_file();
+  EXPECT_EQ(fds.size(), static_cast<size_t>(kUsers));  // none closed: the cache holds 64
+  size_t more_than_one = 0;
+  for (auto& [file, count] : fds)
+    if (count > 1) ++more_than_one;
+  EXPECT_LE(more_than_one, 16u);
+  // The least recently used shard is written and read again.
+  ASSERT_EQ(append("user.hs0", message("again")), 2u);
+  auto info = store_->lookup("user.hs0");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->exists, 2u);
+  for (int i = 1; i < kUsers; ++i) {
+    auto other = store_->lookup("user.hs" + std::to_string(i));
+    ASSERT_TRUE(other.ok());
+    EXPECT_EQ(other->exists, 1u) << i;
+  }
+  EXPECT_EQ(wal_fds_by_file().size(), static_cast<size_t>(kUsers));
+}
+
+// Many threads writing to more owners than the cache holds: shards are
+// trimmed and evicted while others are in use; every append lands once.
+TEST_F(StoreTest, ConcurrentWritesAcrossMoreShardsThanTheCacheHolds) {
+  store_.reset();
+  opts_.max_open_shards = 16;  // 4 hot
+  reopen();
+  constexpr int kUsers = 30, kThreads = 4, kPerThread = 45;
+  for (int i = 0; i < kUsers; ++i) create("user.cw" + std::to_string(i));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        const std::string mb = "user.cw" + std::to_string((t * 7 + k) % kUsers);
+        auto r = store_->append(one_message(mb, message("t" + std::to_string(t) + "k" + std::to_string(k))));
+        if (!r.ok() || !store_->lookup(mb).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  uint64_t total = 0;
+  for (int i = 0; i < kUsers; ++i) {
+    auto info = store_->lookup("user.cw" + std::to_string(i));
+    ASSERT_TRUE(info.ok());
+    total += info->exists;
+  }
+  EXPECT_EQ(total, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
 // An intent left in the mailbox list (a process died between the list
