@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +58,15 @@ Result<std::vector<RecordRow>> read_record_rows(sql::Db& db, int64_t mbid);
 // while sync_crc_modseq equals the mailbox's highestmodseq: the store
 // recomputes it from the records otherwise, and stores it at its next write.
 Status ensure_sync_crc_columns(sql::Db& db);
+// Adds the record table's structure_id column (where a record's structure
+// is found in structure_blob) to a shard made before it existed; nothing if
+// it is there. Call inside a write transaction of `db`. Records without one
+// keep their structure in the older `structure` table.
+Status ensure_structure_id_column(sql::Db& db);
+// The UIDs of mailbox `mbid`'s records that have a stored structure.
+Result<std::set<Uid>> structure_uids(sql::Db& db, int64_t mbid);
+// Deletes one record row and its structure.
+Status delete_record(sql::Db& db, int64_t mbid, Uid uid);
 // Inserts or replaces a record (with its checksum) and, if given, its
 // serialized MessageStructure, exactly as the store writes them. It does not
 // keep the mailbox's SYNC_CRC pair: the caller stores a recomputed one.

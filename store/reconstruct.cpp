@@ -432,6 +432,7 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   CYR_TRY(db.exec("BEGIN IMMEDIATE"));
   TxnGuard txn{db};
   CYR_TRY(layout::ensure_sync_crc_columns(db));  // a shard from before SYNC_CRC was stored
+  CYR_TRY(layout::ensure_structure_id_column(db));  // or before structure_blob
   int64_t now = static_cast<int64_t>(::time(nullptr));
   RC_TRY_ASSIGN(existing, mailbox_row(db, lr.uniqueid));
   MbRow m;
@@ -468,16 +469,7 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   }
 
   RC_TRY_ASSIGN(rows, layout::read_record_rows(db, m.mbid));
-  std::set<Uid> have_structure;
-  {
-    RC_TRY_ASSIGN(st, db.prepare("SELECT uid FROM structure WHERE mbid=?"));
-    st.bind(1, m.mbid);
-    for (;;) {
-      RC_TRY_ASSIGN(r, st.step());
-      if (!r) break;
-      have_structure.insert(static_cast<Uid>(st.i64(0)));
-    }
-  }
+  RC_TRY_ASSIGN(have_structure, layout::structure_uids(db, m.mbid));
   ModSeq hms = m.highestmodseq;
   Uid last_uid = m.last_uid;
   for (auto& r : rows) {
@@ -607,13 +599,7 @@ Result<MailboxRepair> Repairer::reconstruct(const std::string& mailbox) {
   }
 
   // 4. Write: records, counters, quota; files linked under new UIDs first.
-  for (Uid u : deletes) {
-    for (const char* q : {"DELETE FROM record WHERE mbid=? AND uid=?", "DELETE FROM structure WHERE mbid=? AND uid=?"}) {
-      RC_TRY_ASSIGN(d, db.prepare(q));
-      d.bind(1, m.mbid).bind(2, int64_t(u));
-      CYR_TRY(d.run());
-    }
-  }
+  for (Uid u : deletes) CYR_TRY(layout::delete_record(db, m.mbid, u));
   for (auto& [rec, structure] : writes) CYR_TRY(layout::write_record(db, m.mbid, rec, structure));
   uint32_t exists = 0;
   uint64_t total = 0;

@@ -232,6 +232,16 @@ CREATE TABLE IF NOT EXISTS annotation(entry TEXT NOT NULL, userid TEXT NOT NULL,
   value TEXT NOT NULL, modseq INTEGER NOT NULL, PRIMARY KEY(entry, userid)) WITHOUT ROWID;
 )SQL";
 
+// A message's MIME structure (~300 bytes) lives in structure_blob, a rowid
+// table whose ids are handed out at its right edge (max + 1), and the record
+// points to it (record.structure_id). Keyed by (mbid, uid) in a WITHOUT
+// ROWID table (`structure`, as shards made before kept it), every insert
+// went into the middle of an index b-tree whose pages hold ~13 rows, and
+// SQLite rebalanced three sibling pages every few inserts: 1.94 WAL frames
+// per commit for that table alone (docs/performance.md, run 10). An insert
+// at the right edge of a rowid table splits by starting a new page instead.
+// `structure` stays (created empty on new shards) and is read for records
+// without a structure_id, so older shards need no migration of their rows.
 const char* kShardSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mailbox(
@@ -248,11 +258,12 @@ CREATE TABLE IF NOT EXISTS record(
   createdmodseq INTEGER NOT NULL, guid BLOB NOT NULL, system_flags INTEGER NOT NULL,
   keywords TEXT NOT NULL, internaldate INTEGER NOT NULL, savedate INTEGER NOT NULL,
   last_updated INTEGER NOT NULL, size INTEGER NOT NULL, crc INTEGER NOT NULL,
-  PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
+  structure_id INTEGER, PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_by_modseq ON record(mbid, modseq);
 CREATE INDEX IF NOT EXISTS record_by_guid ON record(guid);
 CREATE TABLE IF NOT EXISTS structure(mbid INTEGER NOT NULL, uid INTEGER NOT NULL,
   blob BLOB NOT NULL, PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS structure_blob(id INTEGER PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS seen(userid TEXT NOT NULL, mbid INTEGER NOT NULL,
   lastread INTEGER NOT NULL, lastuid INTEGER NOT NULL, lastchange INTEGER NOT NULL,
   seenuids TEXT NOT NULL, PRIMARY KEY(userid, mbid)) WITHOUT ROWID;
@@ -1337,15 +1348,29 @@ static Result<bool> has_sync_crc_columns(Db& db) {
   return *r;
 }
 
-// The upgrade of an older shard (layout::ensure_sync_crc_columns) in a
-// transaction of its own. Checked again under the write lock, since another
-// process may be upgrading the same shard.
+// Whether the shard's record table has structure_id (a shard made before
+// structure_blob has not, until its first write here).
+static Result<bool> has_structure_id_column(Db& db) {
+  auto q = db.prepare("SELECT 1 FROM pragma_table_info('record') WHERE name='structure_id'");
+  if (!q.ok()) return q.take_error();
+  auto r = q->step();
+  if (!r.ok()) return r.take_error();
+  return *r;
+}
+
+// The upgrade of an older shard (layout::ensure_sync_crc_columns and
+// ensure_structure_id_column) in a transaction of its own. Checked again
+// under the write lock, since another process may be upgrading the same
+// shard.
 static Status add_sync_crc_columns(Db& db) {
   auto have = has_sync_crc_columns(db);
   if (!have.ok()) return have.take_error();
-  if (*have) return {};
+  auto have_sid = has_structure_id_column(db);
+  if (!have_sid.ok()) return have_sid.take_error();
+  if (*have && *have_sid) return {};
   CYR_TRY(db.exec("BEGIN IMMEDIATE"));
   Status st = layout::ensure_sync_crc_columns(db);
+  if (st.ok()) st = layout::ensure_structure_id_column(db);
   if (st.ok()) st = db.exec("COMMIT");
   if (!st.ok()) (void)db.exec("ROLLBACK");
   return st;
@@ -1532,7 +1557,8 @@ Status StoreImpl::apply_intents(Shard& sh, Db& db, int64_t* applied_upto) {
         int64_t mbid = q->i64(0);
         std::string part = q->text(1);
         for (const char* sqlt :
-             {"DELETE FROM record WHERE mbid=?", "DELETE FROM structure WHERE mbid=?",
+             {"DELETE FROM structure_blob WHERE id IN (SELECT structure_id FROM record WHERE mbid=?)",
+              "DELETE FROM record WHERE mbid=?", "DELETE FROM structure WHERE mbid=?",
               "DELETE FROM seen WHERE mbid=?", "DELETE FROM annotation WHERE mbid=?",
               "DELETE FROM quota WHERE mbid=?", "DELETE FROM mailbox WHERE mbid=?"}) {
           auto d = db.prepare(sqlt);
@@ -1908,7 +1934,10 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
     // them is upgraded (by its writer) before anyone reads it.
     auto cols = has_sync_crc_columns(**rd);
     if (!cols.ok()) return cols.take_error();
-    upgrade = !*cols;
+    // And record.structure_id, read with every structure.
+    auto sid = has_structure_id_column(**rd);
+    if (!sid.ok()) return sid.take_error();
+    upgrade = !*cols || !*sid;
     // A shard made by an older version has no such table until its first
     // write in this version, and then no rows either.
     auto t = (*rd)->cached("SELECT 1 FROM sqlite_master WHERE type='table' AND name='unsynced_file'");
@@ -2001,10 +2030,16 @@ Status StoreImpl::settle_unsynced(Db& db, int64_t mbid, int64_t uid, bool only_i
   // its stamp, so the next read of the mailbox computes the pair afresh
   // (read_state). This runs only after a crash or a failed flush.
   CYR_TRY(write_record_row(db, mbid, r, nullptr));
-  auto ds = db.cached("DELETE FROM structure WHERE mbid=? AND uid=?");
-  if (!ds.ok()) return ds.take_error();
-  (*ds)->bind(1, mbid).bind(2, uid);
-  CYR_TRY((*ds)->run());
+  // Its structure goes, and the record forgets the id: ids are reused once
+  // the highest is deleted, so a kept one could name another message's.
+  for (const char* sqlt : {"DELETE FROM structure_blob WHERE id=(SELECT structure_id FROM record WHERE mbid=?1 AND uid=?2)",
+                           "UPDATE record SET structure_id=NULL WHERE mbid=?1 AND uid=?2",
+                           "DELETE FROM structure WHERE mbid=?1 AND uid=?2"}) {
+    auto ds = db.cached(sqlt);
+    if (!ds.ok()) return ds.take_error();
+    (*ds)->bind(1, mbid).bind(2, uid);
+    CYR_TRY((*ds)->run());
+  }
   auto up = db.cached(
       "UPDATE mailbox SET exists_count = exists_count - 1, total_size = total_size - ?,"
       " highestmodseq = ? WHERE mbid=?");
@@ -2366,8 +2401,33 @@ Result<std::vector<MessageRecord>> StoreImpl::read_records(Db& db, int64_t mbid,
 // that keep the mailbox's SYNC_CRC pair use insert_record().
 static Status write_record_row(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
   std::string kw = join_keywords(r.flags.keywords);
+  // The structure first, to know its id. A record written again with its
+  // structure (replication re-applying it, a repair) keeps its id; a new one
+  // gets max(id) + 1, the right edge of structure_blob (see kShardSchema).
+  bool have_sid = false;
+  int64_t sid = 0;
+  if (structure) {
+    auto s2 = db.cached(
+        "INSERT OR REPLACE INTO structure_blob(id, blob)"
+        " VALUES((SELECT structure_id FROM record WHERE mbid=?1 AND uid=?2), ?3)");
+    if (!s2.ok()) return s2.take_error();
+    (*s2)->bind(1, mbid).bind(2, int64_t(r.uid)).bind_blob(3, *structure);
+    CYR_TRY((*s2)->run());
+    sid = sqlite3_last_insert_rowid(db.raw());
+    have_sid = true;
+    // A row an older version kept for this record in `structure` would be
+    // shadowed by the new one; drop it rather than leave it stale.
+    auto d = db.cached("DELETE FROM structure WHERE mbid=? AND uid=?");
+    if (!d.ok()) return d.take_error();
+    (*d)->bind(1, mbid).bind(2, int64_t(r.uid));
+    CYR_TRY((*d)->run());
+  }
+  // Without a structure the record keeps the one it had (a flag change, a
+  // tombstone): the replaced row's structure_id is read before REPLACE
+  // deletes it.
   auto st = db.cached("INSERT OR REPLACE INTO record(mbid, " RECORD_COLS
-                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+                      ", structure_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                      " COALESCE(?13, (SELECT structure_id FROM record WHERE mbid=?1 AND uid=?2)))");
   if (!st.ok()) return st.take_error();
   auto& g = r.guid.bytes();
   (*st)->bind(1, mbid).bind(2, int64_t(r.uid)).bind(3, int64_t(r.modseq))
@@ -2376,12 +2436,21 @@ static Status write_record_row(Db& db, int64_t mbid, const MessageRecord& r, con
       .bind(6, int64_t(r.flags.system)).bind(7, kw).bind(8, r.internaldate).bind(9, r.savedate)
       .bind(10, r.last_updated).bind(11, int64_t(r.size))
       .bind(12, static_cast<int64_t>(record_crc(r, kw)));
+  if (have_sid) (*st)->bind(13, sid);
+  else (*st)->bind_null(13);
   CYR_TRY((*st)->run());
-  if (structure) {
-    auto s2 = db.cached("INSERT OR REPLACE INTO structure(mbid, uid, blob) VALUES(?,?,?)");
-    if (!s2.ok()) return s2.take_error();
-    (*s2)->bind(1, mbid).bind(2, int64_t(r.uid)).bind_blob(3, *structure);
-    CYR_TRY((*s2)->run());
+  return {};
+}
+
+// Removes a record's row and its structure, wherever it is kept. The
+// structure goes first: it is found through the record.
+static Status delete_record_rows(Db& db, int64_t mbid, Uid uid) {
+  for (const char* sqlt : {"DELETE FROM structure_blob WHERE id=(SELECT structure_id FROM record WHERE mbid=?1 AND uid=?2)",
+                           "DELETE FROM record WHERE mbid=?1 AND uid=?2", "DELETE FROM structure WHERE mbid=?1 AND uid=?2"}) {
+    auto d = db.cached(sqlt);
+    if (!d.ok()) return d.take_error();
+    (*d)->bind(1, mbid).bind(2, int64_t(uid));
+    CYR_TRY((*d)->run());
   }
   return {};
 }
@@ -2986,16 +3055,27 @@ Result<std::vector<MessageRecord>> StoreImpl::records_in(const std::string& mail
   return out;
 }
 
+// A record's structure: in structure_blob, or for a record an older version
+// wrote, in `structure` (COALESCE evaluates the second only if needed). NULL
+// when the record has none, no row when there is no record.
+static constexpr const char* kStructureByUid =
+    "SELECT COALESCE((SELECT blob FROM structure_blob WHERE id = r.structure_id),"
+    " (SELECT blob FROM structure o WHERE o.mbid = r.mbid AND o.uid = r.uid))"
+    " FROM record r WHERE r.mbid=?1 AND r.uid=?2";
+
 Result<std::string> StoreImpl::structure(const std::string& mailbox, Uid uid) {
   // Stays empty when the shard has no database yet (fn is not called).
   std::optional<std::string> blob;
   CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
-    auto st = db.cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
+    auto st = db.cached(kStructureByUid);
     if (!st.ok()) return st.take_error();
     (*st)->bind(1, m.mbid).bind(2, int64_t(uid));
     auto r = (*st)->step();
     if (!r.ok()) return r.take_error();
-    if (!*r) return Error(Errc::NotFound, "No such message", std::to_string(uid));
+    if (!*r || (*st)->is_null(0)) {
+      (*st)->reset();
+      return Error(Errc::NotFound, "No such message", std::to_string(uid));
+    }
     blob = (*st)->text(0);
     (*st)->reset();
     return {};
@@ -3016,7 +3096,10 @@ Result<std::vector<std::optional<std::string>>> StoreImpl::structures(const std:
     // descent per uid; sparse or unordered sets look each one up.
     const bool ascending = std::is_sorted(uids.begin(), uids.end());
     if (ascending && uint64_t(uids.back()) - uids.front() < 2 * uint64_t(uids.size()) + 64) {
-      auto rs = db.cached("SELECT uid, blob FROM structure WHERE mbid=? AND uid BETWEEN ? AND ? ORDER BY uid");
+      auto rs = db.cached(
+          "SELECT r.uid, COALESCE((SELECT blob FROM structure_blob WHERE id = r.structure_id),"
+          " (SELECT blob FROM structure o WHERE o.mbid = r.mbid AND o.uid = r.uid))"
+          " FROM record r WHERE r.mbid=?1 AND r.uid BETWEEN ?2 AND ?3 ORDER BY r.uid");
       if (!rs.ok()) return rs.take_error();
       (*rs)->bind(1, m.mbid).bind(2, int64_t(uids.front())).bind(3, int64_t(uids.back()));
       size_t i = 0;
@@ -3027,6 +3110,7 @@ Result<std::vector<std::optional<std::string>>> StoreImpl::structures(const std:
           return r.take_error();
         }
         if (!*r) break;
+        if ((*rs)->is_null(1)) continue;
         const Uid u = static_cast<Uid>((*rs)->i64(0));
         while (i < uids.size() && uids[i] < u) ++i;  // those have no structure
         if (i == uids.size()) break;
@@ -3035,7 +3119,7 @@ Result<std::vector<std::optional<std::string>>> StoreImpl::structures(const std:
       (*rs)->reset();
       return {};
     }
-    auto st = db.cached("SELECT blob FROM structure WHERE mbid=? AND uid=?");
+    auto st = db.cached(kStructureByUid);
     if (!st.ok()) return st.take_error();
     for (size_t i = 0; i < uids.size(); ++i) {
       (*st)->bind(1, m.mbid).bind(2, int64_t(uids[i]));
@@ -3044,7 +3128,7 @@ Result<std::vector<std::optional<std::string>>> StoreImpl::structures(const std:
         (*st)->reset();
         return r.take_error();
       }
-      if (*r) out[i] = (*st)->text(0);
+      if (*r && !(*st)->is_null(0)) out[i] = (*st)->text(0);
       (*st)->reset();
     }
     return {};
@@ -3252,12 +3336,7 @@ Result<uint64_t> StoreImpl::purge_expunged(const std::string& mailbox, int64_t o
       uids.push_back(q->i64(0));
     }
     for (int64_t u : uids) {
-      for (const char* sqlt : {"DELETE FROM record WHERE mbid=? AND uid=?", "DELETE FROM structure WHERE mbid=? AND uid=?"}) {
-        auto d = tx.db->cached(sqlt);
-        if (!d.ok()) return d.take_error();
-        (*d)->bind(1, m->mbid).bind(2, u);
-        CYR_TRY((*d)->run());
-      }
+      CYR_TRY(delete_record_rows(*tx.db, m->mbid, static_cast<Uid>(u)));
       auto p = spool_.message_path(entry.partition, entry.uniqueid, static_cast<Uid>(u));
       if (p.ok()) tx.op->unlink_after.push_back(p->string());
       ++n;
@@ -4021,9 +4100,35 @@ Status ensure_sync_crc_columns(Db& db) {
       "ALTER TABLE mailbox ADD COLUMN sync_crc_modseq INTEGER");
 }
 
+Status ensure_structure_id_column(Db& db) {
+  auto have = has_structure_id_column(db);
+  if (!have.ok()) return have.take_error();
+  if (*have) return {};
+  // NULL in every existing row: their structures stay in `structure`.
+  return db.exec("ALTER TABLE record ADD COLUMN structure_id INTEGER");
+}
+
 Status write_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {
   return write_record_row(db, mbid, r, structure);
 }
+
+Result<std::set<Uid>> structure_uids(Db& db, int64_t mbid) {
+  auto st = db.prepare(
+      "SELECT r.uid FROM record r JOIN structure_blob s ON s.id = r.structure_id WHERE r.mbid=?1"
+      " UNION SELECT uid FROM structure WHERE mbid=?1");
+  if (!st.ok()) return st.take_error();
+  st->bind(1, mbid);
+  std::set<Uid> out;
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    out.insert(static_cast<Uid>(st->i64(0)));
+  }
+  return out;
+}
+
+Status delete_record(Db& db, int64_t mbid, Uid uid) { return delete_record_rows(db, mbid, uid); }
 
 Status log_changes(const fs::path& configdirectory, Db& db, uint64_t shard_id,
                    const std::vector<std::pair<ChangeKind, std::string>>& changes) {
