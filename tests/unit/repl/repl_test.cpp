@@ -3,10 +3,12 @@
 // and reply goes through the wire codec), plus the reference's recorded
 // exchange replayed byte for byte against our server.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 
 #include "store/mail/guid.h"
+#include "store/quota_recompute.h"
 #include "sync/dlist_decoder.h"
 #include "sync/mailbox_sync.h"
 #include "sync/rolling_sync.h"
@@ -633,6 +635,44 @@ TEST_F(Pair, KnownRoundWithAWrongCrcIsRefused) {
   EXPECT_FALSE(states.get("user.crc").has_value());
   ASSERT_TRUE(c.sync_mailboxes({"user.crc"}).ok());
   expect_identical({"crc"});
+}
+
+// A replica whose stored SYNC_CRC pair is wrong (damage, a bug) while its
+// records are right still takes known rounds: before refusing SINCE_CRC or
+// the CRC after applying, it compares the pair computed from its records.
+// Without that, every round and the full path too would be refused until
+// cyr_reconstruct ran on the replica.
+TEST_F(Pair, AKnownRoundIsTakenWhenOnlyTheReplicasStoredCrcIsWrong) {
+  ASSERT_TRUE(master.store->create_mailbox(named("user.kc")).ok());
+  for (int i = 0; i < 3; ++i) append(master, "user.kc", "kc" + std::to_string(i));
+  ReplicaStates states;
+  auto c = client();
+  c.set_replica_states(&states);
+  ASSERT_TRUE(c.sync_mailboxes({"user.kc"}).ok());
+  ASSERT_TRUE(states.get("user.kc").has_value());
+
+  // Off by one in the basic CRC, stamp left valid: only a recomputation
+  // can tell.
+  auto db = store::shard_db_path(options_for(replica.dir).configdirectory, "user.kc");
+  ASSERT_TRUE(db.ok());
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db->c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "UPDATE mailbox SET sync_crc = (sync_crc + 1) % 4294967296 WHERE name='user.kc'",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(h);
+  auto before = replica.store->lookup("user.kc");
+  auto recs = replica.store->records("user.kc", true);
+  ASSERT_TRUE(before.ok() && recs.ok());
+  ASSERT_NE(before->sync_crc, mailbox_crcs(*recs).basic) << "the test damaged the stored pair";
+
+  append(master, "user.kc", "kc3");
+  auto r = c.send_known_round({"user.kc"});
+  ASSERT_TRUE(r.ok() && r->has_value());
+  bool lost = false;
+  Status st = c.receive_round(**r, lost);
+  EXPECT_TRUE(st.ok()) << st.error().describe();
+  EXPECT_FALSE(lost);
+  expect_identical({"kc"});
 }
 
 }  // namespace
