@@ -59,9 +59,10 @@ Result<std::vector<RecordRow>> read_record_rows(sql::Db& db, int64_t mbid);
 // recomputes it from the records otherwise, and stores it at its next write.
 Status ensure_sync_crc_columns(sql::Db& db);
 // Adds the record table's structure_id column (where a record's structure
-// is found in structure_blob) to a shard made before it existed; nothing if
-// it is there. Call inside a write transaction of `db`. Records without one
-// keep their structure in the older `structure` table.
+// is found in structure_blob) and the mailbox table's unsynced_uid (the
+// overlapped commit's mark) to a shard made before they existed; nothing if
+// they are there. Call inside a write transaction of `db`. Records without a
+// structure_id keep their structure in the older `structure` table.
 Status ensure_structure_id_column(sql::Db& db);
 // The UIDs of mailbox `mbid`'s records that have a stored structure.
 Result<std::set<Uid>> structure_uids(sql::Db& db, int64_t mbid);

@@ -252,7 +252,7 @@ CREATE TABLE IF NOT EXISTS mailbox(
   pop3_show_after INTEGER NOT NULL, createdmodseq INTEGER NOT NULL,
   foldermodseq INTEGER NOT NULL, options INTEGER NOT NULL, quota_mbid INTEGER NOT NULL,
   exists_count INTEGER NOT NULL, total_size INTEGER NOT NULL,
-  sync_crc INTEGER, sync_crc_annot INTEGER, sync_crc_modseq INTEGER);
+  sync_crc INTEGER, sync_crc_annot INTEGER, sync_crc_modseq INTEGER, unsynced_uid INTEGER);
 CREATE TABLE IF NOT EXISTS record(
   mbid INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,
   createdmodseq INTEGER NOT NULL, guid BLOB NOT NULL, system_flags INTEGER NOT NULL,
@@ -525,8 +525,9 @@ struct WriteOp {
   std::vector<std::string> rmdir_after;   // mailbox directories to remove
   std::vector<std::string> linked;        // links made (undone on rollback)
   std::vector<std::string> sync_files;    // staged files still to fsync before the commit
-  // The op records each message it links in unsynced_file (append_staged),
-  // so its commit may overlap the flushes of its files and directories.
+  // The op marks each mailbox it links messages into (mailbox.unsynced_uid,
+  // append_staged), so its commit may overlap the flushes of its files and
+  // directories.
   bool registers_unsynced = false;
   std::vector<std::pair<int64_t, int64_t>> unsynced;  // (mbid, uid) it registered
 };
@@ -541,7 +542,8 @@ struct Shard {
   std::condition_variable q_cv;
   std::deque<WriteOp*> queue;
   bool recovered = false;  // intents and orphans handled (under write_mu)
-  // unsynced_file was checked by this process (check_unsynced).
+  // The records under the unsynced marks were checked by this process
+  // (check_unsynced).
   std::mutex unsynced_mu;
   std::atomic<bool> unsynced_checked{false};
   // The database file is known to exist. Shard files are never removed while
@@ -572,7 +574,7 @@ struct ShardTxn {
   std::set<std::string> dirs_to_sync;
   bool wrote_changes = false;
   bool clean_marker = false;  // after commit: drop the pending marker if empty
-  // An op that does not register its links in unsynced_file linked a file:
+  // An op that does not mark the mailboxes it linked a file into:
   // the batch keeps the strict order (flushes, then the commit).
   bool strict_order = false;
 
@@ -590,8 +592,8 @@ class StoreImpl final : public Store {
  public:
   explicit StoreImpl(const StoreOptions& o)
       : opts_(o), spool_(o.partitions, o.fsync_hook, o.max_message_size) {}
-  // A clean close leaves no unsynced_file rows whose flushes are done, so
-  // the next open has nothing to verify.
+  // A clean close leaves no unsynced marks whose flushes are done, so the
+  // next open has nothing to verify.
   ~StoreImpl() override { clear_synced_rows(); }
 
   Status init();
@@ -741,7 +743,7 @@ class StoreImpl final : public Store {
   void trim_shard(Shard& sh);
   Status check_unsynced(const std::shared_ptr<Shard>& sh);
   Status recover_unsynced(const std::shared_ptr<Shard>& sh);
-  // For one unsynced_file row: removes its record as if it had never been
+  // For one record under an unsynced mark: removes it as if it had never been
   // appended (when only_if_damaged, only if its file is missing or does not
   // hash to its GUID). *file is the record's message file (empty: no record,
   // or a tombstone): to fsync if kept, to remove if not.
@@ -839,8 +841,9 @@ class StoreImpl final : public Store {
     return prepared_shards_.count(id) != 0;
   }
 
-  // unsynced_file rows (per shard id) whose files and directories this
-  // process has since made durable: the shard's next batch deletes them.
+  // The (mbid, uid) this process marked unsynced (per shard id), whose files
+  // and directories it has since made durable: the shard's next batch clears
+  // those mailboxes' marks.
   // Kept here, not in Shard, so that they outlive an eviction.
   std::mutex synced_mu_;
   std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int64_t>>> synced_rows_;
@@ -1355,12 +1358,21 @@ static Result<bool> has_sync_crc_columns(Db& db) {
 
 // Whether the shard's record table has structure_id (a shard made before
 // structure_blob has not, until its first write here).
-static Result<bool> has_structure_id_column(Db& db) {
-  auto q = db.prepare("SELECT 1 FROM pragma_table_info('record') WHERE name='structure_id'");
+static Result<bool> has_column(Db& db, const char* table, const char* column) {
+  auto q = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name=?");
   if (!q.ok()) return q.take_error();
+  q->bind(1, std::string_view(table)).bind(2, std::string_view(column));
   auto r = q->step();
   if (!r.ok()) return r.take_error();
   return *r;
+}
+
+// And whether its mailbox table has unsynced_uid (the same upgrade adds
+// both: layout::ensure_structure_id_column).
+static Result<bool> has_structure_id_column(Db& db) {
+  auto sid = has_column(db, "record", "structure_id");
+  if (!sid.ok() || !*sid) return sid;
+  return has_column(db, "mailbox", "unsynced_uid");
 }
 
 // The upgrade of an older shard (layout::ensure_sync_crc_columns and
@@ -1706,12 +1718,23 @@ Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
   return std::move(op.result);
 }
 
-// Deletes one row of unsynced_file (its record is settled or known durable).
-static Status forget_unsynced_row(Db& db, int64_t mbid, int64_t uid) {
-  auto d = db.cached("DELETE FROM unsynced_file WHERE mbid=? AND uid=?");
+// Clears mailbox `mbid`'s unsynced mark: every record it covered is settled
+// or known durable (see run_batch for when that holds).
+static Status forget_unsynced(Db& db, int64_t mbid) {
+  auto d = db.cached("UPDATE mailbox SET unsynced_uid=NULL WHERE mbid=? AND unsynced_uid IS NOT NULL");
   if (!d.ok()) return d.take_error();
-  (*d)->bind(1, mbid).bind(2, uid);
+  (*d)->bind(1, mbid);
   return (*d)->run();
+}
+
+// Clears the marks of the mailboxes of `rows` ((mbid, uid) pairs), once each.
+static Status forget_unsynced(Db& db, const std::vector<std::pair<int64_t, int64_t>>& rows) {
+  std::set<int64_t> done;
+  for (auto& [mbid, uid] : rows) {
+    (void)uid;
+    if (done.insert(mbid).second) CYR_TRY(forget_unsynced(db, mbid));
+  }
+  return {};
 }
 
 // The commit protocol. Strict order (every batch with an op that links
@@ -1722,13 +1745,29 @@ static Status forget_unsynced_row(Db& db, int64_t mbid, int64_t uid) {
 // runs while the files and directories are flushed, and the call returns
 // once all three are done - one disk flush of latency instead of two. Then
 // a crash can leave a committed record whose file or directory entry never
-// reached the disk, so the same transaction records each new message in
-// unsynced_file, and the rule is: a row of unsynced_file is deleted only
-// once its file and directory are known durable (by the shard's next batch
-// in this process, after the flushes returned), and a shard is never read by
-// a process before it has checked its rows (check_unsynced: a record whose
-// file is missing or does not hash to its GUID is removed as if never
-// appended - it was never acknowledged; the others are fsync'd again).
+// reached the disk, so the same transaction marks the mailbox: its row's
+// unsynced_uid is lowered to the first new UID ("records from here on may
+// lack their file"; the row is rewritten by the append anyway, where a row
+// per message in a table of its own cost a WAL page per commit). The rule:
+// a mark is cleared only once every record it covers is known durable, and
+// a shard is never read by a process before it has checked the records
+// under its marks (check_unsynced: a record whose file is missing or does
+// not hash to its GUID is removed as if never appended - it was never
+// acknowledged; the others are fsync'd again). A mark is cleared by the
+// shard's next batch in this process (or its clean close), for the
+// mailboxes this process marked. That is safe because when a batch starts
+// (holding write_mu and then the database's write lock) every record of the
+// shard is durable: this process's earlier batches returned only after their
+// flushes (write_mu is held across them; a failed flush fences the store, so
+// no later batch runs and the marks stay for the next open); strict-order
+// writers, here or in other processes, flush before they commit; and what an
+// earlier process left was checked, and its marks cleared, at this
+// process's first use of the shard. Only the primary process marks, so no
+// other process's batch can be in flight under a mark; a secondary process
+// that checks a shard while the primary's batch is in its flushes fsyncs
+// those files itself before it clears the marks. Records above a mark that
+// a strict-order writer added are checked too, and kept: their files are
+// there.
 void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   std::lock_guard wl(sh.write_mu);
   auto fail_all = [&](const Error& e) {
@@ -1771,14 +1810,12 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     return;
   }
   Db& db = *sh.writer;
-  for (auto& [mbid, uid] : clearing.rows) {
-    st = forget_unsynced_row(db, mbid, uid);
-    if (!st.ok()) {
-      (void)db.exec("ROLLBACK");
-      fence(st.error());
-      fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
-      return;
-    }
+  st = forget_unsynced(db, clearing.rows);
+  if (!st.ok()) {
+    (void)db.exec("ROLLBACK");
+    fence(st.error());
+    fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
+    return;
   }
   ShardTxn tx;
   tx.store = this;
@@ -1873,7 +1910,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   if (!flushed.ok()) {
     // Committed, but a file or directory may not be durable: nobody is
     // told OK, and the records are taken back (withdraw_batch); if that
-    // cannot commit either, the rows in unsynced_file stay for the check at
+    // cannot commit either, the unsynced marks stay for the check at
     // the next open, which keeps or removes each record.
     fence(flushed.error());
     withdraw_batch(sh, batch, registered);
@@ -1943,6 +1980,15 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
     auto sid = has_structure_id_column(**rd);
     if (!sid.ok()) return sid.take_error();
     upgrade = !*cols || !*sid;
+    // Marks (mailbox.unsynced_uid), where the shard has the column yet.
+    if (*sid) {
+      auto q = (*rd)->cached("SELECT 1 FROM mailbox WHERE unsynced_uid IS NOT NULL LIMIT 1");
+      if (!q.ok()) return q.take_error();
+      auto r = (*q)->step();
+      if (!r.ok()) return r.take_error();
+      any = *r;
+      (*q)->reset();
+    }
     // A shard made by an older version has no such table until its first
     // write in this version, and then no rows either.
     auto t = (*rd)->cached("SELECT 1 FROM sqlite_master WHERE type='table' AND name='unsynced_file'");
@@ -1951,7 +1997,8 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
     if (!has.ok()) return has.take_error();
     const bool table = *has;
     (*t)->reset();
-    if (table) {
+    // Rows an older version left (it kept one per message).
+    if (table && !any) {
       auto q = (*rd)->cached("SELECT 1 FROM unsynced_file LIMIT 1");
       if (!q.ok()) return q.take_error();
       auto r = (*q)->step();
@@ -2056,7 +2103,8 @@ Status StoreImpl::settle_unsynced(Db& db, int64_t mbid, int64_t uid, bool only_i
   return {};
 }
 
-// Checks every row of unsynced_file: a record whose file exists with its
+// Checks every record under a mailbox's unsynced mark (and each row of
+// unsynced_file, where an older version kept them): a record whose file exists with its
 // size and GUID is kept, and its file and directory are fsync'd (again: the
 // writer may have died before its flushes returned, or be flushing them
 // now); any other record is removed - usage, counters and quota given back,
@@ -2070,15 +2118,18 @@ Status StoreImpl::recover_unsynced(const std::shared_ptr<Shard>& sh) {
   Status st = shard_write(sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
     kept = removed = 0;
     Db& db = *tx.db;
-    std::vector<std::pair<int64_t, int64_t>> rows;
-    {
-      auto q = db.prepare("SELECT mbid, uid FROM unsynced_file ORDER BY mbid, uid");
+    // The records under the marks, and an older version's rows.
+    std::set<std::pair<int64_t, int64_t>> rows;
+    for (const char* sqlt : {"SELECT r.mbid, r.uid FROM mailbox m JOIN record r ON r.mbid = m.mbid"
+                             " WHERE m.unsynced_uid IS NOT NULL AND r.uid >= m.unsynced_uid",
+                             "SELECT mbid, uid FROM unsynced_file"}) {
+      auto q = db.prepare(sqlt);
       if (!q.ok()) return q.take_error();
       for (;;) {
         auto r = q->step();
         if (!r.ok()) return r.take_error();
         if (!*r) break;
-        rows.emplace_back(q->i64(0), q->i64(1));
+        rows.emplace(q->i64(0), q->i64(1));
       }
     }
     std::set<std::string> files, dirs;
@@ -2104,6 +2155,7 @@ Status StoreImpl::recover_unsynced(const std::shared_ptr<Shard>& sh) {
     CYR_TRY(spool_.fsync_many(std::vector<std::string>(files.begin(), files.end()),
                               std::vector<std::string>(dirs.begin(), dirs.end())));
     CYR_TRY(db.exec("DELETE FROM unsynced_file"));
+    CYR_TRY(db.exec("UPDATE mailbox SET unsynced_uid=NULL WHERE unsynced_uid IS NOT NULL"));
     // A primary tells its replica that these mailboxes changed.
     if (!changed.empty() && role_.load(std::memory_order_acquire) == Role::Primary) {
       tx.mode = WriteMode::Normal;
@@ -2142,11 +2194,16 @@ void StoreImpl::withdraw_batch(Shard& sh, std::vector<WriteOp*>& batch,
     bool gone = false;
     fs::path keep;
     st = settle_unsynced(db, mbid, uid, /*only_if_damaged=*/false, &gone, &keep);
-    if (st.ok()) st = forget_unsynced_row(db, mbid, uid);
     if (!st.ok()) {
       (void)db.exec("ROLLBACK");
       return;
     }
+  }
+  // The batch's records are tombstones now, and every earlier one was
+  // durable when the batch began (run_batch).
+  if (!forget_unsynced(db, rows).ok()) {
+    (void)db.exec("ROLLBACK");
+    return;
   }
   if (!db.exec("COMMIT").ok()) {
     (void)db.exec("ROLLBACK");
@@ -2182,14 +2239,7 @@ void StoreImpl::clear_synced_rows() {
     Db& db = *s.writer;
     if (!db.exec("PRAGMA synchronous=OFF").ok()) continue;
     if (db.exec("BEGIN IMMEDIATE").ok()) {
-      bool ok = true;
-      for (auto& [mbid, uid] : rows) {
-        if (!forget_unsynced_row(db, mbid, uid).ok()) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok || !db.exec("COMMIT").ok()) (void)db.exec("ROLLBACK");
+      if (!forget_unsynced(db, rows).ok() || !db.exec("COMMIT").ok()) (void)db.exec("ROLLBACK");
     }
     (void)db.exec("PRAGMA synchronous=FULL");
   }
@@ -2903,7 +2953,7 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
                                               const std::vector<AppendMessage>& meta, bool check_quota,
                                               WriteMode mode) {
   AppendResult result;
-  // The primary process registers each new message in unsynced_file, which
+  // The primary process marks each mailbox it adds messages to, which
   // lets the batch commit alongside the flushes (see run_batch).
   const bool register_unsynced = opts_.open_mode == OpenMode::Primary;
   Status st = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
@@ -2937,10 +2987,15 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
       if (!msgs[i].synced) tx.op->sync_files.push_back(msgs[i].path);
       CYR_TRY(insert_record(*tx.db, *m, nullptr, r, &msgs[i].structure));
       if (register_unsynced) {
-        auto u = tx.db->cached("INSERT INTO unsynced_file(mbid, uid) VALUES(?,?)");
-        if (!u.ok()) return u.take_error();
-        (*u)->bind(1, m->mbid).bind(2, int64_t(r.uid));
-        CYR_TRY((*u)->run());
+        // The mark covers this record (see run_batch); lowered, never
+        // raised, since an earlier batch's mark may not be cleared yet.
+        if (i == 0) {
+          auto u = tx.db->cached(
+              "UPDATE mailbox SET unsynced_uid = MIN(COALESCE(unsynced_uid, ?2), ?2) WHERE mbid=?1");
+          if (!u.ok()) return u.take_error();
+          (*u)->bind(1, m->mbid).bind(2, int64_t(r.uid));
+          CYR_TRY((*u)->run());
+        }
         tx.op->unsynced.emplace_back(m->mbid, int64_t(r.uid));
       }
       m->info.exists++;
@@ -4109,8 +4164,16 @@ Status ensure_structure_id_column(Db& db) {
   auto have = has_structure_id_column(db);
   if (!have.ok()) return have.take_error();
   if (*have) return {};
-  // NULL in every existing row: their structures stay in `structure`.
-  return db.exec("ALTER TABLE record ADD COLUMN structure_id INTEGER");
+  // NULL in every existing row: their structures stay in `structure`; and
+  // no mailbox has records above an unsynced mark (an older version's are
+  // rows of unsynced_file, still checked).
+  auto sid = has_column(db, "record", "structure_id");
+  if (!sid.ok()) return sid.take_error();
+  if (!*sid) CYR_TRY(db.exec("ALTER TABLE record ADD COLUMN structure_id INTEGER"));
+  auto mark = has_column(db, "mailbox", "unsynced_uid");
+  if (!mark.ok()) return mark.take_error();
+  if (!*mark) CYR_TRY(db.exec("ALTER TABLE mailbox ADD COLUMN unsynced_uid INTEGER"));
+  return {};
 }
 
 Status write_record(Db& db, int64_t mbid, const MessageRecord& r, const std::string* structure) {

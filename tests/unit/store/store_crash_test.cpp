@@ -110,6 +110,10 @@ TEST(StoreCrashChild, BlockedFlush) {
   auto s = Store::open(opts);
   ASSERT_TRUE(s.ok()) << s.error().describe();
   ASSERT_TRUE((*s)->records("user.c0").ok());  // the shard is opened and checked first
+  // An acknowledged append to another mailbox of the shard first: the
+  // blocked batch clears its mark in the same transaction.
+  if (const char* other = ::getenv("CYR_STORE_CRASH_FIRST"))
+    ASSERT_TRUE((*s)->append(testing::one_message(other, testing::message("other"))).ok());
   armed = true;
   (void)(*s)->append(testing::one_message("user.c0", testing::message("second")));
   ADD_FAILURE() << "the append returned although its flush never did";
@@ -251,19 +255,28 @@ enum class FileFate { Lost, Damaged, Intact };
 
 // One crash between the index commit and the end of the flushes, then the
 // open after it: a record whose file is missing or damaged is expunged (its
-// append was never acknowledged) with counters, quota and unsynced_file
-// consistent; an intact one is kept. Either way its UID stays used.
-void crash_between_commit_and_flush(FileFate fate) {
-  std::string dir = make_temp_dir("crashflush");
-  StoreOptions opts = options_for(dir);
-  const std::string first = testing::message("first");
-  {
-    auto s = Store::open(opts);
-    ASSERT_TRUE(s.ok());
-    ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0")).ok());
-    ASSERT_TRUE((*s)->set_quota("user.c0", 1u << 20, std::nullopt).ok());
-    ASSERT_TRUE((*s)->append(testing::one_message("user.c0", first)).ok());
+// append was never acknowledged) with counters, quota and the mailbox's
+// unsynced mark consistent; an intact one is kept. Either way its UID stays used.
+// Runs StoreCrashChild.BlockedFlush on `dir` and waits (bounded) until its
+// append to user.c0 is committed while its directory flush is blocked, as
+// `committed_sql` (a count that is 1 then, on the shard database) shows.
+// The returned reaper kills the child on every way out. `first`: a mailbox
+// the child appends to (acknowledged) before the blocked append.
+struct BlockedChild {
+  pid_t pid = -1;
+  bool done = false;
+  void kill() {
+    if (done || pid <= 0) return;
+    done = true;
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
   }
+  ~BlockedChild() { kill(); }
+};
+
+void start_blocked_child(const std::string& dir, const char* first, const std::string& committed_sql,
+                         BlockedChild* child, std::string* shard_db) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   pid_t pid = ::fork();
@@ -279,52 +292,68 @@ void crash_between_commit_and_flush(FileFate fate) {
     ::setenv(kDirEnv, dir.c_str(), 1);
     ::setenv(kFdEnv, fd.c_str(), 1);
     ::setenv("CYR_STORE_CRASH_BLOCK", "1", 1);
+    if (first) ::setenv("CYR_STORE_CRASH_FIRST", first, 1);
     ::execl("/proc/self/exe", "unit_store", "--gtest_filter=StoreCrashChild.BlockedFlush", nullptr);
     ::_exit(127);
   }
   ::close(fds[1]);
   // Killed on every way out, failed assertions included: the child blocks
   // forever by design.
-  struct Reaper {
-    pid_t pid;
-    bool done = false;
-    void operator()() {
-      if (done) return;
-      done = true;
-      ::kill(pid, SIGKILL);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    }
-    ~Reaper() { (*this)(); }
-  } kill_child{pid};
+  child->pid = pid;
   // Wait (bounded) for the child's batch to reach its flushes.
   struct pollfd pfd{fds[0], POLLIN, 0};
   char c = 0;
   const bool flushing = ::poll(&pfd, 1, 60000) == 1 && ::read(fds[0], &c, 1) == 1 && c == 'F';
   ::close(fds[0]);
-  if (!flushing) kill_child();
   ASSERT_TRUE(flushing) << "the child never reached its flush";
   // Then for its commit, which runs alongside the blocked flush.
-  std::string shard_db;
   for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "conf" / "shards"))
-    if (e.path().extension() == ".db") shard_db = e.path().string();
-  ASSERT_FALSE(shard_db.empty());
+    if (e.path().extension() == ".db") *shard_db = e.path().string();
+  ASSERT_FALSE(shard_db->empty());
   bool committed = false;
   {
-    auto db = sql::Db::open(shard_db, false);
+    auto db = sql::Db::open(*shard_db, false);
     ASSERT_TRUE(db.ok()) << db.error().describe();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (!committed && std::chrono::steady_clock::now() < deadline) {
-      auto q = (*db)->prepare("SELECT count(*) FROM record r JOIN unsynced_file u ON u.mbid = r.mbid AND u.uid = r.uid"
-                              " WHERE r.uid = 2");
+      auto q = (*db)->prepare(committed_sql);
       ASSERT_TRUE(q.ok()) << q.error().describe();
       auto r = q->step();
       committed = r.ok() && *r && q->i64(0) == 1;
       if (!committed) ::usleep(10000);
     }
   }
-  if (!committed) kill_child();
   ASSERT_TRUE(committed) << "the child's commit never became visible";
+}
+
+// The number of mailboxes of a shard with an unsynced mark.
+int64_t marked_mailboxes(const std::string& shard_db) {
+  auto db = sql::Db::open(shard_db, false);
+  if (!db.ok()) return -1;
+  auto n = (*db)->prepare("SELECT count(*) FROM mailbox WHERE unsynced_uid IS NOT NULL");
+  if (!n.ok()) return -1;
+  auto r = n->step();
+  return r.ok() && *r ? n->i64(0) : -1;
+}
+
+void crash_between_commit_and_flush(FileFate fate) {
+  std::string dir = make_temp_dir("crashflush");
+  StoreOptions opts = options_for(dir);
+  const std::string first = testing::message("first");
+  {
+    auto s = Store::open(opts);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0")).ok());
+    ASSERT_TRUE((*s)->set_quota("user.c0", 1u << 20, std::nullopt).ok());
+    ASSERT_TRUE((*s)->append(testing::one_message("user.c0", first)).ok());
+  }
+  BlockedChild kill_child;
+  std::string shard_db;
+  start_blocked_child(dir, nullptr,
+                      "SELECT count(*) FROM record r JOIN mailbox m ON m.mbid = r.mbid"
+                      " WHERE r.uid = 2 AND m.unsynced_uid = 2",
+                      &kill_child, &shard_db);
+  if (::testing::Test::HasFatalFailure()) return;
   // The message file as a power loss could leave it.
   std::filesystem::path file;
   for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "spool" / "uuid"))
@@ -339,7 +368,7 @@ void crash_between_commit_and_flush(FileFate fate) {
     std::filesystem::remove(file);
     std::ofstream(file, std::ios::binary) << zeros;
   }
-  kill_child();
+  kill_child.kill();
 
   auto s = Store::open(opts);
   ASSERT_TRUE(s.ok()) << s.error().describe();
@@ -372,19 +401,84 @@ void crash_between_commit_and_flush(FileFate fate) {
   EXPECT_EQ(q->message_used, kept ? 2u : 1u);
   EXPECT_EQ(q->storage_used_bytes, first.size() + (kept ? second.size() : 0));
   if (!kept) EXPECT_FALSE(std::filesystem::exists(file));
-  // The rows were settled, and the UID is not handed out again.
-  {
-    auto db = sql::Db::open(shard_db, false);
-    ASSERT_TRUE(db.ok());
-    auto n = (*db)->prepare("SELECT count(*) FROM unsynced_file WHERE uid = 2");
-    ASSERT_TRUE(n.ok());
-    auto r = n->step();
-    ASSERT_TRUE(r.ok() && *r);
-    EXPECT_EQ(n->i64(0), 0);
-  }
+  // The mark was settled, and the UID is not handed out again.
+  EXPECT_EQ(marked_mailboxes(shard_db), 0);
   auto next = store.append(testing::one_message("user.c0", testing::message("third")));
   ASSERT_TRUE(next.ok()) << next.error().describe();
   EXPECT_EQ(next->uids[0], 3u);
+  s->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// The mark's own cases: the blocked batch cleared another mailbox's mark
+// (its append acknowledged just before) in the transaction that set this
+// one, and a secondary process (which checked the shard before the mark was
+// set) added a record above the mark, in strict order, before the crash.
+// After it: the lost record is a tombstone, the record above it and the
+// other mailbox's are kept with their bytes, and no mark is left.
+TEST(StoreCrash, MarkCoversOnlyUnflushedRecordsAndKeepsAStrictWriteAboveIt) {
+  std::string dir = make_temp_dir("crashmark");
+  StoreOptions opts = options_for(dir);
+  const std::string first = testing::message("first"), other = testing::message("other"),
+                    second = testing::message("second"), third = testing::message("third", 300);
+  {
+    auto s = Store::open(opts);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0")).ok());
+    ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0.Sent")).ok());
+    ASSERT_TRUE((*s)->append(testing::one_message("user.c0", first)).ok());
+  }
+  StoreOptions sopts = opts;
+  sopts.open_mode = OpenMode::Secondary;
+  auto secondary = Store::open(sopts);
+  ASSERT_TRUE(secondary.ok()) << secondary.error().describe();
+  ASSERT_TRUE((*secondary)->records("user.c0").ok());  // its check of the shard: nothing marked
+  BlockedChild kill_child;
+  std::string shard_db;
+  start_blocked_child(dir, "user.c0.Sent",
+                      "SELECT (SELECT count(*) FROM record r JOIN mailbox m ON m.mbid = r.mbid"
+                      " WHERE m.name = 'user.c0' AND r.uid = 2 AND m.unsynced_uid = 2) *"
+                      " (SELECT count(*) FROM mailbox WHERE name = 'user.c0.Sent' AND unsynced_uid IS NULL)",
+                      &kill_child, &shard_db);
+  if (::testing::Test::HasFatalFailure()) return;
+  EXPECT_EQ(marked_mailboxes(shard_db), 1);
+  auto third_uid = (*secondary)->append(testing::one_message("user.c0", third));
+  ASSERT_TRUE(third_uid.ok()) << third_uid.error().describe();
+  EXPECT_EQ(third_uid->uids[0], 3u);
+  std::filesystem::path lost;
+  for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "spool" / "uuid"))
+    if (e.path().filename() == "2.") lost = e.path();
+  ASSERT_FALSE(lost.empty());
+  std::filesystem::remove(lost);
+  kill_child.kill();
+  secondary->reset();
+
+  auto s = Store::open(opts);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  Store& store = **s;
+  auto recs = store.records("user.c0", true);
+  ASSERT_TRUE(recs.ok()) << recs.error().describe();
+  ASSERT_EQ(recs->size(), 3u);
+  EXPECT_FALSE((*recs)[0].expunged());
+  EXPECT_TRUE((*recs)[1].expunged());
+  EXPECT_FALSE((*recs)[2].expunged());
+  EXPECT_EQ(*store.read_message("user.c0", 1), first);
+  EXPECT_EQ(*store.read_message("user.c0", 3), third);
+  auto info = store.lookup("user.c0");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->exists, 2u);
+  EXPECT_EQ(info->total_size, first.size() + third.size());
+  EXPECT_EQ(info->last_uid, 3u);
+  auto sent = store.records("user.c0.Sent", true);
+  ASSERT_TRUE(sent.ok());
+  ASSERT_EQ(sent->size(), 1u);
+  EXPECT_FALSE((*sent)[0].expunged());
+  EXPECT_EQ(*store.read_message("user.c0.Sent", 1), other);
+  EXPECT_EQ(marked_mailboxes(shard_db), 0);
+  auto next = store.append(testing::one_message("user.c0", testing::message("fourth")));
+  ASSERT_TRUE(next.ok()) << next.error().describe();
+  EXPECT_EQ(next->uids[0], 4u);
   s->reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

@@ -5,7 +5,10 @@
 // mailboxes; a shard in the older form reads the same structures before and
 // after its upgrade, takes new messages, and loses both kinds of row with
 // purge, repair and mailbox delete; an id freed by a purge and handed out
-// again never shows another message's structure.
+// again never shows another message's structure. And the same upgrade's
+// other column, mailbox.unsynced_uid (the overlapped commit's mark, which
+// replaced a row per message in unsynced_file): rows an older version left
+// in unsynced_file are still checked at the first use.
 #include <sqlite3.h>
 #include <limits>
 #include <map>
@@ -211,6 +214,41 @@ TEST_F(StructureBlobTest, AnIdHandedOutAgainNeverShowsAnotherMessagesStructure) 
   EXPECT_EQ(got[2], want[2]);
   EXPECT_NE(got[u4], want[3]);
   EXPECT_EQ(got[u4], *store_->structure("user.r", u4));
+}
+
+TEST_F(StructureBlobTest, AnOlderShardsUnsyncedFileRowsAreStillChecked) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.u")).ok());
+  const std::string kept = message("kept"), lost = message("lost");
+  ASSERT_TRUE(store_->append(testing::one_message("user.u", kept)).ok());
+  ASSERT_TRUE(store_->append(testing::one_message("user.u", lost)).ok());
+  store_.reset();
+  // As an older version's crash left it: both records listed as unsynced,
+  // the second one's file gone; no unsynced_uid column yet.
+  auto db = shard_of("user.u");
+  sql(db,
+      "INSERT INTO unsynced_file(mbid, uid) SELECT mbid, uid FROM record;"
+      "ALTER TABLE mailbox DROP COLUMN unsynced_uid;");
+  std::filesystem::path file;
+  for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir_) / "spool"))
+    if (e.path().filename() == "2.") file = e.path();
+  ASSERT_FALSE(file.empty());
+  std::filesystem::remove(file);
+  reopen();
+  auto recs = store_->records("user.u", true);
+  ASSERT_TRUE(recs.ok()) << recs.error().describe();
+  ASSERT_EQ(recs->size(), 2u);
+  EXPECT_FALSE((*recs)[0].expunged());
+  EXPECT_TRUE((*recs)[1].expunged());
+  EXPECT_EQ(*store_->read_message("user.u", 1), kept);
+  EXPECT_EQ(sql_int(db, "SELECT count(*) FROM unsynced_file"), 0);
+  EXPECT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('mailbox') WHERE name='unsynced_uid'"), 1);
+  EXPECT_EQ(sql_int(db, "SELECT count(*) FROM mailbox WHERE unsynced_uid IS NOT NULL"), 0);
+  // New appends mark the mailbox instead; a clean close clears the mark.
+  ASSERT_TRUE(store_->append(testing::one_message("user.u", message("new"))).ok());
+  EXPECT_EQ(sql_int(db, "SELECT unsynced_uid FROM mailbox WHERE name='user.u'"), 3);
+  EXPECT_EQ(sql_int(db, "SELECT count(*) FROM unsynced_file"), 0);
+  store_.reset();
+  EXPECT_EQ(sql_int(db, "SELECT count(*) FROM mailbox WHERE unsynced_uid IS NOT NULL"), 0);
 }
 
 }  // namespace
