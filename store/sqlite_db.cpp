@@ -1,5 +1,7 @@
 #include "store/sqlite_db.h"
 
+#include <cerrno>
+
 namespace cyr::store::sql {
 
 Error sqlite_error(sqlite3* db, int rc, const char* what) {
@@ -14,6 +16,13 @@ Error sqlite_error(sqlite3* db, int rc, const char* what) {
     case SQLITE_MISUSE:
     case SQLITE_ERROR: code = Errc::Internal; break;
     default: code = Errc::Io; break;
+  }
+  // Out of file descriptors (this process's limit or the system's): a
+  // shortage that passes, not a failing disk, so Temp, which does not fence
+  // the store the way Io does; the caller gets a temporary failure.
+  if ((rc & 0xff) == SQLITE_CANTOPEN && db) {
+    int sys = sqlite3_system_errno(db);
+    if (sys == EMFILE || sys == ENFILE) code = Errc::Temp;
   }
   std::string detail = std::string(what) + ": " + sqlite3_errstr(rc);
   if (db) detail += std::string(" (") + sqlite3_errmsg(db) + ")";
@@ -86,7 +95,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, const
   if (rc != SQLITE_OK) {
     Error e = sqlite_error(db->db_, rc, "open");
     e.detail += " " + path;
-    if ((rc & 0xff) == SQLITE_CANTOPEN) e.code = create ? Errc::Io : Errc::NotFound;
+    if ((rc & 0xff) == SQLITE_CANTOPEN && e.code != Errc::Temp) e.code = create ? Errc::Io : Errc::NotFound;
     return e;
   }
   sqlite3_busy_timeout(db->db_, 10000);

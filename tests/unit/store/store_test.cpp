@@ -1,4 +1,6 @@
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -1077,6 +1079,48 @@ TEST_F(StoreTest, ConcurrentWritesAcrossMoreShardsThanTheCacheHolds) {
     total += info->exists;
   }
   EXPECT_EQ(total, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+// Running out of file descriptors while opening a shard is a temporary
+// failure: a lookup says Temp (not NotFound, which LMTP would answer with
+// "550 User unknown"), a write fails with Temp and does not fence the
+// store, and the same calls succeed once descriptors are free again.
+TEST_F(StoreTest, NoFreeFileDescriptorIsATemporaryFailureNotAFence) {
+  create("user.fd1");
+  create("user.fd2");
+  ASSERT_EQ(append("user.fd1", message("a")), 1u);
+  reopen();  // user.fd1's shard is not open in this store, and none is evicted to make room
+  ASSERT_EQ(append("user.fd2", message("b")), 1u);
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Every descriptor below a soft limit just above those open now in use.
+  size_t open_now = 0;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++open_now;
+  struct rlimit tight = saved;
+  tight.rlim_cur = open_now + 8;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> held;
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    held.push_back(fd);
+  }
+  auto looked = store_->lookup("user.fd1");
+  SeenState seen;
+  seen.lastuid = 1;
+  seen.seenuids = "1";
+  Status wrote = store_->set_seen("fd1", "user.fd1", seen);
+  for (int fd : held) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_FALSE(looked.ok());
+  EXPECT_EQ(looked.error().code, Errc::Temp) << looked.error().describe();
+  ASSERT_FALSE(wrote.ok());
+  EXPECT_EQ(wrote.error().code, Errc::Temp) << wrote.error().describe();
+  EXPECT_TRUE(store_->check_writable(WriteMode::Normal).ok());
+  EXPECT_TRUE(store_->set_seen("fd1", "user.fd1", seen).ok());
+  auto info = store_->lookup("user.fd1");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->exists, 1u);
 }
 
 // An intent left in the mailbox list (a process died between the list
