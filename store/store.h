@@ -245,9 +245,12 @@ class Store {
   // ---- replication ----
   // Writes records verbatim (uid, modseq, flags, guid), creating files for new
   // uids from source (whose SHA-1 must equal guid); raises last_uid and
-  // highestmodseq as needed. Only with WriteMode::Replication.
+  // highestmodseq as needed. Only with WriteMode::Replication. With
+  // `then_counters`, sets those counters too (as set_counters does) in the
+  // same transaction: an APPLY MAILBOX round is one commit, one WAL flush,
+  // on the replica's critical path instead of two.
   virtual Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
-                               WriteMode mode) = 0;
+                               WriteMode mode, const MailboxCounters* then_counters = nullptr) = 0;
   virtual Status set_counters(const std::string& mailbox, const MailboxCounters& c,
                               WriteMode mode) = 0;
   // A file with this GUID in one of the candidate mailboxes on `partition`

@@ -691,7 +691,7 @@ class StoreImpl final : public Store {
   Result<ChangesSince> changes_since(const std::string& mailbox, ModSeq since) override;
 
   Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
-                       WriteMode mode) override;
+                       WriteMode mode, const MailboxCounters* then_counters) override;
   Status set_counters(const std::string& mailbox, const MailboxCounters& c, WriteMode mode) override;
   Result<fs::path> find_message_file(const std::string& partition, const mail::MessageGuid& guid,
                                      const std::vector<std::string>& candidates) override;
@@ -730,6 +730,9 @@ class StoreImpl final : public Store {
   Result<std::optional<ListEntry>> list_get(Db& db, const std::string& name);
   Result<ListEntry> list_entry(const std::string& name);
   Status list_write(const std::function<Status(Db&)>& fn);
+  // The counters of a replication round on a loaded state (set_counters,
+  // apply_records); the caller saves the state.
+  Status apply_counters(MbState& m, const ListEntry& entry, const MailboxCounters& c);
   Result<uint64_t> shard_id_for(Db& db, const std::string& shard_name, bool create);
   Status list_log_change(Db& db, ChangeKind kind, const std::string& a1, const std::string& a2 = {});
   Status build_create(Db& db, const CreateMailboxRequest& req, WriteMode mode, ListEntry& out);
@@ -3560,8 +3563,35 @@ Result<ChangesSince> StoreImpl::changes_since(const std::string& mailbox, ModSeq
 // ---------------------------------------------------------------------------
 // Replication
 
+// Sets the counters a replication round carries on a loaded mailbox state
+// (saved by the caller): UIDs and modseqs only ever rise.
+Status StoreImpl::apply_counters(MbState& m, const ListEntry& entry, const MailboxCounters& c) {
+  auto& i = m.info;
+  if (c.last_uid) i.last_uid = std::max(i.last_uid, *c.last_uid);  // never lower: UIDs are not reused
+  if (c.highestmodseq) i.highestmodseq = std::max(i.highestmodseq, *c.highestmodseq);
+  if (c.recentuid) i.recentuid = *c.recentuid;
+  if (c.recenttime) i.recenttime = *c.recenttime;
+  if (c.last_appenddate) i.last_appenddate = *c.last_appenddate;
+  if (c.pop3_last_login) i.pop3_last_login = *c.pop3_last_login;
+  if (c.pop3_show_after) i.pop3_show_after = *c.pop3_show_after;
+  if (c.createdmodseq) i.createdmodseq = *c.createdmodseq;
+  if (c.foldermodseq) i.foldermodseq = *c.foldermodseq;
+  if (c.options) i.options = *c.options;
+  if (c.uidvalidity) i.uidvalidity = *c.uidvalidity;
+  if (c.uidvalidity) {
+    // The list keeps UIDVALIDITY too (for LIST/STATUS without the shard).
+    CYR_TRY(list_write([&](Db& db) -> Status {
+      auto st = db.cached("UPDATE mailbox SET uidvalidity=? WHERE uniqueid=?");
+      if (!st.ok()) return st.take_error();
+      (*st)->bind(1, int64_t(*c.uidvalidity)).bind(2, entry.uniqueid);
+      return (*st)->run();
+    }));
+  }
+  return {};
+}
+
 Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
-                                WriteMode mode) {
+                                WriteMode mode, const MailboxCounters* then_counters) {
   if (mode != WriteMode::Replication)
     return Error(Errc::Perm, "Only the replication applier writes records verbatim");
   CYR_TRY(check_writable(mode));
@@ -3634,8 +3664,9 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
       m->info.last_uid = std::max(m->info.last_uid, r.uid);
       m->info.highestmodseq = std::max(m->info.highestmodseq, r.modseq);
     }
+    if (then_counters) CYR_TRY(apply_counters(*m, entry, *then_counters));
     CYR_TRY(tx.save(*m));
-    tx.event(*m, kChangedAppend | kChangedFlags | kChangedExpunge);
+    tx.event(*m, kChangedAppend | kChangedFlags | kChangedExpunge | (then_counters ? kChangedMailbox : 0));
     return {};
   });
 }
@@ -3650,28 +3681,8 @@ Status StoreImpl::set_counters(const std::string& mailbox, const MailboxCounters
   return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
     auto m = tx.load(entry);
     if (!m.ok()) return m.take_error();
-    auto& i = m->info;
-    if (c.last_uid) i.last_uid = std::max(i.last_uid, *c.last_uid);  // never lower: UIDs are not reused
-    if (c.highestmodseq) i.highestmodseq = std::max(i.highestmodseq, *c.highestmodseq);
-    if (c.recentuid) i.recentuid = *c.recentuid;
-    if (c.recenttime) i.recenttime = *c.recenttime;
-    if (c.last_appenddate) i.last_appenddate = *c.last_appenddate;
-    if (c.pop3_last_login) i.pop3_last_login = *c.pop3_last_login;
-    if (c.pop3_show_after) i.pop3_show_after = *c.pop3_show_after;
-    if (c.createdmodseq) i.createdmodseq = *c.createdmodseq;
-    if (c.foldermodseq) i.foldermodseq = *c.foldermodseq;
-    if (c.options) i.options = *c.options;
-    if (c.uidvalidity) i.uidvalidity = *c.uidvalidity;
+    CYR_TRY(apply_counters(*m, entry, c));
     CYR_TRY(tx.save(*m));
-    if (c.uidvalidity) {
-      // The list keeps UIDVALIDITY too (for LIST/STATUS without the shard).
-      CYR_TRY(list_write([&](Db& db) -> Status {
-        auto st = db.cached("UPDATE mailbox SET uidvalidity=? WHERE uniqueid=?");
-        if (!st.ok()) return st.take_error();
-        (*st)->bind(1, int64_t(*c.uidvalidity)).bind(2, entry.uniqueid);
-        return (*st)->run();
-      }));
-    }
     tx.event(*m, kChangedMailbox);
     return {};
   });

@@ -661,18 +661,6 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
     }
   }
 
-  for (size_t i = 0; i < to_apply.size(); i += store::kMaxBatchMessages) {
-    size_t end = std::min(to_apply.size(), i + store::kMaxBatchMessages);
-    std::vector<store::ApplyRecord> chunk(std::make_move_iterator(to_apply.begin() + static_cast<long>(i)),
-                                          std::make_move_iterator(to_apply.begin() + static_cast<long>(end)));
-    Status st = store_.apply_records(m.name, chunk, store::WriteMode::Replication);
-    if (!st.ok()) {
-      if (st.error().code == Errc::Invalid && st.error().user_message == store::kGuidMismatchMessage)
-        return coded(Errc::Corrupted, "IMAP_IOERROR Message file does not match its GUID", st.error().detail);
-      return st;
-    }
-  }
-
   store::MailboxCounters c;
   c.last_uid = m.last_uid;
   c.highestmodseq = m.highestmodseq;
@@ -685,7 +673,22 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
   if (m.foldermodseq) c.foldermodseq = m.foldermodseq;
   c.options = m.options;
   if (m.uidvalidity > info.uidvalidity) c.uidvalidity = m.uidvalidity;
-  CYR_TRY(store_.set_counters(m.name, c, store::WriteMode::Replication));
+  for (size_t i = 0; i < to_apply.size(); i += store::kMaxBatchMessages) {
+    size_t end = std::min(to_apply.size(), i + store::kMaxBatchMessages);
+    std::vector<store::ApplyRecord> chunk(std::make_move_iterator(to_apply.begin() + static_cast<long>(i)),
+                                          std::make_move_iterator(to_apply.begin() + static_cast<long>(end)));
+    Status st = store_.apply_records(m.name, chunk, store::WriteMode::Replication,
+                                     end == to_apply.size() ? &c : nullptr);
+    if (!st.ok()) {
+      if (st.error().code == Errc::Invalid && st.error().user_message == store::kGuidMismatchMessage)
+        return coded(Errc::Corrupted, "IMAP_IOERROR Message file does not match its GUID", st.error().detail);
+      return st;
+    }
+  }
+
+  // The mailbox's counters go with the last chunk of records: one commit
+  // (one flush on the round's critical path) when the round fits in one.
+  if (to_apply.empty()) CYR_TRY(store_.set_counters(m.name, c, store::WriteMode::Replication));
 
   // The store kept the pair through every record it wrote above.
   auto after = store_.lookup(m.name);

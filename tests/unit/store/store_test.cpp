@@ -644,6 +644,65 @@ TEST_F(StoreTest, ReplicaFenceAndReplicationWrites) {
   EXPECT_TRUE(store_->append(one_message("user.fred", message("p"))).ok());
 }
 
+// APPLY MAILBOX on a replica: the records and the mailbox's counters in one
+// commit (one WAL flush per round), seen by watchers as one change whose
+// state already has both.
+TEST_F(StoreTest, ApplyRecordsWithCountersCommitsBothAtOnce) {
+  create("user.fred");
+  ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 3}).ok());
+  reopen();
+  std::string uniq = store_->lookup("user.fred")->uniqueid;
+  std::vector<MailboxEvent> seen;
+  std::vector<MailboxInfo> states;
+  std::mutex mu;
+  WatchId w = store_->watch(uniq, [&](const MailboxEvent& e) {
+    auto info = store_->lookup("user.fred");
+    std::lock_guard lk(mu);
+    seen.push_back(e);
+    if (info.ok()) states.push_back(*info);
+  });
+  std::string bytes = message("counted");
+  ApplyRecord ar;
+  ar.record.uid = 4;
+  ar.record.modseq = 10;
+  ar.record.guid = mail::MessageGuid::of(bytes);
+  ar.record.internaldate = 1600000000;
+  ar.record.size = bytes.size();
+  ar.source = MessageSource::memory(bytes);
+  MailboxCounters c;
+  c.last_uid = 9;          // the primary's UIDs 5-9 were expunged before they reached us
+  c.highestmodseq = 15;    // and a flag change on another UID bumped it
+  c.pop3_last_login = 1234;
+  c.recentuid = 4;
+  ASSERT_TRUE(store_->apply_records("user.fred", {ar}, WriteMode::Replication, &c).ok());
+  store_->unwatch(w);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0].what & kChangedAppend);
+  EXPECT_TRUE(seen[0].what & kChangedMailbox);
+  EXPECT_EQ(seen[0].last_uid, 9u);
+  EXPECT_EQ(seen[0].highestmodseq, 15u);
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_EQ(states[0].exists, 1u);
+  EXPECT_EQ(states[0].pop3_last_login, 1234);
+  EXPECT_EQ(states[0].recentuid, 4u);
+  // Counters never lower what the records raised, and without counters the
+  // call is what it was.
+  MailboxCounters lower;
+  lower.last_uid = 2;
+  lower.highestmodseq = 3;
+  ar.record.flags = Flags{kFlagSeen, {}};
+  ar.record.modseq = 16;
+  ar.source.reset();
+  ASSERT_TRUE(store_->apply_records("user.fred", {ar}, WriteMode::Replication, &lower).ok());
+  auto info = store_->lookup("user.fred");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_uid, 9u);
+  EXPECT_EQ(info->highestmodseq, 16u);
+  EXPECT_EQ(store_->record("user.fred", 4)->flags.system & kFlagSeen, kFlagSeen);
+  // Only the applier may.
+  EXPECT_EQ(store_->apply_records("user.fred", {ar}, WriteMode::Normal, &c).error().code, Errc::Perm);
+}
+
 TEST_F(StoreTest, FsyncFailureFencesTheStore) {
   create("user.fred");
   append("user.fred", message("before"));
