@@ -18,30 +18,13 @@
 namespace cyr::store {
 namespace {
 
-using testing::make_temp_dir;
 using testing::message;
 using testing::one_message;
 using testing::named;
-using testing::options_for;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("t");
-    opts_ = options_for(dir_);
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  void reopen() {
-    store_.reset();
-    auto s = Store::open(opts_);
-    ASSERT_TRUE(s.ok()) << s.error().describe();
-    store_ = std::move(*s);
-  }
+  StoreTest() : TempStoreTest("t") {}
   void create(const std::string& name, const std::string& partition = "") {
     CreateMailboxRequest r;
     r.name = name;
@@ -67,10 +50,6 @@ class StoreTest : public ::testing::Test {
       if (c.kind == k && c.arg1 == a1 && (a2 == "*" || c.arg2 == a2)) return true;
     return false;
   }
-
-  std::string dir_;
-  StoreOptions opts_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST(StoreNames, ShardOf) {

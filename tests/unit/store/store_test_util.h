@@ -55,4 +55,32 @@ inline AppendRequest one_message(const std::string& mailbox, const std::string& 
   return r;
 }
 
+// A store in a temporary directory of its own, opened before each test
+// (reopen() closes and opens it again, as a restart would) and removed after.
+class TempStoreTest : public ::testing::Test {
+ protected:
+  explicit TempStoreTest(const char* tag) : tag_(tag) {}
+  void SetUp() override {
+    dir_ = make_temp_dir(tag_);
+    opts_ = options_for(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void reopen() {
+    store_.reset();
+    auto s = Store::open(opts_);
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    store_ = std::move(*s);
+  }
+
+  const char* tag_;
+  std::string dir_;
+  StoreOptions opts_;
+  std::unique_ptr<Store> store_;
+};
+
 }  // namespace cyr::store::testing

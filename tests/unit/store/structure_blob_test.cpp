@@ -19,29 +19,12 @@
 namespace cyr::store {
 namespace {
 
-using testing::make_temp_dir;
 using testing::message;
 using testing::named;
-using testing::options_for;
 
-class StructureBlobTest : public ::testing::Test {
+class StructureBlobTest : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("structblob");
-    opts_ = options_for(dir_);
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  void reopen() {
-    store_.reset();
-    auto s = Store::open(opts_);
-    ASSERT_TRUE(s.ok()) << s.error().describe();
-    store_ = std::move(*s);
-  }
+  StructureBlobTest() : TempStoreTest("structblob") {}
   std::filesystem::path shard_of(const std::string& name) {
     auto p = shard_db_path(opts_.configdirectory, name);
     EXPECT_TRUE(p.ok());
@@ -96,10 +79,6 @@ class StructureBlobTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::string dir_;
-  StoreOptions opts_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StructureBlobTest, NewStructuresGoToTheRightEdgeInCommitOrderAcrossMailboxes) {

@@ -17,29 +17,12 @@
 namespace cyr::store {
 namespace {
 
-using testing::make_temp_dir;
 using testing::message;
 using testing::named;
-using testing::options_for;
 
-class SyncCrcStoreTest : public ::testing::Test {
+class SyncCrcStoreTest : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("synccrc");
-    opts_ = options_for(dir_);
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  void reopen() {
-    store_.reset();
-    auto s = Store::open(opts_);
-    ASSERT_TRUE(s.ok()) << s.error().describe();
-    store_ = std::move(*s);
-  }
+  SyncCrcStoreTest() : TempStoreTest("synccrc") {}
 
   // The stored pair (through lookup and through changes_since) against a
   // recomputation from every record. Returns the stored pair.
@@ -92,10 +75,6 @@ class SyncCrcStoreTest : public ::testing::Test {
     sqlite3_close(h);
     return v;
   }
-
-  std::string dir_;
-  StoreOptions opts_;
-  std::unique_ptr<Store> store_;
 };
 
 // Keywords of varied case: the CRC folds case, the store keeps the case first
