@@ -973,6 +973,56 @@ TEST_F(StoreTest, FailedFsyncOfCallersFileFencesAndCommitsNothing) {
   EXPECT_EQ(*store_->read_message("user.fred", 3), message("after"));
 }
 
+// A replica's applied message file (the csync server's received file) is
+// fsync'd by the commit that links it, before that commit: a failed flush
+// fences the store and leaves no record of the message.
+TEST_F(StoreTest, FailedFsyncOfAnAppliedFileFencesAndCommitsNothing) {
+  create("user.fred");
+  ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 2}).ok());
+  store_.reset();
+  std::atomic<bool> fail{false};
+  std::atomic<int> synced{0};
+  std::string src = dir_ + "/spool/sync-received.x";
+  opts_.fsync_hook = [&](int fd) {
+    if (fd_target(fd) == src) {
+      if (fail.load()) {
+        errno = EIO;
+        return -1;
+      }
+      ++synced;
+    }
+    return ::fsync(fd);
+  };
+  reopen();
+  auto apply = [&](Uid uid, const std::string& bytes) {
+    { std::ofstream(src, std::ios::binary | std::ios::trunc) << bytes; }
+    ApplyRecord ar;
+    ar.record.uid = uid;
+    ar.record.modseq = 10 + uid;
+    ar.record.guid = mail::MessageGuid::of(bytes);
+    ar.record.internaldate = 1600000000;
+    ar.record.size = bytes.size();
+    ar.source = MessageSource::file(src);
+    return store_->apply_records("user.fred", {ar}, WriteMode::Replication);
+  };
+  // The file is flushed once, by the apply.
+  ASSERT_TRUE(apply(1, message("kept")).ok());
+  EXPECT_EQ(synced.load(), 1);
+  std::filesystem::remove(src);
+  fail = true;
+  auto st = apply(2, message("lost"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::Fenced);
+  fail = false;
+  reopen();
+  auto recs = store_->records("user.fred");
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 1u);
+  EXPECT_EQ((*recs)[0].uid, 1u);
+  EXPECT_EQ(*store_->read_message("user.fred", 1), message("kept"));
+  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 1u);
+}
+
 // Shards evicted from the cache are closed without a checkpoint and reopened
 // on their WAL (through the store's own VFS): every message written across
 // many close/reopen cycles, and across a store restart, must be there, and
