@@ -29,6 +29,12 @@ namespace fs = std::filesystem;
 namespace {
 
 Error io_error(const char* what, const std::string& path, int err) {
+  // Out of file descriptors (this process's limit or the system's) is a
+  // shortage that passes, not a failing disk: Temp, which the caller reports
+  // as a temporary failure, where Io would fence the store and hand over.
+  if (err == EMFILE || err == ENFILE)
+    return Error(Errc::Temp, "Too many open files, try again later",
+                 std::string(what) + " " + path + ": " + std::strerror(err));
   return Error(Errc::Io, "Mailbox store I/O error",
                std::string(what) + " " + path + ": " + std::strerror(err));
 }

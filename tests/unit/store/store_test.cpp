@@ -1211,6 +1211,35 @@ TEST_F(StoreTest, NoFreeFileDescriptorIsATemporaryFailureNotAFence) {
   EXPECT_EQ(info->exists, 1u);
 }
 
+// The same shortage when an APPEND creates its staging file (its shard is
+// open already): a temporary failure, not an I/O error that fences the store.
+TEST_F(StoreTest, NoDescriptorForAStagingFileIsTemporaryAndDoesNotFence) {
+  create("user.fd3");
+  ASSERT_EQ(append("user.fd3", message("a")), 1u);
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  size_t open_now = 0;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++open_now;
+  struct rlimit tight = saved;
+  tight.rlim_cur = open_now + 8;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> held;
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    held.push_back(fd);
+  }
+  auto appended = store_->append(one_message("user.fd3", message("b")));
+  for (int fd : held) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.error().code, Errc::Temp) << appended.error().describe();
+  EXPECT_TRUE(store_->fence_status().ok());
+  EXPECT_TRUE(store_->check_writable(WriteMode::Normal).ok());
+  EXPECT_EQ(store_->lookup("user.fd3")->exists, 1u);
+  EXPECT_EQ(append("user.fd3", message("c")), 2u);
+}
+
 // An intent left in the mailbox list (a process died between the list
 // commit of a DELETE and its shard's update) is applied when an evicted
 // shard is reopened by this process, not only at the first open: the
