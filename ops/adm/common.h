@@ -4,6 +4,7 @@
 // it once from main, single-threaded.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -21,6 +22,9 @@ struct OpenedStore {
   store::StoreOptions options;
   std::shared_ptr<store::Store> store;  // null when open_store = false
 };
+
+// The most user databases an admin tool keeps open at once.
+inline constexpr size_t kToolOpenShards = 64;
 
 // Returns 0 and fills `out`, or prints "<prog>: ..." and returns an exit code.
 inline int open_node(const char* prog, const std::string& conf_path, bool open_store,
@@ -46,6 +50,11 @@ inline int open_node(const char* prog, const std::string& conf_path, bool open_s
   // leaves crash recovery to the master and its writes still reach the
   // change log the rolling replicator reads.
   out.options.open_mode = store::OpenMode::Secondary;
+  // These tools visit each user's database once (cyr_expire, cyr_quota,
+  // reconstruct) or a few: store_open_shards is sized for the node's own
+  // process, and keeping that many open here would only grow the tool's
+  // memory by ~100 KB per user walked, for no reuse.
+  out.options.max_open_shards = std::min<size_t>(out.options.max_open_shards, kToolOpenShards);
   if (!open_store) return 0;
   if (!std::filesystem::exists(out.options.configdirectory / "mailboxes.db")) {
     fprintf(stderr, "%s: no mailbox list in %s (is configdirectory right?)\n", prog,

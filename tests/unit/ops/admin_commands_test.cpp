@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "ops/adm/common.h"
 #include "store/quota_recompute.h"
 #include "store/store.h"
 
@@ -115,6 +116,24 @@ class AdminCommandsTest : public ::testing::Test {
   std::vector<std::string> fred_guids_;
   std::string fred_dir_;
 };
+
+// Admin tools visit each user once: whatever store_open_shards says for the
+// node, a tool keeps only a few user databases open (a walk over thousands
+// of users would otherwise hold ~100 KB per user).
+TEST_F(AdminCommandsTest, ToolsKeepFewUserDatabasesOpen) {
+  auto with_limit = [&](const char* n) {
+    std::ofstream(conf_, std::ios::trunc) << "configdirectory: " << (root_ / "conf").string() << "\n"
+                                          << "partition-default: " << (root_ / "spool").string() << "\n"
+                                          << "store_open_shards: " << n << "\n";
+    ops::adm::OpenedStore node;
+    EXPECT_EQ(ops::adm::open_node("cyr_test", conf_, true, node), 0);
+    EXPECT_EQ(node.options.open_mode, OpenMode::Secondary);
+    EXPECT_TRUE(node.store != nullptr);
+    return node.options.max_open_shards;
+  };
+  EXPECT_EQ(with_limit("4096"), ops::adm::kToolOpenShards);
+  EXPECT_EQ(with_limit("20"), 20u);
+}
 
 TEST_F(AdminCommandsTest, QuotaReportsRootsWithLimitsAndUsage) {
   auto r = run("cyr_quota -C " + conf_);
