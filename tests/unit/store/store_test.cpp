@@ -1169,19 +1169,11 @@ TEST_F(StoreTest, ConcurrentWritesAcrossMoreShardsThanTheCacheHolds) {
   EXPECT_EQ(total, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
-// Running out of file descriptors while opening a shard is a temporary
-// failure: a lookup says Temp (not NotFound, which LMTP would answer with
-// "550 User unknown"), a write fails with Temp and does not fence the
-// store, and the same calls succeed once descriptors are free again.
-TEST_F(StoreTest, NoFreeFileDescriptorIsATemporaryFailureNotAFence) {
-  create("user.fd1");
-  create("user.fd2");
-  ASSERT_EQ(append("user.fd1", message("a")), 1u);
-  reopen();  // user.fd1's shard is not open in this store, and none is evicted to make room
-  ASSERT_EQ(append("user.fd2", message("b")), 1u);
+// Runs fn with no free file descriptor in this process: the soft limit just
+// above those open now, and every descriptor below it in use.
+static void without_free_descriptors(const std::function<void()>& fn) {
   struct rlimit saved;
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  // Every descriptor below a soft limit just above those open now in use.
   size_t open_now = 0;
   for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++open_now;
   struct rlimit tight = saved;
@@ -1193,13 +1185,30 @@ TEST_F(StoreTest, NoFreeFileDescriptorIsATemporaryFailureNotAFence) {
     if (fd < 0) break;
     held.push_back(fd);
   }
-  auto looked = store_->lookup("user.fd1");
+  fn();
+  for (int fd : held) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+// Running out of file descriptors while opening a shard is a temporary
+// failure: a lookup says Temp (not NotFound, which LMTP would answer with
+// "550 User unknown"), a write fails with Temp and does not fence the
+// store, and the same calls succeed once descriptors are free again.
+TEST_F(StoreTest, NoFreeFileDescriptorIsATemporaryFailureNotAFence) {
+  create("user.fd1");
+  create("user.fd2");
+  ASSERT_EQ(append("user.fd1", message("a")), 1u);
+  reopen();  // user.fd1's shard is not open in this store, and none is evicted to make room
+  ASSERT_EQ(append("user.fd2", message("b")), 1u);
   SeenState seen;
   seen.lastuid = 1;
   seen.seenuids = "1";
-  Status wrote = store_->set_seen("fd1", "user.fd1", seen);
-  for (int fd : held) ::close(fd);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  Result<MailboxInfo> looked = Error(Errc::Internal, "not run");
+  Status wrote;
+  without_free_descriptors([&] {
+    looked = store_->lookup("user.fd1");
+    wrote = store_->set_seen("fd1", "user.fd1", seen);
+  });
   ASSERT_FALSE(looked.ok());
   EXPECT_EQ(looked.error().code, Errc::Temp) << looked.error().describe();
   ASSERT_FALSE(wrote.ok());
@@ -1216,22 +1225,8 @@ TEST_F(StoreTest, NoFreeFileDescriptorIsATemporaryFailureNotAFence) {
 TEST_F(StoreTest, NoDescriptorForAStagingFileIsTemporaryAndDoesNotFence) {
   create("user.fd3");
   ASSERT_EQ(append("user.fd3", message("a")), 1u);
-  struct rlimit saved;
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  size_t open_now = 0;
-  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++open_now;
-  struct rlimit tight = saved;
-  tight.rlim_cur = open_now + 8;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
-  std::vector<int> held;
-  for (int i = 0; i < 64; ++i) {
-    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) break;
-    held.push_back(fd);
-  }
-  auto appended = store_->append(one_message("user.fd3", message("b")));
-  for (int fd : held) ::close(fd);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  Result<AppendResult> appended = Error(Errc::Internal, "not run");
+  without_free_descriptors([&] { appended = store_->append(one_message("user.fd3", message("b"))); });
   ASSERT_FALSE(appended.ok());
   EXPECT_EQ(appended.error().code, Errc::Temp) << appended.error().describe();
   EXPECT_TRUE(store_->fence_status().ok());
