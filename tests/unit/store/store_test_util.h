@@ -3,12 +3,14 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 
+#include "store/quota_recompute.h"
 #include "store/store.h"
 
 namespace cyr::store::testing {
@@ -75,6 +77,37 @@ class TempStoreTest : public ::testing::Test {
     auto s = Store::open(opts_);
     ASSERT_TRUE(s.ok()) << s.error().describe();
     store_ = std::move(*s);
+  }
+
+  // The shard database holding mailbox `name`.
+  std::filesystem::path shard_of(const std::string& name) {
+    auto p = shard_db_path(opts_.configdirectory, name);
+    EXPECT_TRUE(p.ok());
+    return p.ok() ? *p : std::filesystem::path();
+  }
+  // Runs SQL on a database directly, as an older build or a repair would.
+  static void sql(const std::filesystem::path& db, const std::string& statement) {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err);
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(h);
+    ASSERT_EQ(rc, SQLITE_OK) << statement << ": " << msg;
+  }
+  // The first column of the first row, -1 without one.
+  static int64_t sql_int(const std::filesystem::path& db, const std::string& query) {
+    sqlite3* h = nullptr;
+    int64_t v = -1;
+    if (sqlite3_open(db.c_str(), &h) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return v;
   }
 
   const char* tag_;

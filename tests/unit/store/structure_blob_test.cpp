@@ -25,33 +25,6 @@ using testing::named;
 class StructureBlobTest : public testing::TempStoreTest {
  protected:
   StructureBlobTest() : TempStoreTest("structblob") {}
-  std::filesystem::path shard_of(const std::string& name) {
-    auto p = shard_db_path(opts_.configdirectory, name);
-    EXPECT_TRUE(p.ok());
-    return p.ok() ? *p : std::filesystem::path();
-  }
-  static void sql(const std::filesystem::path& db, const std::string& statement) {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(h);
-    ASSERT_EQ(rc, SQLITE_OK) << statement << ": " << msg;
-  }
-  // The first column of the first row, -1 without one.
-  static int64_t sql_int(const std::filesystem::path& db, const std::string& query) {
-    sqlite3* h = nullptr;
-    if (sqlite3_open(db.c_str(), &h) != SQLITE_OK) return -2;
-    sqlite3_stmt* st = nullptr;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-      v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-  }
   Uid append(const std::string& mailbox, const std::string& subject, size_t body = 40) {
     auto r = store_->append(testing::one_message(mailbox, message(subject, body)));
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().describe());

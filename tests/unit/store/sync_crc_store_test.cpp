@@ -45,36 +45,6 @@ class SyncCrcStoreTest : public testing::TempStoreTest {
     }
     return stored;
   }
-
-  std::filesystem::path shard_of_mailbox(const std::string& name) {
-    auto p = shard_db_path(opts_.configdirectory, name);
-    EXPECT_TRUE(p.ok());
-    return p.ok() ? *p : std::filesystem::path();
-  }
-
-  static void sql(const std::filesystem::path& db, const std::string& statement) {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(h);
-    ASSERT_EQ(rc, SQLITE_OK) << statement << ": " << msg;
-  }
-
-  static int64_t sql_int(const std::filesystem::path& db, const std::string& query) {
-    sqlite3* h = nullptr;
-    int64_t v = -1;
-    if (sqlite3_open(db.c_str(), &h) == SQLITE_OK) {
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(h);
-    return v;
-  }
 };
 
 // Keywords of varied case: the CRC folds case, the store keeps the case first
@@ -298,7 +268,7 @@ TEST_F(SyncCrcStoreTest, AShardFromBeforeThePairIsUpgradedWithTheRightValue) {
   crc::SyncCrcs want = check("user.old", "before");
   store_.reset();
   // The shard as a build before this one left it: no such columns.
-  auto db = shard_of_mailbox("user.old");
+  auto db = shard_of("user.old");
   sql(db, "ALTER TABLE mailbox DROP COLUMN sync_crc; ALTER TABLE mailbox DROP COLUMN sync_crc_annot;"
           "ALTER TABLE mailbox DROP COLUMN sync_crc_modseq;");
   reopen();
@@ -315,12 +285,12 @@ TEST_F(SyncCrcStoreTest, APairStampedForAnotherModseqIsRecomputed) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->append(testing::one_message("user.s", message("s" + std::to_string(i)))).ok());
   crc::SyncCrcs want = check("user.s", "before");
   store_.reset();
-  sql(shard_of_mailbox("user.s"), "UPDATE mailbox SET sync_crc = 12345, highestmodseq = highestmodseq + 1");
+  sql(shard_of("user.s"), "UPDATE mailbox SET sync_crc = 12345, highestmodseq = highestmodseq + 1");
   reopen();
   EXPECT_EQ(check("user.s", "stale stamp"), want);
   // A NULL pair (a mailbox row made by a repair) likewise.
   store_.reset();
-  sql(shard_of_mailbox("user.s"), "UPDATE mailbox SET sync_crc = NULL");
+  sql(shard_of("user.s"), "UPDATE mailbox SET sync_crc = NULL");
   reopen();
   EXPECT_EQ(check("user.s", "null"), want);
 }
@@ -331,7 +301,7 @@ TEST_F(SyncCrcStoreTest, ReconstructStoresTheRecomputedPair) {
   crc::SyncCrcs want = check("user.w", "before");
   store_.reset();
   // Wrong, with a valid stamp: only a recomputation can find it.
-  sql(shard_of_mailbox("user.w"), "UPDATE mailbox SET sync_crc = 777, sync_crc_annot = 888");
+  sql(shard_of("user.w"), "UPDATE mailbox SET sync_crc = 777, sync_crc_annot = 888");
   reopen();
   auto info = store_->lookup("user.w");
   ASSERT_TRUE(info.ok());
@@ -341,7 +311,7 @@ TEST_F(SyncCrcStoreTest, ReconstructStoresTheRecomputedPair) {
   auto r = rep.reconstruct("user.w");
   ASSERT_TRUE(r.ok()) << r.error().describe();
   // Stored, not only computed at the read: the stamp is the mailbox's.
-  auto db = shard_of_mailbox("user.w");
+  auto db = shard_of("user.w");
   EXPECT_EQ(sql_int(db, "SELECT sync_crc FROM mailbox WHERE name='user.w'"), int64_t(want.basic));
   EXPECT_EQ(sql_int(db, "SELECT sync_crc_annot FROM mailbox WHERE name='user.w'"), int64_t(want.annot));
   EXPECT_EQ(sql_int(db, "SELECT sync_crc_modseq = highestmodseq FROM mailbox WHERE name='user.w'"), 1);
