@@ -7,12 +7,20 @@
 // cyr_cvt_cyrusdb). Index records (tables record, structure) and the
 // replication log (change) are read-only here: they carry checksums and
 // ordering that cyr_reconstruct and the sync client own.
+//
+// set and delete on the node's mailbox list or a shard database log what
+// they changed for replication, in the same transaction
+// (store/tool_changes.h), so a rolling replica follows an admin's repair on
+// the primary. Which node that is comes from imapd.conf; a database outside
+// its configdirectory (a checkpoint copy) is written without a record.
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "ops/adm/common.h"
 #include "ops/commands.h"
 #include "store/db_kv.h"
+#include "store/tool_changes.h"
 
 namespace cyr::ops {
 namespace {
@@ -60,13 +68,21 @@ int dbtool_main(int argc, char** argv) {
     return adm::kExUsage;
   }
   std::filesystem::path db_path = pos[0];
+  std::optional<std::filesystem::path> configdirectory;
   if (db_path.is_relative()) {
     adm::OpenedStore node;
     if (int rc = adm::open_node("cyr_dbtool", conf_path, false, node)) {
       if (!conf_given) fprintf(stderr, "cyr_dbtool: (give an absolute <db path>, or -C imapd.conf)\n");
       return rc;
     }
-    db_path = node.options.configdirectory / db_path;
+    configdirectory = node.options.configdirectory;
+    db_path = *configdirectory / db_path;
+  } else if (action == "set" || action == "delete") {
+    // Only to know whether this is one of the node's databases: an absolute
+    // path has always worked without an imapd.conf.
+    auto conf = config::ImapdConf::load(conf_path, nullptr);
+    if (conf.ok())
+      if (auto o = store::options_from_config(*conf); o.ok()) configdirectory = o->configdirectory;
   }
   auto db = store::KvDb::open(db_path);
   if (!db.ok()) {
@@ -111,11 +127,22 @@ int dbtool_main(int argc, char** argv) {
                     "(use cyr_reconstruct to repair an index)\n", key.c_str());
     return adm::kExUsage;
   }
-  Status st = action == "set" ? kv.set(key, pos[4]) : kv.remove(key);
+  store::NodeDb which;
+  if (configdirectory) which = store::classify_node_db(*configdirectory, db_path);
+  size_t logged = 0;
+  store::KvWriteHook hook = configdirectory ? store::replication_log_hook(*configdirectory, which, &logged)
+                                            : store::KvWriteHook{};
+  Status st = action == "set" ? kv.set(key, pos[4], hook) : kv.remove(key, hook);
   if (!st.ok()) {
     fprintf(stderr, "cyr_dbtool: %s %s: %s\n", action.c_str(), key.c_str(), st.error().describe().c_str());
     return st.error().code == Errc::NotFound ? 1 : adm::kExDataErr;
   }
+  if (!configdirectory)
+    fprintf(stderr, "cyr_dbtool: %s not read: no change record was written for replication (give -C "
+                    "imapd.conf if this is a node's database)\n", conf_path.c_str());
+  else if (which.kind == store::NodeDb::Kind::Foreign)
+    fprintf(stderr, "cyr_dbtool: %s is not a database of the node configured in %s: no change record was "
+                    "written for replication\n", db_path.c_str(), conf_path.c_str());
   return 0;
 }
 

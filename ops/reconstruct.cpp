@@ -115,6 +115,7 @@ int rebuild_list(const ReconstructArgs& args, store::RepairOptions opts) {
          args.dry_run ? "would be rebuilt" : "rebuilt", r->mailboxes, r->from_old_list, r->from_shards, r->shards,
          r->unknown.size());
   if (!r->old_list_saved_as.empty()) printf("old mailbox list saved as %s\n", r->old_list_saved_as.c_str());
+  if (r->logged) printf("%zu mailboxes logged for replication (sent to the replica once the node runs)\n", r->logged);
   if (r->from_shards && !args.dry_run)
     printf("mailboxes listed from shards have the default ACL; check them with cyr_mboxlist -d\n");
   return 0;

@@ -204,6 +204,32 @@ std::string where_pk(const TableInfo& t, int first_param) {
   return w;
 }
 
+// The row with key `pk` as column -> text (NULL columns left out), for a
+// write hook; nullopt if there is none.
+Result<std::optional<KvWrite::Row>> read_row(sql::Db& db, const ParsedKey& pk) {
+  std::string cols;
+  for (auto& c : pk.table.pk) cols += (cols.empty() ? "" : ", ") + quote_ident(c);
+  for (auto& c : pk.table.rest) cols += ", " + quote_ident(c);
+  std::string q = "SELECT " + cols + " FROM " + quote_ident(pk.table.name) + where_pk(pk.table, 1);
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db.raw(), q.c_str(), -1, &st, nullptr);
+  if (rc != SQLITE_OK) return sql::sqlite_error(db.raw(), rc, "prepare");
+  for (size_t i = 0; i < pk.parts.size(); ++i) bind(st, static_cast<int>(i + 1), pk.parts[i]);
+  rc = sqlite3_step(st);
+  std::optional<KvWrite::Row> out;
+  if (rc == SQLITE_ROW) {
+    out.emplace();
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      if (sqlite3_column_type(st, i) == SQLITE_NULL) continue;
+      auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+      (*out)[sqlite3_column_name(st, i)] = std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(st, i)));
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql::sqlite_error(db.raw(), rc, "step");
+  return out;
+}
+
 Status sqlite_status(sqlite3* db, int rc, const char* what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
   return sql::sqlite_error(db, rc, what);
@@ -370,14 +396,14 @@ Result<std::optional<std::string>> KvDb::get(const std::string& key) {
   return out;
 }
 
-Status KvDb::set(const std::string& key, const std::string& value) {
+Status KvDb::set(const std::string& key, const std::string& value, const KvWriteHook& hook) {
   auto pk = parse_key(*db_, key);
   if (!pk.ok()) return pk.take_error();
   auto cols = parse_value(pk->table, value);
   if (!cols.ok()) return cols.take_error();
   CYR_TRY(db_->exec("BEGIN IMMEDIATE"));
   auto run = [&]() -> Status {
-    auto have = get(key);
+    auto have = read_row(*db_, *pk);
     if (!have.ok()) return have.take_error();
     std::string q;
     size_t nparts = pk->parts.size();
@@ -403,7 +429,10 @@ Status KvDb::set(const std::string& key, const std::string& value) {
     rc = sqlite3_step(st);
     Status s = rc == SQLITE_DONE ? Status() : Status(sql::sqlite_error(db_->raw(), rc, "write"));
     sqlite3_finalize(st);
-    return s;
+    if (!s.ok() || !hook) return s;
+    auto now = read_row(*db_, *pk);
+    if (!now.ok()) return now.take_error();
+    return hook(*db_, KvWrite{pk->table.name, std::move(*have), std::move(*now)});
   };
   Status s = run();
   if (!s.ok()) {
@@ -413,19 +442,31 @@ Status KvDb::set(const std::string& key, const std::string& value) {
   return db_->exec("COMMIT");
 }
 
-Status KvDb::remove(const std::string& key) {
+Status KvDb::remove(const std::string& key, const KvWriteHook& hook) {
   auto pk = parse_key(*db_, key);
   if (!pk.ok()) return pk.take_error();
-  std::string q = "DELETE FROM " + quote_ident(pk->table.name) + where_pk(pk->table, 1);
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db_->raw(), q.c_str(), -1, &st, nullptr);
-  if (rc != SQLITE_OK) return sql::sqlite_error(db_->raw(), rc, "prepare");
-  for (size_t i = 0; i < pk->parts.size(); ++i) bind(st, static_cast<int>(i + 1), pk->parts[i]);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return sql::sqlite_error(db_->raw(), rc, "delete");
-  if (db_->changes() == 0) return Error(Errc::NotFound, "No such key", key);
-  return {};
+  CYR_TRY(db_->exec("BEGIN IMMEDIATE"));
+  auto run = [&]() -> Status {
+    auto have = read_row(*db_, *pk);
+    if (!have.ok()) return have.take_error();
+    if (!*have) return Error(Errc::NotFound, "No such key", key);
+    std::string q = "DELETE FROM " + quote_ident(pk->table.name) + where_pk(pk->table, 1);
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_->raw(), q.c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) return sql::sqlite_error(db_->raw(), rc, "prepare");
+    for (size_t i = 0; i < pk->parts.size(); ++i) bind(st, static_cast<int>(i + 1), pk->parts[i]);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql::sqlite_error(db_->raw(), rc, "delete");
+    if (!hook) return {};
+    return hook(*db_, KvWrite{pk->table.name, std::move(*have), std::nullopt});
+  };
+  Status s = run();
+  if (!s.ok()) {
+    (void)db_->exec("ROLLBACK");
+    return s;
+  }
+  return db_->exec("COMMIT");
 }
 
 Status KvDb::consistent() {

@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +35,20 @@ namespace cyr::store {
 namespace sql {
 class Db;
 }
+
+// One row written by set()/remove(), for a write hook: its table and the
+// row before and after the write (column -> value as SQLite's text of it; a
+// NULL column is absent; nullopt: no such row).
+struct KvWrite {
+  using Row = std::map<std::string, std::string>;
+  std::string table;
+  std::optional<Row> before, after;
+};
+// Runs inside set()/remove()'s write transaction, after the row is written
+// and before the commit; an error rolls the write back and is returned.
+// (cyr_dbtool logs the change for replication through one:
+// store/tool_changes.h.)
+using KvWriteHook = std::function<Status(sql::Db&, const KvWrite&)>;
 
 class KvDb {
  public:
@@ -47,8 +63,8 @@ class KvDb {
   Result<std::optional<std::string>> get(const std::string& key);
   // Writes the columns named in `value`; on an existing row the others keep
   // their values, on a new row they are NULL (a NOT NULL column then fails).
-  Status set(const std::string& key, const std::string& value);
-  Status remove(const std::string& key);  // Errc::NotFound if absent
+  Status set(const std::string& key, const std::string& value, const KvWriteHook& hook = {});
+  Status remove(const std::string& key, const KvWriteHook& hook = {});  // Errc::NotFound if absent
   // PRAGMA integrity_check.
   Status consistent();
 

@@ -85,5 +85,16 @@ Status write_record(sql::Db& db, int64_t mbid, const MessageRecord& r,
 Status log_changes(const std::filesystem::path& configdirectory, sql::Db& db, uint64_t shard_id,
                    const std::vector<std::pair<ChangeKind, std::string>>& changes);
 
+// One change record with both arguments (SEEN userid uniqueid, SUB userid
+// mailbox); arg2 is "" for the other kinds.
+struct LoggedChange {
+  ChangeKind kind = ChangeKind::Mailbox;
+  std::string arg1, arg2;
+  bool operator==(const LoggedChange&) const = default;
+};
+// log_changes with arg2: the same transaction, marker and sequence rules.
+Status log_change_records(const std::filesystem::path& configdirectory, sql::Db& db, uint64_t shard_id,
+                          const std::vector<LoggedChange>& changes);
+
 }  // namespace layout
 }  // namespace cyr::store

@@ -24,6 +24,7 @@
 #include "store/spool.h"
 #include "store/sqlite_db.h"
 #include "store/sync_crc.h"
+#include "store/tool_changes.h"
 
 namespace cyr::store {
 namespace fs = std::filesystem;
@@ -813,6 +814,7 @@ Result<ListRebuild> Repairer::rebuild_list() {
 
   // 2. Every shard database: its mailboxes and whether it has change records.
   uint32_t max_uidvalidity = 0;
+  std::vector<std::string> relisted;  // names the old list did not have
   {  // statements finish before the connection closes (which checkpoints the file)
   RC_TRY_ASSIGN(ins, ndb->prepare("INSERT INTO mailbox(name, uniqueid, shard_id, partition, acl, uidvalidity, mbtype)"
                                   " VALUES(?,?,?,?,?,?,?)"));
@@ -876,6 +878,7 @@ Result<ListRebuild> Repairer::rebuild_list() {
       ins.reset();
       names.insert(name);
       ids.insert(uid);
+      relisted.push_back(name);
       ++out.from_shards;
       note_(name + ": " + (opts_.dry_run ? "would be " : "") + "listed from shard " + std::to_string(id) +
             " (default ACL: " + default_acl(opts_, name) + ")");
@@ -909,6 +912,23 @@ Result<ListRebuild> Repairer::rebuild_list() {
     RC_TRY_ASSIGN(c, ndb->prepare("SELECT (SELECT COUNT(*) FROM mailbox), (SELECT COUNT(*) FROM shard)"));
     RC_TRY_ASSIGN(r, c.step());
     if (r) out.mailboxes = static_cast<size_t>(c.i64(0)), out.shards = static_cast<size_t>(c.i64(1));
+  }
+  // The rebuilt entries are list changes like a CREATE: logged in the new
+  // list's transaction, so the first rolling pass after the node starts
+  // gives the replica the mailbox as listed now (its ACL is the default
+  // one). Entries kept from the old list are copied unchanged and need
+  // none; an entry neither the old list's readable part nor any shard names
+  // is unknown here, so nothing can be logged for it (the replica keeps it;
+  // cyr_sync_client --verify lists it). A replica (role kept from the old
+  // list) logs nothing, as for any write it takes.
+  if (!opts_.dry_run && !relisted.empty()) {
+    RC_TRY_ASSIGN(on, node_logs_changes(*ndb));
+    if (on) {
+      std::vector<layout::LoggedChange> changes;
+      for (auto& n : relisted) changes.push_back({ChangeKind::Mailbox, n, ""});
+      CYR_TRY(layout::log_change_records(opts_.configdirectory, *ndb, 0, changes));
+      out.logged = changes.size();
+    }
   }
   CYR_TRY(ndb->exec("COMMIT"));
   // 3. Directories nobody names.

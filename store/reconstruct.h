@@ -90,6 +90,7 @@ struct ListRebuild {
   size_t from_shards = 0;       // found only in shard databases (default ACL)
   size_t shards = 0;
   bool node_state_kept = false;  // role/epoch came from the old list
+  size_t logged = 0;             // MAILBOX change records written for replication
   std::vector<UnlistedDirectory> unknown;  // directories no database names
   std::filesystem::path old_list_saved_as;  // "" if there was no old file
 };

@@ -4211,15 +4211,23 @@ Status delete_record(Db& db, int64_t mbid, Uid uid) { return delete_record_rows(
 
 Status log_changes(const fs::path& configdirectory, Db& db, uint64_t shard_id,
                    const std::vector<std::pair<ChangeKind, std::string>>& changes) {
+  std::vector<LoggedChange> full;
+  full.reserve(changes.size());
+  for (auto& [kind, arg] : changes) full.push_back({kind, arg, ""});
+  return log_change_records(configdirectory, db, shard_id, full);
+}
+
+Status log_change_records(const fs::path& configdirectory, Db& db, uint64_t shard_id,
+                          const std::vector<LoggedChange>& changes) {
   if (changes.empty()) return {};
   Spool spool({}, {}, 0);
   auto first = reserve_seq_block(configdirectory, spool, 1, changes.size());
   if (!first.ok()) return first.take_error();
-  auto st = db.prepare("INSERT INTO change(seq, kind, arg1, arg2) VALUES(?,?,?,'')");
+  auto st = db.prepare("INSERT INTO change(seq, kind, arg1, arg2) VALUES(?,?,?,?)");
   if (!st.ok()) return st.take_error();
   uint64_t seq = *first;
-  for (auto& [kind, arg] : changes) {
-    st->bind(1, static_cast<int64_t>(seq++)).bind(2, static_cast<int64_t>(kind)).bind(3, arg);
+  for (auto& c : changes) {
+    st->bind(1, static_cast<int64_t>(seq++)).bind(2, static_cast<int64_t>(c.kind)).bind(3, c.arg1).bind(4, c.arg2);
     CYR_TRY(st->run());
     st->reset();
   }

@@ -3,7 +3,9 @@ through the rolling replication log, like any client write
 (tests/integration/harness.py pair, rolling client inside cyr_master):
 cyr_reconstruct run on the primary while it serves finds a message file gone
 (record expunged) and a stray file (indexed under a new UID); the replica
-then converges without any cyr_sync_client -m, which --verify checks."""
+then converges without any cyr_sync_client -m, which --verify checks. The
+same for cyr_dbtool set and cyr_reconstruct -m (mailbox list rebuilt with
+the primary stopped)."""
 
 import os
 import shutil
@@ -79,5 +81,64 @@ def test_reconstruct_on_primary_reaches_replica(args):
         replica.cleanup()
 
 
+def getacl(node, box):
+    c = imap(node)
+    data = ok(c.getacl(box))
+    c.logout()
+    return data[0].decode()
+
+
+def test_dbtool_and_list_rebuild_on_primary_reach_replica(args):
+    """cyr_dbtool set on the primary's mailbox list while it serves, then
+    cyr_reconstruct -m with the primary stopped: both are in the change log,
+    so the replica follows (ACLs are what the verifier sees differ)."""
+    replica = Node(args.bin, REPLICA_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
+    set_password(replica, "admin", "secret")
+    replica.start()
+    host, port = addr(replica, "syncserver")
+    master = Node(args.bin, MASTER_CONF, keep=args.keep, imapd_extra=IMAPD_EXTRA +
+                  "sync_host: %s:%d\nsync_authname: admin\nsync_password: secret\n"
+                  "sync_log: on\n" % (host, port))
+    set_password(master, "admin", "secret")
+    master.start()
+    try:
+        c = imap(master)
+        for box in ("user/iris", "user/iris/Work"):
+            ok(c.create(box))
+            ok(c.setacl(box, "admin", "lrswipkxtecda"))
+            ok(c.append(box, None, None, message(1)))
+        ok(c.setacl("user/iris", "bob", "lr"))
+        c.logout()
+        res = wait_verify(master, "iris")
+        assert res.returncode == 0, (res, master.log()[-3000:])
+
+        tool(master, "dbtool", "mailboxes.db", "sqlite", "set", "mailbox/user.iris",
+             "acl=iris%09lrswipkxtecdan%09admin%09lrswipkxtecda%09carol%09lrs%09")
+        res = wait_verify(master, "iris")
+        assert res.returncode == 0, (res, master.log()[-3000:])
+        assert "carol lrs" in getacl(replica, "user/iris"), getacl(replica, "user/iris")
+
+        # The list lost with the node stopped; rebuilt from the shards with
+        # default ACLs, which the replica then gets too.
+        master.stop()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(os.path.join(master.confdir, "mailboxes.db" + suffix)):
+                os.unlink(os.path.join(master.confdir, "mailboxes.db" + suffix))
+        out = tool(master, "reconstruct", "-m")
+        assert "2 mailboxes logged for replication" in out, out
+        master.start(wait_ready=False)
+        master.wait_log("ready:", count=2)
+        res = wait_verify(master, "iris")
+        assert res.returncode == 0, (res, master.log()[-3000:])
+        acl = getacl(replica, "user/iris")
+        assert "carol" not in acl and acl == getacl(master, "user/iris"), acl
+    finally:
+        master.stop()
+        replica.stop()
+        master.cleanup()
+        replica.cleanup()
+
+
 if __name__ == "__main__":
-    run_tests([test_reconstruct_on_primary_reaches_replica])
+    run_tests([test_reconstruct_on_primary_reaches_replica,
+               test_dbtool_and_list_rebuild_on_primary_reach_replica])
