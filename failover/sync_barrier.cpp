@@ -36,24 +36,35 @@ std::optional<uint64_t> SyncBarrier::oldest_unreplicated() {
     std::lock_guard lk(mu_);
     known = replicated_.size();
   }
-  // The lowest `known + 1` records hold at least one not reported (if the
-  // log has that many); the log is read in seq order.
-  auto head = store_.read_changes(std::min<size_t>(known + 1, 1000000));
-  if (!head.ok()) return std::nullopt;
-  const auto& recs = head->records;
+  // The lowest `known + 1` records hold at least one not reported (if there
+  // are that many), in seq order. The waiters are this process's writers, so
+  // this process's own unacknowledged records are what they wait for; the
+  // store keeps those in memory. Reading the log instead (every shard with
+  // pending records, several times per write) was most of the primary's
+  // work in sync mode with many users; it is the fallback.
+  const size_t want = std::min<size_t>(known + 1, 1000000);
+  std::vector<uint64_t> seqs;
+  if (auto own = store_.own_unacked_changes(want)) {
+    seqs = std::move(*own);
+  } else {
+    auto head = store_.read_changes(want);
+    if (!head.ok()) return std::nullopt;
+    seqs.reserve(head->records.size());
+    for (const auto& r : head->records) seqs.push_back(r.seq);
+  }
   std::lock_guard lk(mu_);
-  if (recs.empty()) {
+  if (seqs.empty()) {
     replicated_.clear();
     return UINT64_MAX;
   }
-  // Reported seqs below the oldest record still in the log are gone from it.
-  replicated_.erase(replicated_.begin(), replicated_.lower_bound(recs.front().seq));
-  for (const auto& r : recs)
-    if (!replicated_.count(r.seq)) return r.seq;
-  // All read records reached the replica (more were reported meanwhile);
+  // Reported seqs below the oldest record still pending are gone from it.
+  replicated_.erase(replicated_.begin(), replicated_.lower_bound(seqs.front()));
+  for (uint64_t seq : seqs)
+    if (!replicated_.count(seq)) return seq;
+  // All of them reached the replica (more were reported meanwhile);
   // anything not read lies above the last one.
-  if (recs.size() <= known) return UINT64_MAX;
-  return recs.back().seq + 1;
+  if (seqs.size() <= known) return UINT64_MAX;
+  return seqs.back() + 1;
 }
 
 void SyncBarrier::replicated(const std::vector<uint64_t>& seqs) {
@@ -106,10 +117,20 @@ void SyncBarrier::degrade(const std::string& why) {
 }
 
 void SyncBarrier::maybe_recover() {
-  // Back to sync once the replica has caught up with everything.
+  // Back to sync once the replica has caught up with everything: the log
+  // itself is read here, not the store's in-memory set.
   if (!connected_()) return;
-  auto oldest = oldest_unreplicated();
-  if (!oldest || *oldest != UINT64_MAX) return;
+  auto head = store_.read_changes(1);
+  if (!head.ok() || !head->records.empty()) return;
+  // The log has drained, so any seq still in the in-memory set left the log
+  // without an acknowledgement from this process (another process's): it
+  // must not hold the next waiters. Taken before a second read, so a record
+  // committed in between is either absent from the snapshot or seen.
+  if (auto own = store_.own_unacked_changes(1000000); own && !own->empty()) {
+    auto again = store_.read_changes(1);
+    if (!again.ok() || !again->records.empty()) return;
+    store_.forget_own_unacked(*own);
+  }
   std::lock_guard lk(mu_);
   if (degraded_) {
     degraded_ = false;

@@ -262,6 +262,20 @@ class Store {
   // Change records not yet acknowledged, oldest first, at most `max`; those
   // written by other processes on the same store directory included.
   virtual Result<ChangeBatch> read_changes(size_t max) = 0;
+  // The same, from the mailbox list's records and those of the given shards
+  // only (ChangeRecord::shard), marked or not: one database read per shard
+  // instead of one per marked shard, for a reader that knows whose records
+  // it wants (the rolling client's next round for an owner it just did).
+  virtual Result<ChangeBatch> read_changes_in(const std::vector<uint64_t>& shards, size_t max) = 0;
+  // The lowest `max` seqs of change records this process committed while a
+  // replication barrier was set and has not acknowledged (ack_changes) or
+  // forgotten since, kept in memory: what a sync-mode writer of this process
+  // waits for, without reading every marked shard per check. nullopt when no
+  // barrier is set or too many are outstanding to keep (then read the log).
+  virtual std::optional<std::vector<uint64_t>> own_unacked_changes(size_t max) = 0;
+  // Drops seqs from that set (those no longer in the log, found by a caller
+  // that took own_unacked_changes() before reading the log).
+  virtual void forget_own_unacked(const std::vector<uint64_t>& seqs) = 0;
   // Forgets exactly the records of `batch` (a record committed meanwhile by
   // another process, even with a lower seq, stays for the next read).
   virtual Status ack_changes(const ChangeBatch& batch) = 0;

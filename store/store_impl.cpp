@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -510,6 +511,15 @@ struct StagedSet {
 class StoreImpl;
 struct Shard;
 
+// How long a shard's pending marker outlives its last change record while
+// this process keeps logging to it (run_batch, read_changes).
+constexpr int64_t kMarkerLingerNs = 1'000'000'000;
+
+static int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // What one write operation leaves for after the commit.
 struct WriteOp {
   std::function<Status(struct ShardTxn&)> fn;
@@ -530,6 +540,14 @@ struct WriteOp {
   // directories.
   bool registers_unsynced = false;
   std::vector<std::pair<int64_t, int64_t>> unsynced;  // (mbid, uid) it registered
+  // Losing the op's effect in a power failure does no harm: it only forgets
+  // acknowledged change records or drops an empty pending marker, and a
+  // record that comes back is replicated again, which the replica takes as a
+  // known round. A batch of only such ops commits without a disk flush
+  // (synchronous=NORMAL: the WAL is flushed by the next full commit or
+  // checkpoint) - in sync mode that was one flush per round on the primary.
+  bool lazy = false;
+  std::vector<uint64_t> logged;  // seqs of its change records, when tracked (own_unacked_)
 };
 
 struct Shard {
@@ -550,6 +568,10 @@ struct Shard {
   // the store is open, so once true this stays true, and readers skip the
   // stat() that would otherwise precede every read.
   std::atomic<bool> file_exists{false};
+  // steady_clock nanoseconds of this process's last commit that logged a
+  // change record here: the pending marker of a shard written that recently
+  // is kept when an acknowledgement empties it (see run_batch).
+  std::atomic<int64_t> last_logged_ns{0};
 
   // Its place in StoreImpl's recency lists (hot_ or cold_), under shards_mu_.
   std::list<Shard*>::iterator lru_pos;
@@ -618,6 +640,11 @@ class StoreImpl final : public Store {
     held_.store(!reason.empty(), std::memory_order_release);
   }
   void set_replication_barrier(std::shared_ptr<ReplicationBarrier> barrier) override {
+    {
+      std::lock_guard lk(own_mu_);
+      own_unacked_.clear();
+      own_overflow_.store(false, std::memory_order_relaxed);
+    }
     std::atomic_store(&barrier_, std::move(barrier));
   }
   // sync_mode: sync - a client write returns only once the replica has it.
@@ -696,6 +723,15 @@ class StoreImpl final : public Store {
   Result<fs::path> find_message_file(const std::string& partition, const mail::MessageGuid& guid,
                                      const std::vector<std::string>& candidates) override;
   Result<ChangeBatch> read_changes(size_t max) override;
+  Result<ChangeBatch> read_changes_in(const std::vector<uint64_t>& shards, size_t max) override;
+  std::optional<std::vector<uint64_t>> own_unacked_changes(size_t max) override;
+  void forget_own_unacked(const std::vector<uint64_t>& seqs) override { own_forget(seqs); }
+  // Whether change records logged now go into own_unacked_.
+  bool tracking_own() const {
+    return !own_overflow_.load(std::memory_order_relaxed) && std::atomic_load(&barrier_) != nullptr;
+  }
+  void own_committed(const std::vector<uint64_t>& seqs);
+  void own_forget(const std::vector<uint64_t>& seqs);
   Status ack_changes(const ChangeBatch& batch) override;
 
   Result<QuotaInfo> get_quota(const std::string& root) override;
@@ -729,7 +765,9 @@ class StoreImpl final : public Store {
   // -- list db --
   Result<std::optional<ListEntry>> list_get(Db& db, const std::string& name);
   Result<ListEntry> list_entry(const std::string& name);
-  Status list_write(const std::function<Status(Db&)>& fn);
+  // lazy: the transaction may be lost in a power failure (synchronous=NORMAL
+  // for it); only for writes whose loss is harmless (dropping a marker).
+  Status list_write(const std::function<Status(Db&)>& fn, bool lazy = false);
   // The counters of a replication round on a loaded state (set_counters,
   // apply_records); the caller saves the state.
   Status apply_counters(MbState& m, const ListEntry& entry, const MailboxCounters& c);
@@ -757,7 +795,10 @@ class StoreImpl final : public Store {
   void clear_synced_rows();
   fs::path shard_path(uint64_t id) const;
   Status shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
-                     std::function<Status(ShardTxn&)> fn);
+                     std::function<Status(ShardTxn&)> fn, bool lazy = false);
+  // Drops the pending marker of a shard whose change table is empty and
+  // which this process has not logged to for kMarkerLinger (read_changes).
+  void drop_idle_marker(const std::shared_ptr<Shard>& sh);
   void run_batch(Shard& sh, std::vector<WriteOp*>& batch);
   Status ensure_writer(Shard& sh);
   Status recover_shard(Shard& sh);
@@ -806,6 +847,18 @@ class StoreImpl final : public Store {
   std::atomic<bool> held_{false};  // set_write_hold(); reason under fence_mu_
   std::string hold_reason_;
   std::shared_ptr<ReplicationBarrier> barrier_;  // atomic_load/atomic_store only
+  // Seqs of the change records this process committed while barrier_ was
+  // set and has not acknowledged (own_unacked_changes). Added right after
+  // their commit, before the writer can wait for them; removed by
+  // ack_changes, by a withdrawn batch, or by forget_own_unacked. Past
+  // kOwnUnackedMax (a replica gone for long) the set is dropped and not kept
+  // again until the next set_replication_barrier: the barrier reads the log.
+  static constexpr size_t kOwnUnackedMax = 200000;
+  std::mutex own_mu_;
+  std::set<uint64_t> own_unacked_;
+  std::atomic<bool> own_overflow_{false};
+  // The seqs list_log_change drew in the current list_write (under list_write_mu_).
+  std::vector<uint64_t> list_txn_seqs_;
 
   std::atomic<Role> role_{Role::Primary};
   mutable std::mutex node_mu_;
@@ -891,6 +944,7 @@ Status ShardTxn::log_change(ChangeKind kind, const std::string& a1, const std::s
   (*st)->bind(1, static_cast<int64_t>(*seq)).bind(2, static_cast<int64_t>(kind)).bind(3, a1).bind(4, a2);
   CYR_TRY((*st)->run());
   wrote_changes = true;
+  if (store->tracking_own()) op->logged.push_back(*seq);
   return {};
 }
 
@@ -1072,10 +1126,36 @@ Status StoreImpl::set_node_state(const NodeState& st) {
 // ---------------------------------------------------------------------------
 // The list database
 
-Status StoreImpl::list_write(const std::function<Status(Db&)>& fn) {
+// How a lazy transaction is committed: synchronous=NORMAL for it alone. In WAL
+// mode that skips the commit's flush but keeps the checkpoint's (OFF would
+// let an autocheckpoint backfill without flushing, after which the next WAL
+// restart could discard frames of earlier, durable commits).
+// A connection left at NORMAL would make every later commit on it lazy, so a
+// failure to switch back fences the store.
+class LazyCommit {
+ public:
+  LazyCommit(StoreImpl& store, Db& db, bool on) : store_(store), db_(on ? &db : nullptr) {
+    if (db_ && !db_->exec("PRAGMA synchronous=NORMAL").ok()) db_ = nullptr;
+  }
+  ~LazyCommit() {
+    if (!db_) return;
+    Status st = db_->exec("PRAGMA synchronous=FULL");
+    if (!st.ok()) store_.fence(st.error());
+  }
+  LazyCommit(const LazyCommit&) = delete;
+  LazyCommit& operator=(const LazyCommit&) = delete;
+
+ private:
+  StoreImpl& store_;
+  Db* db_;
+};
+
+Status StoreImpl::list_write(const std::function<Status(Db&)>& fn, bool lazy) {
   std::lock_guard lk(list_write_mu_);
   if (fenced_.load()) return fence_status();
   Db& db = *list_writer_;
+  LazyCommit lazy_commit(*this, db, lazy);
+  list_txn_seqs_.clear();
   Status st = db.exec("BEGIN IMMEDIATE");
   if (!st.ok()) return fence_if_fatal(std::move(st));
   st = fn(db);
@@ -1090,7 +1170,36 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn) {
     fence(st.error());
     return fence_status();
   }
+  if (!list_txn_seqs_.empty()) own_committed(list_txn_seqs_);
   return {};
+}
+
+void StoreImpl::own_committed(const std::vector<uint64_t>& seqs) {
+  if (seqs.empty()) return;
+  std::lock_guard lk(own_mu_);
+  if (own_overflow_.load(std::memory_order_relaxed)) return;
+  own_unacked_.insert(seqs.begin(), seqs.end());
+  if (own_unacked_.size() > kOwnUnackedMax) {
+    own_unacked_.clear();
+    own_overflow_.store(true, std::memory_order_relaxed);
+    CYR_LOG(Notice, opts_.sid, "more than %zu change records not acknowledged: sync-mode waits read the change log",
+            kOwnUnackedMax);
+  }
+}
+
+void StoreImpl::own_forget(const std::vector<uint64_t>& seqs) {
+  if (seqs.empty()) return;
+  std::lock_guard lk(own_mu_);
+  for (uint64_t s : seqs) own_unacked_.erase(s);
+}
+
+std::optional<std::vector<uint64_t>> StoreImpl::own_unacked_changes(size_t max) {
+  if (std::atomic_load(&barrier_) == nullptr) return std::nullopt;
+  std::lock_guard lk(own_mu_);
+  if (own_overflow_.load(std::memory_order_relaxed)) return std::nullopt;
+  std::vector<uint64_t> out;
+  for (auto it = own_unacked_.begin(); it != own_unacked_.end() && out.size() < max; ++it) out.push_back(*it);
+  return out;
 }
 
 // Change sequence numbers are handed out from blocks reserved durably in
@@ -1207,7 +1316,10 @@ Status StoreImpl::list_log_change(Db& db, ChangeKind kind, const std::string& a1
   auto st = db.cached("INSERT INTO change(seq, kind, arg1, arg2) VALUES(?,?,?,?)");
   if (!st.ok()) return st.take_error();
   (*st)->bind(1, static_cast<int64_t>(*seq)).bind(2, static_cast<int64_t>(kind)).bind(3, a1).bind(4, a2);
-  return (*st)->run();
+  CYR_TRY((*st)->run());
+  // Always inside list_write, which holds list_write_mu_.
+  if (tracking_own()) list_txn_seqs_.push_back(*seq);
+  return {};
 }
 
 // ---------------------------------------------------------------------------
@@ -1692,11 +1804,12 @@ Status StoreImpl::insert_marker_grouped(uint64_t shard_id) {
 // becomes the leader, takes every queued op into one SQLite transaction, and
 // commits once for all of them. Followers sleep until their op is done.
 Status StoreImpl::shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
-                              std::function<Status(ShardTxn&)> fn) {
+                              std::function<Status(ShardTxn&)> fn, bool lazy) {
   CYR_TRY(check_writable(mode));
   WriteOp op;
   op.fn = std::move(fn);
   op.mode = mode;
+  op.lazy = lazy;
   std::unique_lock lk(sh->q_mu);
   sh->queue.push_back(&op);
   sh->q_cv.wait(lk, [&] { return op.done || sh->queue.front() == &op; });
@@ -1806,6 +1919,9 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   }
   Status st = check_writable(WriteMode::Replication);  // fenced since queued?
   if (st.ok()) st = ensure_writer(sh);
+  const bool lazy = std::all_of(batch.begin(), batch.end(), [](const WriteOp* o) { return o->lazy; });
+  std::optional<LazyCommit> lazy_commit;
+  if (st.ok()) lazy_commit.emplace(*this, *sh.writer, lazy);
   if (st.ok()) st = sh.writer->exec("BEGIN IMMEDIATE");
   if (!st.ok()) {
     Status f = fence_if_fatal(std::move(st));
@@ -1844,6 +1960,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
       o->unlink_after.clear();
       o->rmdir_after.clear();
       o->unsynced.clear();
+      o->logged.clear();
     }
     if (!s.ok() && fencing_error(s.error())) {
       fence(s.error());
@@ -1874,7 +1991,13 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   if (!overlap) st = spool_.fsync_many(file_list, dir_list);
   if (st.ok() && tx.wrote_changes) st = ensure_marker(sh.id);
   bool marker_dropped = false;
-  if (st.ok() && tx.clean_marker && !tx.wrote_changes) {
+  // A marker dropped now would be inserted again (a flushed commit of
+  // mailboxes.db, on the writer's path) by the next write to the shard, which
+  // for a mailbox in use comes soon: in sync mode that was every message when
+  // each round drained the shard. So a shard this process logged to within
+  // kMarkerLinger keeps its marker; read_changes drops it once idle.
+  const bool linger = steady_ns() - sh.last_logged_ns.load(std::memory_order_relaxed) < kMarkerLingerNs;
+  if (st.ok() && tx.clean_marker && !tx.wrote_changes && !linger) {
     // All records consumed: drop the marker before our commit, while this
     // transaction still holds the shard's write lock - no writer of any
     // process can add a record (and find the marker present) in between.
@@ -1884,22 +2007,36 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
       auto r = c->step();
       if (r.ok() && !*r) {
         c->reset();
-        Status d = list_write([&](Db& ldb) -> Status {
-          auto del = ldb.cached("DELETE FROM pending_shard WHERE shard_id=?");
-          if (!del.ok()) return del.take_error();
-          (*del)->bind(1, static_cast<int64_t>(sh.id));
-          return (*del)->run();
-        });
+        // Lazy: a marker that comes back after a power failure only makes
+        // the reader look at an empty table again.
+        Status d = list_write(
+            [&](Db& ldb) -> Status {
+              auto del = ldb.cached("DELETE FROM pending_shard WHERE shard_id=?");
+              if (!del.ok()) return del.take_error();
+              (*del)->bind(1, static_cast<int64_t>(sh.id));
+              return (*del)->run();
+            },
+            /*lazy=*/true);
         marker_dropped = d.ok();
       }
     }
   }
+  // The batch's change records, for the sync-mode barrier: recorded as soon
+  // as they are committed (visible to the replicator), before any writer of
+  // the batch can start waiting for them.
+  std::vector<uint64_t> own;
+  for (WriteOp* o : batch)
+    if (o->result.ok()) own.insert(own.end(), o->logged.begin(), o->logged.end());
+  auto commit = [&] {
+    st = db.exec("COMMIT");
+    if (st.ok()) own_committed(own);
+  };
   Status flushed;  // overlapped only: the flushes that ran alongside the commit
   if (st.ok()) {
     if (overlap)
-      flushed = spool_.fsync_many_alongside(file_list, dir_list, [&] { st = db.exec("COMMIT"); });
+      flushed = spool_.fsync_many_alongside(file_list, dir_list, commit);
     else
-      st = db.exec("COMMIT");
+      commit();
   }
   if (!st.ok()) {
     (void)db.exec("ROLLBACK");
@@ -1910,12 +2047,14 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     return;
   }
   clearing.committed = true;
+  if (tx.wrote_changes) sh.last_logged_ns.store(steady_ns(), std::memory_order_relaxed);
   if (!flushed.ok()) {
     // Committed, but a file or directory may not be durable: nobody is
     // told OK, and the records are taken back (withdraw_batch); if that
     // cannot commit either, the unsynced marks stay for the check at
     // the next open, which keeps or removes each record.
     fence(flushed.error());
+    own_forget(own);  // withdrawn, or left for the check at the next open: no waiter is told OK
     withdraw_batch(sh, batch, registered);
     for (WriteOp* o : batch) {
       if (o->result.ok())
@@ -2240,11 +2379,10 @@ void StoreImpl::clear_synced_rows() {
     std::lock_guard wl(s.write_mu);
     if (!ensure_writer(s).ok()) continue;
     Db& db = *s.writer;
-    if (!db.exec("PRAGMA synchronous=OFF").ok()) continue;
+    LazyCommit lazy(*this, db, true);
     if (db.exec("BEGIN IMMEDIATE").ok()) {
       if (!forget_unsynced(db, rows).ok() || !db.exec("COMMIT").ok()) (void)db.exec("ROLLBACK");
     }
-    (void)db.exec("PRAGMA synchronous=FULL");
   }
 }
 
@@ -3755,18 +3893,64 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
     if (!ids.ok()) return ids.take_error();
     dirty = std::move(*ids);
   }
+  std::vector<std::shared_ptr<Shard>> idle;
   for (uint64_t id : dirty) {
     auto sh = shard(id);
     if (!sh.ok()) return sh.take_error();
     if (!fs::exists((*sh)->path)) continue;
     auto db = (*sh)->readers->get();
     if (!db.ok()) return db.take_error();
+    const size_t before = all.size();
     CYR_TRY(read_change_rows(**db, id, max, all));
+    if (all.size() == before &&
+        steady_ns() - (*sh)->last_logged_ns.load(std::memory_order_relaxed) >= kMarkerLingerNs)
+      idle.push_back(*sh);
   }
+  // Markers kept by run_batch while their shard was busy, now idle: without
+  // this every pass would keep reading their empty tables.
+  for (auto& sh : idle) drop_idle_marker(sh);
   std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
   // Within a shard seq order is commit order; across shards, records from a
   // batch committing right now may appear in a later read with a lower seq.
   // Acknowledgement is per shard, so none is ever lost.
+  if (all.size() > max) all.resize(max);
+  ChangeBatch b;
+  b.records = std::move(all);
+  return b;
+}
+
+void StoreImpl::drop_idle_marker(const std::shared_ptr<Shard>& sh) {
+  // A write that forgets nothing: run_batch drops the marker if the table is
+  // still empty once it holds the shard's write lock. Best effort: a marker
+  // left is only read again at the next pass.
+  (void)shard_write(
+      sh, WriteMode::Replication,
+      [](ShardTxn& tx) -> Status {
+        tx.clean_marker = true;
+        return {};
+      },
+      /*lazy=*/true);
+}
+
+Result<ChangeBatch> StoreImpl::read_changes_in(const std::vector<uint64_t>& shards, size_t max) {
+  if (max == 0 || max > 1000000) return Error(Errc::Invalid, "Bad change batch size");
+  std::vector<ChangeRecord> all;
+  {
+    auto db = list_readers_->get();
+    if (!db.ok()) return db.take_error();
+    CYR_TRY(read_change_rows(**db, 0, max, all));
+  }
+  std::set<uint64_t> seen;
+  for (uint64_t id : shards) {
+    if (id == 0 || !seen.insert(id).second) continue;
+    auto sh = shard(id);
+    if (!sh.ok()) return sh.take_error();
+    if (!(*sh)->has_file()) continue;
+    auto db = (*sh)->readers->get();
+    if (!db.ok()) return db.take_error();
+    CYR_TRY(read_change_rows(**db, id, max, all));
+  }
+  std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
   if (all.size() > max) all.resize(max);
   ChangeBatch b;
   b.records = std::move(all);
@@ -3793,16 +3977,23 @@ Status StoreImpl::ack_changes(const ChangeBatch& batch) {
   for (auto& [id, seqs] : by_shard) {
     if (id == 0) {
       CYR_TRY(list_write([&](Db& db) -> Status { return delete_change_rows(db, seqs); }));
+      own_forget(seqs);
       continue;
     }
     auto sh = shard(id);
     if (!sh.ok()) return sh.take_error();
     // An internal write: allowed on a replica too (it only forgets records).
-    CYR_TRY(shard_write(*sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
-      CYR_TRY(delete_change_rows(*tx.db, seqs));
-      tx.clean_marker = true;
-      return {};
-    }));
+    // Lazy: forgotten records that come back after a power failure are
+    // replicated again, and the replica finds it has them.
+    CYR_TRY(shard_write(
+        *sh, WriteMode::Replication,
+        [&](ShardTxn& tx) -> Status {
+          CYR_TRY(delete_change_rows(*tx.db, seqs));
+          tx.clean_marker = true;
+          return {};
+        },
+        /*lazy=*/true));
+    own_forget(seqs);
   }
   return {};
 }

@@ -610,7 +610,13 @@ void RollingReplicator::ack_main(Shared& sh) {
 // reader's next pass. Nothing if there are none, or if one of them also
 // involves another owner (a rename across owners: the reader joins those).
 std::optional<RollingUnit> RollingReplicator::take_followers(const RollingUnit& done, Shared& sh) {
-  auto log = store_->read_changes(opts_.max_changes);
+  // Only the databases `done` came from (its owners' shards and the mailbox
+  // list): reading every marked shard here, once per finished unit, was most
+  // of the primary's log reading in sync mode with many users. Records of
+  // these owners elsewhere are left to the reader's next pass.
+  std::vector<uint64_t> shards;
+  for (auto& r : done.records) shards.push_back(r.shard);
+  auto log = store_->read_changes_in(shards, opts_.max_changes);
   if (!log.ok()) return std::nullopt;
   RollingUnit next;
   next.keys = done.keys;

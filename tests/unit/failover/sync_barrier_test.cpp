@@ -148,6 +148,66 @@ TEST_F(SyncBarrierTest, FallsBackToAsyncAfterTheTimeoutAndRecovers) {
   EXPECT_EQ(barrier->state(), "sync");
 }
 
+// With the barrier set on the store, the waits follow the store's in-memory
+// set of this process's unacknowledged records. One that leaves the log
+// without an acknowledgement here (another process acknowledged it) holds
+// the barrier only until sync_timeout; once the log has drained the barrier
+// forgets it and is sync again.
+TEST_F(SyncBarrierTest, ARecordAcknowledgedElsewhereDoesNotHoldTheBarrier) {
+  auto barrier = std::make_shared<SyncBarrier>(*store_, milliseconds(100), [] { return true; });
+  store_->set_replication_barrier(barrier);
+  store::CreateMailboxRequest r;
+  r.name = "user.a";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());  // list writes do not wait
+  ASSERT_TRUE(store_->append(append_to("user.a", 1)).ok());  // nobody replicates: released by the deadline
+  EXPECT_NE(barrier->state().find("did not acknowledge within sync_timeout"), std::string::npos)
+      << barrier->state();
+  ASSERT_TRUE(store_->own_unacked_changes(100).has_value());
+  const size_t mine = store_->own_unacked_changes(100)->size();
+  EXPECT_GE(mine, 2u);
+
+  store::StoreOptions o;
+  o.configdirectory = dir_ / "conf";
+  o.partitions["default"] = dir_ / "spool";
+  o.open_mode = store::OpenMode::Secondary;
+  auto other = store::Store::open(o);
+  ASSERT_TRUE(other.ok());
+  auto log = (*other)->read_changes(1000);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*other)->ack_changes(*log).ok());
+  EXPECT_EQ(store_->own_unacked_changes(100)->size(), mine) << "acknowledged by another process";
+  barrier->notify();  // degraded: looks at the log, finds it drained
+  EXPECT_EQ(barrier->state(), "sync");
+  EXPECT_TRUE(store_->own_unacked_changes(100)->empty());
+}
+
+// The same barrier on the store: replicated() releases by the in-memory set,
+// oldest first, before the local acknowledgement.
+TEST_F(SyncBarrierTest, WithTheStoreTrackingReplicatedRecordsRelease) {
+  auto barrier = std::make_shared<SyncBarrier>(*store_, milliseconds(600000), [] { return true; });
+  store_->set_replication_barrier(barrier);
+  store::CreateMailboxRequest r;
+  r.name = "user.a";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());  // list writes do not wait
+  ack_all();
+  std::thread writer([&] { EXPECT_TRUE(store_->append(append_to("user.a", 1)).ok()); });  // waits
+  ASSERT_TRUE(eventually([&] { return barrier->waiting() == 1; }));
+  auto own = store_->own_unacked_changes(100);
+  ASSERT_TRUE(own.has_value());
+  ASSERT_EQ(own->size(), 1u);
+  auto log = store_->read_changes(100);
+  ASSERT_EQ(log->records.size(), 1u);
+  EXPECT_EQ((*own)[0], log->records[0].seq);
+  barrier->replicated({(*own)[0] + 1000});  // someone else's: not this waiter's record
+  EXPECT_EQ(barrier->waiting(), 1u);
+  barrier->replicated(*own);
+  writer.join();
+  EXPECT_EQ(barrier->waiting(), 0u);
+  EXPECT_EQ(pending(), 1u);  // released before the local acknowledgement
+  ack_all();
+  EXPECT_TRUE(store_->own_unacked_changes(100)->empty());
+}
+
 TEST_F(SyncBarrierTest, AnAcknowledgementWithoutNotifyIsNotCountedLate) {
   // Another path acknowledged the records and nobody called notify(): the
   // deadline looks at the log once more before it gives up on the replica.

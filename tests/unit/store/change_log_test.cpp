@@ -1,0 +1,183 @@
+// The change log's bookkeeping around its records: the pending markers
+// (mailboxes.db's pending_shard), acknowledgements, per-shard reads, and the
+// in-memory set of this process's unacknowledged records that the sync-mode
+// barrier waits on.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "store/layout.h"
+#include "store/store.h"
+#include "tests/unit/store/store_test_util.h"
+
+namespace cyr::store {
+namespace {
+
+using testing::message;
+using testing::named;
+using testing::one_message;
+
+class ChangeLogTest : public testing::TempStoreTest {
+ protected:
+  ChangeLogTest() : TempStoreTest("marker") {}
+  int64_t markers() {
+    return sql_int(layout::list_db_path(opts_.configdirectory), "SELECT count(*) FROM pending_shard");
+  }
+  size_t records_for(const std::string& mailbox) {
+    auto b = store_->read_changes(1000);
+    EXPECT_TRUE(b.ok());
+    size_t n = 0;
+    if (b.ok())
+      for (auto& r : b->records)
+        if (r.arg1 == mailbox) ++n;
+    return n;
+  }
+  void ack_all() {
+    auto b = store_->read_changes(1000);
+    ASSERT_TRUE(b.ok());
+    ASSERT_TRUE(store_->ack_changes(*b).ok());
+  }
+};
+
+// An acknowledgement that empties a shard this process has just logged to
+// keeps the shard's marker (the next write would otherwise insert it again,
+// a flushed commit on that write's path); reading the log drops it once the
+// shard has been idle for a while, and a later write inserts it again.
+TEST_F(ChangeLogTest, MarkerOfABusyShardLingersAndIsDroppedOnceIdle) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("one"))).ok());
+  const auto written = std::chrono::steady_clock::now();
+  EXPECT_GE(records_for("user.fred"), 1u);
+  ack_all();
+  EXPECT_EQ(records_for("user.fred"), 0u);
+  // Only meaningful if the machine was not stalled for most of the linger.
+  if (std::chrono::steady_clock::now() - written < std::chrono::milliseconds(300))
+    EXPECT_EQ(markers(), 1) << "marker dropped right after the shard was written";
+
+  // Records keep flowing through a kept marker.
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("two"))).ok());
+  EXPECT_EQ(records_for("user.fred"), 1u);
+  ack_all();
+
+  // Idle: a later read of the log drops it (bounded wait, the linger is 1 s).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (markers() != 0 && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_EQ(records_for("user.fred"), 0u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(markers(), 0);
+
+  // The next write marks the shard again, and its record is read.
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("three"))).ok());
+  EXPECT_EQ(markers(), 1);
+  EXPECT_EQ(records_for("user.fred"), 1u);
+}
+
+// A barrier that never blocks: it only switches the store's tracking of its
+// own unacknowledged records on.
+struct NoWait : ReplicationBarrier {
+  void wait_replicated(uint64_t) override {}
+};
+
+std::vector<uint64_t> seqs_of(const ChangeBatch& b) {
+  std::vector<uint64_t> out;
+  for (auto& r : b.records) out.push_back(r.seq);
+  return out;
+}
+
+// Acknowledgements commit without a flush of their own; a clean close and
+// reopen keeps them (and the marker state), and no record is read twice.
+TEST_F(ChangeLogTest, AcknowledgementSurvivesReopen) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store_->append(one_message("user.fred", message("m" + std::to_string(i)))).ok());
+  EXPECT_GE(records_for("user.fred"), 5u);
+  ack_all();
+  reopen();
+  EXPECT_EQ(records_for("user.fred"), 0u);
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("after"))).ok());
+  EXPECT_EQ(records_for("user.fred"), 1u);
+  reopen();
+  EXPECT_EQ(records_for("user.fred"), 1u);
+}
+
+// What the sync-mode barrier waits for: this process's committed records, as
+// the log has them, until they are acknowledged; nothing of a failed write;
+// nothing without a barrier.
+TEST_F(ChangeLogTest, OwnUnacknowledgedRecordsAreTheLogsUntilAcknowledged) {
+  EXPECT_FALSE(store_->own_unacked_changes(100).has_value()) << "kept without a barrier";
+  store_->set_replication_barrier(std::make_shared<NoWait>());
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->create_mailbox(named("user.joe")).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(store_->append(one_message("user.fred", message("m" + std::to_string(i)))).ok());
+  ASSERT_FALSE(store_->append(one_message("user.nobody", message("x"))).ok());
+  auto log = store_->read_changes(1000);
+  ASSERT_TRUE(log.ok());
+  ASSERT_GE(log->records.size(), 5u);
+  auto own = store_->own_unacked_changes(1000);
+  ASSERT_TRUE(own.has_value());
+  EXPECT_EQ(*own, seqs_of(*log));
+  auto two = store_->own_unacked_changes(2);
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(*two, std::vector<uint64_t>(own->begin(), own->begin() + 2)) << "not the lowest first";
+
+  // Acknowledging part of the log forgets exactly that part.
+  ChangeBatch first;
+  first.records.assign(log->records.begin(), log->records.begin() + 2);
+  ASSERT_TRUE(store_->ack_changes(first).ok());
+  EXPECT_EQ(*store_->own_unacked_changes(1000), std::vector<uint64_t>(own->begin() + 2, own->end()));
+  store_->forget_own_unacked({own->back()});
+  EXPECT_EQ(*store_->own_unacked_changes(1000), std::vector<uint64_t>(own->begin() + 2, own->end() - 1));
+  ack_all();
+  EXPECT_TRUE(store_->own_unacked_changes(1000)->empty());
+  store_->set_replication_barrier(nullptr);
+}
+
+// Records another process writes are not this process's to wait for.
+TEST_F(ChangeLogTest, OwnUnacknowledgedRecordsLeaveOutOtherProcesses) {
+  store_->set_replication_barrier(std::make_shared<NoWait>());
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  auto mine = store_->own_unacked_changes(1000);
+  ASSERT_TRUE(mine.has_value());
+  auto o = opts_;
+  o.open_mode = OpenMode::Secondary;
+  auto other = Store::open(o);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->append(one_message("user.fred", message("from a tool"))).ok());
+  EXPECT_EQ(records_for("user.fred"), mine->size() + 1);
+  EXPECT_EQ(*store_->own_unacked_changes(1000), *mine);
+  store_->set_replication_barrier(nullptr);
+}
+
+// The rolling client's read of the owners it just replicated: the list's
+// records and those of the named shards, marked or not, in seq order.
+TEST_F(ChangeLogTest, ReadChangesInReadsOnlyTheNamedShards) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->create_mailbox(named("user.joe")).ok());
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("f"))).ok());
+  ASSERT_TRUE(store_->append(one_message("user.joe", message("j"))).ok());
+  auto all = store_->read_changes(1000);
+  ASSERT_TRUE(all.ok());
+  uint64_t fred_shard = 0;
+  for (auto& r : all->records)
+    if (r.arg1 == "user.fred" && r.shard != 0) fred_shard = r.shard;
+  ASSERT_NE(fred_shard, 0u);
+  auto some = store_->read_changes_in({fred_shard}, 1000);
+  ASSERT_TRUE(some.ok());
+  std::vector<uint64_t> want;
+  for (auto& r : all->records)
+    if (r.shard == 0 || r.shard == fred_shard) want.push_back(r.seq);
+  EXPECT_EQ(seqs_of(*some), want);
+  bool joe = false;
+  for (auto& r : some->records) joe = joe || (r.shard != 0 && r.arg1 == "user.joe");
+  EXPECT_FALSE(joe);
+  auto list_only = store_->read_changes_in({}, 1000);
+  ASSERT_TRUE(list_only.ok());
+  for (auto& r : list_only->records) EXPECT_EQ(r.shard, 0u);
+  EXPECT_FALSE(store_->read_changes_in({fred_shard}, 0).ok());
+}
+
+}  // namespace
+}  // namespace cyr::store
