@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -511,15 +510,6 @@ struct StagedSet {
 class StoreImpl;
 struct Shard;
 
-// How long a shard's pending marker outlives its last change record while
-// this process keeps logging to it (run_batch, read_changes).
-constexpr int64_t kMarkerLingerNs = 1'000'000'000;
-
-static int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // What one write operation leaves for after the commit.
 struct WriteOp {
   std::function<Status(struct ShardTxn&)> fn;
@@ -568,10 +558,6 @@ struct Shard {
   // the store is open, so once true this stays true, and readers skip the
   // stat() that would otherwise precede every read.
   std::atomic<bool> file_exists{false};
-  // steady_clock nanoseconds of this process's last commit that logged a
-  // change record here: the pending marker of a shard written that recently
-  // is kept when an acknowledgement empties it (see run_batch).
-  std::atomic<int64_t> last_logged_ns{0};
 
   // Its place in StoreImpl's recency lists (hot_ or cold_), under shards_mu_.
   std::list<Shard*>::iterator lru_pos;
@@ -796,9 +782,6 @@ class StoreImpl final : public Store {
   fs::path shard_path(uint64_t id) const;
   Status shard_write(const std::shared_ptr<Shard>& sh, WriteMode mode,
                      std::function<Status(ShardTxn&)> fn, bool lazy = false);
-  // Drops the pending marker of a shard whose change table is empty and
-  // which this process has not logged to for kMarkerLinger (read_changes).
-  void drop_idle_marker(const std::shared_ptr<Shard>& sh);
   void run_batch(Shard& sh, std::vector<WriteOp*>& batch);
   Status ensure_writer(Shard& sh);
   Status recover_shard(Shard& sh);
@@ -1991,13 +1974,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   if (!overlap) st = spool_.fsync_many(file_list, dir_list);
   if (st.ok() && tx.wrote_changes) st = ensure_marker(sh.id);
   bool marker_dropped = false;
-  // A marker dropped now would be inserted again (a flushed commit of
-  // mailboxes.db, on the writer's path) by the next write to the shard, which
-  // for a mailbox in use comes soon: in sync mode that was every message when
-  // each round drained the shard. So a shard this process logged to within
-  // kMarkerLinger keeps its marker; read_changes drops it once idle.
-  const bool linger = steady_ns() - sh.last_logged_ns.load(std::memory_order_relaxed) < kMarkerLingerNs;
-  if (st.ok() && tx.clean_marker && !tx.wrote_changes && !linger) {
+  if (st.ok() && tx.clean_marker && !tx.wrote_changes) {
     // All records consumed: drop the marker before our commit, while this
     // transaction still holds the shard's write lock - no writer of any
     // process can add a record (and find the marker present) in between.
@@ -2047,7 +2024,6 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     return;
   }
   clearing.committed = true;
-  if (tx.wrote_changes) sh.last_logged_ns.store(steady_ns(), std::memory_order_relaxed);
   if (!flushed.ok()) {
     // Committed, but a file or directory may not be durable: nobody is
     // told OK, and the records are taken back (withdraw_batch); if that
@@ -3893,22 +3869,14 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
     if (!ids.ok()) return ids.take_error();
     dirty = std::move(*ids);
   }
-  std::vector<std::shared_ptr<Shard>> idle;
   for (uint64_t id : dirty) {
     auto sh = shard(id);
     if (!sh.ok()) return sh.take_error();
     if (!fs::exists((*sh)->path)) continue;
     auto db = (*sh)->readers->get();
     if (!db.ok()) return db.take_error();
-    const size_t before = all.size();
     CYR_TRY(read_change_rows(**db, id, max, all));
-    if (all.size() == before &&
-        steady_ns() - (*sh)->last_logged_ns.load(std::memory_order_relaxed) >= kMarkerLingerNs)
-      idle.push_back(*sh);
   }
-  // Markers kept by run_batch while their shard was busy, now idle: without
-  // this every pass would keep reading their empty tables.
-  for (auto& sh : idle) drop_idle_marker(sh);
   std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
   // Within a shard seq order is commit order; across shards, records from a
   // batch committing right now may appear in a later read with a lower seq.
@@ -3917,19 +3885,6 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
   ChangeBatch b;
   b.records = std::move(all);
   return b;
-}
-
-void StoreImpl::drop_idle_marker(const std::shared_ptr<Shard>& sh) {
-  // A write that forgets nothing: run_batch drops the marker if the table is
-  // still empty once it holds the shard's write lock. Best effort: a marker
-  // left is only read again at the next pass.
-  (void)shard_write(
-      sh, WriteMode::Replication,
-      [](ShardTxn& tx) -> Status {
-        tx.clean_marker = true;
-        return {};
-      },
-      /*lazy=*/true);
 }
 
 Result<ChangeBatch> StoreImpl::read_changes_in(const std::vector<uint64_t>& shards, size_t max) {
