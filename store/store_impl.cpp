@@ -710,6 +710,8 @@ class StoreImpl final : public Store {
                                      const std::vector<std::string>& candidates) override;
   Result<ChangeBatch> read_changes(size_t max) override;
   Result<ChangeBatch> read_changes_in(const std::vector<uint64_t>& shards, size_t max) override;
+  // The mailbox list's change records and those of `shards`, in seq order.
+  Result<ChangeBatch> read_change_batch(const std::vector<uint64_t>& shards, size_t max);
   std::optional<std::vector<uint64_t>> own_unacked_changes(size_t max) override;
   void forget_own_unacked(const std::vector<uint64_t>& seqs) override { own_forget(seqs); }
   // Whether change records logged now go into own_unacked_.
@@ -3853,12 +3855,6 @@ static Status read_change_rows(Db& db, uint64_t shard_id, size_t max, std::vecto
 
 Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
   if (max == 0 || max > 1000000) return Error(Errc::Invalid, "Bad change batch size");
-  std::vector<ChangeRecord> all;
-  {
-    auto db = list_readers_->get();
-    if (!db.ok()) return db.take_error();
-    CYR_TRY(read_change_rows(**db, 0, max, all));
-  }
   // Shards with records, as marked by any process: read afresh every time
   // (one small table), so another process's writes are never missed.
   std::vector<uint64_t> dirty;
@@ -3869,35 +3865,25 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
     if (!ids.ok()) return ids.take_error();
     dirty = std::move(*ids);
   }
-  for (uint64_t id : dirty) {
-    auto sh = shard(id);
-    if (!sh.ok()) return sh.take_error();
-    if (!fs::exists((*sh)->path)) continue;
-    auto db = (*sh)->readers->get();
-    if (!db.ok()) return db.take_error();
-    CYR_TRY(read_change_rows(**db, id, max, all));
-  }
-  std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
-  // Within a shard seq order is commit order; across shards, records from a
-  // batch committing right now may appear in a later read with a lower seq.
-  // Acknowledgement is per shard, so none is ever lost.
-  if (all.size() > max) all.resize(max);
-  ChangeBatch b;
-  b.records = std::move(all);
-  return b;
+  return read_change_batch(dirty, max);
 }
 
 Result<ChangeBatch> StoreImpl::read_changes_in(const std::vector<uint64_t>& shards, size_t max) {
   if (max == 0 || max > 1000000) return Error(Errc::Invalid, "Bad change batch size");
+  std::vector<uint64_t> ids;
+  for (uint64_t id : shards)
+    if (id != 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return read_change_batch(ids, max);
+}
+
+Result<ChangeBatch> StoreImpl::read_change_batch(const std::vector<uint64_t>& shards, size_t max) {
   std::vector<ChangeRecord> all;
   {
     auto db = list_readers_->get();
     if (!db.ok()) return db.take_error();
     CYR_TRY(read_change_rows(**db, 0, max, all));
   }
-  std::set<uint64_t> seen;
   for (uint64_t id : shards) {
-    if (id == 0 || !seen.insert(id).second) continue;
     auto sh = shard(id);
     if (!sh.ok()) return sh.take_error();
     if (!(*sh)->has_file()) continue;
@@ -3906,6 +3892,9 @@ Result<ChangeBatch> StoreImpl::read_changes_in(const std::vector<uint64_t>& shar
     CYR_TRY(read_change_rows(**db, id, max, all));
   }
   std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
+  // Within a shard seq order is commit order; across shards, records from a
+  // batch committing right now may appear in a later read with a lower seq.
+  // Acknowledgement is per shard, so none is ever lost.
   if (all.size() > max) all.resize(max);
   ChangeBatch b;
   b.records = std::move(all);
