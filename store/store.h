@@ -68,6 +68,12 @@ struct StoreOptions {
   std::string owner_rights = "lrswipkxtecdan";
   bool create_directories = true;    // create configdirectory/partition roots
   size_t max_open_shards = 512;      // cached open shard databases
+  // Write change records (the replication log) for client writes. imapd.conf
+  // turns it on with sync_log or a failover peer; a server without a replica
+  // writes none, as Cyrus writes no sync log then (nothing would ever
+  // acknowledge them, so they would only pile up, and the first write to
+  // each shard would pay a flushed marker commit).
+  bool log_changes = true;
   size_t max_message_size = 64u << 20;
   // Fault injection for tests: called instead of fsync(2) on message files
   // and directories. Returns 0 or -1 with errno set, like fsync.

@@ -26,6 +26,9 @@ Result<StoreOptions> options_from_config(const config::ImapdConf& conf) {
   // prepared statements); reopening an evicted one is most of the CPU of a
   // delivery to a user not seen recently (docs/performance.md, run 8).
   o.max_open_shards = static_cast<size_t>(conf.get_int("store_open_shards"));
+  // The replication log, as Cyrus's sync_log: only for a server with a
+  // replica (a failover pair replicates whatever sync_log says).
+  o.log_changes = conf.get_switch("sync_log") || !conf.get_string("failover_peer").empty();
   int64_t maxmsg = conf.get_int("maxmessagesize");
   if (maxmsg > 0) o.max_message_size = static_cast<size_t>(maxmsg);
   return o;

@@ -743,7 +743,7 @@ class StoreImpl final : public Store {
 
   // -- used by ShardTxn --
   Result<uint64_t> next_seq();
-  bool log_writes(WriteMode mode) const { return mode == WriteMode::Normal; }
+  bool log_writes(WriteMode mode) const { return opts_.log_changes && mode == WriteMode::Normal; }
   const Spool& spool() const { return spool_; }
   Result<int64_t> nearest_quota_root(Db& db, const std::string& name);
 

@@ -53,6 +53,20 @@ TEST_F(ChangeLogTest, AcknowledgementDropsTheMarkerAndTheNextWriteSetsItAgain) {
   EXPECT_EQ(records_for("user.fred"), 1u);
 }
 
+// Without a replica (log_changes off) no change record is written and no
+// shard is marked: nothing would ever acknowledge them.
+TEST_F(ChangeLogTest, NoRecordsWithoutTheReplicationLog) {
+  opts_.log_changes = false;
+  reopen();
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("one"))).ok());
+  auto log = store_->read_changes(1000);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(log->records.empty());
+  EXPECT_EQ(markers(), 0);
+  EXPECT_EQ(sql_int(shard_of("user.fred"), "SELECT count(*) FROM change"), 0);
+}
+
 // A barrier that never blocks: it only switches the store's tracking of its
 // own unacknowledged records on.
 struct NoWait : ReplicationBarrier {

@@ -48,5 +48,22 @@ TEST(StoreConfig, OpenShardsOutOfBoundsIsClampedWithAWarning) {
   EXPECT_FALSE(config::ImapdConf::parse("store_open_shards: many\n", "imapd.conf", nullptr).ok());
 }
 
+// The replication log is written only for a server with a replica, as
+// Cyrus's sync log.
+TEST(StoreConfig, ChangeRecordsOnlyWithSyncLogOrAFailoverPeer) {
+  auto none = from_text("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->log_changes);
+  auto off = from_text("sync_log: off\n");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->log_changes);
+  auto on = from_text("sync_log: on\nsync_host: 127.0.0.1:2005\n");
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(on->log_changes);
+  auto pair = from_text("failover_peer: 127.0.0.1:2020\n");
+  ASSERT_TRUE(pair.ok());
+  EXPECT_TRUE(pair->log_changes);
+}
+
 }  // namespace
 }  // namespace cyr::store
