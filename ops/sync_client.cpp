@@ -24,12 +24,14 @@
 #include <thread>
 #include <vector>
 
+#include "ops/adm/common.h"
 #include "ops/commands.h"
 #include "ops/rolling_lock.h"
 #include "server/node_store.h"
 #include "store/base/log.h"
 #include "store/config/imapd_conf.h"
 #include "store/config/paths.h"
+#include "store/store_config.h"
 #include "sync/rolling_daemon.h"
 #include "sync/rolling_sync.h"
 #include "sync/sync_client.h"
@@ -193,12 +195,26 @@ int sync_client_main(int argc, char** argv) {
     fprintf(stderr, "cyr_sync_client: no replica: set sync_host or use -S\n");
     return kExConfig;
   }
+  auto sopts = store::options_from_config(*conf);
+  if (!sopts.ok()) {
+    fprintf(stderr, "cyr_sync_client: %s\n", sopts.error().describe().c_str());
+    return kExConfig;
+  }
   // Secondary: every mode may run while cyr_master serves this store.
-  auto store = server::node_store(*conf, store::OpenMode::Secondary);
-  if (!store.ok()) {
-    fprintf(stderr, "cyr_sync_client: cannot open the store: %s\n", store.error().describe().c_str());
+  sopts->open_mode = store::OpenMode::Secondary;
+  // A one-shot run (-A, -u, -m, -f, --verify) takes the users one after the
+  // other, each user's mailboxes together, so a few open databases do; with
+  // the node's store_open_shards (4,096) an -A over 2,000 users ended with
+  // every one of them open (docs/performance.md). The rolling daemon comes
+  // back to the same users all the time and keeps the configured size.
+  if (a.mode != Mode::Rolling) adm::limit_open_shards_for_one_pass(*sopts);
+  auto opened = store::Store::open(*sopts);
+  if (!opened.ok()) {
+    fprintf(stderr, "cyr_sync_client: cannot open the store: %s\n", opened.error().describe().c_str());
     return kExTempFail;
   }
+  std::shared_ptr<store::Store> node(std::move(*opened));
+  server::set_node_store(node);  // anything in this process asking for the node's store gets this one
   sync::SyncClientOptions co;
   co.no_copyback = a.no_copyback;
   co.sid = "sync_client";
@@ -229,7 +245,7 @@ int sync_client_main(int argc, char** argv) {
     }
     ro->peer = po;
     ro->client = co;
-    sync::RollingReplicator rolling(*store, std::move(*ro));
+    sync::RollingReplicator rolling(node, std::move(*ro));
     return rolling.run();
   }
 
@@ -243,7 +259,7 @@ int sync_client_main(int argc, char** argv) {
            (*peer)->over_imap() ? "over IMAP (X-REPLICATION)"
            : (*peer)->compressed() ? "over csync, zstd" : "over csync");
   if (a.mode == Mode::Verify) {
-    auto rep = sync::verify(**store, **peer, a.items);
+    auto rep = sync::verify(*node, **peer, a.items);
     (*peer)->close();
     if (!rep.ok()) {
       fprintf(stderr, "cyr_sync_client: %s\n", rep.error().describe().c_str());
@@ -253,7 +269,7 @@ int sync_client_main(int argc, char** argv) {
     printf("%zu mailboxes compared, %zu differences\n", rep->mailboxes_compared, rep->differences.size());
     return rep->identical() ? 0 : 1;
   }
-  sync::SyncClient client(**store, **peer, co);
+  sync::SyncClient client(*node, **peer, co);
   Status st;
   switch (a.mode) {
     case Mode::All: st = client.sync_all(); break;
@@ -267,7 +283,7 @@ int sync_client_main(int argc, char** argv) {
       }
       break;
     case Mode::Mailboxes: st = client.sync_mailboxes(a.items); break;
-    case Mode::File: st = run_file(**store, client, a.file); break;
+    case Mode::File: st = run_file(*node, client, a.file); break;
     default: break;
   }
   uint64_t wire_sent = (*peer)->bytes_sent(), wire_received = (*peer)->bytes_received();

@@ -861,28 +861,36 @@ Status SyncClient::scan_foreign_seen() {
   return {};
 }
 
+// Calls `each(reader, uniqueid)` for every user other than its owner with
+// seen state on mailbox `name` (one seen_users() query, in its owner's
+// database). A mailbox deleted meanwhile has none.
+static Status foreign_readers(store::Store& local, const std::string& name,
+                              const std::function<void(const std::string&, const std::string&)>& each) {
+  auto users = local.seen_users(name);
+  if (!users.ok()) {
+    if (users.error().code == Errc::NotFound) return {};
+    return users.take_error();
+  }
+  std::string owner = mailbox_owner(name);
+  std::string uniqueid;
+  for (auto& u : *users) {
+    if (u == owner) continue;
+    if (uniqueid.empty()) {
+      auto info = local.lookup(name);
+      if (!info.ok()) break;
+      uniqueid = info->uniqueid;
+    }
+    each(u, uniqueid);
+  }
+  return {};
+}
+
 Result<std::map<std::string, std::set<std::string>>> foreign_seen_index(store::Store& local) {
   std::map<std::string, std::set<std::string>> index;
   auto all = local.list("*");
   if (!all.ok()) return all.take_error();
-  for (auto& n : *all) {
-    auto users = local.seen_users(n);
-    if (!users.ok()) {
-      if (users.error().code == Errc::NotFound) continue;  // deleted meanwhile
-      return users.take_error();
-    }
-    std::string owner = mailbox_owner(n);
-    std::string uniqueid;
-    for (auto& u : *users) {
-      if (u == owner) continue;
-      if (uniqueid.empty()) {
-        auto info = local.lookup(n);
-        if (!info.ok()) break;
-        uniqueid = info->uniqueid;
-      }
-      index[u].insert(uniqueid);
-    }
-  }
+  for (auto& n : *all)
+    CYR_TRY(foreign_readers(local, n, [&](const std::string& u, const std::string& id) { index[u].insert(id); }));
   return index;
 }
 
@@ -999,13 +1007,43 @@ Status SyncClient::sync_all() {
     if (n.find("!user.") != std::string::npos) continue;
     shared.push_back(n);
   }
-  CYR_TRY(scan_foreign_seen());
+  // The seen state users keep on mailboxes they do not own is found in the
+  // owners' databases (foreign_readers), and goes with the reader. A scan of
+  // every mailbox before the walk, as scan_foreign_seen() does, would open
+  // every user's database twice, since a one-shot run keeps only a few open
+  // (cyr_sync_client); so each user's mailboxes are scanned just before that
+  // user is synced, and the other mailboxes (shared ones, leftovers) once
+  // the shared ones are synced. A reader synced before a mailbox it has
+  // seen state on gets that state in a META sync at the end: the replica
+  // takes APPLY SEEN only for a mailbox it has (before, an -A into an empty
+  // replica failed on a reader listed before the owner).
+  std::map<std::string, std::vector<std::string>> owned;  // user -> mailboxes, in list order
+  std::vector<std::string> unowned;
+  for (auto& n : *inboxes) {
+    std::string owner = mailbox_owner(n);
+    if (!owner.empty() && users.count(owner)) owned[owner].push_back(n);
+    else unowned.push_back(n);
+  }
+  std::set<std::string> synced, late;
+  auto scan = [&](const std::string& n) {
+    return foreign_readers(local_, n, [&](const std::string& reader, const std::string& uniqueid) {
+      add_seen_hint(reader, uniqueid);
+      if (synced.count(reader)) late.insert(reader);
+    });
+  };
   for (auto& u : users) {
+    for (auto& n : owned[u]) CYR_TRY(scan(n));
     note("user " + u);
     CYR_TRY(sync_user(u));
+    synced.insert(u);
     CYR_TRY(restart());
   }
   if (!shared.empty()) CYR_TRY(sync_mailboxes(shared));
+  for (auto& n : unowned) CYR_TRY(scan(n));
+  for (auto& u : late) {
+    note("seen state of " + u + " on mailboxes synced after it");
+    CYR_TRY(sync_meta(u));
+  }
   return {};
 }
 
@@ -1032,6 +1070,52 @@ static std::string describe_record(const store::MessageRecord& r) {
            static_cast<unsigned long long>(r.modseq), r.guid.to_hex().c_str(), r.flags.system,
            r.expunged() ? " expunged" : "");
   return buf;
+}
+
+// What the verifier reads of one mailbox on this node: its state, with the
+// SYNC_CRC pair computed from its records, and the pair the store keeps for
+// it (what known rounds send and compare). A write between the reads could
+// pass for a drifted pair, so the mailbox row is read before and after the
+// records, and the reads are repeated (at most 3 times) while a write moves
+// HIGHESTMODSEQ or the pair in between; every record write moves the first.
+// `settled` is false if they never held still.
+struct VerifyLocal {
+  MailboxState state;
+  SyncCrcs stored{0, 0};
+  bool settled = false;
+};
+
+static Result<VerifyLocal> verify_local_state(store::Store& s, const std::string& name) {
+  VerifyLocal out;
+  for (int attempt = 0; attempt < 3 && !out.settled; ++attempt) {
+    auto before = s.lookup(name);
+    if (!before.ok()) return before.take_error();
+    auto recs = s.records(name, true);
+    if (!recs.ok()) return recs.take_error();
+    auto after = s.lookup(name);
+    if (!after.ok()) return after.take_error();
+    out.settled = before->highestmodseq == after->highestmodseq && before->sync_crc == after->sync_crc &&
+                  before->sync_crc_annot == after->sync_crc_annot;
+    out.stored = SyncCrcs{after->sync_crc, after->sync_crc_annot};
+    out.state = mailbox_state_of(*after, mailbox_crcs(*recs));
+    out.state.records = std::move(*recs);
+  }
+  if (auto a = s.annotations(name); a.ok()) out.state.annotations = std::move(*a);
+  return out;
+}
+
+static std::string crc_pair(const SyncCrcs& c) {
+  return std::to_string(c.basic) + "/" + std::to_string(c.annot);
+}
+
+// The pair the store keeps against the one computed from the records:
+// exact, since both are computed here by the same code (a 0 is not
+// "unknown" in the store as it is on the wire).
+static std::optional<std::string> stored_crc_difference(const std::string& name, const VerifyLocal& l) {
+  if (!l.settled || l.stored == l.state.crcs) return std::nullopt;
+  return name + ": stored SYNC_CRC " + crc_pair(l.stored) + " on this node differs from " +
+         crc_pair(l.state.crcs) + " computed from its records; replication rounds compare the stored pair, "
+         "so run cyr_reconstruct " + name + " on this node to store the right one";
 }
 
 Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vector<std::string>& users_in) {
@@ -1067,18 +1151,57 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
       else if (n.rfind("user.", 0) != 0 && n.find("!user.") == std::string::npos) shared.push_back(n);
     }
   }
-  auto foreign = foreign_seen_index(local);
-  if (!foreign.ok()) return foreign.take_error();
+  // Users' seen state on mailboxes they do not own, found in the owners'
+  // databases: each user's mailboxes are scanned as the walk reads them
+  // (their database is open then; a one-shot cyr_sync_client keeps only a
+  // few open), every other mailbox after the walk, and the users' seen
+  // entries are compared once all are known.
+  std::map<std::string, std::set<std::string>> foreign;  // reader -> mailbox uniqueids
+  std::set<std::string> scanned;
+  auto scan_readers = [&](const std::string& n) -> Status {
+    scanned.insert(n);
+    return foreign_readers(local, n, [&](const std::string& reader, const std::string& uniqueid) {
+      foreign[reader].insert(uniqueid);
+    });
+  };
+  struct SeenSets {
+    std::string user;
+    std::set<std::string> mine, theirs;
+  };
+  std::vector<SeenSets> seen_sets;
+  // Every mailbox of this node the verifier reads, whether the replica has
+  // it or not, has its stored pair checked.
+  auto read_local = [&](const std::string& name) -> Result<VerifyLocal> {
+    auto l = verify_local_state(local, name);
+    if (!l.ok()) return l.take_error();
+    if (auto d = stored_crc_difference(name, *l)) rep.differences.push_back(std::move(*d));
+    return l;
+  };
   auto compare_mailbox = [&](const std::string& name, const MailboxState& theirs_hdr) -> Status {
     ++rep.mailboxes_compared;
-    auto mine = local_state(local, name, true);
-    if (!mine.ok()) return mine.take_error();
+    auto l = read_local(name);
+    if (!l.ok()) return l.take_error();
+    // Compared with the replica: the pair computed from the records here
+    // (the replica's reply carries the one computed from its records).
+    const MailboxState* mine = &l->state;
     auto diffs = header_differences(*mine, theirs_hdr);
     if (diffs.empty()) return {};
     for (auto& d : diffs) rep.differences.push_back(name + ": " + d);
     auto full = fetch_full(name);
     if (!full.ok()) return full.take_error();
     if (!*full) return {};
+    // A replica that reports the pair its index keeps (Cyrus does; ours
+    // computes it from the records it sends) may report one its records do
+    // not give. Only the basic CRC is recomputed: its inputs are all in a
+    // RECORD, while a replica's per-message annotations and thread ids,
+    // which the annot CRC counts, need not be.
+    if (uint32_t theirs = (*full)->crcs.basic; theirs != 0) {
+      uint32_t from_records = mailbox_crcs((*full)->records).basic;
+      if (from_records != theirs)
+        rep.differences.push_back(name + ": the replica reports SYNC_CRC " + std::to_string(theirs) +
+                                  " but the records it sent give " + std::to_string(from_records) +
+                                  "; its stored pair is wrong: run reconstruct on it for " + name);
+    }
     std::map<store::Uid, store::MessageRecord> a, b;
     for (auto& r : mine->records) if (!r.expunged()) a[r.uid] = r;
     for (auto& r : (*full)->records) if (!r.expunged()) b[r.uid] = r;
@@ -1117,9 +1240,11 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
     auto names = local_user_mailboxes(local, u);
     if (!names.ok()) return names.take_error();
     for (auto& n : *names) {
+      CYR_TRY(scan_readers(n));
       auto it = theirs.find(n);
       if (it == theirs.end()) {
         rep.differences.push_back(n + ": missing on the replica");
+        if (auto l = read_local(n); !l.ok() && l.error().code != Errc::NotFound) return l.take_error();
         continue;
       }
       CYR_TRY(compare_mailbox(n, it->second));
@@ -1139,8 +1264,7 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
     for (auto& n : *names)
       if (auto s = local.get_seen(u, n); s.ok() && (s->lastuid || !s->seenuids.empty() || s->lastread))
         if (auto i = local.lookup(n); i.ok()) my_seen.insert(i->uniqueid);
-    if (auto it = foreign->find(u); it != foreign->end()) my_seen.insert(it->second.begin(), it->second.end());
-    if (my_seen != their_seen) rep.differences.push_back("user " + u + ": seen entries differ");
+    seen_sets.push_back(SeenSets{u, std::move(my_seen), std::move(their_seen)});
   }
   if (!shared.empty()) {
     Value l = Value::list();
@@ -1154,9 +1278,21 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
           if (auto m = mailbox_state_from_dlist(**v, false); m.ok()) theirs[m->name] = std::move(*m);
     for (auto& n : shared) {
       auto it = theirs.find(n);
-      if (it == theirs.end()) rep.differences.push_back(n + ": missing on the replica");
-      else CYR_TRY(compare_mailbox(n, it->second));
+      if (it == theirs.end()) {
+        rep.differences.push_back(n + ": missing on the replica");
+        if (auto l = read_local(n); !l.ok() && l.error().code != Errc::NotFound) return l.take_error();
+      } else {
+        CYR_TRY(compare_mailbox(n, it->second));
+      }
     }
+  }
+  auto all = local.list("*");
+  if (!all.ok()) return all.take_error();
+  for (auto& n : *all)
+    if (!scanned.count(n)) CYR_TRY(scan_readers(n));
+  for (auto& ss : seen_sets) {
+    if (auto it = foreign.find(ss.user); it != foreign.end()) ss.mine.insert(it->second.begin(), it->second.end());
+    if (ss.mine != ss.theirs) rep.differences.push_back("user " + ss.user + ": seen entries differ");
   }
   return rep;
 }

@@ -26,6 +26,15 @@ struct OpenedStore {
 // The most user databases an admin tool keeps open at once.
 inline constexpr size_t kToolOpenShards = 64;
 
+// For a process that visits each user's database once, or a few times in a
+// row (cyr_expire, cyr_quota, reconstruct, a one-shot cyr_sync_client):
+// store_open_shards is sized for the node's own process, and keeping that
+// many open here would only grow the process by ~100 KB per user walked,
+// for no reuse. A lower configured value is kept.
+inline void limit_open_shards_for_one_pass(store::StoreOptions& o) {
+  o.max_open_shards = std::min<size_t>(o.max_open_shards, kToolOpenShards);
+}
+
 // Returns 0 and fills `out`, or prints "<prog>: ..." and returns an exit code.
 inline int open_node(const char* prog, const std::string& conf_path, bool open_store,
                      OpenedStore& out) {
@@ -50,11 +59,7 @@ inline int open_node(const char* prog, const std::string& conf_path, bool open_s
   // leaves crash recovery to the master and its writes still reach the
   // change log the rolling replicator reads.
   out.options.open_mode = store::OpenMode::Secondary;
-  // These tools visit each user's database once (cyr_expire, cyr_quota,
-  // reconstruct) or a few: store_open_shards is sized for the node's own
-  // process, and keeping that many open here would only grow the tool's
-  // memory by ~100 KB per user walked, for no reuse.
-  out.options.max_open_shards = std::min<size_t>(out.options.max_open_shards, kToolOpenShards);
+  limit_open_shards_for_one_pass(out.options);
   if (!open_store) return 0;
   if (!std::filesystem::exists(out.options.configdirectory / "mailboxes.db")) {
     fprintf(stderr, "%s: no mailbox list in %s (is configdirectory right?)\n", prog,
