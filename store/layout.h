@@ -81,7 +81,8 @@ Status write_record(sql::Db& db, int64_t mbid, const MessageRecord& r,
 // shard_id 0, mailboxes.db, with sequence numbers from the store's shared
 // reservation ({configdirectory}/change_seq); for a shard, also commits the
 // shard's pending marker in mailboxes.db before returning, so the records
-// are found once the caller commits. Changes nothing if `changes` is empty.
+// are found once the caller commits. Changes nothing if `changes` is empty,
+// or if the node keeps no replication log (logs_changes below).
 Status log_changes(const std::filesystem::path& configdirectory, sql::Db& db, uint64_t shard_id,
                    const std::vector<std::pair<ChangeKind, std::string>>& changes);
 
@@ -95,6 +96,10 @@ struct LoggedChange {
 // log_changes with arg2: the same transaction, marker and sequence rules.
 Status log_change_records(const std::filesystem::path& configdirectory, sql::Db& db, uint64_t shard_id,
                           const std::vector<LoggedChange>& changes);
+// Whether the node keeps a replication log (sync_log or a failover peer), as
+// its primary process recorded in mailboxes.db (`list`) at its last start;
+// yes when nothing is recorded.
+Result<bool> logs_changes(sql::Db& list);
 
 }  // namespace layout
 }  // namespace cyr::store

@@ -1045,6 +1045,7 @@ Status StoreImpl::init() {
   hot_limit_ = std::clamp<size_t>(open_shards_cap_ / 4, 4, 256);
 
   // Node state, change sequence reservation, pending markers.
+  int64_t stored_log_changes = 1;  // absent: an older build, which always logged
   {
     auto st = list_writer_->prepare("SELECT key, value FROM node");
     if (!st.ok()) return st.take_error();
@@ -1057,6 +1058,7 @@ Status StoreImpl::init() {
       if (k == "role") node_.role = v == 1 ? Role::Replica : Role::Primary;
       if (k == "epoch") node_.epoch = static_cast<uint64_t>(v);
       if (k == "last_uidvalidity") last_uidvalidity_ = static_cast<uint32_t>(v);
+      if (k == "log_changes") stored_log_changes = v;
     }
     role_.store(node_.role);
     std::ifstream seqf(opts_.configdirectory / "change_seq");
@@ -1068,6 +1070,16 @@ Status StoreImpl::init() {
   // A secondary runs beside a primary that owns crash recovery: touching
   // intents or orphan files here could undo work the primary has in flight.
   if (opts_.open_mode == OpenMode::Secondary) return {};
+  // Whether this node keeps a replication log, for the admin tools that
+  // write change records without a Store (layout::log_change_records).
+  if (stored_log_changes != (opts_.log_changes ? 1 : 0)) {
+    CYR_TRY(list_write([&](Db& db) -> Status {
+      auto a = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('log_changes', ?)");
+      if (!a.ok()) return a.take_error();
+      (*a)->bind(1, int64_t(opts_.log_changes ? 1 : 0));
+      return (*a)->run();
+    }));
+  }
   spool_.clear_staging();
 
   // Reapply intents left by an interrupted rename/delete.
@@ -4352,9 +4364,32 @@ Status log_changes(const fs::path& configdirectory, Db& db, uint64_t shard_id,
   return log_change_records(configdirectory, db, shard_id, full);
 }
 
+// Whether the node keeps a replication log, as its primary process recorded
+// at its last start (absent: yes).
+static Result<bool> node_keeps_log(Db& list) {
+  auto q = list.prepare("SELECT value FROM node WHERE key='log_changes'");
+  if (!q.ok()) return q.take_error();
+  auto row = q->step();
+  if (!row.ok()) return row.take_error();
+  return !*row || q->i64(0) != 0;
+}
+
+Result<bool> logs_changes(Db& list) { return node_keeps_log(list); }
+
 Status log_change_records(const fs::path& configdirectory, Db& db, uint64_t shard_id,
                           const std::vector<LoggedChange>& changes) {
   if (changes.empty()) return {};
+  // Without sync_log (and no failover peer) the node keeps no log: the
+  // store writes none, so neither do the tools.
+  std::unique_ptr<Db> list;
+  if (shard_id != 0) {
+    auto l = Db::open(list_db_path(configdirectory).string(), false);
+    if (!l.ok()) return l.take_error();
+    list = std::move(*l);
+  }
+  auto keeps = node_keeps_log(shard_id == 0 ? db : *list);
+  if (!keeps.ok()) return keeps.take_error();
+  if (!*keeps) return {};
   Spool spool({}, {}, 0);
   auto first = reserve_seq_block(configdirectory, spool, 1, changes.size());
   if (!first.ok()) return first.take_error();
@@ -4371,9 +4406,7 @@ Status log_change_records(const fs::path& configdirectory, Db& db, uint64_t shar
   // store's own writers do (run_batch): a reader of the log that sees the
   // records also sees the marker. An acknowledger removes markers only
   // under this shard's write lock, which the caller holds.
-  auto list = Db::open(list_db_path(configdirectory).string(), false);
-  if (!list.ok()) return list.take_error();
-  auto ins = (*list)->prepare("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)");
+  auto ins = list->prepare("INSERT OR IGNORE INTO pending_shard(shard_id) VALUES(?)");
   if (!ins.ok()) return ins.take_error();
   ins->bind(1, static_cast<int64_t>(shard_id));
   return ins->run();

@@ -17,7 +17,9 @@ Result<bool> node_logs_changes(sql::Db& list) {
   auto row = st->step();
   if (!row.ok()) return row.take_error();
   // The store reads the role the same way (1 = replica, anything else primary).
-  return !*row || st->i64(0) != 1;
+  if (*row && st->i64(0) == 1) return false;
+  st->reset();
+  return layout::logs_changes(list);
 }
 
 namespace {

@@ -28,7 +28,8 @@ class Db;
 
 // Whether writes to the node whose mailbox list is open as `list` go to the
 // change log: its role (node table) is primary, or not set (a new or rebuilt
-// list starts as a primary).
+// list starts as a primary), and it keeps a replication log at all
+// (layout::logs_changes: sync_log or a failover peer).
 Result<bool> node_logs_changes(sql::Db& list);
 
 // Which database of the node with `configdirectory` a path is (compared

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "store/layout.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "tests/unit/store/store_test_util.h"
 
@@ -65,6 +66,35 @@ TEST_F(ChangeLogTest, NoRecordsWithoutTheReplicationLog) {
   EXPECT_TRUE(log->records.empty());
   EXPECT_EQ(markers(), 0);
   EXPECT_EQ(sql_int(shard_of("user.fred"), "SELECT count(*) FROM change"), 0);
+}
+
+// The admin tools' records (layout::log_changes, written without a Store)
+// follow what the node's primary process recorded at its start.
+TEST_F(ChangeLogTest, ToolsLogOnlyWhereTheNodeKeepsALog) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("one"))).ok());
+  uint64_t shard = 0;
+  for (auto& r : store_->read_changes(100)->records)
+    if (r.shard != 0) shard = r.shard;
+  ASSERT_NE(shard, 0u);
+  ack_all();
+  auto tool_write = [&] {
+    auto db = sql::Db::open(shard_of("user.fred").string(), false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec("BEGIN IMMEDIATE").ok());
+    ASSERT_TRUE(layout::log_changes(opts_.configdirectory, **db, shard, {{ChangeKind::Mailbox, "user.fred"}}).ok());
+    ASSERT_TRUE((*db)->exec("COMMIT").ok());
+  };
+  opts_.log_changes = false;
+  reopen();
+  tool_write();
+  EXPECT_EQ(sql_int(shard_of("user.fred"), "SELECT count(*) FROM change"), 0);
+  EXPECT_EQ(markers(), 0);
+  opts_.log_changes = true;
+  reopen();
+  tool_write();
+  EXPECT_EQ(sql_int(shard_of("user.fred"), "SELECT count(*) FROM change"), 1);
+  EXPECT_EQ(records_for("user.fred"), 1u);
 }
 
 // A barrier that never blocks: it only switches the store's tracking of its
