@@ -304,6 +304,12 @@ class Store {
                           const SeenState& st, WriteMode mode = WriteMode::Normal) = 0;
   // Users with a seen record on `mailbox`, sorted (cyr_userseen).
   virtual Result<std::vector<std::string>> seen_users(const std::string& mailbox) = 0;
+  // The mailboxes `userid` does not own on which it has had seen state
+  // (shared folders, other users' folders), from an index in the mailbox
+  // list kept by set_seen; only mailboxes that still exist, sorted. The
+  // seen state itself lives in each owner's database (get_seen), so this is
+  // how a replica answers GET USER with a reader's whole seen state.
+  virtual Result<std::vector<std::string>> foreign_seen_mailboxes(const std::string& userid) = 0;
 
   // ---- subscriptions (kept in the user's shard) ----
   virtual Result<std::vector<std::string>> subscriptions(const std::string& userid) = 0;

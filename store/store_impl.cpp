@@ -230,6 +230,8 @@ CREATE TABLE IF NOT EXISTS intent(id INTEGER PRIMARY KEY, shard_id INTEGER NOT N
   kind TEXT NOT NULL, arg1 TEXT NOT NULL, arg2 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS annotation(entry TEXT NOT NULL, userid TEXT NOT NULL,
   value TEXT NOT NULL, modseq INTEGER NOT NULL, PRIMARY KEY(entry, userid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS foreign_seen(userid TEXT NOT NULL, uniqueid TEXT NOT NULL,
+  PRIMARY KEY(userid, uniqueid)) WITHOUT ROWID;
 )SQL";
 
 // A message's MIME structure (~300 bytes) lives in structure_blob, a rowid
@@ -732,6 +734,7 @@ class StoreImpl final : public Store {
   Status set_seen(const std::string& userid, const std::string& mailbox, const SeenState& st,
                   WriteMode mode) override;
   Result<std::vector<std::string>> seen_users(const std::string& mailbox) override;
+  Result<std::vector<std::string>> foreign_seen_mailboxes(const std::string& userid) override;
   Result<std::vector<std::string>> subscriptions(const std::string& userid) override;
   Status subscribe(const std::string& userid, const std::string& mailbox, bool on,
                    WriteMode mode) override;
@@ -844,6 +847,12 @@ class StoreImpl final : public Store {
   std::atomic<bool> own_overflow_{false};
   // The seqs list_log_change drew in the current list_write (under list_write_mu_).
   std::vector<uint64_t> list_txn_seqs_;
+  // (userid, uniqueid) pairs this process knows are in foreign_seen, so that
+  // only a reader's first seen write on a mailbox looks at the index.
+  std::mutex foreign_seen_mu_;
+  std::set<std::pair<std::string, std::string>> foreign_seen_known_;
+  void note_foreign_seen(const std::string& userid, const std::string& uniqueid);
+  Status index_foreign_seen();  // builds foreign_seen from every shard (once per store)
 
   std::atomic<Role> role_{Role::Primary};
   mutable std::mutex node_mu_;
@@ -1046,6 +1055,7 @@ Status StoreImpl::init() {
 
   // Node state, change sequence reservation, pending markers.
   int64_t stored_log_changes = 1;  // absent: an older build, which always logged
+  bool foreign_seen_indexed = false;
   {
     auto st = list_writer_->prepare("SELECT key, value FROM node");
     if (!st.ok()) return st.take_error();
@@ -1059,6 +1069,7 @@ Status StoreImpl::init() {
       if (k == "epoch") node_.epoch = static_cast<uint64_t>(v);
       if (k == "last_uidvalidity") last_uidvalidity_ = static_cast<uint32_t>(v);
       if (k == "log_changes") stored_log_changes = v;
+      if (k == "foreign_seen_indexed") foreign_seen_indexed = v != 0;
     }
     role_.store(node_.role);
     std::ifstream seqf(opts_.configdirectory / "change_seq");
@@ -1091,6 +1102,7 @@ Status StoreImpl::init() {
     std::lock_guard lk((*sh)->write_mu);
     CYR_TRY(ensure_writer(**sh));
   }
+  if (!foreign_seen_indexed) CYR_TRY(index_foreign_seen());
   // Without it sessions miss other processes' writes until their mailbox
   // changes here too: worth a warning, not a refusal to start.
   auto listener = NotifyListener::start(opts_.configdirectory, [this](const MailboxEvent& ev) { fire_watchers(ev); });
@@ -4097,7 +4109,7 @@ Status StoreImpl::set_seen(const std::string& userid, const std::string& mailbox
   auto mb = open_mailbox(mailbox);
   if (!mb.ok()) return mb.take_error();
   auto& [entry, sh] = *mb;
-  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+  Status written = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
     auto m = tx.load(entry);
     if (!m.ok()) return m.take_error();
     auto st = tx.db->cached("INSERT OR REPLACE INTO seen(userid, mbid, lastread, lastuid, lastchange, seenuids) VALUES(?,?,?,?,?,?)");
@@ -4108,6 +4120,103 @@ Status StoreImpl::set_seen(const std::string& userid, const std::string& mailbox
     CYR_TRY(tx.log_change(ChangeKind::Seen, userid, entry.uniqueid));
     tx.event(*m, kChangedFlags);
     return {};
+  });
+  if (!written.ok()) return written;
+  auto owner = mail::mboxname_owner(mailbox);
+  if (!owner || *owner != userid) note_foreign_seen(userid, entry.uniqueid);
+  return {};
+}
+
+// Best effort and lazy: a lost or failed index row only leaves that
+// mailbox out of foreign_seen_mailboxes (GET USER on a replica), never the
+// seen state itself.
+void StoreImpl::note_foreign_seen(const std::string& userid, const std::string& uniqueid) {
+  auto key = std::make_pair(userid, uniqueid);
+  {
+    std::lock_guard lk(foreign_seen_mu_);
+    if (foreign_seen_known_.count(key)) return;
+  }
+  bool present = false;
+  if (auto db = list_readers_->get(); db.ok()) {
+    auto q = (*db)->cached("SELECT 1 FROM foreign_seen WHERE userid=? AND uniqueid=?");
+    if (q.ok()) {
+      (*q)->bind(1, userid).bind(2, uniqueid);
+      auto r = (*q)->step();
+      present = r.ok() && *r;
+      (*q)->reset();
+    }
+  }
+  if (!present) {
+    Status st = list_write(
+        [&](Db& db) -> Status {
+          auto ins = db.cached("INSERT OR IGNORE INTO foreign_seen(userid, uniqueid) VALUES(?,?)");
+          if (!ins.ok()) return ins.take_error();
+          (*ins)->bind(1, userid).bind(2, uniqueid);
+          return (*ins)->run();
+        },
+        /*lazy=*/true);
+    if (!st.ok()) return;
+  }
+  std::lock_guard lk(foreign_seen_mu_);
+  if (foreign_seen_known_.size() > 100000) foreign_seen_known_.clear();  // a bound, not a correctness matter
+  foreign_seen_known_.insert(std::move(key));
+}
+
+Result<std::vector<std::string>> StoreImpl::foreign_seen_mailboxes(const std::string& userid) {
+  auto db = list_readers_->get();
+  if (!db.ok()) return db.take_error();
+  auto st = (*db)->prepare(
+      "SELECT m.name FROM foreign_seen f JOIN mailbox m ON m.uniqueid = f.uniqueid WHERE f.userid=? ORDER BY m.name");
+  if (!st.ok()) return st.take_error();
+  st->bind(1, userid);
+  std::vector<std::string> out;
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) break;
+    out.push_back(st->text(0));
+  }
+  return out;
+}
+
+// Stores made before foreign_seen existed: one pass over every shard's seen
+// table at the first start of this build (a node key marks it done).
+Status StoreImpl::index_foreign_seen() {
+  std::vector<uint64_t> ids;
+  {
+    auto r = read_shard_ids(*list_writer_, "SELECT id FROM shard");
+    if (!r.ok()) return r.take_error();
+    ids = std::move(*r);
+  }
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (uint64_t id : ids) {
+    auto sh = shard(id);
+    if (!sh.ok()) return sh.take_error();
+    if (!(*sh)->has_file()) continue;
+    auto db = (*sh)->readers->get();
+    if (!db.ok()) return db.take_error();
+    auto st = (*db)->prepare("SELECT s.userid, m.name, m.uniqueid FROM seen s JOIN mailbox m ON m.mbid = s.mbid");
+    if (!st.ok()) return st.take_error();
+    for (;;) {
+      auto r = st->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      std::string reader = st->text(0);
+      auto owner = mail::mboxname_owner(st->text(1));
+      if (!owner || *owner != reader) rows.emplace_back(std::move(reader), st->text(2));
+    }
+  }
+  return list_write([&](Db& db) -> Status {
+    auto ins = db.cached("INSERT OR IGNORE INTO foreign_seen(userid, uniqueid) VALUES(?,?)");
+    if (!ins.ok()) return ins.take_error();
+    for (auto& [u, id] : rows) {
+      (*ins)->reset();
+      (*ins)->bind(1, u).bind(2, id);
+      CYR_TRY((*ins)->run());
+    }
+    auto done = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('foreign_seen_indexed', 1)");
+    if (!done.ok()) return done.take_error();
+    return (*done)->run();
   });
 }
 

@@ -303,6 +303,14 @@ static Result<std::vector<std::string>> user_mailboxes(store::Store& s, const st
 Status SyncServerSession::seen_and_subs(const std::string& userid, Replies& out) {
   auto names = user_mailboxes(store_, userid);
   if (!names.ok()) return names.take_error();
+  // And the mailboxes of others it has seen state on, as Cyrus's per-user
+  // seen database holds them: without these a verifier (or a Cyrus client)
+  // takes the reader's shared-folder seen state as missing here.
+  if (auto foreign = store_.foreign_seen_mailboxes(userid); foreign.ok()) {
+    std::set<std::string> have(names->begin(), names->end());
+    for (auto& n : *foreign)
+      if (have.insert(n).second) names->push_back(n);
+  }
   for (auto& name : *names) {
     auto seen = store_.get_seen(userid, name);
     if (!seen.ok() || (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0)) continue;

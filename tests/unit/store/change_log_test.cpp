@@ -97,6 +97,36 @@ TEST_F(ChangeLogTest, ToolsLogOnlyWhereTheNodeKeepsALog) {
   EXPECT_EQ(records_for("user.fred"), 1u);
 }
 
+// The index of readers' seen state on mailboxes they do not own (what a
+// replica's GET USER lists besides the user's own mailboxes): kept by
+// set_seen, rebuilt from the shards for a store made before it existed.
+TEST_F(ChangeLogTest, ForeignSeenIndex) {
+  for (const char* n : {"user.amy", "user.zed", "shared.news"}) ASSERT_TRUE(store_->create_mailbox(named(n)).ok());
+  const SeenState one{1700000000, 1, 1700000000, "1"};
+  ASSERT_TRUE(store_->set_seen("amy", "user.zed", one).ok());
+  ASSERT_TRUE(store_->set_seen("amy", "shared.news", one).ok());
+  ASSERT_TRUE(store_->set_seen("amy", "user.amy", one).ok());
+  ASSERT_TRUE(store_->set_seen("zed", "user.zed", one).ok());
+  const std::vector<std::string> amy{"shared.news", "user.zed"};
+  auto got = store_->foreign_seen_mailboxes("amy");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, amy);
+  EXPECT_TRUE(store_->foreign_seen_mailboxes("zed")->empty());
+
+  // An older store: no index rows and no mark; the next open rebuilds it.
+  store_.reset();
+  sql(layout::list_db_path(opts_.configdirectory), "DELETE FROM foreign_seen");
+  sql(layout::list_db_path(opts_.configdirectory), "DELETE FROM node WHERE key='foreign_seen_indexed'");
+  reopen();
+  got = store_->foreign_seen_mailboxes("amy");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, amy);
+
+  // A deleted mailbox drops out.
+  ASSERT_TRUE(store_->delete_mailbox("shared.news").ok());
+  EXPECT_EQ(*store_->foreign_seen_mailboxes("amy"), std::vector<std::string>{"user.zed"});
+}
+
 // A barrier that never blocks: it only switches the store's tracking of its
 // own unacknowledged records on.
 struct NoWait : ReplicationBarrier {
