@@ -1102,7 +1102,14 @@ Status StoreImpl::init() {
     std::lock_guard lk((*sh)->write_mu);
     CYR_TRY(ensure_writer(**sh));
   }
-  if (!foreign_seen_indexed) CYR_TRY(index_foreign_seen());
+  if (!foreign_seen_indexed) {
+    // Only GET USER on a replica reads the index: a failure here must not
+    // keep the node from starting (it is tried again at the next start).
+    Status ix = index_foreign_seen();
+    if (!ix.ok())
+      CYR_LOG(Warning, opts_.sid, "readers' seen state not indexed yet (retried at the next start): %s",
+              ix.error().describe().c_str());
+  }
   // Without it sessions miss other processes' writes until their mailbox
   // changes here too: worth a warning, not a refusal to start.
   auto listener = NotifyListener::start(opts_.configdirectory, [this](const MailboxEvent& ev) { fire_watchers(ev); });
@@ -4180,7 +4187,8 @@ Result<std::vector<std::string>> StoreImpl::foreign_seen_mailboxes(const std::st
 }
 
 // Stores made before foreign_seen existed: one pass over every shard's seen
-// table at the first start of this build (a node key marks it done).
+// table at the first start of this build (a node key marks it done; any
+// unreadable shard leaves it unmarked, so the next start tries again).
 Status StoreImpl::index_foreign_seen() {
   std::vector<uint64_t> ids;
   {
