@@ -1014,6 +1014,16 @@ static Result<std::vector<uint64_t>> read_shard_ids(Db& db, const char* sql) {
   return ids;
 }
 
+// Column 0 of every row a bound statement returns, as text.
+static Status append_texts(Stmt& st, std::vector<std::string>& out) {
+  for (;;) {
+    auto row = st.step();
+    if (!row.ok()) return row.take_error();
+    if (!*row) return {};
+    out.push_back(st.text(0));
+  }
+}
+
 Status StoreImpl::init() {
   if (opts_.configdirectory.empty())
     return Error(Errc::Invalid, "No configdirectory", "StoreOptions.configdirectory empty");
@@ -4177,12 +4187,7 @@ Result<std::vector<std::string>> StoreImpl::foreign_seen_mailboxes(const std::st
   if (!st.ok()) return st.take_error();
   st->bind(1, userid);
   std::vector<std::string> out;
-  for (;;) {
-    auto r = st->step();
-    if (!r.ok()) return r.take_error();
-    if (!*r) break;
-    out.push_back(st->text(0));
-  }
+  CYR_TRY(append_texts(*st, out));
   return out;
 }
 
@@ -4234,12 +4239,7 @@ Result<std::vector<std::string>> StoreImpl::seen_users(const std::string& mailbo
     auto st = db.prepare("SELECT userid FROM seen WHERE mbid=? ORDER BY userid");
     if (!st.ok()) return st.take_error();
     st->bind(1, m.mbid);
-    for (;;) {
-      auto r = st->step();
-      if (!r.ok()) return r.take_error();
-      if (!*r) return {};
-      users.push_back(st->text(0));
-    }
+    return append_texts(*st, users);
   }));
   return users;
 }
@@ -4264,12 +4264,7 @@ Result<std::vector<std::string>> StoreImpl::subscriptions(const std::string& use
   auto st = (*db)->prepare("SELECT name FROM subscription WHERE userid=? ORDER BY name");
   if (!st.ok()) return st.take_error();
   st->bind(1, userid);
-  for (;;) {
-    auto r = st->step();
-    if (!r.ok()) return r.take_error();
-    if (!*r) break;
-    out.push_back(st->text(0));
-  }
+  CYR_TRY(append_texts(*st, out));
   return out;
 }
 
