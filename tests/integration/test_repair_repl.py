@@ -14,9 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
-from test_repl import (IMAPD_EXTRA, MASTER_CONF, REPLICA_CONF, addr, count, imap,  # noqa: E402
-                       message, ok, set_password, sync_client)
+from harness import run_tests  # noqa: E402
+from test_repl import count, imap, message, ok, start_pair, sync_client  # noqa: E402
 
 
 def wait_verify(master, user, timeout=30.0):
@@ -38,15 +37,7 @@ def tool(node, name, *argv):
 
 
 def test_reconstruct_on_primary_reaches_replica(args):
-    replica = Node(args.bin, REPLICA_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
-    set_password(replica, "admin", "secret")
-    replica.start()
-    host, port = addr(replica, "syncserver")
-    master = Node(args.bin, MASTER_CONF, keep=args.keep, imapd_extra=IMAPD_EXTRA +
-                  "sync_host: %s:%d\nsync_authname: admin\nsync_password: secret\n"
-                  "sync_log: on\n" % (host, port))
-    set_password(master, "admin", "secret")
-    master.start()
+    master, replica = start_pair(args, master_extra="sync_log: on\n")
     try:
         c = imap(master)
         ok(c.create("user/rhea"))
@@ -92,15 +83,7 @@ def test_dbtool_and_list_rebuild_on_primary_reach_replica(args):
     """cyr_dbtool set on the primary's mailbox list while it serves, then
     cyr_reconstruct -m with the primary stopped: both are in the change log,
     so the replica follows (ACLs are what the verifier sees differ)."""
-    replica = Node(args.bin, REPLICA_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
-    set_password(replica, "admin", "secret")
-    replica.start()
-    host, port = addr(replica, "syncserver")
-    master = Node(args.bin, MASTER_CONF, keep=args.keep, imapd_extra=IMAPD_EXTRA +
-                  "sync_host: %s:%d\nsync_authname: admin\nsync_password: secret\n"
-                  "sync_log: on\n" % (host, port))
-    set_password(master, "admin", "secret")
-    master.start()
+    master, replica = start_pair(args, master_extra="sync_log: on\n")
     try:
         c = imap(master)
         for box in ("user/iris", "user/iris/Work"):

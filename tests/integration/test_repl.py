@@ -52,13 +52,16 @@ def ok(resp):
     return resp[1]
 
 
-def start_pair(args, password="secret"):
+def start_pair(args, password="secret", master_extra=""):
+    """A replica and a master pointed at it (master_extra: more imapd.conf,
+    e.g. "sync_log: on\n" for the rolling client inside cyr_master)."""
     replica = Node(args.bin, REPLICA_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
     set_password(replica, "admin", "secret")
     replica.start()
     host, port = addr(replica, "syncserver")
     master = Node(args.bin, MASTER_CONF, keep=args.keep, imapd_extra=IMAPD_EXTRA +
-                  "sync_host: %s:%d\nsync_authname: admin\nsync_password: %s\n" % (host, port, password))
+                  "sync_host: %s:%d\nsync_authname: admin\nsync_password: %s\n" % (host, port, password) +
+                  master_extra)
     for u in ("admin", "fred"):
         set_password(master, u, "secret")
     master.start()
@@ -195,17 +198,8 @@ def test_all_users_mailbox_mode_and_kill9(args):
 
 
 def test_rolling_daemon(args):
-    replica = Node(args.bin, REPLICA_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
-    set_password(replica, "admin", "secret")
-    replica.start()
-    host, port = addr(replica, "syncserver")
     # sync_log: on runs the rolling client inside cyr_master, next to the store.
-    master = Node(args.bin, MASTER_CONF, keep=args.keep, imapd_extra=IMAPD_EXTRA +
-                  "sync_host: %s:%d\nsync_authname: admin\nsync_password: secret\n"
-                  "sync_log: on\n" % (host, port))
-    for u in ("admin",):
-        set_password(master, u, "secret")
-    master.start()
+    master, replica = start_pair(args, master_extra="sync_log: on\n")
     try:
         c = imap(master)
         ok(c.create("user/rita"))
