@@ -35,33 +35,9 @@ using store::testing::one_message;
 using store::testing::options_for;
 using Change = std::tuple<ChangeKind, std::string, std::string>;
 
-struct Node {
-  std::string dir;
-  fs::path confdir;
-  std::unique_ptr<Store> store;
-  explicit Node(const char* tag) : dir(make_temp_dir(tag)), confdir(options_for(dir).configdirectory) { reopen(); }
-  void reopen() {
-    store.reset();
-    auto s = Store::open(options_for(dir));
-    ASSERT_TRUE(s.ok()) << s.error().describe();
-    store = std::move(*s);
-  }
-  ~Node() {
-    store.reset();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
+using Node = store::testing::TempNode;
 
-// One SQL statement on a database file, outside any Store.
-void sql_exec(const fs::path& db, const std::string& q) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(h, q.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "") << " in " << q;
-  sqlite3_free(err);
-  sqlite3_close(h);
-}
+using store::testing::sql_exec;
 
 int64_t shard_mbid(const fs::path& confdir, const std::string& name) {
   auto path = store::shard_db_path(confdir, name);

@@ -29,20 +29,7 @@ using store::testing::named;
 using store::testing::one_message;
 using store::testing::options_for;
 
-struct Node {
-  std::string dir;
-  std::unique_ptr<Store> store;
-  explicit Node(const char* tag) : dir(make_temp_dir(tag)) {
-    auto s = Store::open(options_for(dir));
-    EXPECT_TRUE(s.ok()) << s.error().describe();
-    store = std::move(*s);
-  }
-  ~Node() {
-    store.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-};
+using Node = store::testing::TempNode;
 
 class Pair : public ::testing::Test {
  protected:

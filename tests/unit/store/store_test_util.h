@@ -57,6 +57,41 @@ inline AppendRequest one_message(const std::string& mailbox, const std::string& 
   return r;
 }
 
+// Runs one SQL statement on a database file directly, outside any Store (as
+// an older build or a repair would).
+inline void sql_exec(const std::filesystem::path& db, const std::string& statement) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(h);
+  ASSERT_EQ(rc, SQLITE_OK) << statement << ": " << msg;
+}
+
+// A node's store in a temporary directory of its own (tests with two
+// stores: a master and a replica), removed with it.
+struct TempNode {
+  std::string dir;
+  std::filesystem::path confdir;
+  std::unique_ptr<Store> store;
+  explicit TempNode(const char* tag) : dir(make_temp_dir(tag)), confdir(options_for(dir).configdirectory) {
+    reopen();
+  }
+  void reopen() {
+    store.reset();
+    auto s = Store::open(options_for(dir));
+    EXPECT_TRUE(s.ok()) << s.error().describe();
+    if (s.ok()) store = std::move(*s);
+  }
+  ~TempNode() {
+    store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 // A store in a temporary directory of its own, opened before each test
 // (reopen() closes and opens it again, as a restart would) and removed after.
 class TempStoreTest : public ::testing::Test {
@@ -86,16 +121,7 @@ class TempStoreTest : public ::testing::Test {
     return p.ok() ? *p : std::filesystem::path();
   }
   // Runs SQL on a database directly, as an older build or a repair would.
-  static void sql(const std::filesystem::path& db, const std::string& statement) {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(h);
-    ASSERT_EQ(rc, SQLITE_OK) << statement << ": " << msg;
-  }
+  static void sql(const std::filesystem::path& db, const std::string& statement) { sql_exec(db, statement); }
   // The first column of the first row, -1 without one.
   static int64_t sql_int(const std::filesystem::path& db, const std::string& query) {
     sqlite3* h = nullptr;
