@@ -364,7 +364,14 @@ Result<std::vector<StagedMessage>> Spool::stage_many(
     const std::string& partition, const std::vector<const MessageSource*>& srcs, bool defer_sync) const {
   // done[i] stays empty for a message skipped after another one failed.
   std::vector<std::optional<Result<StagedMessage>>> done(srcs.size());
-  const size_t threads = std::min(srcs.size(), kMaxStageThreads);
+  // Threads are for overlapping fsyncs. A caller's files staged with
+  // defer_sync are only read, hashed and parsed here: for a few messages
+  // that is less work than starting a thread (a replica's round usually
+  // carries one to three), so they are staged on this thread.
+  const bool only_cpu = defer_sync && std::all_of(srcs.begin(), srcs.end(), [](const MessageSource* s) {
+    return s->kind == MessageSource::Kind::Path;
+  });
+  const size_t threads = only_cpu && srcs.size() <= kInlineStageMax ? 1 : std::min(srcs.size(), kMaxStageThreads);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   // Workers take the next index; each message is written, fsync'd, hashed

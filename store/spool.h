@@ -90,6 +90,9 @@ class Spool {
                                                 const std::vector<const MessageSource*>& srcs,
                                                 bool defer_sync = false) const;
   static constexpr size_t kMaxStageThreads = 16;
+  // Up to this many files staged with defer_sync (nothing to fsync) are
+  // staged on the calling thread.
+  static constexpr size_t kInlineStageMax = 8;
   // Copies an existing file into a new staging file on `partition`.
   Result<StagedMessage> stage_copy(const std::string& partition, const std::string& from) const;
   void discard(const StagedMessage& m) const;

@@ -1,5 +1,7 @@
 #include "store/sqlite_db.h"
 
+#include <cctype>
+
 #include <cerrno>
 
 namespace cyr::store::sql {
@@ -109,10 +111,38 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, const
 
 Db::~Db() {
   cache_.clear();
+  text_cache_.clear();
   if (db_) sqlite3_close_v2(db_);
 }
 
 Status Db::exec(const char* sql) {
+  std::string_view text(sql);
+  auto it = text_cache_.find(text);
+  if (it == text_cache_.end()) {
+    sqlite3_stmt* s = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, text.data(), static_cast<int>(text.size()), &s, &tail);
+    bool single = rc == SQLITE_OK && s != nullptr;
+    if (single && tail)
+      for (const char* t = tail; *t; ++t)
+        if (!std::isspace(static_cast<unsigned char>(*t)) && *t != ';') single = false;
+    if (single) {
+      if (text_cache_.size() >= kMaxTextCache) text_cache_.clear();
+      it = text_cache_.emplace(std::string(text), std::make_unique<Stmt>(s)).first;
+    } else if (s) {
+      sqlite3_finalize(s);
+    }
+  }
+  if (it != text_cache_.end()) {
+    Stmt& st = *it->second;
+    st.reset();
+    Status r = st.run();
+    st.reset();
+    if (r.ok()) return r;
+    Error e = r.take_error();
+    e.detail += std::string(": ") + sql;
+    return e;
+  }
   char* msg = nullptr;
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
   if (rc != SQLITE_OK) {
@@ -148,6 +178,21 @@ Result<Stmt*> Db::cached(const char* sql) {
   auto p = std::make_unique<Stmt>(std::move(*st));
   Stmt* raw = p.get();
   cache_.emplace(sql, std::move(p));
+  return raw;
+}
+
+Result<Stmt*> Db::cached_text(std::string_view sql) {
+  auto it = text_cache_.find(sql);
+  if (it != text_cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  auto st = prepare(sql);
+  if (!st.ok()) return st.take_error();
+  if (text_cache_.size() >= kMaxTextCache) text_cache_.clear();
+  auto p = std::make_unique<Stmt>(std::move(*st));
+  Stmt* raw = p.get();
+  text_cache_.emplace(std::string(sql), std::move(p));
   return raw;
 }
 

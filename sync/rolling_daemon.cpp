@@ -208,6 +208,24 @@ struct RollingReplicator::Stream {
   std::unique_ptr<SyncClient> client;    // on `peer`
   std::atomic<bool> connected{false};    // read by the log reader
   std::thread thread;
+  // Eager mode: the rounds sent and not yet answered, and the thread that
+  // reads their replies. The reader lives as long as the connection, not
+  // one chain: a chain ends whenever nothing was written meanwhile, and a
+  // thread started per chain cost a thread creation every other message
+  // in sync mode. Under the replicator's mu_.
+  struct Flight {
+    RollingUnit unit;
+    SentRound round;
+  };
+  struct Settled {
+    Flight flight;
+    Status status;
+  };
+  std::deque<Flight> sent;
+  std::deque<Settled> settled;
+  bool reader_stop = false, connection_lost = false;
+  std::condition_variable recv_cv;  // the reader waits here for a round to read
+  std::thread reader;
 };
 
 // What the log reader and the streams share, under `mu`.
@@ -232,6 +250,21 @@ struct RollingReplicator::Shared {
   // MAILBOX, for rounds sent without asking (thread-safe on its own).
   ReplicaStates states;
 };
+
+// Stops and joins the stream's reply reader, before its connection goes.
+void RollingReplicator::stop_reader(Stream& st) {
+  {
+    std::lock_guard lk(mu_);
+    st.reader_stop = true;
+  }
+  st.recv_cv.notify_all();
+  if (st.reader.joinable()) st.reader.join();
+  std::lock_guard lk(mu_);
+  st.reader_stop = false;
+  st.connection_lost = false;
+  st.sent.clear();
+  st.settled.clear();
+}
 
 void RollingReplicator::stream_main(Stream& st, Shared& sh) {
   for (;;) {
@@ -273,6 +306,7 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
       failures = run_chain(st, sh, unit, transport_down);
       handed_over = failures.empty();
       if (transport_down) {
+        stop_reader(st);
         st.client.reset();
         st.peer.reset();
         st.connected = false;
@@ -340,6 +374,7 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
                      [&] { return sh.stopping; });
     }
   }
+  stop_reader(st);
   if (st.peer) (void)st.peer->call(SyncCommand{"EXIT", "", {}, ""});
 }
 
@@ -378,34 +413,21 @@ void RollingReplicator::report_replicated(RollingUnit&& unit, Shared& sh) {
 std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, RollingUnit& unit,
                                                       bool& transport_down) {
   SyncClient& client = *st.client;
-  struct Flight {
-    RollingUnit unit;
-    SentRound round;
-  };
-  struct Settled {
-    Flight flight;
-    Status status;
-  };
-  // Shared with the reader thread, under mu_; the reader waits on recv_cv,
-  // this thread on cv_ (which kick() also wakes).
-  std::deque<Flight> sent;
-  std::deque<Settled> settled;
-  bool reader_stop = false, connection_lost = false;
-  std::condition_variable recv_cv;
-  // Started with the first pipelined round: a chain of one full-path round
-  // (first contact, a deletion) does not pay for a thread.
-  std::thread reader;
+  using Flight = Stream::Flight;
+  using Settled = Stream::Settled;
+  // The reader (st.reader) waits on st.recv_cv, this thread on cv_ (which
+  // kick() also wakes).
   // Reads the replies of the oldest round written; false if none is queued.
-  auto settle_one = [&](bool wait) -> bool {
+  auto settle_one = [this, &st, &sh, &client](bool wait) -> bool {
     Flight f;
     bool lost = false;
     {
       std::unique_lock lk(mu_);
-      if (wait) recv_cv.wait(lk, [&] { return reader_stop || !sent.empty(); });
-      if (sent.empty()) return false;
-      f = std::move(sent.front());
-      sent.pop_front();
-      lost = connection_lost;
+      if (wait) st.recv_cv.wait(lk, [&] { return st.reader_stop || !st.sent.empty(); });
+      if (st.sent.empty()) return false;
+      f = std::move(st.sent.front());
+      st.sent.pop_front();
+      lost = st.connection_lost;
     }
     Status s;
     if (lost) {
@@ -420,12 +442,15 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
     if (s.ok()) report_replicated(std::move(f.unit), sh);
     {
       std::lock_guard lk(mu_);
-      if (lost) connection_lost = true;
-      settled.push_back(Settled{std::move(f), std::move(s)});
+      if (lost) st.connection_lost = true;
+      st.settled.push_back(Settled{std::move(f), std::move(s)});
     }
     cv_.notify_all();
     return true;
   };
+  auto& sent = st.sent;
+  auto& settled = st.settled;
+  auto& connection_lost = st.connection_lost;
 
   RollingUnit keys_only;
   keys_only.keys = unit.keys;
@@ -497,9 +522,13 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
             std::lock_guard lk(mu_);
             sent.push_back(Flight{std::move(*todo), std::move(*round)});
           }
-          if (!reader.joinable()) {
+          if (!st.reader.joinable()) {
             try {
-              reader = std::thread([&] {
+              // Started with the first pipelined round: a chain of one
+              // full-path round (first contact, a deletion) needs none.
+              // Reads with the client of the connection it was started
+              // for; stop_reader() joins it before that goes.
+              st.reader = std::thread([settle_one]() mutable {
                 while (settle_one(true)) {
                 }
               });
@@ -507,7 +536,7 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
               settle_one(false);  // no thread to spare: this round is read here, unpipelined
             }
           }
-          recv_cv.notify_one();
+          st.recv_cv.notify_one();
           ++outstanding;
           todo.reset();
           continue;
@@ -534,12 +563,13 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
       return stop_.load() || !settled.empty() || (!todo && outstanding < 2 && kick_gen_ != seen_kick);
     });
   }
-  {
-    std::lock_guard lk(mu_);
-    reader_stop = true;
+  // Normally nothing is outstanding here and the reader stays for the next
+  // chain. Rounds left unanswered (only if the pass bound ran out) are
+  // read, and the reader stopped, before anything else uses the connection.
+  if (outstanding > 0) {
+    stop_reader(st);
+    transport_down = true;
   }
-  recv_cv.notify_all();
-  if (reader.joinable()) reader.join();
   if (!failed.records.empty() && !transport_down && !stop_ && failures.empty()) {
     // A refused pipelined round: the full path asks the replica, compares
     // and repairs. The records are replayed in seq order.

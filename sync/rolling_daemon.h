@@ -120,6 +120,7 @@ class RollingReplicator {
   std::optional<RollingUnit> take_followers(const RollingUnit& done, Shared& sh);
   std::vector<std::string> run_chain(Stream& st, Shared& sh, RollingUnit& unit, bool& transport_down);
   void report_replicated(RollingUnit&& unit, Shared& sh);
+  void stop_reader(Stream& st);
   void ack_main(Shared& sh);
 
   std::shared_ptr<store::Store> store_;
