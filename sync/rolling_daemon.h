@@ -131,6 +131,7 @@ class RollingReplicator {
   bool kicked_ = false;  // under mu_
   uint64_t kick_gen_ = 0;  // under mu_: kick() calls so far (eager chains wait for the next)
   RollingStatus status_;
+  std::string last_published_;  // the status file's content (publish(), from the run() thread)
   std::thread thread_;
 };
 
