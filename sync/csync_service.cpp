@@ -31,6 +31,7 @@ using server::net::awaitable;
 
 constexpr size_t kMaxPhysicalLine = 32u << 20;  // one line segment between literals
 constexpr size_t kMaxReadChunk = 1u << 20;
+constexpr size_t kMaxHeldReplies = 64u << 10;  // replies held back while pipelined commands are buffered
 
 struct CsyncService {
   std::shared_ptr<const server::ServiceContext> ctx;
@@ -93,6 +94,10 @@ class Wire {
     co_return co_await conn_.flush();
   }
   bool line_too_long() const { return enc_ ? too_long_ : conn_.end_reason() == net::EndReason::LineTooLong; }
+  // A whole next line already received (uncompressed streams only; a
+  // compressed one is always flushed).
+  bool more_input_buffered() const { return !enc_ && conn_.line_buffered(); }
+  size_t pending_output() const { return enc_ ? pending_.size() : conn_.pending_output(); }
 
   awaitable<Result<std::string>> read_line(size_t max_len, net::Connection::ReadMode mode) {
     if (!enc_) co_return co_await conn_.read_line(max_len, mode);
@@ -264,7 +269,15 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
         continue;
       }
       bool keep = co_await dispatch(std::move(**line));
-      if (!(co_await wire_.flush()).ok() || !keep) co_return;
+      if (!keep) {
+        (void)co_await wire_.flush();
+        co_return;
+      }
+      // A replication client pipelines its rounds (RESTART, APPLY MESSAGE,
+      // APPLY MAILBOX in one write): their replies go out together, not a
+      // write (and a wake-up of the client's reader) per command.
+      if (wire_.more_input_buffered() && wire_.pending_output() < kMaxHeldReplies) continue;
+      if (!(co_await wire_.flush()).ok()) co_return;
     }
   }
 

@@ -25,6 +25,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -112,6 +113,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // large message never sits in memory. Does not fsync (the caller does, on
   // the blocking pool).
   awaitable<Status> read_to_file(size_t n, int fd);
+
+  // Whether a whole line sent by the peer is already buffered (received,
+  // not consumed): a pipelining peer's next command. Sessions then answer
+  // it before flushing, so the replies to a pipelined run of commands go
+  // out in one write.
+  bool line_buffered() const {
+    return buffered() > 0 && std::memchr(rbuf_.data() + rpos_, '\n', buffered()) != nullptr;
+  }
 
   // Buffers output; nothing is sent until flush().
   void write(std::string_view data) { wbuf_.append(data); }
