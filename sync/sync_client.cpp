@@ -195,6 +195,7 @@ Status SyncClient::restart() {
   auto r = peer_.call(SyncCommand{"RESTART", "", {}, ""});
   if (!r.ok()) return r.take_error();
   staged_.clear();
+  staged_bytes_ = 0;
   if (final_reply(*r).kind != ReplyKind::Ok) return error_from_reply(final_reply(*r));
   return {};
 }
@@ -449,11 +450,16 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     round.expect.push_back(expect);
     return {};
   };
-  if (!staged_.empty()) {
-    // The previous round's staged files, dropped ahead of this round in the
-    // same write instead of a round trip of its own after that round.
+  if (staged_.size() >= kRestartAfterFiles || staged_bytes_ >= kRestartAfterBytes) {
+    // Earlier rounds' staged files, dropped ahead of this round in the same
+    // write. Not after every round: a RESTART is one more command for the
+    // replica to run (a trip to its blocking pool) per round, and the staged
+    // names are only second links to files the rounds linked into their
+    // mailboxes. Bounded in count and bytes; also dropped when the
+    // connection ends.
     CYR_TRY(send(SyncCommand{"RESTART", "", {}, ""}, ""));
     staged_.clear();
+    staged_bytes_ = 0;
   }
   for (auto& p : todo) {
     Value batch = Value::list();
@@ -467,6 +473,7 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
       if (!f) continue;
       batch.push(Value::file(std::move(*f)));
       staged_.insert(hex);
+      staged_bytes_ += r.size;
       ++stats_.messages_uploaded;
       stats_.bytes_uploaded += r.size;
       if (++files >= opts_.upload_batch_files) {

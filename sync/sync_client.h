@@ -101,6 +101,10 @@ std::string reply_code(const Error& e);
 
 class SyncClient {
  public:
+  // send_known_round drops the replica's staged files (RESTART) once this
+  // many, or this many bytes, have gathered.
+  static constexpr size_t kRestartAfterFiles = 256;
+  static constexpr uint64_t kRestartAfterBytes = 64u << 20;
   SyncClient(store::Store& local, SyncPeer& peer, SyncClientOptions opts = {});
 
   Status sync_user(const std::string& userid);
@@ -183,6 +187,7 @@ class SyncClient {
   SyncClientOptions opts_;
   SyncStats stats_;
   std::set<std::string> staged_;          // GUIDs the replica holds staged this session
+  uint64_t staged_bytes_ = 0;             // their size, as far as send_known_round staged them
   std::vector<std::string> remote_names_; // replica folders to RESERVE from
   std::map<std::string, std::set<std::string>> seen_hints_;  // userid -> foreign mailbox uniqueids
   ReplicaStates* states_ = nullptr;

@@ -547,7 +547,7 @@ TEST_F(Pair, KnownRoundsArePipelinedWithoutAskingAndMatchTheFullPath) {
   EXPECT_TRUE(second.ok()) << second.error().describe();
   EXPECT_EQ(sent.find("GET"), std::string::npos) << "no question before a known round";
   EXPECT_EQ(sent.find("RESERVE"), std::string::npos);
-  EXPECT_NE(sent.find("RESTART"), std::string::npos) << "the first round's staged files are dropped by the second";
+  EXPECT_EQ(sent.find("RESTART"), std::string::npos) << "staged files stay for later rounds, dropped in bulk";
   expect_identical({"pip"});
   auto known = states.get("user.pip");
   auto info = m.lookup("user.pip");
@@ -561,6 +561,42 @@ TEST_F(Pair, KnownRoundsArePipelinedWithoutAskingAndMatchTheFullPath) {
   EXPECT_FALSE(r3->has_value());
   ASSERT_TRUE(c.sync_mailboxes({"user.pip"}).ok());
   expect_identical({"pip"});
+}
+
+// Known rounds leave the replica's staged files in place and drop them
+// with one RESTART once SyncClient::kRestartAfterFiles have gathered; the
+// replica stays identical throughout.
+TEST_F(Pair, KnownRoundsDropStagedFilesInBulk) {
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.bulk")).ok());
+  append(master, "user.bulk", "b");
+  ReplicaStates states;
+  std::string sent;
+  LoopbackPeer recording(server, &sent);
+  SyncClient c(*master.store, recording);
+  c.set_replica_states(&states);
+  ASSERT_TRUE(c.sync_mailboxes({"user.bulk"}).ok());
+  const size_t per_round = 100;
+  size_t staged = 0;
+  bool restarted = false;
+  for (int round = 0; round < 4 && !restarted; ++round) {
+    for (size_t i = 0; i < per_round; ++i) append(master, "user.bulk", "b" + std::to_string(round) + "-" + std::to_string(i));
+    sent.clear();
+    auto r = c.send_known_round({"user.bulk"});
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    ASSERT_TRUE(r->has_value()) << "round " << round;
+    bool lost = false;
+    ASSERT_TRUE(c.receive_round(**r, lost).ok());
+    restarted = sent.find("RESTART") != std::string::npos;
+    if (!restarted) {
+      staged += per_round;
+      EXPECT_LT(staged, SyncClient::kRestartAfterFiles + per_round);
+    } else {
+      EXPECT_GE(staged, SyncClient::kRestartAfterFiles) << "dropped only once the bound is reached";
+    }
+    expect_identical({"bulk"});
+  }
+  EXPECT_TRUE(restarted) << "a RESTART once " << SyncClient::kRestartAfterFiles << " files were staged";
 }
 
 // A recorded state that is wrong (someone else wrote to the replica): the
