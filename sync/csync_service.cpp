@@ -337,8 +337,19 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
     }
     SyncServerSession* engine = engine_.get();
     SyncCommand c = std::move(*cmd);
-    auto replies = co_await svc_->ctx->blocking->run(
-        [engine, &c]() -> Result<std::vector<SyncReply>> { return engine->execute(c); });
+    Result<std::vector<SyncReply>> replies = std::vector<SyncReply>{};
+    if (engine->runs_inline(c)) {
+      // Bookkeeping only: a pool trip would cost more. Caught as the pool
+      // catches: an exception is an error reply, never the session's end.
+      try {
+        replies = engine->execute(c);
+      } catch (const std::exception&) {
+        replies = Error(Errc::Internal, "exception");
+      }
+    } else {
+      replies = co_await svc_->ctx->blocking->run(
+          [engine, &c]() -> Result<std::vector<SyncReply>> { return engine->execute(c); });
+    }
     if (!replies.ok()) {
       wire_.write("NO IMAP_IOERROR Unknown error\r\n");
       co_return true;

@@ -193,6 +193,14 @@ void SyncServerSession::clear_staging() {
   sinks_->hashed.clear();
 }
 
+bool SyncServerSession::runs_inline(const SyncCommand& cmd) const {
+  if (cmd.verb == "NOOP") return true;
+  if (cmd.verb != "APPLY" || cmd.name != "MESSAGE" || cmd.arg.kind() != ValueKind::List) return false;
+  for (const Value& item : cmd.arg.items())
+    if (item.kind() == ValueKind::File && item.file_literal().in_memory) return false;
+  return true;
+}
+
 std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
   Replies out;
   if (cmd.verb == "NOOP") {

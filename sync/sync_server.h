@@ -56,6 +56,11 @@ class SyncServerSession {
   // For the transport's LineFramer: streams file literals into staging.
   FileSinkFactory* file_sinks();
 
+  // Whether execute(cmd) does no blocking work, so a session may run it on
+  // its I/O thread instead of a trip to the blocking pool: NOOP, and APPLY
+  // MESSAGE whose files the framing already wrote (only bookkeeping is
+  // left; an unlink on the rare refused or duplicate upload).
+  bool runs_inline(const SyncCommand& cmd) const;
   // Executes one authenticated command. The last reply is final.
   std::vector<SyncReply> execute(const SyncCommand& cmd);
 
