@@ -58,6 +58,7 @@ void RollingReplicator::stop() {
   {
     std::lock_guard lk(mu_);
     stop_ = true;
+    for (auto* cv : chain_cvs_) cv->notify_all();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -71,12 +72,12 @@ bool RollingReplicator::wait(std::chrono::milliseconds d, bool kickable) {
 }
 
 void RollingReplicator::kick() {
-  {
-    std::lock_guard lk(mu_);
-    kicked_ = true;
-    ++kick_gen_;
-  }
+  std::lock_guard lk(mu_);
+  kicked_ = true;
+  ++kick_gen_;
+  // Under mu_: a chain unregisters (and its stream may end) only under it.
   cv_.notify_all();
+  for (auto* cv : chain_cvs_) cv->notify_all();
 }
 
 void RollingReplicator::progress() {
@@ -235,13 +236,18 @@ struct RollingReplicator::Stream {
   std::deque<Settled> settled;
   bool reader_stop = false, connection_lost = false;
   std::condition_variable recv_cv;  // the reader waits here for a round to read
+  // The stream's chain waits here (under mu_) for its reader's replies and
+  // for kicks: its own, so that a reply wakes this chain only, not the log
+  // reader and every other chain.
+  std::condition_variable chain_cv;
   std::thread reader;
 };
 
 // What the log reader and the streams share, under `mu`.
 struct RollingReplicator::Shared {
   std::mutex mu;
-  std::condition_variable cv;  // work queued, or stopping
+  std::condition_variable cv;       // work queued (one notify per unit), or stopping
+  std::condition_variable stop_cv;  // stopping (a stream pausing after a failure waits here)
   std::deque<RollingUnit> queue;
   std::set<std::string> busy_keys;          // keys of queued or running units
   std::set<uint64_t> dispatched;            // seqs of queued or running units
@@ -380,8 +386,8 @@ void RollingReplicator::stream_main(Stream& st, Shared& sh) {
       // Do not spin on a peer that is down: this stream pauses, the others
       // find out for themselves.
       std::unique_lock lk(sh.mu);
-      sh.cv.wait_for(lk, std::min<std::chrono::seconds>(opts_.backoff_start, std::chrono::seconds(5)),
-                     [&] { return sh.stopping; });
+      sh.stop_cv.wait_for(lk, std::min<std::chrono::seconds>(opts_.backoff_start, std::chrono::seconds(5)),
+                          [&] { return sh.stopping; });
     }
   }
   stop_reader(st);
@@ -455,13 +461,27 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
       if (lost) st.connection_lost = true;
       st.settled.push_back(Settled{std::move(f), std::move(s)});
     }
-    cv_.notify_all();
+    st.chain_cv.notify_all();
     return true;
   };
   auto& sent = st.sent;
   auto& settled = st.settled;
   auto& connection_lost = st.connection_lost;
 
+  // kick() wakes this chain while it runs (a write may have added records
+  // for its owner).
+  struct ChainRegistration {
+    RollingReplicator* r;
+    std::condition_variable* cv;
+    ChainRegistration(RollingReplicator* rr, std::condition_variable* c) : r(rr), cv(c) {
+      std::lock_guard lk(r->mu_);
+      r->chain_cvs_.insert(cv);
+    }
+    ~ChainRegistration() {
+      std::lock_guard lk(r->mu_);
+      r->chain_cvs_.erase(cv);
+    }
+  } registration(this, &st.chain_cv);
   RollingUnit keys_only;
   keys_only.keys = unit.keys;
   RollingUnit failed;
@@ -569,7 +589,7 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
       if (!todo && outstanding == 0) break;  // nothing written meanwhile: the chain ends
     }
     std::unique_lock lk(mu_);
-    cv_.wait_for(lk, std::chrono::milliseconds(100), [&] {
+    st.chain_cv.wait_for(lk, std::chrono::milliseconds(100), [&] {
       return stop_.load() || !settled.empty() || (!todo && outstanding < 2 && kick_gen_ != seen_kick);
     });
   }
@@ -726,7 +746,9 @@ int RollingReplicator::run_parallel() {
         ++queued;
       }
     }
-    if (queued) sh.cv.notify_all();
+    // One idle stream per unit: notify_all woke every idle stream for each
+    // unit, and all but one went back to sleep.
+    for (size_t i = 0; i < queued; ++i) sh.cv.notify_one();
     {
       std::lock_guard lk(mu_);
       std::lock_guard lk2(sh.mu);
@@ -759,6 +781,7 @@ int RollingReplicator::run_parallel() {
     sh.stopping = true;
   }
   sh.cv.notify_all();
+  sh.stop_cv.notify_all();
   for (auto& st : streams) st->thread.join();
   if (acker.joinable()) {
     {

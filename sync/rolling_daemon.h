@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -127,7 +128,8 @@ class RollingReplicator {
   RollingOptions opts_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;  // the log reader's wait (kick, stop)
+  std::set<std::condition_variable*> chain_cvs_;  // under mu_: running chains' waits (kick, stop)
   bool kicked_ = false;  // under mu_
   uint64_t kick_gen_ = 0;  // under mu_: kick() calls so far (eager chains wait for the next)
   RollingStatus status_;
