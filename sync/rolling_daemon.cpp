@@ -213,6 +213,8 @@ int RollingReplicator::run_single() {
 // ---- parallel streams ------------------------------------------------------------
 
 using Clock = std::chrono::steady_clock;
+// Eager chains: rounds sent and not yet answered, at most (see run_chain).
+constexpr size_t kRoundsInFlight = 2;
 
 struct RollingReplicator::Stream {
   std::unique_ptr<SyncPeer> peer;        // touched by the stream's thread only (and its chain's reader)
@@ -484,6 +486,10 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
   } registration(this, &st.chain_cv);
   RollingUnit keys_only;
   keys_only.keys = unit.keys;
+  // The databases the chain's records came from (the owner's shards, the
+  // mailbox list): where take_followers looks for the owner's next records.
+  std::set<uint64_t> chain_shards;
+  for (auto& r : unit.records) chain_shards.insert(r.shard);
   RollingUnit failed;
   failed.keys = unit.keys;
   std::vector<std::string> failures;
@@ -519,14 +525,16 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
     if (broken || stop_) {
       if (outstanding == 0) break;
     } else {
-      if (!todo && outstanding < 2) {
+      if (!todo && outstanding < kRoundsInFlight) {
         {
           std::lock_guard lk(mu_);
           seen_kick = kick_gen_;
         }
-        todo = take_followers(keys_only, sh);
+        todo = take_followers(keys_only, chain_shards, sh);
+        if (todo)
+          for (auto& r : todo->records) chain_shards.insert(r.shard);
       }
-      if (todo && outstanding < 2) {
+      if (todo && outstanding < kRoundsInFlight) {
         RollingPlan plan = plan_rolling_cycle(todo->records);
         std::optional<SentRound> round;
         if (plan.users.empty() && plan.metas.empty() && plan.unmailboxes.empty() && !plan.mailboxes.empty()) {
@@ -590,7 +598,7 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
     }
     std::unique_lock lk(mu_);
     st.chain_cv.wait_for(lk, std::chrono::milliseconds(100), [&] {
-      return stop_.load() || !settled.empty() || (!todo && outstanding < 2 && kick_gen_ != seen_kick);
+      return stop_.load() || !settled.empty() || (!todo && outstanding < kRoundsInFlight && kick_gen_ != seen_kick);
     });
   }
   // Normally nothing is outstanding here and the reader stays for the next
@@ -669,14 +677,14 @@ void RollingReplicator::ack_main(Shared& sh) {
 // busy), as the next unit for the same stream - no hand-off through the
 // reader's next pass. Nothing if there are none, or if one of them also
 // involves another owner (a rename across owners: the reader joins those).
-std::optional<RollingUnit> RollingReplicator::take_followers(const RollingUnit& done, Shared& sh) {
-  // Only the databases `done` came from (its owners' shards and the mailbox
-  // list): reading every marked shard here, once per finished unit, was most
-  // of the primary's log reading in sync mode with many users. Records of
-  // these owners elsewhere are left to the reader's next pass.
-  std::vector<uint64_t> shards;
-  for (auto& r : done.records) shards.push_back(r.shard);
-  auto log = store_->read_changes_in(shards, opts_.max_changes);
+std::optional<RollingUnit> RollingReplicator::take_followers(const RollingUnit& done,
+                                                             const std::set<uint64_t>& shards, Shared& sh) {
+  // Only `shards`, the databases the chain's records came from (its owners'
+  // shards and the mailbox list): reading every marked shard here, once per
+  // finished unit, was most of the primary's log reading in sync mode with
+  // many users. Records of these owners elsewhere are left to the reader's
+  // next pass.
+  auto log = store_->read_changes_in(std::vector<uint64_t>(shards.begin(), shards.end()), opts_.max_changes);
   if (!log.ok()) return std::nullopt;
   RollingUnit next;
   next.keys = done.keys;

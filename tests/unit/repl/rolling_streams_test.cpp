@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -241,6 +242,92 @@ TEST(RollingStreams, AKickReplicatesAtOnceAndProgressIsReported) {
   rep.stop();
 }
 
+
+// Eager mode: a write made while the owner's round is still unanswered goes
+// out at once as the next round on the same connection (a follower found in
+// the owner's shard), not after the reply. Replies here are held back until
+// the test releases them; the replica applies each command when it is sent.
+TEST(RollingStreams, AWriteDuringAnUnansweredRoundGoesOutAsTheNextRound) {
+  Node master("rf_m"), replica("rf_r");
+  ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool gate_open = true;
+  std::atomic<int> mailbox_applies{0};
+  struct Gated final : SyncPeer {
+    std::shared_ptr<SyncServerSession> s;
+    LoopbackPeer p;
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& open;
+    std::atomic<int>& applies;
+    std::mutex held_mu;
+    std::deque<Result<std::vector<SyncReply>>> held;
+    Gated(std::shared_ptr<SyncServerSession> srv, std::mutex& m, std::condition_variable& c, bool& o,
+          std::atomic<int>& a)
+        : s(std::move(srv)), p(*s), mu(m), cv(c), open(o), applies(a) {}
+    Result<std::vector<SyncReply>> call(const SyncCommand& cmd) override { return p.call(cmd); }
+    Status send(const SyncCommand& cmd) override {
+      if (cmd.verb == "APPLY" && cmd.name == "MAILBOX") ++applies;
+      auto r = p.call(cmd);
+      std::lock_guard lk(held_mu);
+      held.push_back(std::move(r));
+      return {};
+    }
+    Result<std::vector<SyncReply>> receive() override {
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return open; });
+      }
+      std::lock_guard lk(held_mu);
+      if (held.empty()) return Error(Errc::Io, "nothing sent");
+      auto r = std::move(held.front());
+      held.pop_front();
+      return r;
+    }
+  };
+  RollingOptions o;
+  o.streams = 2;  // the parallel path (eager chains); one owner uses one stream
+  o.poll = std::chrono::hours(1);  // only kicks start passes
+  o.eager = true;
+  o.connect = [&]() -> Result<std::unique_ptr<SyncPeer>> {
+    auto server = std::make_shared<SyncServerSession>(*replica.store,
+                                                      SyncServerOptions{replica.dir + "/stage", {}, "test"});
+    return std::unique_ptr<SyncPeer>(new Gated(server, gate_mu, gate_cv, gate_open, mailbox_applies));
+  };
+  Store& m = *master.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.fred")).ok());
+  RollingReplicator rep(master.store, o);
+  rep.start();
+  auto drained = [&](size_t want) {
+    return wait_until([&] {
+      auto p = m.read_changes(10);
+      return replica_count(*replica.store, "user.fred") == want && p.ok() && p->records.empty();
+    });
+  };
+  ASSERT_TRUE(m.append(one_message("user.fred", message("f0"))).ok());
+  rep.kick();
+  ASSERT_TRUE(drained(1)) << "the replica's state of the mailbox is known from here on";
+  {
+    std::lock_guard lk(gate_mu);
+    gate_open = false;
+  }
+  int before = mailbox_applies.load();
+  ASSERT_TRUE(m.append(one_message("user.fred", message("f1"))).ok());
+  rep.kick();
+  ASSERT_TRUE(wait_until([&] { return mailbox_applies.load() == before + 1; })) << "the first round";
+  ASSERT_TRUE(m.append(one_message("user.fred", message("f2"))).ok());
+  rep.kick();
+  EXPECT_TRUE(wait_until([&] { return mailbox_applies.load() == before + 2; }, std::chrono::seconds(5)))
+      << "the second write waited for the first round's reply";
+  {
+    std::lock_guard lk(gate_mu);
+    gate_open = true;
+  }
+  gate_cv.notify_all();
+  EXPECT_TRUE(drained(3));
+  rep.stop();
+}
 
 // Eager mode keeps the replica's mailbox states and sends later rounds
 // without asking. When someone else changed the replica meanwhile, the
