@@ -112,13 +112,14 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, const
 Db::~Db() {
   cache_.clear();
   text_cache_.clear();
+  exec_cache_.clear();
   if (db_) sqlite3_close_v2(db_);
 }
 
 Status Db::exec(const char* sql) {
   std::string_view text(sql);
-  auto it = text_cache_.find(text);
-  if (it == text_cache_.end()) {
+  auto it = exec_cache_.find(text);
+  if (it == exec_cache_.end()) {
     sqlite3_stmt* s = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db_, text.data(), static_cast<int>(text.size()), &s, &tail);
@@ -127,13 +128,13 @@ Status Db::exec(const char* sql) {
       for (const char* t = tail; *t; ++t)
         if (!std::isspace(static_cast<unsigned char>(*t)) && *t != ';') single = false;
     if (single) {
-      if (text_cache_.size() >= kMaxTextCache) text_cache_.clear();
-      it = text_cache_.emplace(std::string(text), std::make_unique<Stmt>(s)).first;
+      if (exec_cache_.size() >= kMaxExecCache) exec_cache_.clear();
+      it = exec_cache_.emplace(std::string(text), std::make_unique<Stmt>(s)).first;
     } else if (s) {
       sqlite3_finalize(s);
     }
   }
-  if (it != text_cache_.end()) {
+  if (it != exec_cache_.end()) {
     Stmt& st = *it->second;
     st.reset();
     Status r = st.run();
@@ -167,33 +168,29 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   return Stmt(s);
 }
 
-Result<Stmt*> Db::cached(const char* sql) {
-  auto it = cache_.find(sql);
-  if (it != cache_.end()) {
+// A kept statement from `cache` (keyed by `key`), prepared from `sql` the
+// first time; past `cap` entries (0: no bound) an error, never a drop of a
+// statement some caller may still hold.
+template <class Map, class Key>
+static Result<Stmt*> kept_statement(Db& db, Map& cache, const Key& key, std::string_view sql, size_t cap) {
+  auto it = cache.find(key);
+  if (it != cache.end()) {
     it->second->reset();
     return it->second.get();
   }
-  auto st = prepare(sql);
+  if (cap && cache.size() >= cap) return Error(Errc::Limit, "Too many kept statements", std::string(sql));
+  auto st = db.prepare(sql);
   if (!st.ok()) return st.take_error();
   auto p = std::make_unique<Stmt>(std::move(*st));
   Stmt* raw = p.get();
-  cache_.emplace(sql, std::move(p));
+  cache.emplace(typename Map::key_type(key), std::move(p));
   return raw;
 }
 
+Result<Stmt*> Db::cached(const char* sql) { return kept_statement(*this, cache_, sql, sql, 0); }
+
 Result<Stmt*> Db::cached_text(std::string_view sql) {
-  auto it = text_cache_.find(sql);
-  if (it != text_cache_.end()) {
-    it->second->reset();
-    return it->second.get();
-  }
-  auto st = prepare(sql);
-  if (!st.ok()) return st.take_error();
-  if (text_cache_.size() >= kMaxTextCache) text_cache_.clear();
-  auto p = std::make_unique<Stmt>(std::move(*st));
-  Stmt* raw = p.get();
-  text_cache_.emplace(std::string(sql), std::move(p));
-  return raw;
+  return kept_statement(*this, text_cache_, sql, sql, kMaxTextCache);
 }
 
 Error Db::error(const char* what) const { return sqlite_error(db_, sqlite3_errcode(db_), what); }

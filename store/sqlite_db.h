@@ -70,9 +70,9 @@ class Db {
   // Keyed by the pointer: for string literals.
   Result<Stmt*> cached(const char* sql);
   // The same, keyed by the text: for statements built at run time from a
-  // few fixed pieces. At most kMaxTextCache texts are kept; past that the
-  // cache is emptied and starts again (a bound, for callers that build
-  // many different texts).
+  // few fixed pieces (a fixed set of texts). Kept statements are never
+  // dropped while the connection lives (a caller may hold one), so past
+  // kMaxTextCache texts this fails with Errc::Limit rather than grow.
   Result<Stmt*> cached_text(std::string_view sql);
   Result<Stmt> prepare(std::string_view sql);
 
@@ -86,10 +86,15 @@ class Db {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  static constexpr size_t kMaxTextCache = 128;
+  static constexpr size_t kMaxTextCache = 256;
+  static constexpr size_t kMaxExecCache = 64;
+  using TextMap = std::unordered_map<std::string, std::unique_ptr<Stmt>, TextHash, std::equal_to<>>;
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
-  std::unordered_map<std::string, std::unique_ptr<Stmt>, TextHash, std::equal_to<>> text_cache_;
+  TextMap text_cache_;
+  // exec()'s statements: never handed out, so the map may be emptied when
+  // full.
+  TextMap exec_cache_;
 };
 
 // Resets a cached statement when the scope ends, on every path out: a

@@ -120,6 +120,15 @@ size_t replica_count(Store& s, const std::string& box) {
   return info.ok() ? info->exists : 0;
 }
 
+// Waits until the replica's mailbox holds `want` messages and the master's
+// change log is empty (everything acknowledged).
+bool replicated(Store& master, Store& replica, const std::string& box, size_t want) {
+  return wait_until([&] {
+    auto p = master.read_changes(10);
+    return replica_count(replica, box) == want && p.ok() && p->records.empty();
+  });
+}
+
 TEST(RollingStreams, AStalledUserDoesNotHoldUpTheOthers) {
   Node master("rs_m"), replica("rs_r");
   ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
@@ -299,12 +308,7 @@ TEST(RollingStreams, AWriteDuringAnUnansweredRoundGoesOutAsTheNextRound) {
   ASSERT_TRUE(m.create_mailbox(named("user.fred")).ok());
   RollingReplicator rep(master.store, o);
   rep.start();
-  auto drained = [&](size_t want) {
-    return wait_until([&] {
-      auto p = m.read_changes(10);
-      return replica_count(*replica.store, "user.fred") == want && p.ok() && p->records.empty();
-    });
-  };
+  auto drained = [&](size_t want) { return replicated(m, *replica.store, "user.fred", want); };
   ASSERT_TRUE(m.append(one_message("user.fred", message("f0"))).ok());
   rep.kick();
   ASSERT_TRUE(drained(1)) << "the replica's state of the mailbox is known from here on";
@@ -359,12 +363,7 @@ TEST(RollingStreams, EagerRoundOnAStaleStateFallsBackToTheFullPath) {
   ASSERT_TRUE(m.create_mailbox(named("user.fred")).ok());
   RollingReplicator rep(master.store, o);
   rep.start();
-  auto drained = [&](size_t want) {
-    return wait_until([&] {
-      auto p = m.read_changes(10);
-      return replica_count(*replica.store, "user.fred") == want && p.ok() && p->records.empty();
-    });
-  };
+  auto drained = [&](size_t want) { return replicated(m, *replica.store, "user.fred", want); };
   ASSERT_TRUE(m.append(one_message("user.fred", message("a0"))).ok());
   rep.kick();
   ASSERT_TRUE(drained(1));
