@@ -433,8 +433,8 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
   SyncClient& client = *st.client;
   using Flight = Stream::Flight;
   using Settled = Stream::Settled;
-  // The reader (st.reader) waits on st.recv_cv, this thread on cv_ (which
-  // kick() also wakes).
+  // The reader (st.reader) waits on st.recv_cv, this thread on st.chain_cv
+  // (which the reader's replies and kick() wake).
   // Reads the replies of the oldest round written; false if none is queued.
   auto settle_one = [this, &st, &sh, &client](bool wait) -> bool {
     Flight f;
