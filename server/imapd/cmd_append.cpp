@@ -41,13 +41,18 @@ awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
   };
   auto out = co_await blocking([&]() -> Result<Outcome> {
     Outcome o;
-    auto info = store_.lookup(*internal);
-    if (!info) {
-      if (info.error().code != Errc::NotFound) return info.take_error();
+    // The rights need only the mailbox list's entry (its ACL), not the
+    // mailbox's own database: the append reads that anyway.
+    auto acl = store_.get_acl(*internal);
+    if (!acl) {
+      if (acl.error().code != Errc::NotFound) return acl.take_error();
       o.refusal = Reply::no("Mailbox does not exist", ResponseCode::try_create());
       return o;
     }
-    mail::Rights rights = rights_on(*info);
+    store::MailboxInfo listed;
+    listed.name = *internal;
+    listed.acl = std::move(*acl);
+    mail::Rights rights = rights_on(listed);
     if (!(rights & (mail::right::kLookup | mail::right::kRead))) {
       o.refusal = Reply::no("Mailbox does not exist", ResponseCode::try_create());
       return o;

@@ -196,6 +196,14 @@ def test_acl_and_quota(args):
         assert typ == "NO", data
         typ, data = barney.myrights('"Other Users/fred/Shared"')
         assert b" lr" in data[0], data
+        # APPEND needs the i right; without l or r the mailbox is not there
+        # for him (TRYCREATE, as for one that does not exist).
+        typ, data = barney.append('"Other Users/fred/Shared"', None, None, MESSAGE)
+        assert typ == "NO" and b"NOPERM" in data[0], data
+        typ, data = barney.append('"Other Users/fred/INBOX"', None, None, MESSAGE)
+        assert typ == "NO" and b"TRYCREATE" in data[0], data
+        typ, data = barney.append("Nowhere", None, None, MESSAGE)
+        assert typ == "NO" and b"TRYCREATE" in data[0], data
         typ, data = barney.list('""', "*")
         assert any(b'"Other Users/fred/Shared"' in d for d in data), data
         ok(fred.deleteacl("Shared", "barney"))
