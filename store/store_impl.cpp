@@ -714,7 +714,14 @@ class StoreImpl final : public Store {
   Result<ChangeBatch> read_changes(size_t max) override;
   Result<ChangeBatch> read_changes_in(const std::vector<uint64_t>& shards, size_t max) override;
   // The mailbox list's change records and those of `shards`, in seq order.
-  Result<ChangeBatch> read_change_batch(const std::vector<uint64_t>& shards, size_t max);
+  // `empty` (optional) gets the shards whose read returned no record.
+  Result<ChangeBatch> read_change_batch(const std::vector<uint64_t>& shards, size_t max,
+                                        std::vector<uint64_t>* empty = nullptr);
+  void drop_stale_markers(const std::vector<uint64_t>& empty_now);
+  // Shards the previous read_changes found marked but empty (drop_stale_markers).
+  std::mutex stale_mu_;
+  std::set<uint64_t> empty_before_;
+  static constexpr size_t kMaxStaleMarkerDrops = 16;
   std::optional<std::vector<uint64_t>> own_unacked_changes(size_t max) override;
   void forget_own_unacked(const std::vector<uint64_t>& seqs) override { own_forget(seqs); }
   // Whether change records logged now go into own_unacked_.
@@ -3918,7 +3925,46 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
     if (!ids.ok()) return ids.take_error();
     dirty = std::move(*ids);
   }
-  return read_change_batch(dirty, max);
+  std::vector<uint64_t> empty;
+  auto batch = read_change_batch(dirty, max, &empty);
+  if (batch.ok()) drop_stale_markers(empty);
+  return batch;
+}
+
+// A marker whose shard has no record (its lazy removal lost in a crash, or
+// another process's acknowledgement) would have its shard read on every
+// pass until that shard is written and acknowledged again. One found empty
+// by two reads in a row is dropped the way an acknowledgement drops it:
+// checked and removed under the shard's write lock (run_batch,
+// clean_marker), so a record committed meanwhile keeps it. Two reads, so
+// that the common race - an acknowledgement emptying the shard between the
+// marker list's read and the shard's - costs nothing. The primary process
+// only; a few per read.
+void StoreImpl::drop_stale_markers(const std::vector<uint64_t>& empty_now) {
+  if (opts_.open_mode != OpenMode::Primary) return;
+  std::vector<uint64_t> stale;
+  {
+    std::lock_guard lk(stale_mu_);
+    std::set<uint64_t> next;
+    for (uint64_t id : empty_now) {
+      if (empty_before_.count(id) && stale.size() < kMaxStaleMarkerDrops) stale.push_back(id);
+      else next.insert(id);
+    }
+    empty_before_ = std::move(next);
+  }
+  for (uint64_t id : stale) {
+    auto sh = shard(id);
+    if (!sh.ok()) continue;
+    // Lazy, as the acknowledgement's drop: a marker that comes back only
+    // costs another look.
+    (void)shard_write(
+        *sh, WriteMode::Replication,
+        [](ShardTxn& tx) -> Status {
+          tx.clean_marker = true;
+          return {};
+        },
+        /*lazy=*/true);
+  }
 }
 
 Result<ChangeBatch> StoreImpl::read_changes_in(const std::vector<uint64_t>& shards, size_t max) {
@@ -3929,7 +3975,8 @@ Result<ChangeBatch> StoreImpl::read_changes_in(const std::vector<uint64_t>& shar
   return read_change_batch(ids, max);
 }
 
-Result<ChangeBatch> StoreImpl::read_change_batch(const std::vector<uint64_t>& shards, size_t max) {
+Result<ChangeBatch> StoreImpl::read_change_batch(const std::vector<uint64_t>& shards, size_t max,
+                                                 std::vector<uint64_t>* empty) {
   std::vector<ChangeRecord> all;
   {
     auto db = list_readers_->get();
@@ -3942,7 +3989,9 @@ Result<ChangeBatch> StoreImpl::read_change_batch(const std::vector<uint64_t>& sh
     if (!(*sh)->has_file()) continue;
     auto db = (*sh)->readers->get();
     if (!db.ok()) return db.take_error();
+    size_t before = all.size();
     CYR_TRY(read_change_rows(**db, id, max, all));
+    if (empty && all.size() == before) empty->push_back(id);
   }
   std::sort(all.begin(), all.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.seq < b.seq; });
   // Within a shard seq order is commit order; across shards, records from a

@@ -54,6 +54,38 @@ TEST_F(ChangeLogTest, AcknowledgementDropsTheMarkerAndTheNextWriteSetsItAgain) {
   EXPECT_EQ(records_for("user.fred"), 1u);
 }
 
+// A marker left for a shard without records (its lazy removal lost in a
+// crash) is dropped after two reads find the shard empty; a marker whose
+// shard has records stays, and its records are read every time.
+TEST_F(ChangeLogTest, AStaleMarkerIsDroppedAfterTwoEmptyReads) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->create_mailbox(named("user.barney")).ok());
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("one"))).ok());
+  uint64_t fred_shard = 0;
+  for (auto& r : store_->read_changes(100)->records)
+    if (r.shard != 0) fred_shard = r.shard;
+  ASSERT_NE(fred_shard, 0u);
+  ack_all();
+  ASSERT_EQ(markers(), 0);
+  // The lost lazy drop: the marker is back, the shard has no record.
+  sql(layout::list_db_path(opts_.configdirectory),
+      "INSERT INTO pending_shard(shard_id) VALUES(" + std::to_string(fred_shard) + ")");
+  // Another shard with a record keeps its marker throughout.
+  ASSERT_TRUE(store_->append(one_message("user.barney", message("two"))).ok());
+  ASSERT_EQ(markers(), 2);
+  EXPECT_EQ(records_for("user.barney"), 1u);
+  EXPECT_EQ(markers(), 2) << "one empty read is not enough";
+  EXPECT_EQ(records_for("user.barney"), 1u);
+  EXPECT_EQ(markers(), 1) << "the stale marker goes after the second empty read";
+  EXPECT_EQ(records_for("user.barney"), 1u);
+  EXPECT_EQ(records_for("user.barney"), 1u);
+  EXPECT_EQ(markers(), 1) << "a shard with records keeps its marker";
+  // The shard is marked again by its next write, and that record is read.
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("three"))).ok());
+  EXPECT_EQ(markers(), 2);
+  EXPECT_EQ(records_for("user.fred"), 1u);
+}
+
 // Without a replica (log_changes off) no change record is written and no
 // shard is marked: nothing would ever acknowledge them.
 TEST_F(ChangeLogTest, NoRecordsWithoutTheReplicationLog) {
