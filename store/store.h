@@ -268,7 +268,15 @@ class Store {
   // Change records not yet acknowledged, oldest first, at most `max`; those
   // written by other processes on the same store directory included.
   virtual Result<ChangeBatch> read_changes(size_t max) = 0;
-  // The same, from the mailbox list's records and those of the given shards
+  // read_changes for the rolling stream's passes: in sync mode it also
+  // skips, for up to a second, shards whose marker this process kept over
+  // a change table it emptied (a shard written often keeps its marker, so
+  // that its next write need not mark it again with a flushed commit).
+  // Another process's record in such a shard is read once that second is
+  // over; this process's own ends the skip at once. Checks that must see
+  // everything (a switchover's drain) use read_changes.
+  virtual Result<ChangeBatch> read_changes_streaming(size_t max) { return read_changes(max); }
+  // The same as read_changes, from the mailbox list's records and those of the given shards
   // only (ChangeRecord::shard), marked or not: one database read per shard
   // instead of one per marked shard, for a reader that knows whose records
   // it wants (the rolling client's next round for an owner it just did).

@@ -27,6 +27,7 @@
 #include <random>
 #include <set>
 #include <shared_mutex>
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -585,6 +586,7 @@ struct ShardTxn {
   std::set<std::string> dirs_to_sync;
   bool wrote_changes = false;
   bool clean_marker = false;  // after commit: drop the pending marker if empty
+  bool linger_marker = false;  // ... or keep it a while if the shard is written often (sync mode)
   // An op that does not mark the mailboxes it linked a file into:
   // the batch keeps the strict order (flushes, then the commit).
   bool strict_order = false;
@@ -711,7 +713,9 @@ class StoreImpl final : public Store {
   Status set_counters(const std::string& mailbox, const MailboxCounters& c, WriteMode mode) override;
   Result<fs::path> find_message_file(const std::string& partition, const mail::MessageGuid& guid,
                                      const std::vector<std::string>& candidates) override;
-  Result<ChangeBatch> read_changes(size_t max) override;
+  Result<ChangeBatch> read_changes(size_t max) override { return read_marked_changes(max, false); }
+  Result<ChangeBatch> read_changes_streaming(size_t max) override { return read_marked_changes(max, true); }
+  Result<ChangeBatch> read_marked_changes(size_t max, bool skip_lingering);
   Result<ChangeBatch> read_changes_in(const std::vector<uint64_t>& shards, size_t max) override;
   // The mailbox list's change records and those of `shards`, in seq order.
   // `empty` (optional) gets the shards whose read returned no record.
@@ -722,6 +726,23 @@ class StoreImpl final : public Store {
   std::mutex stale_mu_;
   std::set<uint64_t> empty_before_;
   static constexpr size_t kMaxStaleMarkerDrops = 16;
+  // Sync mode: a shard written often keeps its marker when an
+  // acknowledgement empties it, so that its next write does not pay a
+  // flushed mailboxes.db commit to mark it again. read_changes skips such a
+  // shard (this process knows it empty) for kMarkerLinger; after that it is
+  // read, and dropped as stale (drop_stale_markers). This process's next
+  // write to it ends the linger (after its commit, before it can wait);
+  // another process's record in it waits at most kMarkerLinger.
+  bool shard_is_hot(uint64_t shard_id);
+  void note_change_write(uint64_t shard_id);
+  void linger_marker(uint64_t shard_id);
+  std::mutex linger_mu_;
+  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> lingering_;
+  // shard -> (previous, last) commit of this process's change records to it
+  std::unordered_map<uint64_t, std::pair<std::chrono::steady_clock::time_point,
+                                         std::chrono::steady_clock::time_point>> change_writes_;
+  static constexpr std::chrono::milliseconds kMarkerLinger{1000};
+  static constexpr size_t kMaxTrackedShards = 10000;
   std::optional<std::vector<uint64_t>> own_unacked_changes(size_t max) override;
   void forget_own_unacked(const std::vector<uint64_t>& seqs) override { own_forget(seqs); }
   // Whether change records logged now go into own_unacked_.
@@ -2027,6 +2048,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   if (!overlap) st = spool_.fsync_many(file_list, dir_list);
   if (st.ok() && tx.wrote_changes) st = ensure_marker(sh.id);
   bool marker_dropped = false;
+  bool keep_marker = false;
   if (st.ok() && tx.clean_marker && !tx.wrote_changes) {
     // All records consumed: drop the marker before our commit, while this
     // transaction still holds the shard's write lock - no writer of any
@@ -2037,7 +2059,9 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
       Stmt* c = *cc;
       auto r = c->step();
       c->reset();
-      if (r.ok() && !*r) {
+      if (r.ok() && !*r && tx.linger_marker && tracking_own() && shard_is_hot(sh.id)) {
+        keep_marker = true;  // registered once this transaction has committed
+      } else if (r.ok() && !*r) {
         // Lazy: a marker that comes back after a power failure only makes
         // the reader look at an empty table again.
         Status d = list_write(
@@ -2100,6 +2124,35 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     auto& rows = synced_rows_[sh.id];
     rows.insert(rows.end(), registered.begin(), registered.end());
   }
+  if (tx.wrote_changes) note_change_write(sh.id);
+  if (keep_marker) linger_marker(sh.id);
+}
+
+bool StoreImpl::shard_is_hot(uint64_t shard_id) {
+  std::lock_guard lk(linger_mu_);
+  auto it = change_writes_.find(shard_id);
+  if (it == change_writes_.end()) return false;
+  auto now = std::chrono::steady_clock::now();
+  auto [prev, last] = it->second;
+  return prev.time_since_epoch().count() != 0 && last - prev < kMarkerLinger && now - last < kMarkerLinger;
+}
+
+// After a commit with change records: the shard is to be read again, and
+// its write counts towards its being hot.
+void StoreImpl::note_change_write(uint64_t shard_id) {
+  std::lock_guard lk(linger_mu_);
+  lingering_.erase(shard_id);
+  if (!tracking_own()) return;
+  if (change_writes_.size() >= kMaxTrackedShards) change_writes_.clear();  // a bound; only the heuristic forgets
+  auto& w = change_writes_[shard_id];
+  w.first = w.second;
+  w.second = std::chrono::steady_clock::now();
+}
+
+void StoreImpl::linger_marker(uint64_t shard_id) {
+  std::lock_guard lk(linger_mu_);
+  if (lingering_.size() >= kMaxTrackedShards) return;  // then read as any other
+  lingering_[shard_id] = std::chrono::steady_clock::now();
 }
 
 #define RECORD_COLS \
@@ -3913,7 +3966,7 @@ static Status read_change_rows(Db& db, uint64_t shard_id, size_t max, std::vecto
   return {};
 }
 
-Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
+Result<ChangeBatch> StoreImpl::read_marked_changes(size_t max, bool skip_lingering) {
   if (max == 0 || max > 1000000) return Error(Errc::Invalid, "Bad change batch size");
   // Shards with records, as marked by any process: read afresh every time
   // (one small table), so another process's writes are never missed.
@@ -3924,6 +3977,20 @@ Result<ChangeBatch> StoreImpl::read_changes(size_t max) {
     auto ids = read_shard_ids(**db, "SELECT shard_id FROM pending_shard");
     if (!ids.ok()) return ids.take_error();
     dirty = std::move(*ids);
+  }
+  if (skip_lingering) {
+    // Lingering markers over shards this process emptied (see kMarkerLinger).
+    std::lock_guard lk(linger_mu_);
+    if (!lingering_.empty()) {
+      auto now = std::chrono::steady_clock::now();
+      std::erase_if(dirty, [&](uint64_t id) {
+        auto it = lingering_.find(id);
+        if (it == lingering_.end()) return false;
+        if (now - it->second < kMarkerLinger) return true;
+        lingering_.erase(it);  // read again from now on (and dropped if still empty)
+        return false;
+      });
+    }
   }
   std::vector<uint64_t> empty;
   auto batch = read_change_batch(dirty, max, &empty);
@@ -4036,6 +4103,7 @@ Status StoreImpl::ack_changes(const ChangeBatch& batch) {
         [&](ShardTxn& tx) -> Status {
           CYR_TRY(delete_change_rows(*tx.db, seqs));
           tx.clean_marker = true;
+          tx.linger_marker = true;
           return {};
         },
         /*lazy=*/true));

@@ -726,7 +726,7 @@ int RollingReplicator::run_parallel() {
       CYR_LOG(Notice, "sync_client", "rolling: shutdown file found; stopping");
       break;
     }
-    auto batch = store_->read_changes(opts_.max_changes);
+    auto batch = store_->read_changes_streaming(opts_.max_changes);
     auto now = Clock::now();
     size_t queued = 0;
     bool lost_connection = false;

@@ -4,6 +4,9 @@
 // barrier waits on.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "store/layout.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -233,6 +236,64 @@ TEST_F(ChangeLogTest, OwnUnacknowledgedRecordsLeaveOutOtherProcesses) {
   ASSERT_TRUE((*other)->append(one_message("user.fred", message("from a tool"))).ok());
   EXPECT_EQ(records_for("user.fred"), mine->size() + 1);
   EXPECT_EQ(*store_->own_unacked_changes(1000), *mine);
+  store_->set_replication_barrier(nullptr);
+}
+
+// Sync mode: a shard written often keeps its marker when an
+// acknowledgement empties it, and the rolling stream's reads skip it (this
+// process knows it empty) for a second; this process's next write ends that
+// at once, another process's record is read once the second is over (and by
+// read_changes at once). A shard written once loses its marker at the
+// acknowledgement, as without a barrier.
+TEST_F(ChangeLogTest, AHotShardKeepsItsMarkerAWhile) {
+  store_->set_replication_barrier(std::make_shared<NoWait>());
+  auto streamed = [&] {
+    auto b = store_->read_changes_streaming(1000);
+    EXPECT_TRUE(b.ok());
+    return b.ok() ? b->records.size() : 0;
+  };
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->create_mailbox(named("user.joe")).ok());
+  ack_all();
+  ASSERT_EQ(markers(), 0);
+  ASSERT_TRUE(store_->append(one_message("user.joe", message("once"))).ok());
+  ack_all();
+  EXPECT_EQ(markers(), 0) << "a shard written once: dropped at the acknowledgement";
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(store_->append(one_message("user.fred", message("h" + std::to_string(i)))).ok());
+    ack_all();
+  }
+  EXPECT_EQ(markers(), 1) << "a hot shard keeps its marker";
+  // This process's next write is read at once, by the stream's read too.
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("next"))).ok());
+  EXPECT_EQ(streamed(), 1u);
+  ack_all();
+  EXPECT_EQ(markers(), 1);
+  // Another process's record in the lingering shard (that process found the
+  // marker there and did not mark again): the stream's read takes it once
+  // the second is over; a complete read at once.
+  auto o = opts_;
+  o.open_mode = OpenMode::Secondary;
+  {
+    auto other = Store::open(o);
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->append(one_message("user.fred", message("from a tool"))).ok());
+  }
+  auto start = std::chrono::steady_clock::now();
+  size_t now_seen = streamed();
+  if (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500))
+    EXPECT_EQ(now_seen, 0u) << "a lingering shard is skipped by the stream for a second";
+  EXPECT_EQ(records_for("user.fred"), 1u) << "read_changes reads every marked shard";
+  size_t seen = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5) && (seen = streamed()) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(seen, 1u) << "the stream never read the tool's record";
+  EXPECT_LE(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  ack_all();
+  // Lingering over, and then found empty twice: the marker goes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  for (int i = 0; i < 3; ++i) streamed();
+  EXPECT_EQ(markers(), 0) << "the lingering marker is dropped once its shard stays empty";
   store_->set_replication_barrier(nullptr);
 }
 
