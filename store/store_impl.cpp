@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -27,7 +28,6 @@
 #include <random>
 #include <set>
 #include <shared_mutex>
-#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -728,9 +728,10 @@ class StoreImpl final : public Store {
   static constexpr size_t kMaxStaleMarkerDrops = 16;
   // Sync mode: a shard written often keeps its marker when an
   // acknowledgement empties it, so that its next write does not pay a
-  // flushed mailboxes.db commit to mark it again. read_changes skips such a
-  // shard (this process knows it empty) for kMarkerLinger; after that it is
-  // read, and dropped as stale (drop_stale_markers). This process's next
+  // flushed mailboxes.db commit to mark it again. read_changes_streaming
+  // skips such a shard (this process knows it empty) for kMarkerLinger;
+  // after that it is read, and dropped as stale (drop_stale_markers), and
+  // read_changes reads it all along. This process's next
   // write to it ends the linger (after its commit, before it can wait);
   // another process's record in it waits at most kMarkerLinger.
   bool shard_is_hot(uint64_t shard_id);
