@@ -273,9 +273,10 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
         (void)co_await wire_.flush();
         co_return;
       }
-      // A replication client pipelines its rounds (RESTART, APPLY MESSAGE,
-      // APPLY MAILBOX in one write): their replies go out together, not a
-      // write (and a wake-up of the client's reader) per command.
+      // A replication client pipelines its rounds (APPLY MESSAGE and APPLY
+      // MAILBOX, now and then a RESTART, in one write): their replies go out
+      // together, not a write (and a wake-up of the client's reader) per
+      // command.
       if (wire_.more_input_buffered() && wire_.pending_output() < kMaxHeldReplies) continue;
       if (!(co_await wire_.flush()).ok()) co_return;
     }
