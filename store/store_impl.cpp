@@ -4610,15 +4610,13 @@ Status log_changes(const fs::path& configdirectory, Db& db, uint64_t shard_id,
 
 // Whether the node keeps a replication log, as its primary process recorded
 // at its last start (absent: yes).
-static Result<bool> node_keeps_log(Db& list) {
+Result<bool> logs_changes(Db& list) {
   auto q = list.prepare("SELECT value FROM node WHERE key='log_changes'");
   if (!q.ok()) return q.take_error();
   auto row = q->step();
   if (!row.ok()) return row.take_error();
   return !*row || q->i64(0) != 0;
 }
-
-Result<bool> logs_changes(Db& list) { return node_keeps_log(list); }
 
 Status log_change_records(const fs::path& configdirectory, Db& db, uint64_t shard_id,
                           const std::vector<LoggedChange>& changes) {
@@ -4631,7 +4629,7 @@ Status log_change_records(const fs::path& configdirectory, Db& db, uint64_t shar
     if (!l.ok()) return l.take_error();
     list = std::move(*l);
   }
-  auto keeps = node_keeps_log(shard_id == 0 ? db : *list);
+  auto keeps = logs_changes(shard_id == 0 ? db : *list);
   if (!keeps.ok()) return keeps.take_error();
   if (!*keeps) return {};
   Spool spool({}, {}, 0);

@@ -34,6 +34,13 @@ class ChangeLogTest : public testing::TempStoreTest {
         if (r.arg1 == mailbox) ++n;
     return n;
   }
+  // The shard of the (only) user whose records are in the log.
+  uint64_t logged_shard() {
+    uint64_t shard = 0;
+    for (auto& r : store_->read_changes(100)->records)
+      if (r.shard != 0) shard = r.shard;
+    return shard;
+  }
   void ack_all() {
     auto b = store_->read_changes(1000);
     ASSERT_TRUE(b.ok());
@@ -64,9 +71,7 @@ TEST_F(ChangeLogTest, AStaleMarkerIsDroppedAfterTwoEmptyReads) {
   ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
   ASSERT_TRUE(store_->create_mailbox(named("user.barney")).ok());
   ASSERT_TRUE(store_->append(one_message("user.fred", message("one"))).ok());
-  uint64_t fred_shard = 0;
-  for (auto& r : store_->read_changes(100)->records)
-    if (r.shard != 0) fred_shard = r.shard;
+  uint64_t fred_shard = logged_shard();
   ASSERT_NE(fred_shard, 0u);
   ack_all();
   ASSERT_EQ(markers(), 0);
@@ -108,9 +113,7 @@ TEST_F(ChangeLogTest, NoRecordsWithoutTheReplicationLog) {
 TEST_F(ChangeLogTest, ToolsLogOnlyWhereTheNodeKeepsALog) {
   ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
   ASSERT_TRUE(store_->append(one_message("user.fred", message("one"))).ok());
-  uint64_t shard = 0;
-  for (auto& r : store_->read_changes(100)->records)
-    if (r.shard != 0) shard = r.shard;
+  uint64_t shard = logged_shard();
   ASSERT_NE(shard, 0u);
   ack_all();
   auto tool_write = [&] {
