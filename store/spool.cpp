@@ -319,7 +319,7 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
     }
     if (fd < 0) return io_error("create", *p, errno);
     Status st = write_all(fd, src.bytes, *p);
-    if (st.ok() && fsync_fd(fd) != 0) st = io_error("fsync", *p, errno);
+    if (st.ok() && !defer_sync && fsync_fd(fd) != 0) st = io_error("fsync", *p, errno);
     ::close(fd);
     if (!st.ok()) {
       ::unlink(p->c_str());
@@ -327,6 +327,7 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
     }
     m.path = *p;
     m.owned = true;
+    m.synced = !defer_sync;
     bytes = src.bytes;
   } else {
     int fd = ::open(src.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -364,14 +365,11 @@ Result<std::vector<StagedMessage>> Spool::stage_many(
     const std::string& partition, const std::vector<const MessageSource*>& srcs, bool defer_sync) const {
   // done[i] stays empty for a message skipped after another one failed.
   std::vector<std::optional<Result<StagedMessage>>> done(srcs.size());
-  // Threads are for overlapping fsyncs. A caller's files staged with
-  // defer_sync are only read, hashed and parsed here: for a few messages
-  // that is less work than starting a thread (a replica's round usually
-  // carries one to three), so they are staged on this thread.
-  const bool only_cpu = defer_sync && std::all_of(srcs.begin(), srcs.end(), [](const MessageSource* s) {
-    return s->kind == MessageSource::Kind::Path;
-  });
-  const size_t threads = only_cpu && srcs.size() <= kInlineStageMax ? 1 : std::min(srcs.size(), kMaxStageThreads);
+  // Threads are for overlapping fsyncs. Files staged with defer_sync are
+  // only written or read, hashed and parsed here: for a few messages that
+  // is less work than starting a thread (a replica's round usually carries
+  // one to three, an APPEND one), so they are staged on this thread.
+  const size_t threads = defer_sync && srcs.size() <= kInlineStageMax ? 1 : std::min(srcs.size(), kMaxStageThreads);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   // Workers take the next index; each message is written, fsync'd, hashed

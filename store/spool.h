@@ -73,10 +73,10 @@ class Spool {
   // Makes the bytes of `src` durable as a file on `partition` (writing a
   // staging file for memory sources, fsyncing a caller's file), and computes
   // GUID and structure. Errc::TooBig above max_message_size.
-  // defer_sync: a caller's file (MessageSource::file) is not fsync'd here but
-  // returned with synced = false, so that the commit can fsync it together
-  // with the mailbox directory it is linked into (fsync_many) instead of one
-  // after the other. Memory sources are always synced here.
+  // defer_sync: the file (a caller's, or the staging file written for a
+  // memory source) is not fsync'd here but returned with synced = false, so
+  // that the commit can fsync it together with the mailbox directory it is
+  // linked into (fsync_many) instead of one after the other.
   Result<StagedMessage> stage(const std::string& partition, const MessageSource& src,
                               bool defer_sync = false) const;
   // stage() for many messages at once, from up to kMaxStageThreads threads,
@@ -90,7 +90,7 @@ class Spool {
                                                 const std::vector<const MessageSource*>& srcs,
                                                 bool defer_sync = false) const;
   static constexpr size_t kMaxStageThreads = 16;
-  // Up to this many files staged with defer_sync (nothing to fsync) are
+  // Up to this many messages staged with defer_sync (nothing to fsync) are
   // staged on the calling thread.
   static constexpr size_t kInlineStageMax = 8;
   // Copies an existing file into a new staging file on `partition`.

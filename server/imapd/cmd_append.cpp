@@ -1,6 +1,6 @@
-// APPEND (with MULTIAPPEND): the messages were streamed to temporary files
-// while the command was read (Session::receive_message); here they go into
-// the store in one transaction.
+// APPEND (with MULTIAPPEND): the messages were read into memory or streamed
+// to temporary files while the command was read (Session::receive_message);
+// here they go into the store in one transaction.
 #include <unistd.h>
 
 #include <optional>
@@ -13,15 +13,19 @@ namespace cyr::imapd {
 using imap::ResponseCode;
 
 awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
-  std::vector<std::string> files = std::move(append_files_);
-  append_files_.clear();
+  std::vector<AppendBody> bodies = std::move(append_bodies_);
+  append_bodies_.clear();
+  append_memory_ = 0;
   std::vector<bool> has_nul = std::move(append_has_nul_);
   append_has_nul_.clear();
   struct Cleanup {
-    std::vector<std::string>& f;
-    ~Cleanup() { for (const auto& p : f) ::unlink(p.c_str()); }
-  } cleanup{files};
-  if (files.size() != a.messages.size())
+    std::vector<AppendBody>& b;
+    ~Cleanup() {
+      for (const auto& x : b)
+        if (!x.file.empty()) ::unlink(x.file.c_str());
+    }
+  } cleanup{bodies};
+  if (bodies.size() != a.messages.size())
     co_return Reply::no("Message data was not received", ResponseCode::server_bug());
   // A NUL may only arrive in a literal8 (RFC 3516 4.4; RFC 3501's CHAR8
   // excludes it), as Cyrus refuses such a message sent as a plain literal.
@@ -68,7 +72,9 @@ awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
       auto flags = parse_flag_names(m.flags);
       if (!flags) return flags.take_error();
       store::AppendMessage sm;
-      sm.source = store::MessageSource::file(files[i]);
+      // Moved out: the store is done with the message when append() returns.
+      sm.source = bodies[i].file.empty() ? store::MessageSource::memory(std::move(bodies[i].bytes))
+                                         : store::MessageSource::file(bodies[i].file);
       sm.flags = std::move(*flags);
       // Flags the user has no right to set are dropped, as Cyrus does.
       if (!(rights & mail::right::kSeen)) sm.flags.system &= ~store::kFlagSeen;

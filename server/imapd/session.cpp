@@ -47,8 +47,7 @@ Session::~Session() { end_session_cleanup(); }
 
 void Session::end_session_cleanup() {
   deselect();
-  for (const auto& f : append_files_) ::unlink(f.c_str());
-  append_files_.clear();
+  drop_append_bodies();
   if (counted_login_ && identity_) {
     service_->logins.remove(identity_->userid);
     counted_login_ = false;
@@ -133,43 +132,58 @@ awaitable<bool> Session::read_more(bool at_command_start) {
 // synchronizing literal is never sent), so no Request follows.
 void Session::refuse_append(imap::ResponseCode code, std::string text) {
   parser_.cancel_command();
-  for (const auto& f : append_files_) ::unlink(f.c_str());
-  append_files_.clear();
+  drop_append_bodies();
   w_.tagged(command_tag_, StatusKind::No, code, text);
   at_command_start_ = true;
 }
 
-// Streams an APPEND message literal into a temporary file, refusing it
-// (NO [TOOBIG]) when it is larger than maxmessagesize.
+void Session::drop_append_bodies() {
+  for (const auto& b : append_bodies_)
+    if (!b.file.empty()) ::unlink(b.file.c_str());
+  append_bodies_.clear();
+  append_has_nul_.clear();
+  append_memory_ = 0;
+}
+
+// Receives an APPEND message literal, refusing it (NO [TOOBIG]) when it is
+// larger than maxmessagesize. A small one (the common case: kMemoryLiteralMax,
+// within kMemoryAppendMax for the whole command) is kept in memory and the
+// store writes it to its partition on the blocking pool; a larger one is
+// streamed to a temporary file, so that no session holds a big message in
+// memory.
 awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
-  if (lit.index == 0) {
-    for (const auto& f : append_files_) ::unlink(f.c_str());
-    append_files_.clear();
-    append_has_nul_.clear();
-  }
+  if (lit.index == 0) drop_append_bodies();
   if (lit.size > settings_.max_message) {
     refuse_append(imap::ResponseCode::too_big(),
                   "Message too big (maxmessagesize " + std::to_string(settings_.max_message) + ")");
     co_return true;
   }
-  auto dir = std::filesystem::path(service_->ctx->conf->get_string("configdirectory")) / "tmp";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  std::string tmpl = (dir / "imapd-append.XXXXXX").string();
-  int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) {
-    CYR_LOG(Error, sid_, "APPEND: cannot create temporary file in %s: %s", dir.c_str(),
-            strerror(errno));
-    refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
-    co_return true;
+  AppendBody body;
+  int fd = -1;
+  if (lit.size <= kMemoryLiteralMax && append_memory_ + lit.size <= kMemoryAppendMax) {
+    body.bytes.reserve(static_cast<size_t>(lit.size));
+    append_memory_ += lit.size;
+  } else {
+    auto dir = std::filesystem::path(service_->ctx->conf->get_string("configdirectory")) / "tmp";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::string tmpl = (dir / "imapd-append.XXXXXX").string();
+    fd = ::mkstemp(tmpl.data());
+    if (fd < 0) {
+      CYR_LOG(Error, sid_, "APPEND: cannot create temporary file in %s: %s", dir.c_str(),
+              strerror(errno));
+      refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
+      co_return true;
+    }
+    body.file = std::move(tmpl);
   }
-  append_files_.push_back(tmpl);
-  append_has_nul_.resize(append_files_.size(), false);
-  append_has_nul_.back() = false;
+  append_bodies_.push_back(std::move(body));
+  append_has_nul_.push_back(false);
+  AppendBody& into = append_bodies_.back();
   if (lit.synchronizing) {
     w_.continuation("Ready for literal data");
     if (!co_await flush()) {
-      ::close(fd);
+      if (fd >= 0) ::close(fd);
       co_return false;
     }
   }
@@ -178,7 +192,7 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
   while (left > 0) {
     auto chunk = co_await conn_->read_exact(static_cast<size_t>(std::min<uint64_t>(left, kMessageChunk)));
     if (!chunk) {
-      ::close(fd);
+      if (fd >= 0) ::close(fd);
       co_return false;
     }
     left -= chunk->size();
@@ -188,12 +202,16 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
       auto* data = std::get_if<imap::MessageData>(&ev);
       if (!data) break;  // NeedMore: the chunk is used up
       if (data->bytes.find('\0') != std::string_view::npos) append_has_nul_.back() = true;
-      size_t done = 0;
-      while (!write_failed && done < data->bytes.size()) {
-        ssize_t n = ::write(fd, data->bytes.data() + done, data->bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) write_failed = true;
-        else done += static_cast<size_t>(n);
+      if (fd < 0) {
+        into.bytes.append(data->bytes);
+      } else {
+        size_t done = 0;
+        while (!write_failed && done < data->bytes.size()) {
+          ssize_t n = ::write(fd, data->bytes.data() + done, data->bytes.size() - done);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) write_failed = true;
+          else done += static_cast<size_t>(n);
+        }
       }
       if (data->last) break;
     }
@@ -202,9 +220,9 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
     imap::ParseResult ev = parser_.next();  // the empty, last MessageData
     (void)ev;
   }
-  ::close(fd);
+  if (fd >= 0) ::close(fd);
   if (write_failed) {
-    CYR_LOG(Error, sid_, "APPEND: write to %s failed", tmpl.c_str());
+    CYR_LOG(Error, sid_, "APPEND: write to %s failed", into.file.c_str());
     refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
   }
   co_return true;
@@ -255,8 +273,7 @@ awaitable<void> Session::run() {
     }
     if (auto* err = std::get_if<imap::ParseError>(&ev)) {
       at_command_start_ = true;
-      for (const auto& f : append_files_) ::unlink(f.c_str());
-      append_files_.clear();
+      drop_append_bodies();
       imap::ResponseCode code = err->code.empty() ? imap::ResponseCode()
                                                   : imap::ResponseCode::named(err->code);
       if (err->kind == imap::ParseError::Kind::Bye) {

@@ -207,8 +207,19 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Selected> selected_;
   std::vector<store::Uid> saved_search_;  // "$" (RFC 5182)
 
-  // APPEND messages of the command being read: temporary files.
-  std::vector<std::string> append_files_;
+  // APPEND messages of the command being read: each kept in memory when
+  // small (see Session::receive_message), else streamed to a temporary file.
+  struct AppendBody {
+    std::string file;   // temporary file, or "" when in memory
+    std::string bytes;  // the message, when in memory
+  };
+  std::vector<AppendBody> append_bodies_;
+  // Whatever the size of the message, the first literals of a command up to
+  // kMemoryLiteralMax each and kMemoryAppendMax together stay in memory.
+  static constexpr uint64_t kMemoryLiteralMax = 256 * 1024;
+  static constexpr uint64_t kMemoryAppendMax = 1024 * 1024;
+  uint64_t append_memory_ = 0;  // bytes of append_bodies_ held in memory
+  void drop_append_bodies();
   // Per file: the message holds a NUL octet (allowed only in a literal8).
   std::vector<bool> append_has_nul_;
   bool at_command_start_ = true;

@@ -361,6 +361,43 @@ def test_fetch_across_chunks(args):
         c.logout()
 
 
+def test_append_bodies_in_memory_and_spooled(args):
+    # A session keeps a literal of up to 256 KiB in memory, up to 1 MiB per
+    # command, and streams the others to a temporary file: one MULTIAPPEND
+    # that takes both ways must store every message byte for byte, and
+    # leave no temporary file behind.
+    def body(i, size):
+        head = b"From: s%d@example.com\r\nSubject: size %d\r\n\r\n" % (i, size)
+        line = b"%06d abcdefghijklmnopqrstuvwxyz0123456789\r\n"
+        out = head
+        n = 0
+        while len(out) < size:
+            out += line % n
+            n += 1
+        return out[:size - 2] + b"\r\n"
+    sizes = [100 * 1024, 300 * 1024, 200 * 1024, 200 * 1024, 200 * 1024, 200 * 1024, 200 * 1024, 10 * 1024]
+    msgs = [body(i, sz) for i, sz in enumerate(sizes)]
+    with start_node(args) as n:
+        multiappend(n, "fred", "INBOX", msgs)
+        c = connect(n, "fred")
+        typ, data = c.select("INBOX", readonly=True)
+        assert typ == "OK" and int(data[0]) == len(msgs), data
+        for i, m in enumerate(msgs):
+            data = ok(c.fetch(str(i + 1), "(BODY.PEEK[])"))
+            assert data[0][1] == m, (i, len(data[0][1]), len(m))
+        # And one by one (imaplib's synchronising literals), both ways again.
+        ok(c.select("INBOX"))
+        ok(c.append("INBOX", None, None, msgs[0]))
+        ok(c.append("INBOX", None, None, msgs[1]))
+        for seq, m in ((len(msgs) + 1, msgs[0]), (len(msgs) + 2, msgs[1])):
+            data = ok(c.fetch(str(seq), "(BODY.PEEK[])"))
+            assert data[0][1] == m, seq
+        c.logout()
+        tmp = os.path.join(n.confdir, "tmp")
+        left = os.listdir(tmp) if os.path.isdir(tmp) else []
+        assert left == [], left
+
+
 def test_sigterm_says_bye(args):
     with start_node(args) as n:
         host, port = address(n)
@@ -402,5 +439,5 @@ def test_starttls(args):
 if __name__ == "__main__":
     run_tests([test_greeting_and_login, test_authenticate_plain_sasl_ir, test_mailbox_life,
                test_acl_and_quota, test_seen_is_per_user_on_shared_mailboxes,
-               test_two_sessions_and_idle, test_fetch_across_chunks, test_sigterm_says_bye,
-               test_starttls])
+               test_two_sessions_and_idle, test_fetch_across_chunks,
+               test_append_bodies_in_memory_and_spooled, test_sigterm_says_bye, test_starttls])

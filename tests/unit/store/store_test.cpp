@@ -853,8 +853,11 @@ TEST_F(StoreTest, BatchAppendKeepsOrderAndSyncsEveryFile) {
   EXPECT_EQ(left, 0u);
 }
 
-// One failing fsync among the concurrently staged files: the append fails,
-// the store fences, no UID is used and no staged file is left behind.
+// One failing fsync among the staged files of a batch: the append fails and
+// the store fences. The files are flushed by the commit that links them, so
+// the batch was committed alongside and is taken back (run_batch,
+// withdraw_batch): its UIDs stay used, but no record, link or staged file
+// is left behind.
 TEST_F(StoreTest, BatchAppendWithOneFailedFileFsyncCommitsNothing) {
   create("user.fred");
   append("user.fred", message("before"));
@@ -881,7 +884,8 @@ TEST_F(StoreTest, BatchAppendWithOneFailedFileFsyncCommitsNothing) {
   auto a = store_->append(r);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().code, Errc::Fenced);
-  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 1u);
+  EXPECT_EQ(store_->lookup("user.fred")->last_uid, 41u);
+  EXPECT_EQ(store_->lookup("user.fred")->exists, 1u);
   EXPECT_EQ(store_->records("user.fred")->size(), 1u);
   size_t left = 0;
   for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir_) / "spool" / "stage.")) {
@@ -889,9 +893,15 @@ TEST_F(StoreTest, BatchAppendWithOneFailedFileFsyncCommitsNothing) {
     ++left;
   }
   EXPECT_EQ(left, 0u);
+  auto p1 = store_->message_path("user.fred", 1);
+  ASSERT_TRUE(p1.ok());
+  for (int uid = 2; uid <= 41; ++uid)
+    EXPECT_FALSE(std::filesystem::exists(p1->parent_path() / (std::to_string(uid) + "."))) << uid;
   fail = false;
   reopen();
-  EXPECT_EQ(append("user.fred", message("after")), 2u);
+  EXPECT_EQ(store_->records("user.fred")->size(), 1u);
+  EXPECT_EQ(append("user.fred", message("after")), 42u);
+  EXPECT_EQ(*store_->read_message("user.fred", 42), message("after"));
 }
 
 // A caller's file (LMTP spool, IMAP APPEND literal) is fsync'd by the commit
