@@ -30,6 +30,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, HERE)
+import freed_inodes  # noqa: E402
 from harness import Node  # noqa: E402
 
 OUR_CYRUS_CONF = (
@@ -223,6 +225,7 @@ def main():
     spread = ["%d%s" % (i, spread_tag) for i in range(n_lmtp_spread + 1)] if "lmtp" in only else []
 
     log("machine: %d CPUs, %s" % (os.cpu_count(), " ".join(os.uname()[2:3])))
+    freed_inodes.settle(log)
     node, ours = start_ours(a, spread)
     log("ours: imap %d lmtp %d pid %d (%s)" % (ours.imap_port, ours.lmtp_port, ours.master_pid, node.dir))
     cyrus = start_cyrus(a, spread)
@@ -282,6 +285,8 @@ def main():
     finally:
         node.stop()
         node.cleanup()
+        if not node.keep:
+            freed_inodes.note_cleanup()
 
     # -- the table ------------------------------------------------------------
     higher_better = lambda m: "/s" in m or "reached" in m  # noqa: E731

@@ -32,6 +32,22 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", 
 from failover_kit import KIT_SECRET, Load, Pair, addr_of, deliver, imap  # noqa: E402
 from harness import wait_for  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import freed_inodes  # noqa: E402
+
+# Every pair's directories stay until the benchmark ends (freed_inodes.py).
+REMOVAL = freed_inodes.DeferredRemoval()
+
+
+def close_pair(pair):
+    """Stops the pair's processes; its nodes' directories are removed at the
+    end of the benchmark, not now."""
+    for n in pair.nodes.values():
+        if not n.keep:
+            n.keep = True
+            REMOVAL.add(n.dir)
+    pair.close()
+
 
 class Args:
     def __init__(self, bin_dir, keep, secret=KIT_SECRET):
@@ -78,7 +94,7 @@ def kill_to_first_delivery(args, timeout):
         load.finish()
         return first - t_kill
     finally:
-        pair.close()
+        close_pair(pair)
 
 
 def switchover_pause(args):
@@ -97,7 +113,7 @@ def switchover_pause(args):
         first_b = min(t1 for (_, n, _, t1) in acc if n == "b")
         return reported, first_b - last_a
     finally:
-        pair.close()
+        close_pair(pair)
 
 
 def direct_sync_link(pair):
@@ -164,7 +180,7 @@ def throughput(args, extra, messages=300, senders=4, users=1, link="direct"):
         assert not failures, failures[:5]
         return messages / elapsed, pair.status("a").get("sync_mode", "")
     finally:
-        pair.close()
+        close_pair(pair)
 
 
 def main():
@@ -190,12 +206,16 @@ def main():
                     help="failover_secret on the pair (kill and switchover: both = each round both ways)")
     a = ap.parse_args()
     args = Args(os.path.abspath(a.bin), a.keep, None if a.auth == "off" else KIT_SECRET)
-    if a.only in (None, "kill"):
-        kill_figures(args, a)
-    if a.only in (None, "switchover"):
-        switchover_figures(args, a)
-    if a.only in (None, "throughput"):
-        throughput_figures(args, a)
+    freed_inodes.settle()
+    try:
+        if a.only in (None, "kill"):
+            kill_figures(args, a)
+        if a.only in (None, "switchover"):
+            switchover_figures(args, a)
+        if a.only in (None, "throughput"):
+            throughput_figures(args, a)
+    finally:
+        REMOVAL.remove_all()
 
 
 def auth_modes(args, a):

@@ -73,7 +73,10 @@ def run_own_node(a):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                     "tests", "integration"))
     from test_lmtp import LmtpNode  # noqa: E402
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import freed_inodes  # noqa: E402
 
+    freed_inodes.settle()
     extra = "".join(line.strip() + "\n" for line in a.conf)
     with LmtpNode(a, "duplicatesuppression: no\n" + extra) as n:
         n.start()
@@ -98,6 +101,8 @@ def run_own_node(a):
             report("lmtp_spread", a.messages, a.size, a.sessions, t, "one user per message")
             print("node RSS after spread: %.0f MiB" % (rss_kib(n.proc.pid) / 1024.0), flush=True)
         n.stop()
+    if not a.keep:
+        freed_inodes.note_cleanup()
 
 
 def main():
