@@ -150,7 +150,8 @@ void Session::drop_append_bodies() {
 // within kMemoryAppendMax for the whole command) is kept in memory and the
 // store writes it to its partition on the blocking pool; a larger one is
 // streamed to a temporary file, so that no session holds a big message in
-// memory.
+// memory. Creating and writing that file blocks on the disk, so it runs on
+// the blocking pool too, one read chunk at a time: never on an I/O thread.
 awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
   if (lit.index == 0) drop_append_bodies();
   if (lit.size > settings_.max_message) {
@@ -158,69 +159,84 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
                   "Message too big (maxmessagesize " + std::to_string(settings_.max_message) + ")");
     co_return true;
   }
+  struct FdGuard {
+    int fd = -1;
+    ~FdGuard() {
+      if (fd >= 0) ::close(fd);
+    }
+  } file;
   AppendBody body;
-  int fd = -1;
   if (lit.size <= kMemoryLiteralMax && append_memory_ + lit.size <= kMemoryAppendMax) {
     body.bytes.reserve(static_cast<size_t>(lit.size));
     append_memory_ += lit.size;
   } else {
     auto dir = std::filesystem::path(service_->ctx->conf->get_string("configdirectory")) / "tmp";
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    std::string tmpl = (dir / "imapd-append.XXXXXX").string();
-    fd = ::mkstemp(tmpl.data());
-    if (fd < 0) {
-      CYR_LOG(Error, sid_, "APPEND: cannot create temporary file in %s: %s", dir.c_str(),
-              strerror(errno));
+    // The lambdas handed to the pool are named variables, not temporaries
+    // in the co_await expression: with GCC 12 a temporary lambda with
+    // init-captures there is destroyed while still in use (valgrind:
+    // invalid reads of a freed capture).
+    auto create = [dir]() -> Result<std::pair<int, std::string>> {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      std::string tmpl = (dir / "imapd-append.XXXXXX").string();
+      int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+      if (fd < 0) return Error(Errc::Io, "Cannot create a temporary file", dir.string() + ": " + strerror(errno));
+      return std::make_pair(fd, std::move(tmpl));
+    };
+    auto made = co_await blocking(std::move(create));
+    if (!made) {
+      CYR_LOG(Error, sid_, "APPEND: %s", made.error().describe().c_str());
       refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
       co_return true;
     }
-    body.file = std::move(tmpl);
+    file.fd = made->first;
+    body.file = std::move(made->second);
   }
   append_bodies_.push_back(std::move(body));
   append_has_nul_.push_back(false);
   AppendBody& into = append_bodies_.back();
   if (lit.synchronizing) {
     w_.continuation("Ready for literal data");
-    if (!co_await flush()) {
-      if (fd >= 0) ::close(fd);
-      co_return false;
-    }
+    if (!co_await flush()) co_return false;
   }
   bool write_failed = false;
   uint64_t left = lit.size;
   while (left > 0) {
     auto chunk = co_await conn_->read_exact(static_cast<size_t>(std::min<uint64_t>(left, kMessageChunk)));
-    if (!chunk) {
-      if (fd >= 0) ::close(fd);
-      co_return false;
-    }
+    if (!chunk) co_return false;
     left -= chunk->size();
     parser_.feed(*chunk);
+    // The parser's views last until its next feed; a file's piece is
+    // copied out to be written on the pool.
+    std::string piece;
     for (;;) {
       imap::ParseResult ev = parser_.next();
       auto* data = std::get_if<imap::MessageData>(&ev);
       if (!data) break;  // NeedMore: the chunk is used up
       if (data->bytes.find('\0') != std::string_view::npos) append_has_nul_.back() = true;
-      if (fd < 0) {
-        into.bytes.append(data->bytes);
-      } else {
-        size_t done = 0;
-        while (!write_failed && done < data->bytes.size()) {
-          ssize_t n = ::write(fd, data->bytes.data() + done, data->bytes.size() - done);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) write_failed = true;
-          else done += static_cast<size_t>(n);
-        }
-      }
+      if (file.fd < 0) into.bytes.append(data->bytes);
+      else if (!write_failed) piece.append(data->bytes);
       if (data->last) break;
+    }
+    if (!piece.empty()) {
+      auto write = [fd = file.fd, bytes = std::make_shared<std::string>(std::move(piece))]() -> Result<bool> {
+        size_t done = 0;
+        while (done < bytes->size()) {
+          ssize_t n = ::write(fd, bytes->data() + done, bytes->size() - done);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) return false;
+          done += static_cast<size_t>(n);
+        }
+        return true;
+      };
+      auto wrote = co_await blocking(std::move(write));
+      if (!wrote || !*wrote) write_failed = true;
     }
   }
   if (lit.size == 0) {
     imap::ParseResult ev = parser_.next();  // the empty, last MessageData
     (void)ev;
   }
-  if (fd >= 0) ::close(fd);
   if (write_failed) {
     CYR_LOG(Error, sid_, "APPEND: write to %s failed", into.file.c_str());
     refuse_append(imap::ResponseCode::server_bug(), "Cannot store message now");
