@@ -7,10 +7,12 @@
 // node's one Store (server/node_store.h).
 //
 // Thread-safety: ImapdService is immutable after construction except
-// LoginCounter, which is internally locked.
+// LoginCounter, which is internally locked, and AppendMemory (atomic).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,12 +58,35 @@ class LoginCounter {
   std::map<std::string, int, std::less<>> counts_;
 };
 
+// Bytes of APPEND literals the sessions of a service hold in memory
+// (Session::receive_message). Past kBudget, further literals are streamed
+// to files, so that many sessions appending at once cannot make the
+// process hold more than that.
+class AppendMemory {
+ public:
+  static constexpr uint64_t kBudget = 64ull << 20;
+  // Takes n bytes of the budget; false (nothing taken) if they do not fit.
+  bool try_take(uint64_t n) {
+    uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (n > kBudget - used) return false;
+    } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    return true;
+  }
+  void give_back(uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> used_{0};
+};
+
 struct ImapdService {
   std::shared_ptr<const server::ServiceContext> ctx;
   std::shared_ptr<store::Store> store;
   std::shared_ptr<auth::Authenticator> auth;
   ImapdSettings settings;
   LoginCounter logins;
+  AppendMemory append_memory;
 };
 
 

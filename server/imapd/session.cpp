@@ -147,7 +147,8 @@ void Session::drop_append_bodies() {
 
 // Receives an APPEND message literal, refusing it (NO [TOOBIG]) when it is
 // larger than maxmessagesize. A small one (the common case: kMemoryLiteralMax,
-// within kMemoryAppendMax for the whole command) is kept in memory and the
+// within kMemoryAppendMax for the whole command and the service's
+// AppendMemory budget for all sessions) is kept in memory and the
 // store writes it to its partition on the blocking pool; a larger one is
 // streamed to a temporary file, so that no session holds a big message in
 // memory. Creating and writing that file blocks on the disk, so it runs on
@@ -166,7 +167,9 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
     }
   } file;
   AppendBody body;
-  if (lit.size <= kMemoryLiteralMax && append_memory_ + lit.size <= kMemoryAppendMax) {
+  if (lit.size <= kMemoryLiteralMax && append_memory_ + lit.size <= kMemoryAppendMax &&
+      service_->append_memory.try_take(lit.size)) {
+    body.lease = MemoryLease(&service_->append_memory, lit.size);
     body.bytes.reserve(static_cast<size_t>(lit.size));
     append_memory_ += lit.size;
   } else {

@@ -209,13 +209,40 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // APPEND messages of the command being read: each kept in memory when
   // small (see Session::receive_message), else streamed to a temporary file.
+  // The share of the service's AppendMemory budget a body in memory holds,
+  // given back when the body goes.
+  class MemoryLease {
+   public:
+    MemoryLease() = default;
+    MemoryLease(AppendMemory* pool, uint64_t n) : pool_(pool), n_(n) {}
+    MemoryLease(MemoryLease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), n_(o.n_) {}
+    MemoryLease& operator=(MemoryLease&& o) noexcept {
+      if (this != &o) {
+        release();
+        pool_ = std::exchange(o.pool_, nullptr);
+        n_ = o.n_;
+      }
+      return *this;
+    }
+    ~MemoryLease() { release(); }
+
+   private:
+    void release() {
+      if (pool_) pool_->give_back(n_);
+      pool_ = nullptr;
+    }
+    AppendMemory* pool_ = nullptr;
+    uint64_t n_ = 0;
+  };
   struct AppendBody {
     std::string file;   // temporary file, or "" when in memory
     std::string bytes;  // the message, when in memory
+    MemoryLease lease;  // when in memory
   };
   std::vector<AppendBody> append_bodies_;
-  // Whatever the size of the message, the first literals of a command up to
-  // kMemoryLiteralMax each and kMemoryAppendMax together stay in memory.
+  // Literals of up to kMemoryLiteralMax each and kMemoryAppendMax together
+  // per command stay in memory, while the service's AppendMemory budget
+  // lasts; the others go to temporary files.
   static constexpr uint64_t kMemoryLiteralMax = 256 * 1024;
   static constexpr uint64_t kMemoryAppendMax = 1024 * 1024;
   uint64_t append_memory_ = 0;  // bytes of append_bodies_ held in memory

@@ -347,3 +347,35 @@ TEST_F(SessionTest, MetadataOnMailboxAndServer) {
 
 }  // namespace
 }  // namespace cyr::imapd
+
+namespace cyr::imapd {
+namespace {
+
+// The budget of APPEND literals held in memory by all sessions of a
+// service: never more than kBudget taken, however many take at once.
+TEST(AppendMemory, NeverHandsOutMoreThanTheBudget) {
+  AppendMemory m;
+  EXPECT_TRUE(m.try_take(AppendMemory::kBudget - 10));
+  EXPECT_FALSE(m.try_take(11));
+  EXPECT_TRUE(m.try_take(10));
+  EXPECT_FALSE(m.try_take(1));
+  m.give_back(AppendMemory::kBudget);
+  EXPECT_EQ(m.used(), 0u);
+  EXPECT_FALSE(m.try_take(AppendMemory::kBudget + 1));
+  EXPECT_EQ(m.used(), 0u);
+
+  // Eight threads take 256 KiB at a time until refused, then check the sum.
+  constexpr uint64_t kPiece = 256 * 1024;
+  std::atomic<uint64_t> taken{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      while (m.try_take(kPiece)) taken += kPiece;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(taken.load(), AppendMemory::kBudget / kPiece * kPiece);
+  EXPECT_EQ(m.used(), taken.load());
+}
+
+}  // namespace
+}  // namespace cyr::imapd
