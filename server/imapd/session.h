@@ -207,10 +207,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Selected> selected_;
   std::vector<store::Uid> saved_search_;  // "$" (RFC 5182)
 
-  // APPEND messages of the command being read: each kept in memory when
-  // small (see Session::receive_message), else streamed to a temporary file.
-  // The share of the service's AppendMemory budget a body in memory holds,
-  // given back when the body goes.
+  // The share of the service's AppendMemory budget an APPEND body held in
+  // memory takes, given back when the body goes.
   class MemoryLease {
    public:
     MemoryLease() = default;
@@ -234,6 +232,8 @@ class Session : public std::enable_shared_from_this<Session> {
     AppendMemory* pool_ = nullptr;
     uint64_t n_ = 0;
   };
+  // An APPEND message of the command being read: kept in memory when small
+  // (see Session::receive_message), else streamed to a temporary file.
   struct AppendBody {
     std::string file;   // temporary file, or "" when in memory
     std::string bytes;  // the message, when in memory
