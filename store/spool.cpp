@@ -207,19 +207,35 @@ class Spool::SyncWorkers {
 };
 
 Spool::Spool(std::map<std::string, fs::path> partitions, std::function<int(int)> fsync_hook,
-             size_t max_message_size)
+             size_t max_message_size, size_t journal_max)
     : partitions_(std::move(partitions)),
       fsync_hook_(std::move(fsync_hook)),
-      max_message_size_(max_message_size) {}
+      max_message_size_(max_message_size),
+      journal_max_(journal_max) {}
 
 Spool::~Spool() = default;
 
-Status Spool::fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs) const {
-  return fsync_many_alongside(files, dirs, nullptr);
+Status Spool::fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
+                         bool missing_ok) const {
+  return fsync_many_alongside(files, dirs, nullptr, missing_ok);
+}
+
+Status Spool::sync_partitions(const std::set<std::string>& partitions) const {
+  for (const auto& name : partitions) {
+    auto r = root(name);
+    if (!r.ok()) return r.take_error();
+    int fd = ::open(r->c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+    if (fd < 0) return io_error("open dir", r->string(), errno);
+    int rc = fsync_hook_ ? fsync_hook_(fd) : ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return io_error("syncfs", r->string(), err);
+  }
+  return {};
 }
 
 Status Spool::fsync_many_alongside(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
-                                   const std::function<void()>& alongside) const {
+                                   const std::function<void()>& alongside, bool missing_ok) const {
   const size_t n = files.size() + dirs.size();
   if (n == 0) {
     if (alongside) alongside();
@@ -234,9 +250,10 @@ Status Spool::fsync_many_alongside(const std::vector<std::string>& files, const 
   for (size_t i = 0; i < n; ++i) {
     const bool dir = i >= files.size();
     const std::string& p = dir ? dirs[i - files.size()] : files[i];
-    tasks.emplace_back([this, &errors, i, dir, &p] {
+    tasks.emplace_back([this, &errors, i, dir, &p, missing_ok] {
       // Read-only is enough: fsync flushes the file, not the descriptor.
       int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+      if (fd < 0 && errno == ENOENT && missing_ok) return;
       if (fd < 0) {
         errors[i] = io_error(dir ? "open dir" : "open", p, errno);
         return;
@@ -261,6 +278,28 @@ Status Spool::fsync_many_alongside(const std::vector<std::string>& files, const 
   for (auto& e : errors)
     if (e) return *e;
   return {};
+}
+
+Result<bool> Spool::restore(const fs::path& to, std::string_view data, std::set<std::string>& dirs_to_sync) const {
+  const std::string path = to.string();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    // One byte more than expected tells a longer file from an equal one.
+    auto have = read_file(fd, path, data.size() + 1);
+    ::close(fd);
+    if (have.ok() && *have == data) return false;
+  } else if (errno != ENOENT) {
+    return io_error("open", path, errno);
+  }
+  CYR_TRY(make_dirs(to.parent_path(), dirs_to_sync));
+  dirs_to_sync.insert(to.parent_path().string());
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return io_error("create", path, errno);
+  Status st = write_all(fd, data, path);
+  if (st.ok() && ::ftruncate(fd, static_cast<off_t>(data.size())) != 0) st = io_error("truncate", path, errno);
+  ::close(fd);
+  if (!st.ok()) return st.take_error();
+  return true;
 }
 
 int Spool::fsync_fd(int fd) const {
@@ -358,6 +397,8 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
   m.size = bytes.size();
   m.guid = mail::MessageGuid::of(bytes);
   m.structure = parse_structure_blob(bytes);
+  if (!m.synced && m.size > 0 && m.size <= journal_max_)
+    m.bytes = bytes_storage.empty() ? std::string(bytes) : std::move(bytes_storage);
   return m;
 }
 

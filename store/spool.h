@@ -35,6 +35,12 @@ struct StagedMessage {
   mail::MessageGuid guid;
   std::string structure;     // serialized MessageStructure
   std::string partition;
+  // The message itself, kept by stage() when it is not synced and at most
+  // the spool's journal_max bytes: the commit then writes these bytes into
+  // the shard's body journal instead of flushing the file (see
+  // docs/store.md, Body journal). Empty otherwise.
+  std::string bytes;
+  bool journaled() const { return !synced && bytes.size() == size && size > 0; }
 };
 
 // Opens `p` (a file or a directory) read-only and fsyncs it: the durability
@@ -57,8 +63,10 @@ Status spread_subdirectories(const std::filesystem::path& dir);
 
 class Spool {
  public:
+  // journal_max: stage() with defer_sync keeps the bytes of messages up to
+  // this size (StagedMessage::bytes) for the body journal; 0 keeps none.
   Spool(std::map<std::string, std::filesystem::path> partitions,
-        std::function<int(int)> fsync_hook, size_t max_message_size);
+        std::function<int(int)> fsync_hook, size_t max_message_size, size_t journal_max = 0);
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
@@ -108,19 +116,37 @@ class Spool {
   // those are fsync'd). An existing `dir` adds nothing.
   Status make_dirs(const std::filesystem::path& dir, std::set<std::string>& dirs_to_sync) const;
   Status fsync_dir(const std::string& dir) const;
+  // Makes the file `to` hold exactly `data` (the body journal's recovery):
+  // an existing file with those bytes is left alone (returns false);
+  // otherwise the bytes are written into it in place, so that every hard
+  // link of it is repaired, or into a new file (returns true). The file is
+  // not fsync'd; its directory and any directory created are added to
+  // `dirs_to_sync`.
+  Result<bool> restore(const std::filesystem::path& to, std::string_view data,
+                       std::set<std::string>& dirs_to_sync) const;
   // Fsyncs every file in `files` and every directory in `dirs`, with up to
   // kMaxStageThreads of them in flight at once: independent fsyncs issued
   // together cost about one disk flush instead of one each (measured on
   // ext4: a message file and its directory, 3.4 ms one after the other,
   // 1.7 ms together). Returns once all are done; the first error, if any.
-  Status fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs) const;
+  // missing_ok: a path that no longer exists is skipped (the body journal's
+  // late flush, where an expunge may have unlinked a file meanwhile).
+  Status fsync_many(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
+                    bool missing_ok = false) const;
+  // Makes everything written to the file systems of `partitions` durable:
+  // syncfs(2) on each partition root, one disk flush for any number of
+  // files and directories (the body journal's late flush). With a fault
+  // injection hook set, the hook is called on each root instead.
+  Status sync_partitions(const std::set<std::string>& partitions) const;
   // fsync_many() that runs `alongside` on the calling thread while the
   // fsyncs are in flight on the workers (the shard's index commit, so that
   // its WAL flush overlaps theirs; see StoreImpl::run_batch for the recovery
   // rule that makes that safe). Returns once both are done; the status is
   // that of the fsyncs.
   Status fsync_many_alongside(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
-                              const std::function<void()>& alongside) const;
+                              const std::function<void()>& alongside, bool missing_ok = false) const;
+  size_t journal_max() const { return journal_max_; }
+  bool has_fsync_hook() const { return static_cast<bool>(fsync_hook_); }
   int fsync_fd(int fd) const;
 
   // Removes files "<uid>." with uid > last_uid from a mailbox directory
@@ -135,6 +161,7 @@ class Spool {
   std::map<std::string, std::filesystem::path> partitions_;
   std::function<int(int)> fsync_hook_;
   size_t max_message_size_;
+  size_t journal_max_;
   // Threads of fsync_many, started at its first use with more than one path.
   class SyncWorkers;
   mutable std::mutex workers_mu_;

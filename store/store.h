@@ -75,6 +75,12 @@ struct StoreOptions {
   // each shard would pay a flushed marker commit).
   bool log_changes = true;
   size_t max_message_size = 64u << 20;
+  // Messages up to this size that a commit would otherwise flush as files
+  // first are written into the shard's body journal, in the commit's own WAL
+  // flush; their files are flushed later, many at a time (docs/store.md,
+  // Body journal). 0: every message file is flushed before or with its
+  // commit. imapd.conf store_journal_max.
+  size_t journal_max = 64u << 10;
   // Fault injection for tests: called instead of fsync(2) on message files
   // and directories. Returns 0 or -1 with errno set, like fsync.
   std::function<int(int fd)> fsync_hook;
@@ -149,6 +155,10 @@ class Store {
   virtual Status set_node_state(const NodeState& st) = 0;
   // Ok, or the error that fenced the store.
   virtual Status fence_status() const = 0;
+  // Makes the files of every journaled message committed so far durable
+  // now, instead of at the next late flush (StoreOptions::journal_max).
+  // Their journal rows go with the shard's next write or the clean close.
+  virtual void flush_journal() = 0;
   // Ok if a write in `mode` would be accepted now (fence, role, hold): lets a
   // protocol refuse a command up front (POP3 DELE) rather than at its commit.
   virtual Status check_writable(WriteMode mode = WriteMode::Normal) const = 0;

@@ -282,6 +282,7 @@ CREATE TABLE IF NOT EXISTS change(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL
   arg1 TEXT NOT NULL, arg2 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS unsynced_file(mbid INTEGER NOT NULL, uid INTEGER NOT NULL,
   PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS body_journal(id INTEGER PRIMARY KEY, guid BLOB NOT NULL, data BLOB NOT NULL);
 )SQL";
 
 // A pool of read connections to one database file. Readers in WAL mode see
@@ -529,6 +530,17 @@ struct WriteOp {
   std::vector<std::string> rmdir_after;   // mailbox directories to remove
   std::vector<std::string> linked;        // links made (undone on rollback)
   std::vector<std::string> sync_files;    // staged files still to fsync before the commit
+  // Messages whose bytes the op wrote into the shard's body journal instead
+  // of flushing their files (ShardTxn::link_staged): the journal rows, and
+  // the linked files and directories the late flush makes durable.
+  std::vector<int64_t> journal_ids;
+  std::vector<std::string> journal_files;
+  std::set<std::string> journal_dirs;
+  std::set<std::string> journal_partitions;
+  std::set<std::string> journal_guids;  // one row per message per op
+  // Every message the op linked was journaled: it is durable with its
+  // commit, whatever the flushes alongside do.
+  bool journaled_only() const { return !journal_files.empty() && unsynced.empty() && sync_files.empty(); }
   // The op marks each mailbox it links messages into (mailbox.unsynced_uid,
   // append_staged), so its commit may overlap the flushes of its files and
   // directories.
@@ -595,19 +607,163 @@ struct ShardTxn {
   Result<MbState> load(const ListEntry& e);  // materializes the row if missing
   Status save(const MbState& m);
   Status link(const std::string& from, const fs::path& to);
+  // Links a staged message as `to`. A message staged with its bytes kept
+  // (StagedMessage::journaled) is written into the shard's body journal in
+  // this transaction and its file and directory are left to the late flush
+  // (BodyFlusher): the commit's own WAL flush makes it durable. Otherwise as
+  // link(), with an unsynced file queued for the flush before the commit.
+  // Returns whether the message was journaled.
+  Result<bool> link_staged(const StagedMessage& s, const fs::path& to);
   void event(const MbState& m, uint32_t what) {
     op->events.push_back(MailboxEvent{m.info.uniqueid, m.info.name, what, m.info.highestmodseq,
                                       m.info.last_uid, m.info.exists});
   }
 };
 
+// The late flush of journaled messages (ShardTxn::link_staged). A journaled
+// message is durable once its batch commits: its bytes are in the shard's
+// WAL. Its file and directory entry are written but not flushed; this thread
+// flushes them for many messages at once - one syncfs(2) per partition,
+// every kFlushDelay or kFlushFiles files - and then hands the journal rows
+// to `done`, after which the shard's next batch deletes them. Until then a
+// crash leaves rows that the next process's first use of the shard settles
+// (StoreImpl::recover_journal).
+class BodyFlusher {
+ public:
+  using Done = std::function<void(const Status&, std::map<uint64_t, std::vector<int64_t>>&)>;
+  static constexpr auto kFlushDelay = std::chrono::milliseconds(100);
+  static constexpr size_t kFlushFiles = 2048;
+  // Writers wait while this many files are queued (the flush lags behind).
+  static constexpr size_t kMaxQueuedFiles = 65536;
+
+  BodyFlusher(const Spool& spool, Done done) : spool_(spool), done_(std::move(done)) {}
+  ~BodyFlusher() { stop(); }
+  BodyFlusher(const BodyFlusher&) = delete;
+  BodyFlusher& operator=(const BodyFlusher&) = delete;
+
+  void add(uint64_t shard, const std::vector<int64_t>& ids, const std::vector<std::string>& files,
+           const std::set<std::string>& dirs, const std::set<std::string>& partitions) {
+    std::unique_lock lk(mu_);
+    space_cv_.wait(lk, [&] { return stop_ || queued_.files.size() < kMaxQueuedFiles; });
+    const bool was_empty = queued_.files.empty();
+    if (was_empty) first_ = std::chrono::steady_clock::now();
+    auto& q = queued_.ids[shard];
+    q.insert(q.end(), ids.begin(), ids.end());
+    queued_.files.insert(queued_.files.end(), files.begin(), files.end());
+    queued_.dirs.insert(dirs.begin(), dirs.end());
+    queued_.partitions.insert(partitions.begin(), partitions.end());
+    if (!thread_.joinable() && !stop_) {
+      try {
+        thread_ = std::thread([this] { loop(); });
+      } catch (const std::system_error&) {
+        // No thread to spare: this batch's files are flushed here.
+        lk.unlock();
+        run_once();
+        return;
+      }
+    }
+    // Wakes the thread to time the flush (it sleeps while nothing is
+    // queued), or to flush at once when enough is queued.
+    if (was_empty || queued_.files.size() >= kFlushFiles) cv_.notify_one();
+  }
+  // Flushes whatever is queued and returns once it is durable (and handed
+  // to `done`): before a clean close, and for tests.
+  void flush_now() {
+    std::unique_lock lk(mu_);
+    const uint64_t want = ++requested_;
+    cv_.notify_one();
+    if (!thread_.joinable()) {
+      lk.unlock();
+      run_once();
+      return;
+    }
+    done_cv_.wait(lk, [&] { return completed_ >= want || stop_; });
+  }
+  // Flushes what is queued, then ends the thread.
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_one();
+    space_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    run_once();
+  }
+
+ private:
+  struct Pending {
+    std::map<uint64_t, std::vector<int64_t>> ids;
+    std::vector<std::string> files;
+    std::set<std::string> dirs;
+    std::set<std::string> partitions;
+  };
+  void loop() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      const bool due = !queued_.files.empty() &&
+                       (queued_.files.size() >= kFlushFiles || requested_ > completed_ ||
+                        std::chrono::steady_clock::now() - first_ >= kFlushDelay);
+      if (due || (stop_ && !queued_.files.empty()) || requested_ > completed_) {
+        const uint64_t upto = requested_;
+        lk.unlock();
+        run_once();
+        lk.lock();
+        completed_ = std::max(completed_, upto);
+        done_cv_.notify_all();
+        continue;
+      }
+      if (stop_) return;
+      if (queued_.files.empty())
+        cv_.wait(lk);
+      else
+        cv_.wait_until(lk, first_ + kFlushDelay);
+    }
+  }
+  void run_once() {
+    Pending p;
+    {
+      std::lock_guard lk(mu_);
+      std::swap(p, queued_);
+    }
+    space_cv_.notify_all();
+    if (p.files.empty()) return;
+    // With a fault-injection hook (tests), each file and directory through
+    // it; otherwise one syncfs per partition flushes them all. A file may
+    // be gone meanwhile (an expunge that unlinks at once).
+    Status st = spool_.has_fsync_hook()
+                    ? spool_.fsync_many(p.files, std::vector<std::string>(p.dirs.begin(), p.dirs.end()),
+                                        /*missing_ok=*/true)
+                    : spool_.sync_partitions(p.partitions);
+    done_(st, p.ids);
+  }
+
+  const Spool& spool_;
+  Done done_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable space_cv_;
+  std::condition_variable done_cv_;
+  Pending queued_;
+  std::chrono::steady_clock::time_point first_;
+  uint64_t requested_ = 0;
+  uint64_t completed_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class StoreImpl final : public Store {
  public:
   explicit StoreImpl(const StoreOptions& o)
-      : opts_(o), spool_(o.partitions, o.fsync_hook, o.max_message_size) {}
-  // A clean close leaves no unsynced marks whose flushes are done, so the
-  // next open has nothing to verify.
-  ~StoreImpl() override { clear_synced_rows(); }
+      : opts_(o), spool_(o.partitions, o.fsync_hook, o.max_message_size, o.journal_max) {}
+  // A clean close leaves no unsynced marks whose flushes are done and no
+  // journal rows, so the next open has nothing to verify.
+  ~StoreImpl() override {
+    flusher_.stop();
+    clear_synced_rows();
+  }
+  void flush_journal() override { flusher_.flush_now(); }
 
   Status init();
 
@@ -805,6 +961,7 @@ class StoreImpl final : public Store {
   void trim_shard(Shard& sh);
   Status check_unsynced(const std::shared_ptr<Shard>& sh);
   Status recover_unsynced(const std::shared_ptr<Shard>& sh);
+  Status recover_journal(const std::shared_ptr<Shard>& sh);
   // For one record under an unsynced mark: removes it as if it had never been
   // appended (when only_if_damaged, only if its file is missing or does not
   // hash to its GUID). *file is the record's message file (empty: no record,
@@ -927,6 +1084,22 @@ class StoreImpl final : public Store {
   // Kept here, not in Shard, so that they outlive an eviction.
   std::mutex synced_mu_;
   std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int64_t>>> synced_rows_;
+  // Body journal rows (per shard id) whose files the late flush has made
+  // durable: the shard's next batch deletes them.
+  std::unordered_map<uint64_t, std::vector<int64_t>> journal_done_;
+  BodyFlusher flusher_{spool_, [this](const Status& st, std::map<uint64_t, std::vector<int64_t>>& ids) {
+    if (!st.ok()) {
+      // The rows stay: the next process's first use of each shard restores
+      // and flushes the files.
+      fence(st.error());
+      return;
+    }
+    std::lock_guard lk(synced_mu_);
+    for (auto& [shard, rows] : ids) {
+      auto& d = journal_done_[shard];
+      d.insert(d.end(), rows.begin(), rows.end());
+    }
+  }};
   // Shards whose unsynced_file this process has checked (check_unsynced).
   std::mutex unsynced_checked_mu_;
   std::unordered_set<uint64_t> unsynced_checked_;
@@ -1019,6 +1192,30 @@ Status ShardTxn::link(const std::string& from, const fs::path& to) {
   CYR_TRY(store->spool().link(from, to, dirs_to_sync));
   op->linked.push_back(to.string());
   return {};
+}
+
+Result<bool> ShardTxn::link_staged(const StagedMessage& s, const fs::path& to) {
+  if (!s.journaled()) {
+    CYR_TRY(link(s.path, to));
+    if (!s.synced) op->sync_files.push_back(s.path);
+    return false;
+  }
+  std::set<std::string> dirs;
+  CYR_TRY(store->spool().link(s.path, to, dirs));
+  op->linked.push_back(to.string());
+  op->journal_files.push_back(to.string());
+  op->journal_dirs.insert(dirs.begin(), dirs.end());
+  op->journal_partitions.insert(s.partition);
+  const auto& g = s.guid.bytes();
+  std::string_view gv(reinterpret_cast<const char*>(g.data()), g.size());
+  if (op->journal_guids.insert(std::string(gv)).second) {
+    auto ins = db->cached("INSERT INTO body_journal(guid, data) VALUES(?, ?)");
+    if (!ins.ok()) return ins.take_error();
+    (*ins)->bind_blob(1, gv).bind_blob(2, s.bytes);
+    CYR_TRY((*ins)->run());
+    op->journal_ids.push_back(sqlite3_last_insert_rowid(db->raw()));
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -1901,6 +2098,21 @@ static Status forget_unsynced(Db& db, int64_t mbid) {
   return (*d)->run();
 }
 
+// Deletes body journal rows whose files are durable.
+static Status forget_journal(Db& db, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return {};
+  auto d = db.cached("DELETE FROM body_journal WHERE id=?");
+  if (!d.ok()) return d.take_error();
+  Stmt* st = *d;
+  ResetOnExit reset(st);
+  for (int64_t id : ids) {
+    st->reset();
+    st->bind(1, id);
+    CYR_TRY(st->run());
+  }
+  return {};
+}
+
 // Clears the marks of the mailboxes of `rows` ((mbid, uid) pairs), once each.
 static Status forget_unsynced(Db& db, const std::vector<std::pair<int64_t, int64_t>>& rows) {
   std::set<int64_t> done;
@@ -1955,24 +2167,34 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   };
   // Rows of earlier batches whose flushes have returned: deleted by this
   // transaction, given back if it does not commit.
+  // And body journal rows whose files the late flush has made durable.
   struct Clearing {
     StoreImpl* store;
     uint64_t id;
     std::vector<std::pair<int64_t, int64_t>> rows;
+    std::vector<int64_t> journal;
     bool committed = false;
+    bool empty() const { return rows.empty() && journal.empty(); }
     ~Clearing() {
-      if (committed || rows.empty()) return;
+      if (committed || empty()) return;
       std::lock_guard lk(store->synced_mu_);
       auto& back = store->synced_rows_[id];
       back.insert(back.end(), rows.begin(), rows.end());
+      auto& j = store->journal_done_[id];
+      j.insert(j.end(), journal.begin(), journal.end());
     }
-  } clearing{this, sh.id, {}};
+  } clearing{this, sh.id, {}, {}};
   {
     std::lock_guard lk(synced_mu_);
     auto it = synced_rows_.find(sh.id);
     if (it != synced_rows_.end()) {
       clearing.rows = std::move(it->second);
       synced_rows_.erase(it);
+    }
+    auto jt = journal_done_.find(sh.id);
+    if (jt != journal_done_.end()) {
+      clearing.journal = std::move(jt->second);
+      journal_done_.erase(jt);
     }
   }
   Status st = check_writable(WriteMode::Replication);  // fenced since queued?
@@ -1988,6 +2210,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   }
   Db& db = *sh.writer;
   st = forget_unsynced(db, clearing.rows);
+  if (st.ok()) st = forget_journal(db, clearing.journal);
   if (!st.ok()) {
     (void)db.exec("ROLLBACK");
     fence(st.error());
@@ -2019,6 +2242,10 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
       o->rmdir_after.clear();
       o->unsynced.clear();
       o->logged.clear();
+      o->journal_ids.clear();
+      o->journal_files.clear();
+      o->journal_dirs.clear();
+      o->journal_partitions.clear();
     }
     if (!s.ok() && fencing_error(s.error())) {
       fence(s.error());
@@ -2028,7 +2255,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     }
     o->result = std::move(s);
   }
-  if (!any_ok && clearing.rows.empty()) {
+  if (!any_ok && clearing.empty()) {
     (void)db.exec("ROLLBACK");
     return;
   }
@@ -2112,6 +2339,13 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     own_forget(own);  // withdrawn, or left for the check at the next open: no waiter is told OK
     withdraw_batch(sh, batch, registered);
     for (WriteOp* o : batch) {
+      // An append whose every message was journaled is durable whatever
+      // the flushes did, and withdraw_batch left it: it keeps its OK (an
+      // MTA told otherwise would deliver it again).
+      if (o->result.ok() && o->journaled_only()) {
+        flusher_.add(sh.id, o->journal_ids, o->journal_files, o->journal_dirs, o->journal_partitions);
+        continue;
+      }
       if (o->result.ok())
         o->result = Error(Errc::Fenced, "Mailbox store is fenced after an error", flushed.error().describe());
       o->events.clear();
@@ -2124,6 +2358,12 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     std::lock_guard lk(synced_mu_);
     auto& rows = synced_rows_[sh.id];
     rows.insert(rows.end(), registered.begin(), registered.end());
+  }
+  // Journaled messages: committed and durable; their files go to the late
+  // flush, after which the next batch deletes their journal rows.
+  for (WriteOp* o : batch) {
+    if (!o->result.ok() || o->journal_files.empty()) continue;
+    flusher_.add(sh.id, o->journal_ids, o->journal_files, o->journal_dirs, o->journal_partitions);
   }
   if (tx.wrote_changes) note_change_write(sh.id);
   if (keep_marker) linger_marker(sh.id);
@@ -2169,6 +2409,16 @@ static MessageRecord row_to_record(Stmt& s, bool* crc_ok);
 // store must not check again (and wait for themselves).
 static thread_local bool t_checking_unsynced = false;
 
+// Whether the kept statement `sql` (a string literal) yields a row.
+static Result<bool> returns_a_row(Db& db, const char* sql) {
+  auto q = db.cached(sql);
+  if (!q.ok()) return q.take_error();
+  ResetOnExit reset(*q);
+  auto r = (*q)->step();
+  if (!r.ok()) return r.take_error();
+  return *r;
+}
+
 Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
   if (t_checking_unsynced) return {};
   std::lock_guard lk(sh->unsynced_mu);
@@ -2194,6 +2444,7 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
     return {};
   }
   bool any = false;
+  bool journal = false;
   bool upgrade = false;
   {
     auto rd = sh->readers->get();
@@ -2206,34 +2457,42 @@ Status StoreImpl::check_unsynced(const std::shared_ptr<Shard>& sh) {
     auto sid = has_structure_id_column(**rd);
     if (!sid.ok()) return sid.take_error();
     upgrade = !*cols || !*sid;
+    Db& db = **rd;
     // Marks (mailbox.unsynced_uid), where the shard has the column yet.
     if (*sid) {
-      auto q = (*rd)->cached("SELECT 1 FROM mailbox WHERE unsynced_uid IS NOT NULL LIMIT 1");
-      if (!q.ok()) return q.take_error();
-      auto r = (*q)->step();
+      auto r = returns_a_row(db, "SELECT 1 FROM mailbox WHERE unsynced_uid IS NOT NULL LIMIT 1");
       if (!r.ok()) return r.take_error();
       any = *r;
-      (*q)->reset();
     }
     // A shard made by an older version has no such table until its first
     // write in this version, and then no rows either.
-    auto t = (*rd)->cached("SELECT 1 FROM sqlite_master WHERE type='table' AND name='unsynced_file'");
-    if (!t.ok()) return t.take_error();
-    auto has = (*t)->step();
-    if (!has.ok()) return has.take_error();
-    const bool table = *has;
-    (*t)->reset();
+    auto table = returns_a_row(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='unsynced_file'");
+    if (!table.ok()) return table.take_error();
     // Rows an older version left (it kept one per message).
-    if (table && !any) {
-      auto q = (*rd)->cached("SELECT 1 FROM unsynced_file LIMIT 1");
-      if (!q.ok()) return q.take_error();
-      auto r = (*q)->step();
+    if (*table && !any) {
+      auto r = returns_a_row(db, "SELECT 1 FROM unsynced_file LIMIT 1");
       if (!r.ok()) return r.take_error();
       any = *r;
-      (*q)->reset();
+    }
+    // Journaled messages whose late flush was not confirmed (a shard made
+    // before the journal has no such table until its first write).
+    auto jtable = returns_a_row(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='body_journal'");
+    if (!jtable.ok()) return jtable.take_error();
+    if (*jtable) {
+      auto r = returns_a_row(db, "SELECT 1 FROM body_journal LIMIT 1");
+      if (!r.ok()) return r.take_error();
+      journal = *r;
     }
   }
-  if (upgrade && !any) {
+  // First the journal: it restores files that the check of the unsynced
+  // marks would otherwise take for lost.
+  if (journal) {
+    t_checking_unsynced = true;
+    Status st = recover_journal(sh);
+    t_checking_unsynced = false;
+    CYR_TRY(std::move(st));
+  }
+  if (upgrade && !any && !journal) {
     // An empty write: its batch runs ensure_writer(), which upgrades.
     t_checking_unsynced = true;
     Status st = shard_write(sh, WriteMode::Replication, [](ShardTxn&) -> Status { return {}; });
@@ -2406,6 +2665,71 @@ Status StoreImpl::recover_unsynced(const std::shared_ptr<Shard>& sh) {
   return {};
 }
 
+// The body journal of a shard at this process's first use: each row is a
+// message acknowledged once its batch committed, whose file and directory
+// entry may not have reached the disk (the late flush had not confirmed
+// them: a crash, or the writing process is running and has not flushed
+// yet). Every record with the row's GUID gets its file back from the row
+// unless it already holds exactly those bytes; files and directories are
+// fsync'd; then the rows go. Safe while another process writes: a committed
+// record's file was linked before its commit, and this runs in a write
+// transaction of the shard, so no batch is between the two.
+Status StoreImpl::recover_journal(const std::shared_ptr<Shard>& sh) {
+  size_t messages = 0, restored = 0;
+  Status st = shard_write(sh, WriteMode::Replication, [&](ShardTxn& tx) -> Status {
+    messages = restored = 0;
+    Db& db = *tx.db;
+    auto rows = db.prepare("SELECT guid, data FROM body_journal");
+    if (!rows.ok()) return rows.take_error();
+    auto recs = db.prepare(
+        "SELECT r.uid, r.system_flags, m.uniqueid, m.partition FROM record r"
+        " JOIN mailbox m ON m.mbid = r.mbid WHERE r.guid = ?");
+    if (!recs.ok()) return recs.take_error();
+    std::set<std::string> files, dirs;
+    for (;;) {
+      auto r = rows->step();
+      if (!r.ok()) return r.take_error();
+      if (!*r) break;
+      ++messages;
+      const std::string guid = rows->text(0);
+      const std::string data = rows->text(1);
+      recs->bind_blob(1, guid);
+      for (;;) {
+        auto rr = recs->step();
+        if (!rr.ok()) {
+          recs->reset();
+          return rr.take_error();
+        }
+        if (!*rr) break;
+        const auto uid = static_cast<Uid>(recs->i64(0));
+        const auto flags = static_cast<uint32_t>(recs->i64(1));
+        // An expunge that unlinks at once may have removed the file on
+        // purpose; a delayed one keeps it (unexpunge).
+        if ((flags & kFlagExpunged) && opts_.expunge_mode == ExpungeMode::Immediate) continue;
+        auto path = spool_.message_path(recs->text(3), recs->text(2), uid);
+        if (!path.ok()) continue;  // a partition no longer configured
+        auto wrote = spool_.restore(*path, data, dirs);
+        if (!wrote.ok()) {
+          recs->reset();
+          return wrote.take_error();
+        }
+        if (*wrote) ++restored;
+        files.insert(path->string());
+        dirs.insert(path->parent_path().string());
+      }
+      recs->reset();
+    }
+    CYR_TRY(spool_.fsync_many(std::vector<std::string>(files.begin(), files.end()),
+                              std::vector<std::string>(dirs.begin(), dirs.end())));
+    return db.exec("DELETE FROM body_journal");
+  });
+  if (!st.ok()) return st;
+  if (restored > 0)
+    CYR_LOG(Notice, opts_.sid, "shard %llu: body journal: %zu messages checked, %zu files restored",
+            static_cast<unsigned long long>(sh->id), messages, restored);
+  return {};
+}
+
 // An overlapped commit whose flushes failed: nobody was told OK, so the
 // batch's new records are taken back at once (best effort: the disk is
 // failing; if this does not commit, the rows stay for the check at the next
@@ -2436,7 +2760,8 @@ void StoreImpl::withdraw_batch(Shard& sh, std::vector<WriteOp*>& batch,
     return;
   }
   for (WriteOp* o : batch)
-    for (auto& l : o->linked) ::unlink(l.c_str());
+    if (!o->journaled_only())  // kept (run_batch)
+      for (auto& l : o->linked) ::unlink(l.c_str());
 }
 
 // At close: deletes the rows whose flushes are done, one transaction per
@@ -2446,11 +2771,14 @@ void StoreImpl::withdraw_batch(Shard& sh, std::vector<WriteOp*>& batch,
 // (read, hashed, fsync'd) at their next use instead.
 void StoreImpl::clear_synced_rows() {
   std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int64_t>>> all;
+  std::unordered_map<uint64_t, std::vector<int64_t>> journal;
   {
     std::lock_guard lk(synced_mu_);
     all.swap(synced_rows_);
+    journal.swap(journal_done_);
   }
   if (fenced_.load()) return;
+  for (auto& [id, rows] : journal) all[id];  // every shard with something to clear
   for (auto& [id, rows] : all) {
     std::shared_ptr<Shard> open;
     {
@@ -2465,7 +2793,10 @@ void StoreImpl::clear_synced_rows() {
     Db& db = *s.writer;
     LazyCommit lazy(*this, db, true);
     if (db.exec("BEGIN IMMEDIATE").ok()) {
-      if (!forget_unsynced(db, rows).ok() || !db.exec("COMMIT").ok()) (void)db.exec("ROLLBACK");
+      auto j = journal.find(id);
+      if (!forget_unsynced(db, rows).ok() ||
+          (j != journal.end() && !forget_journal(db, j->second).ok()) || !db.exec("COMMIT").ok())
+        (void)db.exec("ROLLBACK");
     }
   }
 }
@@ -3195,6 +3526,7 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
     ModSeq modseq = ++m->info.highestmodseq;
     int64_t now = now_seconds();
     result.uids.clear();
+    bool marked = false;
     for (size_t i = 0; i < msgs.size(); ++i) {
       if (m->info.last_uid == UINT32_MAX) return Error(Errc::Limit, "Mailbox UIDs exhausted");
       MessageRecord r;
@@ -3210,13 +3542,15 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
       r.size = msgs[i].size;
       auto path = spool_.message_path(entry.partition, entry.uniqueid, r.uid);
       if (!path.ok()) return path.take_error();
-      CYR_TRY(tx.link(msgs[i].path, *path));
-      if (!msgs[i].synced) tx.op->sync_files.push_back(msgs[i].path);
+      auto journaled = tx.link_staged(msgs[i], *path);
+      if (!journaled.ok()) return journaled.take_error();
       CYR_TRY(insert_record(*tx.db, *m, nullptr, r, &msgs[i].structure));
-      if (register_unsynced) {
+      // A journaled message is durable with the commit: no mark.
+      if (register_unsynced && !*journaled) {
         // The mark covers this record (see run_batch); lowered, never
         // raised, since an earlier batch's mark may not be cleared yet.
-        if (i == 0) {
+        if (!marked) {
+          marked = true;
           auto u = tx.db->cached(
               "UPDATE mailbox SET unsynced_uid = MIN(COALESCE(unsynced_uid, ?2), ?2) WHERE mbid=?1");
           if (!u.ok()) return u.take_error();
@@ -3696,6 +4030,11 @@ Result<CopyResult> StoreImpl::copy(const std::string& from, const UidSet& uids, 
       auto path = spool_.message_path(de.partition, de.uniqueid, r.uid);
       if (!path.ok()) return path.take_error();
       CYR_TRY(tx.link(from_paths[i], *path));
+      // The source may be a journaled message whose late flush has not run
+      // (ShardTxn::link_staged): its bytes are durable only in the source
+      // shard's journal, which restores links in that shard alone. A link
+      // into another shard flushes the file itself first.
+      if (!same_shard && se.partition == de.partition) tx.op->sync_files.push_back(from_paths[i]);
       CYR_TRY(insert_record(*tx.db, *m, nullptr, r, &structures[i]));
       m->info.exists++;
       m->info.total_size += r.size;
@@ -3873,8 +4212,8 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
           auto& s = staged.msgs[static_cast<size_t>(staged_index[i])];
           auto path = spool_.message_path(entry.partition, entry.uniqueid, in.uid);
           if (!path.ok()) return path.take_error();
-          CYR_TRY(tx.link(s.path, *path));
-          if (!s.synced) tx.op->sync_files.push_back(s.path);
+          auto journaled = tx.link_staged(s, *path);
+          if (!journaled.ok()) return journaled.take_error();
           structure_blob = &s.structure;
         }
       }

@@ -193,6 +193,8 @@ const OptionSpec kOptions[] = {
       "special-use mailboxes that may not be deleted or moved to another parent"),
     B("specialusealways", true, "LIST and LSUB always include special-use flags"),
     B("statuscache", false, "cache STATUS results"),
+    Max(Min(I("store_journal_max", "65536",
+              "bytes: messages up to this size are made durable in the index commit's own flush, their files flushed later (ours; 0: off)"), 0), 1048576),
     Max(Min(I("store_open_shards", "4096",
               "per-owner index databases each process keeps open, about 110 KB each (ours)"), 16), 1000000),
     S("suppress_capabilities", "", "capabilities never advertised"),

@@ -378,8 +378,10 @@ TEST_F(ControllerTest, AFencedPrimaryHandsOver) {
   store::AppendRequest req;
   req.mailbox = "user.fred";
   req.messages.push_back({store::MessageSource::memory("Subject: x\r\n\r\nbody\r\n"), {}, 0});
-  auto a = A().store->append(req);
-  ASSERT_FALSE(a.ok());
+  // A message this small is acknowledged at its commit (the body journal
+  // has it); the late flush of its file then fails and fences the store.
+  (void)A().store->append(req);
+  A().store->flush_journal();
   ASSERT_FALSE(A().store->fence_status().ok());
   run_for(milliseconds(250));
   EXPECT_EQ(B().store->node_state(), (store::NodeState{store::Role::Primary, 1}));

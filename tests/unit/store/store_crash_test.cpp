@@ -91,16 +91,22 @@ TEST(StoreCrashChild, BlockedFlush) {
   const char* dir = ::getenv(kDirEnv);
   if (!dir || !::getenv("CYR_STORE_CRASH_BLOCK")) GTEST_SKIP() << "only run as the crash test's child";
   int fd = std::atoi(::getenv(kFdEnv));
+  // CYR_STORE_CRASH_JOURNAL: the message is journaled, and the late flush
+  // of its file and directory (after the commit) is what blocks.
+  const bool journal = ::getenv("CYR_STORE_CRASH_JOURNAL") != nullptr;
   std::atomic<bool> armed{false};
   StoreOptions opts = options_for(dir);
+  // Otherwise the unsynced marks: the path of messages above store_journal_max.
+  if (!journal) opts.journal_max = 0;
   opts.fsync_hook = [&](int f) {
-    // Only the directories the batch flushes: the mailbox's, under uuid/.
+    // Only the directories the batch flushes: the mailbox's, under uuid/
+    // (with the journal: its files too).
     char target[512] = {0};
     std::string link = "/proc/self/fd/" + std::to_string(f);
     ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
     struct stat st;
     if (armed.load() && len > 0 && std::string(target).find("/spool/uuid/") != std::string::npos &&
-        ::fstat(f, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::fstat(f, &st) == 0 && (journal || S_ISDIR(st.st_mode))) {
       ssize_t n = ::write(fd, "F\n", 2);
       (void)n;
       for (;;) ::pause();
@@ -115,8 +121,14 @@ TEST(StoreCrashChild, BlockedFlush) {
   if (const char* other = ::getenv("CYR_STORE_CRASH_FIRST"))
     ASSERT_TRUE((*s)->append(testing::one_message(other, testing::message("other"))).ok());
   armed = true;
-  (void)(*s)->append(testing::one_message("user.c0", testing::message("second")));
-  ADD_FAILURE() << "the append returned although its flush never did";
+  auto second = (*s)->append(testing::one_message("user.c0", testing::message("second")));
+  if (journal) {
+    // Acknowledged at its commit; the late flush stays blocked until the
+    // parent kills us.
+    EXPECT_TRUE(second.ok());
+    (*s)->flush_journal();
+  }
+  ADD_FAILURE() << "the append's flush returned although it was blocked";
 }
 
 struct Acked {
@@ -276,7 +288,7 @@ struct BlockedChild {
 };
 
 void start_blocked_child(const std::string& dir, const char* first, const std::string& committed_sql,
-                         BlockedChild* child, std::string* shard_db) {
+                         BlockedChild* child, std::string* shard_db, bool journal = false) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   pid_t pid = ::fork();
@@ -293,6 +305,7 @@ void start_blocked_child(const std::string& dir, const char* first, const std::s
     ::setenv(kFdEnv, fd.c_str(), 1);
     ::setenv("CYR_STORE_CRASH_BLOCK", "1", 1);
     if (first) ::setenv("CYR_STORE_CRASH_FIRST", first, 1);
+    if (journal) ::setenv("CYR_STORE_CRASH_JOURNAL", "1", 1);
     ::execl("/proc/self/exe", "unit_store", "--gtest_filter=StoreCrashChild.BlockedFlush", nullptr);
     ::_exit(127);
   }
@@ -336,30 +349,22 @@ int64_t marked_mailboxes(const std::string& shard_db) {
   return r.ok() && *r ? n->i64(0) : -1;
 }
 
-void crash_between_commit_and_flush(FileFate fate) {
-  std::string dir = make_temp_dir("crashflush");
-  StoreOptions opts = options_for(dir);
-  const std::string first = testing::message("first");
-  {
-    auto s = Store::open(opts);
-    ASSERT_TRUE(s.ok());
-    ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0")).ok());
-    ASSERT_TRUE((*s)->set_quota("user.c0", 1u << 20, std::nullopt).ok());
-    ASSERT_TRUE((*s)->append(testing::one_message("user.c0", first)).ok());
-  }
-  BlockedChild kill_child;
-  std::string shard_db;
-  start_blocked_child(dir, nullptr,
-                      "SELECT count(*) FROM record r JOIN mailbox m ON m.mbid = r.mbid"
-                      " WHERE r.uid = 2 AND m.unsynced_uid = 2",
-                      &kill_child, &shard_db);
-  if (::testing::Test::HasFatalFailure()) return;
-  // The message file as a power loss could leave it.
+// A store in `dir` with user.c0 (quota 1 MiB) holding `first` as UID 1.
+void create_c0_with(const StoreOptions& opts, const std::string& first) {
+  auto s = Store::open(opts);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->create_mailbox(testing::named("user.c0")).ok());
+  ASSERT_TRUE((*s)->set_quota("user.c0", 1u << 20, std::nullopt).ok());
+  ASSERT_TRUE((*s)->append(testing::one_message("user.c0", first)).ok());
+}
+
+// Leaves user.c0's message file "2." (holding `second`) as a power loss
+// could leave it.
+void leave_second_file(const std::string& dir, FileFate fate, const std::string& second) {
   std::filesystem::path file;
   for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "spool" / "uuid"))
     if (e.path().filename() == "2.") file = e.path();
   ASSERT_FALSE(file.empty());
-  const std::string second = testing::message("second");
   if (fate == FileFate::Lost) {
     std::filesystem::remove(file);
   } else if (fate == FileFate::Damaged) {
@@ -368,7 +373,39 @@ void crash_between_commit_and_flush(FileFate fate) {
     std::filesystem::remove(file);
     std::ofstream(file, std::ios::binary) << zeros;
   }
-  kill_child.kill();
+}
+
+// The common part of the single-crash tests: user.c0 holds `first` (UID 1);
+// the blocked child appends `second` (UID 2) until `committed_sql` shows
+// its commit; the file is left as `fate` and the child killed.
+struct CrashedC0 {
+  std::string dir, shard_db;
+  StoreOptions opts;
+  std::string first = testing::message("first"), second = testing::message("second");
+  std::filesystem::path file;  // UID 2's file
+};
+void crash_c0(const char* tag, FileFate fate, const std::string& committed_sql, bool journal, CrashedC0& c) {
+  c.dir = make_temp_dir(tag);
+  c.opts = options_for(c.dir);
+  create_c0_with(c.opts, c.first);
+  if (::testing::Test::HasFatalFailure()) return;
+  BlockedChild kill_child;
+  start_blocked_child(c.dir, nullptr, committed_sql, &kill_child, &c.shard_db, journal);
+  if (::testing::Test::HasFatalFailure()) return;
+  for (auto& e : std::filesystem::recursive_directory_iterator(std::filesystem::path(c.dir) / "spool" / "uuid"))
+    if (e.path().filename() == "2.") c.file = e.path();
+  leave_second_file(c.dir, fate, c.second);
+}
+
+void crash_between_commit_and_flush(FileFate fate) {
+  CrashedC0 c;
+  crash_c0("crashflush", fate,
+           "SELECT count(*) FROM record r JOIN mailbox m ON m.mbid = r.mbid WHERE r.uid = 2 AND m.unsynced_uid = 2",
+           /*journal=*/false, c);
+  if (::testing::Test::HasFatalFailure()) return;
+  const std::string &dir = c.dir, &shard_db = c.shard_db, &first = c.first, &second = c.second;
+  const std::filesystem::path& file = c.file;
+  const StoreOptions& opts = c.opts;
 
   auto s = Store::open(opts);
   ASSERT_TRUE(s.ok()) << s.error().describe();
@@ -495,6 +532,62 @@ TEST(StoreCrash, RecordCommittedBeforeItsFlushWithDamagedFileIsRemovedAtOpen) {
 TEST(StoreCrash, RecordCommittedBeforeItsFlushWithIntactFileIsKeptAtOpen) {
   crash_between_commit_and_flush(FileFate::Intact);
 }
+
+// A journaled message (at most store_journal_max bytes) is acknowledged at
+// its commit, before its file and directory entry are flushed. A crash
+// before the late flush, whatever it leaves of the file, loses nothing:
+// the open restores the file from the shard's body journal.
+void crash_before_late_flush(FileFate fate) {
+  CrashedC0 c;
+  crash_c0("crashjournal", fate,
+           "SELECT (SELECT count(*) FROM record WHERE uid = 2) * (SELECT count(*) FROM body_journal)",
+           /*journal=*/true, c);
+  if (::testing::Test::HasFatalFailure()) return;
+  const std::string &dir = c.dir, &shard_db = c.shard_db, &first = c.first, &second = c.second;
+  const StoreOptions& opts = c.opts;
+
+  auto s = Store::open(opts);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  Store& store = **s;
+  auto recs = store.records("user.c0", true);
+  ASSERT_TRUE(recs.ok()) << recs.error().describe();
+  ASSERT_EQ(recs->size(), 2u);
+  EXPECT_FALSE((*recs)[1].expunged());
+  EXPECT_EQ(*store.read_message("user.c0", 1), first);
+  EXPECT_EQ(*store.read_message("user.c0", 2), second);
+  auto info = store.lookup("user.c0");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->exists, 2u);
+  EXPECT_EQ(info->total_size, first.size() + second.size());
+  auto q = store.get_quota("user.c0");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->message_used, 2u);
+  // The journal is settled at the first use, and nothing is marked.
+  {
+    auto db = sql::Db::open(shard_db, false);
+    ASSERT_TRUE(db.ok());
+    auto n = (*db)->prepare("SELECT count(*) FROM body_journal");
+    ASSERT_TRUE(n.ok());
+    auto r = n->step();
+    ASSERT_TRUE(r.ok() && *r);
+    EXPECT_EQ(n->i64(0), 0);
+  }
+  EXPECT_EQ(marked_mailboxes(shard_db), 0);
+  auto next = store.append(testing::one_message("user.c0", testing::message("third")));
+  ASSERT_TRUE(next.ok()) << next.error().describe();
+  EXPECT_EQ(next->uids[0], 3u);
+  s->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST(StoreCrash, JournaledMessageWhoseFileWasLostIsRestoredAtOpen) { crash_before_late_flush(FileFate::Lost); }
+
+TEST(StoreCrash, JournaledMessageWhoseFileWasDamagedIsRestoredAtOpen) {
+  crash_before_late_flush(FileFate::Damaged);
+}
+
+TEST(StoreCrash, JournaledMessageWithIntactFileIsKeptAtOpen) { crash_before_late_flush(FileFate::Intact); }
 
 }  // namespace
 }  // namespace cyr::store

@@ -687,13 +687,7 @@ TEST_F(StoreTest, FsyncFailureFencesTheStore) {
   append("user.fred", message("before"));
   store_.reset();
   std::atomic<bool> fail{false};
-  opts_.fsync_hook = [&](int fd) {
-    if (fail.load()) {
-      errno = EIO;
-      return -1;
-    }
-    return ::fsync(fd);
-  };
+  opts_.fsync_hook = testing::failing_fsync_under(fail, "/");
   reopen();
   fail = true;
   auto a = store_->append(one_message("user.fred", message("lost")));
@@ -716,18 +710,10 @@ TEST_F(StoreTest, DirectoryFsyncFailureInBatchFencesAndCommitsNothing) {
   create("user.fred");
   append("user.fred", message("before"));
   store_.reset();
+  opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
   std::atomic<bool> fail{false};
-  opts_.fsync_hook = [&](int fd) {
-    // Only the mailbox directories that a batch fsyncs before its commit.
-    char target[512] = {0};
-    std::string link = "/proc/self/fd/" + std::to_string(fd);
-    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-    if (fail.load() && n > 0 && std::string(target).find("/spool/uuid/") != std::string::npos) {
-      errno = EIO;
-      return -1;
-    }
-    return ::fsync(fd);
-  };
+  // Only the mailbox directories that a batch fsyncs before its commit.
+  opts_.fsync_hook = testing::failing_fsync_under(fail, "/spool/uuid/");
   reopen();
   fail = true;
   auto a = store_->append(one_message("user.fred", message("lost")));
@@ -823,6 +809,7 @@ TEST_F(StoreTest, AnAppendBatchedBehindAnAcknowledgementIsStillLogged) {
 TEST_F(StoreTest, BatchAppendKeepsOrderAndSyncsEveryFile) {
   create("user.fred");
   store_.reset();
+  opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
   std::atomic<int> file_syncs{0};
   opts_.fsync_hook = [&](int fd) {
     char target[512] = {0};
@@ -862,6 +849,7 @@ TEST_F(StoreTest, BatchAppendWithOneFailedFileFsyncCommitsNothing) {
   create("user.fred");
   append("user.fred", message("before"));
   store_.reset();
+  opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
   std::atomic<bool> fail{false};
   std::atomic<int> staged_syncs{0};
   opts_.fsync_hook = [&](int fd) {
@@ -922,6 +910,7 @@ TEST_F(StoreTest, CallersFileIsSyncedWithItsDirectoryBeforeTheCommit) {
   create("user.fred");
   create("user.ann");
   store_.reset();
+  opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
   std::atomic<int> file_syncs{0}, dir_syncs{0};
   std::string src = dir_ + "/spool/lmtp-caller";
   opts_.fsync_hook = [&](int fd) {
@@ -949,6 +938,7 @@ TEST_F(StoreTest, FailedFsyncOfCallersFileFencesAndCommitsNothing) {
   create("user.fred");
   append("user.fred", message("before"));
   store_.reset();
+  opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
   std::atomic<bool> fail{false};
   std::string src = dir_ + "/spool/imapd-append.x";
   opts_.fsync_hook = [&](int fd) {
@@ -990,6 +980,7 @@ TEST_F(StoreTest, FailedFsyncOfAnAppliedFileFencesAndCommitsNothing) {
   create("user.fred");
   ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 2}).ok());
   store_.reset();
+  opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
   std::atomic<bool> fail{false};
   std::atomic<int> synced{0};
   std::string src = dir_ + "/spool/sync-received.x";

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "store/quota_recompute.h"
@@ -55,6 +58,22 @@ inline AppendRequest one_message(const std::string& mailbox, const std::string& 
   m.internaldate = 1700000000;
   r.messages.push_back(std::move(m));
   return r;
+}
+
+// An fsync hook (StoreOptions::fsync_hook) that fails with EIO, while
+// `fail` is set, for every path containing `part` (e.g. "/spool/uuid/":
+// message files and mailbox directories), and fsyncs everything else.
+inline std::function<int(int)> failing_fsync_under(std::atomic<bool>& fail, std::string part) {
+  return [&fail, part](int fd) {
+    char target[512] = {0};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (fail.load() && n > 0 && std::string(target).find(part) != std::string::npos) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fsync(fd);
+  };
 }
 
 // Runs one SQL statement on a database file directly, outside any Store (as
