@@ -623,8 +623,9 @@ struct ShardTxn {
 // The late flush of journaled messages (ShardTxn::link_staged). A journaled
 // message is durable once its batch commits: its bytes are in the shard's
 // WAL. Its file and directory entry are written but not flushed; this thread
-// flushes them for many messages at once - one syncfs(2) per partition,
-// every kFlushDelay or kFlushFiles files - and then hands the journal rows
+// flushes them for many messages at once - every kFlushDelay or kFlushFiles
+// files, with one syncfs(2) per partition or a flush per file and directory
+// (run_once) - and then hands the journal rows
 // to `done`, after which the shard's next batch deletes them. Until then a
 // crash leaves rows that the next process's first use of the shard settles
 // (StoreImpl::recover_journal).
@@ -633,6 +634,8 @@ class BodyFlusher {
   using Done = std::function<void(const Status&, std::map<uint64_t, std::vector<int64_t>>&)>;
   static constexpr auto kFlushDelay = std::chrono::milliseconds(100);
   static constexpr size_t kFlushFiles = 2048;
+  // syncfs when the queued files average at least this many per directory.
+  static constexpr size_t kSyncfsFilesPerDir = 4;
   // Writers wait while this many files are queued (the flush lags behind).
   static constexpr size_t kMaxQueuedFiles = 65536;
 
@@ -729,13 +732,19 @@ class BodyFlusher {
     }
     space_cv_.notify_all();
     if (p.files.empty()) return;
-    // With a fault-injection hook (tests), each file and directory through
-    // it; otherwise one syncfs per partition flushes them all. A file may
-    // be gone meanwhile (an expunge that unlinks at once).
-    Status st = spool_.has_fsync_hook()
-                    ? spool_.fsync_many(p.files, std::vector<std::string>(p.dirs.begin(), p.dirs.end()),
-                                        /*missing_ok=*/true)
-                    : spool_.sync_partitions(p.partitions);
+    // Files that share a few directories (many appends to one mailbox):
+    // one syncfs per partition flushes them all with one disk flush. Files
+    // that nearly each have a directory of their own (delivery spread over
+    // many users): each file and directory is fsync'd (up to 16 at once) -
+    // there syncfs, which also writes out the allocation bitmaps and inode
+    // tables that the deliveries of that moment are changing, was 15 %
+    // slower (docs/performance.md, run 16). With a fault-injection hook
+    // (tests), always each through it. A file may be gone meanwhile (an
+    // expunge that unlinks at once).
+    const bool one_by_one = spool_.has_fsync_hook() || p.files.size() < kSyncfsFilesPerDir * p.dirs.size();
+    Status st = one_by_one ? spool_.fsync_many(p.files, std::vector<std::string>(p.dirs.begin(), p.dirs.end()),
+                                               /*missing_ok=*/true)
+                           : spool_.sync_partitions(p.partitions);
     done_(st, p.ids);
   }
 
