@@ -3536,6 +3536,7 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
     int64_t now = now_seconds();
     result.uids.clear();
     bool marked = false;
+    std::vector<int64_t> journaled_uids;
     for (size_t i = 0; i < msgs.size(); ++i) {
       if (m->info.last_uid == UINT32_MAX) return Error(Errc::Limit, "Mailbox UIDs exhausted");
       MessageRecord r;
@@ -3567,11 +3568,19 @@ Result<AppendResult> StoreImpl::append_staged(const ListEntry& entry, const std:
           CYR_TRY((*u)->run());
         }
         tx.op->unsynced.emplace_back(m->mbid, int64_t(r.uid));
+      } else if (register_unsynced) {
+        journaled_uids.push_back(int64_t(r.uid));
       }
       m->info.exists++;
       m->info.total_size += r.size;
       result.uids.push_back(r.uid);
     }
+    // An append with messages of both kinds fails or succeeds whole: if the
+    // flushes of its other messages fail, withdraw_batch takes back the
+    // journaled ones too (they are registered, not marked: the journal
+    // covers them after a crash).
+    if (!tx.op->unsynced.empty())
+      for (int64_t uid : journaled_uids) tx.op->unsynced.emplace_back(m->mbid, uid);
     m->info.last_appenddate = now;
     CYR_TRY(tx.save(*m));
     CYR_TRY(tx.log_change(ChangeKind::Append, m->info.name));

@@ -103,6 +103,40 @@ TEST_F(BodyJournalTest, AFailedLateFlushFencesAndTheOpenRestoresTheFile) {
   EXPECT_EQ(journal_rows("user.fred"), 0);
 }
 
+// An append with a journaled message and a larger one: when the flush of
+// the larger one's file fails, the append fails whole - both records are
+// taken back and neither file is left.
+TEST_F(BodyJournalTest, AFailedFlushTakesBackTheJournaledMessagesOfTheSameAppend) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  store_.reset();
+  std::atomic<bool> fail{false};
+  opts_.fsync_hook = testing::failing_fsync_under(fail, "/spool/");
+  opts_.journal_max = 2000;
+  opts_.log_changes = false;
+  reopen();
+  AppendRequest two = testing::one_message("user.fred", message("small", 500));
+  two.messages.push_back(testing::one_message("user.fred", message("large", 5000)).messages[0]);
+  fail = true;
+  auto a = store_->append(two);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Fenced);
+  auto recs = store_->records("user.fred", true);
+  ASSERT_TRUE(recs.ok()) << recs.error().describe();
+  ASSERT_EQ(recs->size(), 2u);
+  EXPECT_TRUE((*recs)[0].expunged());
+  EXPECT_TRUE((*recs)[1].expunged());
+  EXPECT_EQ(store_->lookup("user.fred")->exists, 0u);
+  EXPECT_FALSE(std::filesystem::exists(file_of("user.fred", 1)));
+  EXPECT_FALSE(std::filesystem::exists(file_of("user.fred", 2)));
+  // After a restart nothing comes back from the journal.
+  fail = false;
+  reopen();
+  recs = store_->records("user.fred");
+  ASSERT_TRUE(recs.ok());
+  EXPECT_TRUE(recs->empty());
+  EXPECT_EQ(journal_rows("user.fred"), 0);
+}
+
 // Every link of a journaled message is restored: an LMTP delivery to two
 // mailboxes of one user links one file twice.
 TEST_F(BodyJournalTest, TheOpenRestoresEveryLinkOfAJournaledMessage) {
