@@ -398,6 +398,59 @@ def test_append_bodies_in_memory_and_spooled(args):
         assert left == [], left
 
 
+def test_killed_master_loses_no_acknowledged_append(args):
+    # A message of up to store_journal_max (64 KiB) is acknowledged once its
+    # index commit (which holds its bytes) is flushed; its file is flushed a
+    # moment later. Kill the master right after the last OK, then remove
+    # the files of every message still in a body journal, as a power loss
+    # could: the restarted master must serve every message byte for byte.
+    import sqlite3
+    small = [b"From: k%d@example.com\r\nSubject: kill %d\r\n\r\n%s\r\n" % (i, i, b"x" * (300 + 37 * i))
+             for i in range(30)]
+    large = b"From: big@example.com\r\nSubject: big\r\n\r\n" + b"y" * (100 * 1024) + b"\r\n"
+    msgs = small[:15] + [large] + small[15:]
+    with start_node(args) as n:
+        c = connect(n, "fred")
+        for m in msgs:
+            ok(c.append("INBOX", None, None, m))
+        n.proc.kill()
+        n.proc.wait()
+        shard = None
+        for root, _, files in os.walk(os.path.join(n.confdir, "shards")):
+            for f in files:
+                if f.endswith(".db"):
+                    db = sqlite3.connect(os.path.join(root, f))
+                    if db.execute("SELECT 1 FROM mailbox WHERE name='user.fred'").fetchone():
+                        shard = db
+        assert shard is not None
+        pending = shard.execute(
+            "SELECT r.uid, m.uniqueid FROM body_journal j JOIN record r ON r.guid = j.guid"
+            " JOIN mailbox m ON m.mbid = r.mbid").fetchall()
+        shard.close()
+        assert pending, "no message was left in the journal"
+        print("  %d journaled messages had their files removed" % len(pending))
+        removed = 0
+        for uid, uniqueid in pending:
+            for root, dirs, files in os.walk(n.path("spool")):
+                if os.path.basename(root) == uniqueid and ("%d." % uid) in files:
+                    os.unlink(os.path.join(root, "%d." % uid))
+                    removed += 1
+        assert removed == len(pending), (removed, pending)
+        # The killed master left its ports file and a "ready:" line behind.
+        os.unlink(os.path.join(n.confdir, "ports"))
+        n.start(wait_ready=False)
+        n.wait_log("ready:", count=2)
+        n.wait_ready()
+        c = connect(n, "fred")
+        typ, data = c.select("INBOX", readonly=True)
+        assert typ == "OK" and int(data[0]) == len(msgs), data
+        for i, m in enumerate(msgs):
+            data = ok(c.fetch(str(i + 1), "(BODY.PEEK[])"))
+            assert data[0][1] == m, (i, len(data[0][1]), len(m))
+        c.logout()
+        assert "body journal" in n.log(), n.log()[-2000:]
+
+
 def test_sigterm_says_bye(args):
     with start_node(args) as n:
         host, port = address(n)
@@ -440,4 +493,5 @@ if __name__ == "__main__":
     run_tests([test_greeting_and_login, test_authenticate_plain_sasl_ir, test_mailbox_life,
                test_acl_and_quota, test_seen_is_per_user_on_shared_mailboxes,
                test_two_sessions_and_idle, test_fetch_across_chunks,
-               test_append_bodies_in_memory_and_spooled, test_sigterm_says_bye, test_starttls])
+               test_append_bodies_in_memory_and_spooled, test_killed_master_loses_no_acknowledged_append,
+               test_sigterm_says_bye, test_starttls])
