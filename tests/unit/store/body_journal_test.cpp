@@ -79,10 +79,9 @@ TEST_F(BodyJournalTest, OffWhenJournalMaxIsZero) {
 TEST_F(BodyJournalTest, AFailedLateFlushFencesAndTheOpenRestoresTheFile) {
   ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
   store_.reset();
-  std::atomic<bool> fail{false};
-  opts_.fsync_hook = testing::failing_fsync_under(fail, "/spool/uuid/");
+  auto fail = testing::fail_fsync_under(opts_, "/spool/uuid/");
   reopen();
-  fail = true;
+  *fail = true;
   const std::string body = message("kept");
   auto a = store_->append(testing::one_message("user.fred", body));
   ASSERT_TRUE(a.ok()) << a.error().describe();
@@ -93,7 +92,7 @@ TEST_F(BodyJournalTest, AFailedLateFlushFencesAndTheOpenRestoresTheFile) {
   store_.reset();
   EXPECT_EQ(journal_rows("user.fred"), 1);  // a fenced store deletes nothing
   std::filesystem::remove(file);            // what a power loss could leave
-  fail = false;
+  *fail = false;
   reopen();
   EXPECT_TRUE(store_->fence_status().ok());
   auto recs = store_->records("user.fred");
@@ -109,14 +108,13 @@ TEST_F(BodyJournalTest, AFailedLateFlushFencesAndTheOpenRestoresTheFile) {
 TEST_F(BodyJournalTest, AFailedFlushTakesBackTheJournaledMessagesOfTheSameAppend) {
   ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
   store_.reset();
-  std::atomic<bool> fail{false};
-  opts_.fsync_hook = testing::failing_fsync_under(fail, "/spool/");
+  auto fail = testing::fail_fsync_under(opts_, "/spool/");
   opts_.journal_max = 2000;
   opts_.log_changes = false;
   reopen();
   AppendRequest two = testing::one_message("user.fred", message("small", 500));
   two.messages.push_back(testing::one_message("user.fred", message("large", 5000)).messages[0]);
-  fail = true;
+  *fail = true;
   auto a = store_->append(two);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().code, Errc::Fenced);
@@ -129,7 +127,7 @@ TEST_F(BodyJournalTest, AFailedFlushTakesBackTheJournaledMessagesOfTheSameAppend
   EXPECT_FALSE(std::filesystem::exists(file_of("user.fred", 1)));
   EXPECT_FALSE(std::filesystem::exists(file_of("user.fred", 2)));
   // After a restart nothing comes back from the journal.
-  fail = false;
+  *fail = false;
   reopen();
   recs = store_->records("user.fred");
   ASSERT_TRUE(recs.ok());
@@ -143,8 +141,7 @@ TEST_F(BodyJournalTest, TheOpenRestoresEveryLinkOfAJournaledMessage) {
   ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
   ASSERT_TRUE(store_->create_mailbox(named("user.fred.Copy")).ok());
   store_.reset();
-  std::atomic<bool> fail{false};
-  opts_.fsync_hook = testing::failing_fsync_under(fail, "/");
+  auto fail = testing::fail_fsync_under(opts_, "/");
   // No replication log: the delivery then flushes nothing but the shard's
   // WAL, which SQLite flushes without the hook.
   opts_.log_changes = false;
@@ -152,7 +149,7 @@ TEST_F(BodyJournalTest, TheOpenRestoresEveryLinkOfAJournaledMessage) {
   const std::string body = message("twice", 1500);
   AppendMessage m;
   m.source = MessageSource::memory(body);
-  fail = true;
+  *fail = true;
   auto out = store_->deliver({"user.fred", "user.fred.Copy"}, m, true);
   ASSERT_EQ(out.size(), 2u);
   ASSERT_TRUE(out[0].ok()) << out[0].error().describe();
@@ -164,7 +161,7 @@ TEST_F(BodyJournalTest, TheOpenRestoresEveryLinkOfAJournaledMessage) {
   {
     std::ofstream(b, std::ios::binary | std::ios::trunc) << std::string(body.size() / 2, 'x');
   }
-  fail = false;
+  *fail = false;
   reopen();
   EXPECT_EQ(*store_->read_message("user.fred", 1), body);
   EXPECT_EQ(*store_->read_message("user.fred.Copy", 1), body);

@@ -686,15 +686,14 @@ TEST_F(StoreTest, FsyncFailureFencesTheStore) {
   create("user.fred");
   append("user.fred", message("before"));
   store_.reset();
-  std::atomic<bool> fail{false};
-  opts_.fsync_hook = testing::failing_fsync_under(fail, "/");
+  auto fail = testing::fail_fsync_under(opts_, "/");
   reopen();
-  fail = true;
+  *fail = true;
   auto a = store_->append(one_message("user.fred", message("lost")));
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().code, Errc::Fenced);
   EXPECT_EQ(store_->fence_status().error().code, Errc::Fenced);
-  fail = false;  // the disk "recovers": the store must not retry silently
+  *fail = false;  // the disk "recovers": the store must not retry silently
   EXPECT_EQ(store_->append(one_message("user.fred", message("x"))).error().code, Errc::Fenced);
   EXPECT_EQ(store_->create_mailbox(named("user.y")).error().code, Errc::Fenced);
   EXPECT_EQ(store_->set_seen("fred", "user.fred", SeenState{}).error().code, Errc::Fenced);
@@ -711,11 +710,10 @@ TEST_F(StoreTest, DirectoryFsyncFailureInBatchFencesAndCommitsNothing) {
   append("user.fred", message("before"));
   store_.reset();
   opts_.journal_max = 0;  // the path of messages above store_journal_max: files flushed by the commit
-  std::atomic<bool> fail{false};
   // Only the mailbox directories that a batch fsyncs before its commit.
-  opts_.fsync_hook = testing::failing_fsync_under(fail, "/spool/uuid/");
+  auto fail = testing::fail_fsync_under(opts_, "/spool/uuid/");
   reopen();
-  fail = true;
+  *fail = true;
   auto a = store_->append(one_message("user.fred", message("lost")));
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().code, Errc::Fenced);
@@ -726,7 +724,7 @@ TEST_F(StoreTest, DirectoryFsyncFailureInBatchFencesAndCommitsNothing) {
   EXPECT_EQ(store_->lookup("user.fred")->exists, 1u);
   EXPECT_EQ(store_->lookup("user.fred")->last_uid, 2u);
   EXPECT_EQ(store_->expunge("user.fred", UidSet::of({1})).error().code, Errc::Fenced);
-  fail = false;
+  *fail = false;
   reopen();
   EXPECT_EQ(store_->records("user.fred")->size(), 1u);
   EXPECT_EQ(append("user.fred", message("after")), 3u);
@@ -752,6 +750,9 @@ TEST_F(StoreTest, AnAppendBatchedBehindAnAcknowledgementIsStillLogged) {
   ASSERT_TRUE(first.ok());
   ASSERT_FALSE(first->records.empty());
   store_.reset();
+  // The held batch must flush its message file: the path of messages above
+  // store_journal_max (a journaled one would not wait for its file).
+  opts_.journal_max = 0;
   std::mutex mu;
   std::condition_variable cv;
   bool hold = false, held = false, release = false;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "store/quota_recompute.h"
@@ -60,20 +61,24 @@ inline AppendRequest one_message(const std::string& mailbox, const std::string& 
   return r;
 }
 
-// An fsync hook (StoreOptions::fsync_hook) that fails with EIO, while
-// `fail` is set, for every path containing `part` (e.g. "/spool/uuid/":
-// message files and mailbox directories), and fsyncs everything else.
-inline std::function<int(int)> failing_fsync_under(std::atomic<bool>& fail, std::string part) {
-  return [&fail, part](int fd) {
+// Sets an fsync hook (StoreOptions::fsync_hook) on `o` that fails with EIO,
+// while the returned flag is set, for every path containing `part` (e.g.
+// "/spool/uuid/": message files and mailbox directories), and fsyncs
+// everything else. The hook owns the flag: a store closed after the test's
+// own variables are gone (the fixture's TearDown) may still flush through it.
+inline std::shared_ptr<std::atomic<bool>> fail_fsync_under(StoreOptions& o, std::string part) {
+  auto fail = std::make_shared<std::atomic<bool>>(false);
+  o.fsync_hook = [fail, part](int fd) {
     char target[512] = {0};
     std::string link = "/proc/self/fd/" + std::to_string(fd);
     ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-    if (fail.load() && n > 0 && std::string(target).find(part) != std::string::npos) {
+    if (fail->load() && n > 0 && std::string(target).find(part) != std::string::npos) {
       errno = EIO;
       return -1;
     }
     return ::fsync(fd);
   };
+  return fail;
 }
 
 // Runs one SQL statement on a database file directly, outside any Store (as
