@@ -226,7 +226,7 @@ Status Spool::sync_partitions(const std::set<std::string>& partitions) const {
     if (!r.ok()) return r.take_error();
     int fd = ::open(r->c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY);
     if (fd < 0) return io_error("open dir", r->string(), errno);
-    int rc = fsync_hook_ ? fsync_hook_(fd) : ::syncfs(fd);
+    int rc = ::syncfs(fd);
     int err = errno;
     ::close(fd);
     if (rc != 0) return io_error("syncfs", r->string(), err);

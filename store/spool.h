@@ -135,8 +135,8 @@ class Spool {
                     bool missing_ok = false) const;
   // Makes everything written to the file systems of `partitions` durable:
   // syncfs(2) on each partition root, one disk flush for any number of
-  // files and directories (the body journal's late flush). With a fault
-  // injection hook set, the hook is called on each root instead.
+  // files and directories (the body journal's late flush, which goes
+  // through fsync_many instead when a fault-injection hook is set).
   Status sync_partitions(const std::set<std::string>& partitions) const;
   // fsync_many() that runs `alongside` on the calling thread while the
   // fsyncs are in flight on the workers (the shard's index commit, so that
@@ -145,7 +145,6 @@ class Spool {
   // that of the fsyncs.
   Status fsync_many_alongside(const std::vector<std::string>& files, const std::vector<std::string>& dirs,
                               const std::function<void()>& alongside, bool missing_ok = false) const;
-  size_t journal_max() const { return journal_max_; }
   bool has_fsync_hook() const { return static_cast<bool>(fsync_hook_); }
   int fsync_fd(int fd) const;
 

@@ -361,6 +361,18 @@ def test_fetch_across_chunks(args):
         c.logout()
 
 
+def inbox_holds(node, user, msgs):
+    """Checks that user's INBOX holds exactly msgs, byte for byte, in order;
+    returns the session (INBOX selected read-only)."""
+    c = connect(node, user)
+    typ, data = c.select("INBOX", readonly=True)
+    assert typ == "OK" and int(data[0]) == len(msgs), data
+    for i, m in enumerate(msgs):
+        data = ok(c.fetch(str(i + 1), "(BODY.PEEK[])"))
+        assert data[0][1] == m, (i, len(data[0][1]), len(m))
+    return c
+
+
 def test_append_bodies_in_memory_and_spooled(args):
     # A session keeps a literal of up to 256 KiB in memory, up to 1 MiB per
     # command, and streams the others to a temporary file: one MULTIAPPEND
@@ -379,12 +391,7 @@ def test_append_bodies_in_memory_and_spooled(args):
     msgs = [body(i, sz) for i, sz in enumerate(sizes)]
     with start_node(args) as n:
         multiappend(n, "fred", "INBOX", msgs)
-        c = connect(n, "fred")
-        typ, data = c.select("INBOX", readonly=True)
-        assert typ == "OK" and int(data[0]) == len(msgs), data
-        for i, m in enumerate(msgs):
-            data = ok(c.fetch(str(i + 1), "(BODY.PEEK[])"))
-            assert data[0][1] == m, (i, len(data[0][1]), len(m))
+        c = inbox_holds(n, "fred", msgs)
         # And one by one (imaplib's synchronising literals), both ways again.
         ok(c.select("INBOX"))
         ok(c.append("INBOX", None, None, msgs[0]))
@@ -441,12 +448,7 @@ def test_killed_master_loses_no_acknowledged_append(args):
         n.start(wait_ready=False)
         n.wait_log("ready:", count=2)
         n.wait_ready()
-        c = connect(n, "fred")
-        typ, data = c.select("INBOX", readonly=True)
-        assert typ == "OK" and int(data[0]) == len(msgs), data
-        for i, m in enumerate(msgs):
-            data = ok(c.fetch(str(i + 1), "(BODY.PEEK[])"))
-            assert data[0][1] == m, (i, len(data[0][1]), len(m))
+        c = inbox_holds(n, "fred", msgs)
         c.logout()
         assert "body journal" in n.log(), n.log()[-2000:]
 
