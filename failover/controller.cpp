@@ -8,6 +8,7 @@
 
 #include "failover/auth.h"
 #include "store/base/log.h"
+#include "store/base/thread_name.h"
 #include "store/config/imapd_conf.h"
 #include "store/config/paths.h"
 
@@ -90,6 +91,7 @@ Controller::~Controller() { stop(); }
 void Controller::start() {
   stop_ = false;
   thread_ = std::thread([this] {
+    set_thread_name("failover");
     while (!stop_) {
       tick();
       std::unique_lock lk(wait_mu_);
@@ -100,6 +102,7 @@ void Controller::start() {
   // (or on a switchover) for longer than the lease's safety margin, and the
   // hold must not wait for it.
   watchdog_ = std::thread([this] {
+    set_thread_name("lease-watch");
     while (!stop_) {
       {
         std::lock_guard lk(mu_);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "store/base/log.h"
+#include "store/base/thread_name.h"
 
 namespace cyr::failover {
 namespace {
@@ -220,7 +221,10 @@ Status LineServer::start(const std::string& address, Handler handler, std::strin
                                          : reinterpret_cast<sockaddr_in&>(ss).sin_port);
   listen_fd_ = fd;
   stop_ = false;
-  accept_thread_ = std::thread([this] { accept_loop(); });
+  accept_thread_ = std::thread([this] {
+    set_thread_name("failover-net");
+    accept_loop();
+  });
   return {};
 }
 

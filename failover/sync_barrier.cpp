@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "store/base/log.h"
+#include "store/base/thread_name.h"
 #include "store/replica_wait.h"
 
 namespace cyr::failover {
@@ -12,7 +13,10 @@ using Clock = std::chrono::steady_clock;
 SyncBarrier::SyncBarrier(store::Store& store, std::chrono::milliseconds timeout, std::function<bool()> connected,
                          std::function<void()> wake_replication)
     : store_(store), timeout_(timeout), connected_(std::move(connected)), wake_(std::move(wake_replication)) {
-  deadline_thread_ = std::thread([this] { deadline_loop(); });
+  deadline_thread_ = std::thread([this] {
+    set_thread_name("sync-barrier");
+    deadline_loop();
+  });
 }
 
 SyncBarrier::~SyncBarrier() {

@@ -32,6 +32,7 @@
 #include "server/net/listen_address.h"
 #include "server/net/tls.h"
 #include "store/base/log.h"
+#include "store/base/thread_name.h"
 #include "store/config/cyrus_conf.h"
 #include "store/config/paths.h"
 
@@ -962,7 +963,10 @@ struct Master::Impl {
                                ? opts.blocking_threads
                                : conf_int_if_known(*config.imapd, "master_blocking_threads", kDefaultBlockingThreads);
     if (blocking_threads <= 0) blocking_threads = kDefaultBlockingThreads;
-    blocking = std::make_unique<BlockingPool>(static_cast<size_t>(blocking_threads));
+    {
+      ThreadNameScope name("blocking");  // the pool's threads take it
+      blocking = std::make_unique<BlockingPool>(static_cast<size_t>(blocking_threads));
+    }
 
     // START runs to completion before anything listens (cyrus.conf(5)).
     run_start_entries();
@@ -982,7 +986,10 @@ struct Master::Impl {
     spawn_on_strand(signal_loop(), "signal handler");
 
     std::vector<std::thread> threads;
-    for (int i = 1; i < io_threads; ++i) threads.emplace_back([this] { run_io(); });
+    for (int i = 1; i < io_threads; ++i) threads.emplace_back([this] {
+      set_thread_name("io");
+      run_io();
+    });
     run_io();
     for (auto& t : threads) t.join();
     blocking->stop();

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "store/base/log.h"
+#include "store/base/thread_name.h"
 
 namespace cyr::store {
 namespace fs = std::filesystem;
@@ -101,7 +102,10 @@ Result<std::unique_ptr<NotifyListener>> NotifyListener::start(const fs::path& co
   }
   l->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (l->stop_fd_ < 0) return fail("eventfd");
-  l->thread_ = std::thread([p = l.get()] { p->run(); });
+  l->thread_ = std::thread([p = l.get()] {
+    set_thread_name("notify");
+    p->run();
+  });
   return l;
 }
 

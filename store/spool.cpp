@@ -20,6 +20,7 @@
 #include <system_error>
 #include <thread>
 
+#include "store/base/thread_name.h"
 #include "store/mail/message.h"
 
 namespace cyr::store {
@@ -121,7 +122,10 @@ class Spool::SyncWorkers {
   explicit SyncWorkers(size_t n) {
     for (size_t i = 0; i < n; ++i) {
       try {
-        threads_.emplace_back([this] { loop(); });
+        threads_.emplace_back([this] {
+          set_thread_name("fsync");
+          loop();
+        });
       } catch (const std::system_error&) {
         break;  // out of threads: fewer workers; the caller runs the rest
       }

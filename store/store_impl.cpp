@@ -33,6 +33,7 @@
 
 #include "store/base/log.h"
 #include "store/layout.h"
+#include "store/base/thread_name.h"
 #include "store/mail/mboxname.h"
 #include "store/notify.h"
 #include "store/spool.h"
@@ -657,7 +658,10 @@ class BodyFlusher {
     queued_.partitions.insert(partitions.begin(), partitions.end());
     if (!thread_.joinable() && !stop_) {
       try {
-        thread_ = std::thread([this] { loop(); });
+        thread_ = std::thread([this] {
+          set_thread_name("body-flush");
+          loop();
+        });
       } catch (const std::system_error&) {
         // No thread to spare: this batch's files are flushed here.
         lk.unlock();

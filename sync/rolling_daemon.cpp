@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "store/base/log.h"
+#include "store/base/thread_name.h"
 #include "store/config/paths.h"
 #include "sync/rolling_sync.h"
 
@@ -51,7 +52,10 @@ RollingReplicator::~RollingReplicator() { stop(); }
 
 void RollingReplicator::start() {
   stop_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("sync-log");
+    run();
+  });
 }
 
 void RollingReplicator::stop() {
@@ -567,6 +571,7 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
               // Reads with the client of the connection it was started
               // for; stop_reader() joins it before that goes.
               st.reader = std::thread([settle_one]() mutable {
+                set_thread_name("sync-reply");
                 while (settle_one(true)) {
                 }
               });
@@ -713,10 +718,16 @@ int RollingReplicator::run_parallel() {
   for (size_t i = 0; i < opts_.streams; ++i) {
     streams.push_back(std::make_unique<Stream>());
     Stream& st = *streams.back();
-    st.thread = std::thread([this, &st, &sh] { stream_main(st, sh); });
+    st.thread = std::thread([this, &st, &sh] {
+      set_thread_name("sync-stream");
+      stream_main(st, sh);
+    });
   }
   std::thread acker;
-  if (opts_.eager) acker = std::thread([this, &sh] { ack_main(sh); });
+  if (opts_.eager) acker = std::thread([this, &sh] {
+      set_thread_name("sync-ack");
+      ack_main(sh);
+    });
   std::map<uint64_t, Clock::time_point> first_seen;  // pending seq -> when first read
   Clock::time_point last_publish{};
   while (!stop_) {
