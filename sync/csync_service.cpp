@@ -301,7 +301,7 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
   // One logical line with its literals. An empty optional means the line was
   // malformed and a BAD was already queued (the stream stays in step).
   awaitable<Result<std::optional<RawLine>>> read_command() {
-    LineFramer framer({}, engine_->file_sinks());
+    LineFramer framer(engine_->framer_limits(), engine_->file_sinks());
     auto framed = co_await read_framed_line(wire_, framer, std::nullopt);
     if (!framed.ok()) co_return framed.take_error();
     if (!framed->line) wire_.write("BAD " + framed->bad + "\r\n");
@@ -507,7 +507,7 @@ class ImapReplicationChannel : public imapd::ReplicationChannel {
     // "SYNCAPPLY x" is csync's "APPLY x", "SYNCRESTART" its "RESTART".
     std::string line = verb.substr(4);
     if (!rest.empty()) line += " " + rest;
-    LineFramer framer({}, engine_->file_sinks());
+    LineFramer framer(engine_->framer_limits(), engine_->file_sinks());
     Wire wire(conn);  // plain: Cyrus turns compression off in IMAP mode too
     auto framed = co_await read_framed_line(wire, framer, std::move(line));
     if (!framed.ok()) co_return false;

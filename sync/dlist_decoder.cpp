@@ -150,7 +150,8 @@ void LineFramer::begin_payload(uint64_t size, bool is_file, std::string partitio
       } else if (size > limits_.max_file) {
         fail(Error(Errc::TooBig, "message file too big",
                    std::to_string(size) + " bytes for " + guid));
-      } else if (files_) {
+      } else if (files_ && (limits_.max_memory_file == 0 || size > limits_.max_memory_file ||
+                            memory_used_ + size > limits_.max_memory_payload)) {
         for (char& c : guid) c = (c >= 'A' && c <= 'F') ? char(c - 'A' + 'a') : c;
         auto sink = files_->open(partition, guid, size);
         if (!sink.ok()) {

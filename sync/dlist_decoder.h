@@ -35,6 +35,10 @@ struct DlistLimits {
   uint64_t max_literal = 16u << 20;        // one {N+} literal (held in memory)
   uint64_t max_memory_payload = 64u << 20; // all in-memory payloads of one line
   uint64_t max_file = 1ull << 32;          // one file literal's body
+  // With a FileSinkFactory: file literals up to this size are still held in
+  // memory (counted in max_memory_payload; past it they go to a sink). 0:
+  // every file literal goes to the sink.
+  uint64_t max_memory_file = 0;
 };
 
 // Receives one file literal's body while it is being read.

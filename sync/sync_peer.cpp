@@ -51,7 +51,7 @@ Result<std::vector<SyncReply>> LoopbackPeer::call(const SyncCommand& cmd) {
   if (!wire.ok()) return wire.take_error();
   sent_ += wire->size();
   if (rec_c_) rec_c_->append(*wire);
-  LineFramer server_in({}, server_.file_sinks());
+  LineFramer server_in(server_.framer_limits(), server_.file_sinks());
   auto lines = frame_all(*wire, server_in);
   std::vector<SyncReply> replies;
   if (!lines.ok() || lines->size() != 1) {

@@ -33,6 +33,16 @@ Error checksum(std::string why) { return coded(Errc::Invalid, "IMAP_SYNC_CHECKSU
 
 constexpr uint64_t kUnlimitedQuota = 4294967295u;
 constexpr size_t kMaxListArgs = 100000;
+// Uploaded files up to this size are held in memory (typical mail; the
+// store's body journal takes messages of this size too).
+constexpr uint64_t kMemoryFileMax = 64 * 1024;
+// All in-memory uploads of one session not yet appended: a client that
+// uploads many files ahead of its APPLY MAILBOX (Cyrus's sync_client sends
+// a whole batch) spills the rest to staging files.
+constexpr uint64_t kStagedMemoryMax = 32u << 20;
+// In-memory uploads of one APPLY MESSAGE hashed on the session's I/O
+// thread at most (about a millisecond of SHA-1); more go to the pool.
+constexpr uint64_t kInlineHashMax = 1u << 20;
 
 Result<std::vector<std::string>> string_list(const Value& v, const char* what) {
   if (v.kind() != ValueKind::List) return Error(Errc::Invalid, std::string("bad parameter ") + what + ": expected a list");
@@ -185,20 +195,58 @@ SyncServerSession::~SyncServerSession() {
 
 FileSinkFactory* SyncServerSession::file_sinks() { return sinks_.get(); }
 
+DlistLimits SyncServerSession::framer_limits() const {
+  DlistLimits l;
+  l.max_memory_file = kMemoryFileMax;
+  return l;
+}
+
 void SyncServerSession::clear_staging() {
   std::error_code ec;
   for (auto& [key, path] : staged_) fs::remove(path, ec);
   for (auto& [path, guid] : sinks_->hashed) fs::remove(path, ec);
   staged_.clear();
   sinks_->hashed.clear();
+  staged_memory_.clear();
+  staged_memory_bytes_ = 0;
+}
+
+void SyncServerSession::forget_staged(const StageKey& key) {
+  if (auto it = staged_.find(key); it != staged_.end()) {
+    std::error_code ec;
+    fs::remove(it->second, ec);
+    staged_.erase(it);
+  }
+  if (auto it = staged_memory_.find(key); it != staged_memory_.end()) {
+    staged_memory_bytes_ -= it->second.size();
+    staged_memory_.erase(it);
+  }
+}
+
+std::optional<store::MessageSource> SyncServerSession::staged_source(const std::string& partition,
+                                                                     const std::string& hex) const {
+  // A file staged for another partition serves as well (it is copied).
+  auto find = [&](const auto& staged) {
+    auto it = staged.find({partition, hex});
+    if (it == staged.end())
+      for (auto i = staged.begin(); i != staged.end(); ++i)
+        if (i->first.second == hex) return i;
+    return it;
+  };
+  if (auto m = find(staged_memory_); m != staged_memory_.end()) return store::MessageSource::memory(m->second);
+  if (auto f = find(staged_); f != staged_.end()) return store::MessageSource::file(f->second);
+  return std::nullopt;
 }
 
 bool SyncServerSession::runs_inline(const SyncCommand& cmd) const {
   if (cmd.verb == "NOOP") return true;
   if (cmd.verb != "APPLY" || cmd.name != "MESSAGE" || cmd.arg.kind() != ValueKind::List) return false;
+  // In-memory uploads are hashed and kept, or else written to staging
+  // files: the latter is disk work for the pool.
+  uint64_t in_memory = 0;
   for (const Value& item : cmd.arg.items())
-    if (item.kind() == ValueKind::File && item.file_literal().in_memory) return false;
-  return true;
+    if (item.kind() == ValueKind::File && item.file_literal().in_memory) in_memory += item.file_literal().body.size();
+  return in_memory <= kInlineHashMax && staged_memory_bytes_ + in_memory <= kStagedMemoryMax;
 }
 
 std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
@@ -467,6 +515,7 @@ Result<std::string> SyncServerSession::stage_file(const std::string& partition, 
       return Error(Errc::Corrupted, "Message file does not match its GUID", from.string());
     }
   }
+  forget_staged({partition, guid});
   staged_[{partition, guid}] = to.string();
   return to.string();
 }
@@ -488,7 +537,7 @@ Status SyncServerSession::apply_reserve(const Value& arg, Replies& out) {
   for (const Value& gv : (*guids)->items()) {
     auto hex = gv.as_guid();
     if (!hex.ok()) return bad_parameters(hex.error());
-    if (staged_.count({partition, *hex})) continue;
+    if (staged_.count({partition, *hex}) || staged_memory_.count({partition, *hex})) continue;
     auto guid = mail::MessageGuid::from_hex(*hex);
     if (!guid.ok()) return bad_parameters(guid.error());
     auto path = store_.find_message_file(partition, *guid, *names);
@@ -506,6 +555,18 @@ Status SyncServerSession::apply_message(const Value& arg) {
     const FileLiteral& f = item.file_literal();
     std::string path;
     mail::MessageGuid actual;
+    if (f.in_memory && staged_memory_bytes_ + f.body.size() <= kStagedMemoryMax) {
+      actual = mail::MessageGuid::of(f.body);
+      if (actual.to_hex() != f.guid) {
+        CYR_LOG(Info, opts_.sid, "sync_server: uploaded file for %s has GUID %s; refused", f.guid.c_str(),
+                actual.to_hex().c_str());
+        continue;
+      }
+      forget_staged({f.partition, f.guid});
+      staged_memory_[{f.partition, f.guid}] = f.body;
+      staged_memory_bytes_ += f.body.size();
+      continue;
+    }
     if (f.in_memory) {
       std::error_code ec;
       fs::create_directories(opts_.staging_dir, ec);
@@ -539,12 +600,9 @@ Status SyncServerSession::apply_message(const Value& arg) {
       fs::remove(path, ec);
       continue;
     }
-    auto& slot = staged_[{f.partition, f.guid}];
-    if (!slot.empty() && slot != path) {
-      std::error_code ec;
-      fs::remove(slot, ec);
-    }
-    slot = path;
+    if (auto old = staged_.find({f.partition, f.guid}); old == staged_.end() || old->second != path)
+      forget_staged({f.partition, f.guid});
+    staged_[{f.partition, f.guid}] = path;
   }
   return {};
 }
@@ -636,12 +694,8 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
     }
     store::ApplyRecord ar{in, std::nullopt};
     std::string hex = in.guid.to_hex();
-    auto st = staged_.find({info.partition, hex});
-    if (st == staged_.end())
-      for (auto i = staged_.begin(); i != staged_.end(); ++i)
-        if (i->first.second == hex) { st = i; break; }
-    if (st != staged_.end()) {
-      ar.source = store::MessageSource::file(st->second);
+    if (auto src = staged_source(info.partition, hex)) {
+      ar.source = std::move(*src);
     } else if (!in.expunged()) {
       return coded(Errc::Io, "IMAP_IOERROR Unknown error", "no file for GUID " + hex);
     }

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,20 +54,23 @@ class SyncServerSession {
   SyncServerSession(const SyncServerSession&) = delete;
   SyncServerSession& operator=(const SyncServerSession&) = delete;
 
-  // For the transport's LineFramer: streams file literals into staging.
+  // For the transport's LineFramer, together: small file literals are held
+  // in memory, larger ones streamed into staging files.
   FileSinkFactory* file_sinks();
+  DlistLimits framer_limits() const;
 
   // Whether execute(cmd) does no blocking work, so a session may run it on
   // its I/O thread instead of a trip to the blocking pool: NOOP, and APPLY
-  // MESSAGE whose files the framing already wrote (only bookkeeping is
-  // left; an unlink on the rare refused or duplicate upload).
+  // MESSAGE whose files the framing already wrote or that are small enough
+  // to hash and keep in memory (only bookkeeping is left; an unlink on the
+  // rare refused or duplicate upload).
   bool runs_inline(const SyncCommand& cmd) const;
   // Executes one authenticated command. The last reply is final.
   std::vector<SyncReply> execute(const SyncCommand& cmd);
 
   bool exit_requested() const { return exit_requested_; }
   // Staged (partition, guid) files, for tests and logging.
-  size_t staged_count() const { return staged_.size(); }
+  size_t staged_count() const { return staged_.size() + staged_memory_.size(); }
 
  private:
   class Sinks;
@@ -102,11 +106,21 @@ class SyncServerSession {
   Result<std::string> stage_file(const std::string& partition, const std::string& guid,
                                  const std::filesystem::path& from, bool verify);
   void clear_staging();
+  // Drops the staged copy of `key`, on disk or in memory.
+  void forget_staged(const StageKey& key);
+  // The staged copy of a GUID, preferring `partition`'s; nullopt if none.
+  std::optional<store::MessageSource> staged_source(const std::string& partition, const std::string& hex) const;
 
   store::Store& store_;
   SyncServerOptions opts_;
   std::unique_ptr<Sinks> sinks_;
   std::map<StageKey, std::string> staged_;  // -> path in staging_dir
+  // Small uploads, kept in memory until an APPLY MAILBOX appends them: the
+  // store writes each one once, on the blocking pool, instead of a staging
+  // file written by the I/O thread and read back for the append. Bounded
+  // (kStagedMemoryMax); past that, uploads go to staging files.
+  std::map<StageKey, std::string> staged_memory_;  // -> message bytes
+  uint64_t staged_memory_bytes_ = 0;
   uint64_t next_stage_ = 0;
   bool force_ = false;
   bool exit_requested_ = false;

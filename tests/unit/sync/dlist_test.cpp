@@ -346,6 +346,30 @@ struct MemorySinks : FileSinkFactory {
 const std::string kBody = "From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
 const std::string kGuid = "0bebcde85cb6536dd0c48a93101edfab2dcf5777";
 
+TEST(DlistDecode, SmallFileLiteralsStayInMemoryWhenAllowed) {
+  // max_memory_file: 43 bytes stay in memory, the 44-byte one goes to the
+  // sink; and once the line's memory bound is used up, small ones do too.
+  std::string body44 = kBody + "!";
+  std::string stream = "APPLY MESSAGE (%{default " + kGuid + " 43}\r\n" + kBody + " %{default " + kGuid + " 44}\r\n" +
+                       body44 + " %{default " + kGuid + " 43}\r\n" + kBody + ")\r\n";
+  DlistLimits limits;
+  limits.max_memory_file = 43;
+  limits.max_memory_payload = 60;  // room for one 43-byte body
+  MemorySinks sinks;
+  auto lines = frame_all(stream, 7, limits, &sinks);
+  ASSERT_EQ(lines.size(), 1u);
+  ASSERT_TRUE(lines[0].ok()) << lines[0].error().describe();
+  auto cmd = parse_command(std::move(lines[0].value()));
+  ASSERT_TRUE(cmd.ok()) << cmd.error().describe();
+  ASSERT_EQ(cmd->arg.items().size(), 3u);
+  const FileLiteral& a = cmd->arg.items()[0].file_literal();
+  EXPECT_TRUE(a.in_memory);
+  EXPECT_EQ(a.body, kBody);
+  EXPECT_FALSE(cmd->arg.items()[1].file_literal().in_memory);
+  EXPECT_FALSE(cmd->arg.items()[2].file_literal().in_memory);
+  EXPECT_EQ(sinks.opened.size(), 2u);
+}
+
 TEST(DlistDecode, FileLiteralStreamsToSink) {
   std::string stream = "APPLY MESSAGE (%{default " + kGuid + " 43}\r\n" + kBody +
                        " %{default " + kGuid + " 0}\r\n)\r\n";
