@@ -42,6 +42,34 @@ Error io_error(const char* what, const std::string& path, int err) {
 
 std::atomic<uint64_t> g_stage_counter{0};
 
+// Staging files go to {partition}/stage./<pid>-<generation>/<n>, a new
+// generation directory every kFilesPerStageDir files. `stage.` carries
+// ext4's top-directory flag (spread_subdirectories), so each generation is
+// placed like a top-level directory, in a block group of its own, and a new
+// file's inode is allocated there. In one fixed directory every append's
+// inode came from the same group; after a mass deletion near it (cyr_expire,
+// a deleted mailbox, a replica's cleanup) each creation scanned the group's
+// recently freed inodes (ext4 without a journal; docs/performance.md).
+constexpr uint64_t kFilesPerStageDir = 4096;
+
+std::string stage_generation_name(uint64_t generation) {
+  return std::to_string(::getpid()) + "-" + std::to_string(generation);
+}
+
+// Makes a generation directory (and `stage.` with its flag, the first
+// time), and removes the one two generations back: its files were linked
+// or removed long ago. Best effort for the flag and the removal.
+Status make_stage_dir(const fs::path& dir, uint64_t generation) {
+  if (::mkdir(dir.c_str(), 0750) != 0) {
+    if (errno == EEXIST) return {};
+    if (errno != ENOENT) return io_error("mkdir", dir.string(), errno);
+    (void)spread_subdirectories(dir.parent_path());  // creates it; the flag only helps ext4
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return io_error("mkdir", dir.string(), errno);
+  }
+  if (generation >= 2) (void)::rmdir((dir.parent_path() / stage_generation_name(generation - 2)).c_str());
+  return {};
+}
+
 // Reads a whole file (bounded by max) into memory.
 Result<std::string> read_file(int fd, const std::string& path, size_t max) {
   struct stat st;
@@ -340,8 +368,8 @@ Result<std::string> Spool::new_stage_path(const std::string& partition) const {
   if (!r.ok()) return r.take_error();
   // The directory is created by stage() when the first create finds it
   // missing: a mkdir per message cost a syscall on every append.
-  fs::path dir = *r / "stage.";
-  return (dir / (std::to_string(::getpid()) + "-" + std::to_string(++g_stage_counter))).string();
+  uint64_t n = ++g_stage_counter;
+  return (*r / "stage." / stage_generation_name(n / kFilesPerStageDir) / std::to_string(n)).string();
 }
 
 Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSource& src,
@@ -356,8 +384,8 @@ Result<StagedMessage> Spool::stage(const std::string& partition, const MessageSo
     if (!p.ok()) return p.take_error();
     int fd = ::open(p->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0 && errno == ENOENT) {
-      std::string dir = fs::path(*p).parent_path().string();
-      if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
+      fs::path file(*p);
+      CYR_TRY(make_stage_dir(file.parent_path(), std::stoull(file.filename().string()) / kFilesPerStageDir));
       fd = ::open(p->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     }
     if (fd < 0) return io_error("create", *p, errno);
@@ -539,9 +567,10 @@ void Spool::clear_staging() const {
     fs::path dir = root / "stage.";
     for (auto& e : fs::directory_iterator(dir, ec)) {
       // Leftovers only: staging files are never linked from a committed
-      // record (links are separate names of the same inode). A file named
-      // "<pid>-<n>" whose process still runs belongs to a store opened beside
-      // us (OpenMode::Secondary) in the middle of an append: keep it.
+      // record (links are separate names of the same inode). A generation
+      // directory "<pid>-<n>" (a file, as earlier versions staged) whose
+      // process still runs belongs to a store opened beside us
+      // (OpenMode::Secondary) in the middle of an append: keep it.
       std::string n = e.path().filename().string();
       auto dash = n.find('-');
       if (dash != std::string::npos && dash > 0) {
@@ -549,7 +578,7 @@ void Spool::clear_staging() const {
         if (pid > 0 && pid != ::getpid() && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM))
           continue;
       }
-      fs::remove(e.path(), ec);
+      fs::remove_all(e.path(), ec);
     }
   }
 }

@@ -153,14 +153,18 @@ TEST_F(SecondaryStoreTest, SecondaryLeavesOrphansAndStagingAlone) {
   fs::create_directories(stage_dir);
   fs::path live_stage = stage_dir / (std::to_string(::getpid()) + "-999999");
   fs::path dead_stage = stage_dir / "999999999-1";  // no such pid
+  fs::path dead_generation = stage_dir / "999999998-0";  // a generation directory
   { std::ofstream(live_stage) << "x"; }
   { std::ofstream(dead_stage) << "x"; }
+  fs::create_directories(dead_generation);
+  { std::ofstream(dead_generation / "17") << "x"; }
 
   auto secondary = open(OpenMode::Secondary);
   ASSERT_TRUE(secondary->append(one_message("user.fred", message("two"))).ok());
   EXPECT_TRUE(fs::exists(orphan));
   EXPECT_TRUE(fs::exists(live_stage));
   EXPECT_TRUE(fs::exists(dead_stage));
+  EXPECT_TRUE(fs::exists(dead_generation / "17"));
   secondary.reset();
   info_store.reset();
 
@@ -170,6 +174,7 @@ TEST_F(SecondaryStoreTest, SecondaryLeavesOrphansAndStagingAlone) {
   { std::ofstream(other_live) << "x"; }
   auto primary = open(OpenMode::Primary);
   EXPECT_FALSE(fs::exists(dead_stage));
+  EXPECT_FALSE(fs::exists(dead_generation));
   EXPECT_FALSE(fs::exists(live_stage));
   EXPECT_TRUE(fs::exists(other_live));  // a live process (our parent) may be mid-append
   ASSERT_TRUE(primary->append(one_message("user.fred", message("three"))).ok());
