@@ -263,7 +263,7 @@ std::vector<Reply> deliver_spooled(store::Store& store, store::DuplicateDb* dupd
   }
 
   store::AppendMessage am;
-  am.source = store::MessageSource::file(msg.path);
+  am.source = msg.path.empty() ? store::MessageSource::memory(msg.bytes) : store::MessageSource::file(msg.path);
   int64_t now = static_cast<int64_t>(::time(nullptr));
   auto run = [&](const std::vector<std::string>& boxes, bool check) {
     if (boxes.empty()) return;

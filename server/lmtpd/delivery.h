@@ -89,9 +89,12 @@ struct MessageFacts {
 std::optional<Reply> check_message(const DeliverySettings& s, const MessageFacts& facts);
 
 struct SpooledMessage {
-  std::string path;        // complete message file (Return-Path added); not removed here
+  // The complete message (Return-Path added): a file, not removed here, or
+  // (path empty) `bytes`.
+  std::string path;
   std::string message_id;  // "" when the message has none: no suppression
   uint64_t size = 0;
+  std::string bytes;
 };
 
 // Delivers to every target; replies in target order. Duplicates (same

@@ -46,8 +46,7 @@ Status write_all(int fd, std::string_view data) {
 // disk (creating a file allocates an inode, which on ext4 without a journal
 // scans the group's recently freed inodes), so sessions call them on the
 // blocking pool, never on an I/O thread. A message that fits in one write
-// piece is written, delivered and removed in the one blocking-pool hop of
-// its delivery. A write error is kept, not returned: the rest of the DATA
+// piece never gets one: its bytes go to the store. A write error is kept, not returned: the rest of the DATA
 // stream is still read, and the message is refused with 451 at its end. The
 // session removes the file on the pool; the destructor removes one only
 // when a session ends without that (shut down in the middle of DATA).
@@ -342,9 +341,15 @@ class LmtpSession {
       auto targets = targets_;
       std::string sid = sid_;
       auto rest = std::make_shared<std::string>(std::move(out));
-      // The last piece, the spool file's close, the delivery and the file's
-      // removal in one hop (for most messages the file is made here too).
+      // The delivery in one hop. A message that fits in one write piece
+      // (most mail) was never written to a spool file: its bytes go to the
+      // store, which writes the message file once. A larger one's last
+      // piece is written here, and its spool file removed after.
       auto work = [svc, spool, rest, msg, targets, sid]() mutable -> Result<std::vector<Reply>> {
+        if (spool->path.empty() && spool->io.ok()) {
+          msg.bytes = std::move(*rest);
+          return deliver_spooled(*svc->store, svc->dupdb.get(), svc->settings, msg, targets, sid);
+        }
         spool->append(*rest);
         spool->close();
         if (!spool->io.ok()) {

@@ -278,6 +278,9 @@ TEST(LmtpSession, DroppedConnectionAfterAWrittenPieceLeavesNoSpoolFile) {
 
 // The spool file cannot be made: every recipient gets 451, nothing is
 // delivered, and the session goes on.
+// A message that fits in one write piece (256 KiB) goes to the store from
+// memory: it needs no spool file. A larger one is spooled as it arrives, and
+// a spool failure refuses it with 451.
 TEST(LmtpSession, SpoolFailureRefusesTheMessageWith451) {
   TempNode n;
   n.create("user.a");
@@ -291,13 +294,23 @@ TEST(LmtpSession, SpoolFailureRefusesTheMessageWith451) {
   f.reply();
   f.send("LHLO t\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a>\r\nRCPT TO:<b>\r\nDATA\r\n");
   for (int i = 0; i < 5; ++i) f.reply();
-  f.send(message("nospool@x") + ".\r\n");
+  f.send(message("small@x") + ".\r\n");
+  EXPECT_EQ(f.reply().substr(0, 4), "250 ");
+  EXPECT_EQ(f.reply().substr(0, 4), "250 ");
+  EXPECT_EQ(n.exists("user.a"), 1u);
+  EXPECT_EQ(n.exists("user.b"), 1u);
+
+  std::string big_body;
+  while (big_body.size() < 300 * 1024) big_body += std::string(76, 'b') + "\r\n";
+  f.send("MAIL FROM:<s@x>\r\nRCPT TO:<a>\r\nRCPT TO:<b>\r\nDATA\r\n");
+  for (int i = 0; i < 4; ++i) f.reply();
+  f.send(message("nospool@x", big_body) + ".\r\n");
   EXPECT_EQ(f.reply(), "451 4.3.0 Temporary failure spooling the message\r\n");
   EXPECT_EQ(f.reply(), "451 4.3.0 Temporary failure spooling the message\r\n");
   f.send("NOOP\r\n");
   EXPECT_EQ(f.reply(), "250 2.0.0 Ok\r\n");
-  EXPECT_EQ(n.exists("user.a"), 0u);
-  EXPECT_EQ(n.exists("user.b"), 0u);
+  EXPECT_EQ(n.exists("user.a"), 1u);
+  EXPECT_EQ(n.exists("user.b"), 1u);
 }
 
 }  // namespace
