@@ -259,6 +259,9 @@ class Store {
   virtual Result<ChangesSince> changes_since(const std::string& mailbox, ModSeq since) = 0;
 
   // ---- replication ----
+  // lookup(), changes_since() and annotations() of one mailbox from one read
+  // snapshot: what a replication round sends (one read instead of three).
+  virtual Result<MailboxRoundState> round_state(const std::string& mailbox, ModSeq since) = 0;
   // Writes records verbatim (uid, modseq, flags, guid), creating files for new
   // uids from source (whose SHA-1 must equal guid); raises last_uid and
   // highestmodseq as needed. Only with WriteMode::Replication. With

@@ -876,6 +876,7 @@ class StoreImpl final : public Store {
   Result<CopyResult> copy(const std::string& from, const UidSet& uids, const std::string& to,
                           bool move, WriteMode mode) override;
   Result<ChangesSince> changes_since(const std::string& mailbox, ModSeq since) override;
+  Result<MailboxRoundState> round_state(const std::string& mailbox, ModSeq since) override;
 
   Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
                        WriteMode mode, const MailboxCounters* then_counters) override;
@@ -1023,6 +1024,9 @@ class StoreImpl final : public Store {
   Result<std::vector<MessageRecord>> read_records(Db& db, int64_t mbid, const char* where,
                                                   int64_t arg, bool include_expunged,
                                                   size_t expected = 0);
+  // changes_since() and annotations() of a mailbox read by read_opened().
+  Status read_changes_since(Db& db, const MbState& m, ModSeq since, ChangesSince& out);
+  Status read_annotations(Db& db, const MbState& m, const std::string& mailbox, std::vector<Annotation>& out);
   Result<std::string> user_shard_name(const std::string& userid);
   Result<QuotaInfo> quota_of(Db& db, int64_t root_mbid);
 
@@ -3265,6 +3269,20 @@ Status StoreImpl::create_mailboxes(const std::vector<CreateMailboxRequest>& reqs
   return {};
 }
 
+// A mailbox whose shard has no database yet: what the list knows, with the
+// counters of a new mailbox.
+static MailboxInfo info_without_shard(const ListEntry& e) {
+  MailboxInfo info;
+  info.name = e.name;
+  info.uniqueid = e.uniqueid;
+  info.partition = e.partition;
+  info.acl = e.acl;
+  info.type = e.type;
+  info.uidvalidity = e.uidvalidity;
+  info.highestmodseq = info.createdmodseq = info.foldermodseq = 1;
+  return info;
+}
+
 Result<MailboxInfo> StoreImpl::lookup(const std::string& name) {
   auto mb = open_mailbox(name);
   if (!mb.ok()) return mb.take_error();
@@ -3275,17 +3293,7 @@ Result<MailboxInfo> StoreImpl::lookup(const std::string& name) {
     return {};
   });
   if (!read.ok()) return read.take_error();
-  if (!*read) {
-    // No shard database yet: what the list knows, with the counters of a
-    // new mailbox.
-    info.name = e.name;
-    info.uniqueid = e.uniqueid;
-    info.partition = e.partition;
-    info.acl = e.acl;
-    info.type = e.type;
-    info.uidvalidity = e.uidvalidity;
-    info.highestmodseq = info.createdmodseq = info.foldermodseq = 1;
-  }
+  if (!*read) info = info_without_shard(e);
   return info;
 }
 
@@ -4124,24 +4132,45 @@ Result<CopyResult> StoreImpl::copy(const std::string& from, const UidSet& uids, 
   return res;
 }
 
+Status StoreImpl::read_changes_since(Db& db, const MbState& m, ModSeq since, ChangesSince& out) {
+  out.highestmodseq = m.info.highestmodseq;
+  out.sync_crc = m.info.sync_crc;
+  out.sync_crc_annot = m.info.sync_crc_annot;
+  if (m.mbid == 0) return {};
+  auto rs = read_records(db, m.mbid, " AND modseq > ?2", static_cast<int64_t>(since), true);
+  if (!rs.ok()) return rs.take_error();
+  for (auto& r : *rs) {
+    if (r.expunged())
+      out.expunged.add(r.uid);
+    else
+      out.changed.push_back(std::move(r));
+  }
+  return {};
+}
+
 Result<ChangesSince> StoreImpl::changes_since(const std::string& mailbox, ModSeq since) {
   ChangesSince out;
   out.highestmodseq = 1;  // what a shard without a database yet reports
   CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
-    out.highestmodseq = m.info.highestmodseq;
-    out.sync_crc = m.info.sync_crc;
-    out.sync_crc_annot = m.info.sync_crc_annot;
-    if (m.mbid == 0) return {};
-    auto rs = read_records(db, m.mbid, " AND modseq > ?2", static_cast<int64_t>(since), true);
-    if (!rs.ok()) return rs.take_error();
-    for (auto& r : *rs) {
-      if (r.expunged())
-        out.expunged.add(r.uid);
-      else
-        out.changed.push_back(std::move(r));
-    }
-    return {};
+    return read_changes_since(db, m, since, out);
   }));
+  return out;
+}
+
+Result<MailboxRoundState> StoreImpl::round_state(const std::string& mailbox, ModSeq since) {
+  auto mb = open_mailbox(mailbox);
+  if (!mb.ok()) return mb.take_error();
+  MailboxRoundState out;
+  auto read = read_opened(mb->first, *mb->second, true, [&](Db& db, const MbState& m) -> Status {
+    out.info = m.info;
+    CYR_TRY(read_changes_since(db, m, since, out.changes));
+    return read_annotations(db, m, mailbox, out.annotations);
+  });
+  if (!read.ok()) return read.take_error();
+  if (!*read) {
+    out.info = info_without_shard(mb->first);
+    out.changes.highestmodseq = 1;
+  }
   return out;
 }
 
@@ -4801,19 +4830,24 @@ Result<std::vector<Annotation>> StoreImpl::annotations(const std::string& mailbo
     return out;
   }
   CYR_TRY(read_mailbox(mailbox, [&](Db& db, const MbState& m) -> Status {
-    auto cst = db.cached("SELECT entry, userid, value, modseq FROM annotation WHERE mbid=? ORDER BY entry, userid");
-    if (!cst.ok()) return cst.take_error();
-    Stmt* st = *cst;
-    ResetOnExit reset(st);
-    st->bind(1, m.mbid);
-    for (;;) {
-      auto r = st->step();
-      if (!r.ok()) return r.take_error();
-      if (!*r) return {};
-      out.push_back(Annotation{mailbox, st->text(0), st->text(1), st->text(2), static_cast<ModSeq>(st->i64(3))});
-    }
+    return read_annotations(db, m, mailbox, out);
   }));
   return out;
+}
+
+Status StoreImpl::read_annotations(Db& db, const MbState& m, const std::string& mailbox,
+                                   std::vector<Annotation>& out) {
+  auto cst = db.cached("SELECT entry, userid, value, modseq FROM annotation WHERE mbid=? ORDER BY entry, userid");
+  if (!cst.ok()) return cst.take_error();
+  Stmt* st = *cst;
+  ResetOnExit reset(st);
+  st->bind(1, m.mbid);
+  for (;;) {
+    auto r = st->step();
+    if (!r.ok()) return r.take_error();
+    if (!*r) return {};
+    out.push_back(Annotation{mailbox, st->text(0), st->text(1), st->text(2), static_cast<ModSeq>(st->i64(3))});
+  }
 }
 
 Status StoreImpl::set_annotation(const Annotation& a, WriteMode mode) {

@@ -239,6 +239,15 @@ struct Annotation {
   ModSeq modseq = 0;
 };
 
+// What a replication round of one mailbox sends, read in one snapshot
+// (Store::round_state): the mailbox as lookup() returns it, its changes since
+// a modseq, and its annotations.
+struct MailboxRoundState {
+  MailboxInfo info;
+  ChangesSince changes;
+  std::vector<Annotation> annotations;
+};
+
 // One replication log record (Cyrus sync log event kinds).
 enum class ChangeKind {
   User, Mailbox, Append, Seen, Sub, Quota, Unmailbox, Rename, Annotation,

@@ -406,15 +406,18 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
   for (auto& name : names) {
     auto known = states_->get(name);
     if (!known) return std::optional<SentRound>();
-    auto info = local_.lookup(name);
-    if (!info.ok() || info->uniqueid != known->uniqueid) return std::optional<SentRound>();
+    // Unreadable (gone, renamed, an I/O error): the full path finds out and
+    // reports it; a store error is not a reason to drop the connection.
+    auto state = local_.round_state(name, known->highestmodseq);
+    if (!state.ok()) return std::optional<SentRound>();
+    const store::MailboxInfo* info = &state->info;
+    if (info->uniqueid != known->uniqueid) return std::optional<SentRound>();
     // A tombstone since the known state must travel as a record; the full
     // path does that.
-    auto since = local_.changes_since(name, known->highestmodseq);
-    if (!since.ok()) return since.take_error();
+    store::ChangesSince* since = &state->changes;
     if (!since->expunged.empty()) return std::optional<SentRound>();
-    // The changed records, HIGHESTMODSEQ and SYNC_CRC come from one
-    // snapshot (changes_since), and the CRC is the mailbox's own, kept by
+    // The mailbox, its changed records, HIGHESTMODSEQ, SYNC_CRC and
+    // annotations come from one snapshot (round_state), and the CRC is the mailbox's own, kept by
     // the store over every record (not the recorded CRC XOR the new ones):
     // the claimed HIGHESTMODSEQ never covers a record that is not sent, and
     // a replica that lacks something this node has fails the CRC check
@@ -423,7 +426,7 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     // Nothing here reads the records that did not change.
     Prepared p;
     p.m = mailbox_state_of(*info, SyncCrcs{since->sync_crc, since->sync_crc_annot});
-    if (auto a = local_.annotations(name); a.ok()) p.m.annotations = std::move(*a);
+    p.m.annotations = std::move(state->annotations);
     p.m.highestmodseq = std::max(known->highestmodseq, since->highestmodseq);
     p.m.last_uid = known->last_uid;
     std::vector<store::MessageRecord> recs;

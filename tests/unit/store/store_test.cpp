@@ -313,6 +313,40 @@ TEST_F(StoreTest, FlagsModseqAndCondstore) {
   EXPECT_EQ(store_->record("user.fred", 2)->flags.system, 0u);
 }
 
+// round_state: what lookup, changes_since and annotations return, read
+// together; a mailbox whose shard has no database yet reads as new.
+TEST_F(StoreTest, RoundStateIsLookupChangesAndAnnotationsTogether) {
+  create("user.fred");
+  for (int i = 0; i < 3; ++i) append("user.fred", message("m" + std::to_string(i)));
+  ModSeq base = store_->lookup("user.fred")->highestmodseq;
+  append("user.fred", message("m3"));
+  ASSERT_TRUE(store_->expunge("user.fred", UidSet::of({1})).ok());
+  ASSERT_TRUE(store_->set_annotation(Annotation{"user.fred", "/comment", "", "hello", 0}).ok());
+
+  auto rs = store_->round_state("user.fred", base);
+  ASSERT_TRUE(rs.ok()) << rs.error().describe();
+  auto info = store_->lookup("user.fred");
+  auto ch = store_->changes_since("user.fred", base);
+  auto an = store_->annotations("user.fred");
+  ASSERT_TRUE(info.ok() && ch.ok() && an.ok());
+  EXPECT_EQ(rs->info.uniqueid, info->uniqueid);
+  EXPECT_EQ(rs->info.exists, info->exists);
+  EXPECT_EQ(rs->info.last_uid, info->last_uid);
+  EXPECT_EQ(rs->info.highestmodseq, info->highestmodseq);
+  EXPECT_EQ(rs->info.sync_crc, info->sync_crc);
+  ASSERT_EQ(rs->changes.changed.size(), ch->changed.size());
+  ASSERT_EQ(rs->changes.changed.size(), 1u);
+  EXPECT_EQ(rs->changes.changed[0].uid, 4u);
+  EXPECT_EQ(rs->changes.expunged.to_string(), ch->expunged.to_string());
+  EXPECT_EQ(rs->changes.highestmodseq, ch->highestmodseq);
+  EXPECT_EQ(rs->changes.sync_crc, ch->sync_crc);
+  ASSERT_EQ(rs->annotations.size(), 1u);
+  EXPECT_EQ(rs->annotations[0].value, "hello");
+  EXPECT_EQ(rs->annotations.size(), an->size());
+
+  EXPECT_EQ(store_->round_state("user.nobody", 0).error().code, Errc::NotFound);
+}
+
 TEST_F(StoreTest, ExpungeAndChangesSince) {
   create("user.fred");
   for (int i = 0; i < 5; ++i) append("user.fred", message("m" + std::to_string(i)));
