@@ -242,6 +242,12 @@ class Store {
                                            uint64_t offset = 0, uint64_t len = 0) = 0;
   // Opens the message file read-only; the caller owns (and closes) the fd.
   virtual Result<int> open_message(const std::string& mailbox, Uid uid) = 0;
+  // The whole file of `uid` in the mailbox with this partition and uniqueid
+  // (MailboxInfo), without reading the list or the index again: for a
+  // caller that holds the record and checks what it reads against it (the
+  // replication client checks size and GUID). NotFound if there is none.
+  virtual Result<std::string> read_message_file(const std::string& partition, const std::string& uniqueid,
+                                                Uid uid) = 0;
 
   virtual Result<StoreFlagsResult> store_flags(const std::string& mailbox,
                                                const StoreFlagsRequest& req,

@@ -866,6 +866,9 @@ class StoreImpl final : public Store {
   Result<std::vector<std::optional<std::string>>> structures(const std::string& mailbox,
                                                              const std::vector<Uid>& uids) override;
   Result<fs::path> message_path(const std::string& mailbox, Uid uid) override;
+  Result<std::string> read_message_file(const std::string& partition, const std::string& uniqueid,
+                                        Uid uid) override;
+  static Result<std::string> read_fd(int fd, uint64_t offset, uint64_t len);
   Result<std::string> read_message(const std::string& mailbox, Uid uid, uint64_t offset,
                                    uint64_t len) override;
   Result<int> open_message(const std::string& mailbox, Uid uid) override;
@@ -3805,13 +3808,29 @@ Result<int> StoreImpl::open_message(const std::string& mailbox, Uid uid) {
   return fd;
 }
 
+Result<std::string> StoreImpl::read_message_file(const std::string& partition, const std::string& uniqueid,
+                                                 Uid uid) {
+  auto p = spool_.message_path(partition, uniqueid, uid);
+  if (!p.ok()) return p.take_error();
+  int fd = ::open(p->c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Error(errno == ENOENT ? Errc::NotFound : Errc::Io, "Message file missing",
+                 p->string() + ": " + std::strerror(errno));
+  return read_fd(fd, 0, 0);
+}
+
 Result<std::string> StoreImpl::read_message(const std::string& mailbox, Uid uid, uint64_t offset,
                                             uint64_t len) {
   auto fd = open_message(mailbox, uid);
   if (!fd.ok()) return fd.take_error();
+  return read_fd(*fd, offset, len);
+}
+
+// Reads a range of an open message file (len 0: to its end) and closes it.
+Result<std::string> StoreImpl::read_fd(int fd, uint64_t offset, uint64_t len) {
   struct stat st;
-  if (::fstat(*fd, &st) != 0) {
-    ::close(*fd);
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
     return Error(Errc::Io, "Cannot read message");
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -3820,12 +3839,12 @@ Result<std::string> StoreImpl::read_message(const std::string& mailbox, Uid uid,
   std::string out(static_cast<size_t>(n), '\0');
   size_t got = 0;
   while (got < n) {
-    ssize_t r = ::pread(*fd, out.data() + got, n - got, static_cast<off_t>(offset + got));
+    ssize_t r = ::pread(fd, out.data() + got, n - got, static_cast<off_t>(offset + got));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     got += static_cast<size_t>(r);
   }
-  ::close(*fd);
+  ::close(fd);
   out.resize(got);
   return out;
 }

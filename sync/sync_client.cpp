@@ -151,10 +151,12 @@ static ReplicaMailbox state_after(const MailboxState& sent, const std::vector<st
 
 // The message file of `r` as a file literal, only if it is what its record
 // says (size and GUID, reference §5.2); otherwise logged and nullopt.
+// `uniqueid`, when known, names the file without a look at the list and the
+// index (the record is at hand, and what is read is checked against it).
 static std::optional<FileLiteral> verified_file(store::Store& local, const std::string& sid,
                                                 const std::string& mailbox, const std::string& partition,
-                                                const store::MessageRecord& r) {
-  auto body = local.read_message(mailbox, r.uid);
+                                                const store::MessageRecord& r, const std::string& uniqueid = "") {
+  auto body = uniqueid.empty() ? local.read_message(mailbox, r.uid) : local.read_message_file(partition, uniqueid, r.uid);
   if (!body.ok() || body->size() != r.size || mail::MessageGuid::of(*body) != r.guid) {
     CYR_LOG(Info, sid, "sync_client: %s uid %u: file missing or does not match its GUID; not sent",
             mailbox.c_str(), r.uid);
@@ -472,7 +474,7 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
       if (staged_.count(hex)) continue;
       // Not sent if it is not what its record says: the replica then
       // refuses the APPLY MAILBOX and the full path decides.
-      auto f = verified_file(local_, opts_.sid, p.m.name, p.m.partition, r);
+      auto f = verified_file(local_, opts_.sid, p.m.name, p.m.partition, r, p.m.uniqueid);
       if (!f) continue;
       batch.push(Value::file(std::move(*f)));
       staged_.insert(hex);

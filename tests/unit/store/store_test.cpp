@@ -345,6 +345,12 @@ TEST_F(StoreTest, RoundStateIsLookupChangesAndAnnotationsTogether) {
   EXPECT_EQ(rs->annotations.size(), an->size());
 
   EXPECT_EQ(store_->round_state("user.nobody", 0).error().code, Errc::NotFound);
+
+  // The file of a record at hand, by the mailbox's partition and uniqueid.
+  auto body = store_->read_message_file(rs->info.partition, rs->info.uniqueid, 4);
+  ASSERT_TRUE(body.ok()) << body.error().describe();
+  EXPECT_EQ(*body, *store_->read_message("user.fred", 4));
+  EXPECT_EQ(store_->read_message_file(rs->info.partition, rs->info.uniqueid, 99).error().code, Errc::NotFound);
 }
 
 TEST_F(StoreTest, ExpungeAndChangesSince) {
