@@ -300,6 +300,15 @@ class Store {
   // instead of one per marked shard, for a reader that knows whose records
   // it wants (the rolling client's next round for an owner it just did).
   virtual Result<ChangeBatch> read_changes_in(const std::vector<uint64_t>& shards, size_t max) = 0;
+  // A number that grows whenever this process commits change records to the
+  // mailbox list or to one of `shards`; 0 if unknown. A reader that saw the
+  // same number at its last read_changes_in() of these shards need not read
+  // them again for this process's records (another process's records do not
+  // move it: those come through read_changes()).
+  virtual uint64_t change_generation(const std::vector<uint64_t>& shards) {
+    (void)shards;
+    return 0;
+  }
   // The lowest `max` seqs of change records this process committed while a
   // replication barrier was set and has not acknowledged (ack_changes) or
   // forgotten since, kept in memory: what a sync-mode writer of this process

@@ -909,6 +909,15 @@ class StoreImpl final : public Store {
   // another process's record in it waits at most kMarkerLinger.
   bool shard_is_hot(uint64_t shard_id);
   void note_change_write(uint64_t shard_id);
+  uint64_t change_generation(const std::vector<uint64_t>& shards) override;
+  // change_generation(): shard (0: the list) -> the value of gen_counter_ at
+  // its last commit with change records. Bounded: past kMaxTrackedShards it
+  // is emptied and every shard reads as changed at that moment (gen_floor_).
+  void bump_change_generation(uint64_t shard_id);
+  std::mutex gen_mu_;
+  std::unordered_map<uint64_t, uint64_t> change_gen_;
+  uint64_t gen_counter_ = 0;
+  uint64_t gen_floor_ = 1;  // what a shard without an entry reads as
   void linger_marker(uint64_t shard_id);
   std::mutex linger_mu_;
   std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> lingering_;
@@ -1054,6 +1063,7 @@ class StoreImpl final : public Store {
   std::atomic<bool> own_overflow_{false};
   // The seqs list_log_change drew in the current list_write (under list_write_mu_).
   std::vector<uint64_t> list_txn_seqs_;
+  bool list_txn_logged_ = false;  // the list transaction wrote change records
   // (userid, uniqueid) pairs this process knows are in foreign_seen, so that
   // only a reader's first seen write on a mailbox looks at the index.
   std::mutex foreign_seen_mu_;
@@ -1431,6 +1441,7 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn, bool lazy) {
   Db& db = *list_writer_;
   LazyCommit lazy_commit(*this, db, lazy);
   list_txn_seqs_.clear();
+  list_txn_logged_ = false;
   Status st = db.exec("BEGIN IMMEDIATE");
   if (!st.ok()) return fence_if_fatal(std::move(st));
   st = fn(db);
@@ -1446,6 +1457,7 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn, bool lazy) {
     return fence_status();
   }
   if (!list_txn_seqs_.empty()) own_committed(list_txn_seqs_);
+  if (list_txn_logged_) bump_change_generation(0);
   return {};
 }
 
@@ -1594,6 +1606,7 @@ Status StoreImpl::list_log_change(Db& db, ChangeKind kind, const std::string& a1
   CYR_TRY((*st)->run());
   // Always inside list_write, which holds list_write_mu_.
   if (tracking_own()) list_txn_seqs_.push_back(*seq);
+  list_txn_logged_ = true;
   return {};
 }
 
@@ -2385,8 +2398,33 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     if (!o->result.ok() || o->journal_files.empty()) continue;
     flusher_.add(sh.id, o->journal_ids, o->journal_files, o->journal_dirs, o->journal_partitions);
   }
-  if (tx.wrote_changes) note_change_write(sh.id);
+  if (tx.wrote_changes) {
+    note_change_write(sh.id);
+    bump_change_generation(sh.id);
+  }
   if (keep_marker) linger_marker(sh.id);
+}
+
+void StoreImpl::bump_change_generation(uint64_t shard_id) {
+  std::lock_guard lk(gen_mu_);
+  if (change_gen_.size() >= kMaxTrackedShards) {
+    change_gen_.clear();
+    gen_floor_ = ++gen_counter_;
+  }
+  change_gen_[shard_id] = ++gen_counter_;
+}
+
+uint64_t StoreImpl::change_generation(const std::vector<uint64_t>& shards) {
+  std::lock_guard lk(gen_mu_);
+  // Every bump takes a new highest value, so the highest of these shards'
+  // values (and the list's) changes exactly when one of them was bumped.
+  auto of = [&](uint64_t id) {
+    auto it = change_gen_.find(id);
+    return it == change_gen_.end() ? gen_floor_ : it->second;
+  };
+  uint64_t g = of(0);
+  for (uint64_t id : shards) g = std::max(g, of(id));
+  return g;
 }
 
 bool StoreImpl::shard_is_hot(uint64_t shard_id) {

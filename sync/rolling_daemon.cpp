@@ -501,6 +501,10 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
   size_t outstanding = 0;
   bool broken = false;
   uint64_t seen_kick = 0;
+  // The store's change generation of the chain's shards when they were last
+  // read for followers: while it stands still, this process wrote nothing
+  // there, and the read (most often empty) is skipped. 0: read.
+  uint64_t followers_gen = 0;
   auto fail_unit = [&](RollingUnit&& u) {
     failed.records.insert(failed.records.end(), u.records.begin(), u.records.end());
     broken = true;
@@ -534,7 +538,12 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
           std::lock_guard lk(mu_);
           seen_kick = kick_gen_;
         }
-        todo = take_followers(keys_only, chain_shards, sh);
+        std::vector<uint64_t> shards(chain_shards.begin(), chain_shards.end());
+        uint64_t gen = store_->change_generation(shards);
+        if (gen == 0 || gen != followers_gen) {
+          followers_gen = gen;
+          todo = take_followers(keys_only, chain_shards, sh);
+        }
         if (todo)
           for (auto& r : todo->records) chain_shards.insert(r.shard);
       }

@@ -328,5 +328,35 @@ TEST_F(ChangeLogTest, ReadChangesInReadsOnlyTheNamedShards) {
   EXPECT_FALSE(store_->read_changes_in({fred_shard}, 0).ok());
 }
 
+// change_generation: moves when this process commits change records to the
+// named shards or the list, not for another shard, an acknowledgement or a
+// read; so a reader that saw it stand still may skip reading them.
+TEST_F(ChangeLogTest, ChangeGenerationMovesOnlyWithNewRecordsInTheNamedShards) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  ASSERT_TRUE(store_->create_mailbox(named("user.joe")).ok());
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("f"))).ok());
+  uint64_t fred = logged_shard();
+  ASSERT_NE(fred, 0u);
+  uint64_t g0 = store_->change_generation({fred});
+  EXPECT_NE(g0, 0u);
+  EXPECT_EQ(store_->change_generation({fred}), g0);  // nothing written: still
+  ASSERT_TRUE(store_->read_changes_in({fred}, 1000).ok());
+  EXPECT_EQ(store_->change_generation({fred}), g0);
+
+  ack_all();  // forgets records: writes no new ones
+  EXPECT_EQ(store_->change_generation({fred}), g0);
+
+  ASSERT_TRUE(store_->append(one_message("user.joe", message("j"))).ok());  // another shard
+  EXPECT_EQ(store_->change_generation({fred}), g0);
+
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("f2"))).ok());
+  uint64_t g1 = store_->change_generation({fred});
+  EXPECT_GT(g1, g0);
+
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred.Sub")).ok());  // a list record (and maybe a shard one)
+  EXPECT_GT(store_->change_generation({fred}), g1);
+  EXPECT_GT(store_->change_generation({}), 0u);
+}
+
 }  // namespace
 }  // namespace cyr::store
