@@ -619,7 +619,21 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
     return coded(acl.error().code, "IMAP_PROTOCOL_BAD_PARAMETERS " + acl.error().user_message,
                  m.name + ": " + acl.error().detail);
 
-  auto local = store_.lookup(m.name);
+  // A known round (SINCE_MODSEQ) reads the mailbox and its annotations in
+  // one go (round_state); its changes since that modseq are normally none.
+  Result<store::MailboxInfo> local = Error(Errc::NotFound, "not read");
+  std::optional<std::vector<store::Annotation>> local_annotations;
+  if (m.since_modseq) {
+    auto rs = store_.round_state(m.name, *m.since_modseq);
+    if (rs.ok()) {
+      local = std::move(rs->info);
+      local_annotations = std::move(rs->annotations);
+    } else {
+      local = rs.take_error();
+    }
+  } else {
+    local = store_.lookup(m.name);
+  }
   bool created = false;
   if (local.ok() && local->uniqueid != m.uniqueid) {
     if (force_ || local->last_uid == 0) {
@@ -654,8 +668,10 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
   const bool known_round = m.since_modseq && !created;
   Result<std::vector<store::MessageRecord>> recs = std::vector<store::MessageRecord>{};
   if (known_round) {
+    // Only UIDs this replica may hold: a round of new messages reads none.
     store::UidSet uids;
-    for (const store::MessageRecord& in : m.records) uids.add(in.uid);
+    for (const store::MessageRecord& in : m.records)
+      if (in.uid <= info.last_uid) uids.add(in.uid);
     if (!uids.empty()) recs = store_.records_in(m.name, uids, true);
   } else {
     recs = store_.records(m.name, true);
@@ -705,7 +721,9 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
   // Mailbox-level data: the master wins.
   if (info.acl != m.acl) CYR_TRY(store_.set_acl(m.name, m.acl, store::WriteMode::Replication));
   {
-    auto mine = store_.annotations(m.name);
+    Result<std::vector<store::Annotation>> mine =
+        local_annotations && !created ? Result<std::vector<store::Annotation>>(std::move(*local_annotations))
+                                      : store_.annotations(m.name);
     if (mine.ok()) {
       for (auto& a : *mine) {
         bool kept = std::any_of(m.annotations.begin(), m.annotations.end(), [&](const store::Annotation& x) {
