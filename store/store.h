@@ -273,9 +273,11 @@ class Store {
   // highestmodseq as needed. Only with WriteMode::Replication. With
   // `then_counters`, sets those counters too (as set_counters does) in the
   // same transaction: an APPLY MAILBOX round is one commit, one WAL flush,
-  // on the replica's critical path instead of two.
+  // on the replica's critical path instead of two. `after`, if given, gets
+  // the mailbox as committed (what lookup() returns next) when it returns OK.
   virtual Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
-                               WriteMode mode, const MailboxCounters* then_counters = nullptr) = 0;
+                               WriteMode mode, const MailboxCounters* then_counters = nullptr,
+                               MailboxInfo* after = nullptr) = 0;
   virtual Status set_counters(const std::string& mailbox, const MailboxCounters& c,
                               WriteMode mode) = 0;
   // A file with this GUID in one of the candidate mailboxes on `partition`

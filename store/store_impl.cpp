@@ -882,7 +882,7 @@ class StoreImpl final : public Store {
   Result<MailboxRoundState> round_state(const std::string& mailbox, ModSeq since) override;
 
   Status apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
-                       WriteMode mode, const MailboxCounters* then_counters) override;
+                       WriteMode mode, const MailboxCounters* then_counters, MailboxInfo* after) override;
   Status set_counters(const std::string& mailbox, const MailboxCounters& c, WriteMode mode) override;
   Result<fs::path> find_message_file(const std::string& partition, const mail::MessageGuid& guid,
                                      const std::vector<std::string>& candidates) override;
@@ -4262,7 +4262,7 @@ Status StoreImpl::apply_counters(MbState& m, const ListEntry& entry, const Mailb
 }
 
 Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<ApplyRecord>& recs,
-                                WriteMode mode, const MailboxCounters* then_counters) {
+                                WriteMode mode, const MailboxCounters* then_counters, MailboxInfo* after) {
   if (mode != WriteMode::Replication)
     return Error(Errc::Perm, "Only the replication applier writes records verbatim");
   CYR_TRY(check_writable(mode));
@@ -4294,7 +4294,8 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
     if (staged_index[i] >= 0 && staged.msgs[staged_index[i]].guid != recs[i].record.guid)
       return Error(Errc::Invalid, std::string(kGuidMismatchMessage), recs[i].record.guid.to_hex());
   }
-  return shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
+  MailboxInfo saved;
+  Status written = shard_write(sh, mode, [&](ShardTxn& tx) -> Status {
     auto m = tx.load(entry);
     if (!m.ok()) return m.take_error();
     for (size_t i = 0; i < recs.size(); ++i) {
@@ -4341,9 +4342,12 @@ Status StoreImpl::apply_records(const std::string& mailbox, const std::vector<Ap
     }
     if (then_counters) CYR_TRY(apply_counters(*m, entry, *then_counters));
     CYR_TRY(tx.save(*m));
+    saved = m->info;
     tx.event(*m, kChangedAppend | kChangedFlags | kChangedExpunge | (then_counters ? kChangedMailbox : 0));
     return {};
   });
+  if (written.ok() && after) *after = std::move(saved);
+  return written;
 }
 
 Status StoreImpl::set_counters(const std::string& mailbox, const MailboxCounters& c, WriteMode mode) {

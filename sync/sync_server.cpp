@@ -761,12 +761,15 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
   if (m.foldermodseq) c.foldermodseq = m.foldermodseq;
   c.options = m.options;
   if (m.uidvalidity > info.uidvalidity) c.uidvalidity = m.uidvalidity;
+  std::optional<store::MailboxInfo> applied;  // the mailbox as the last chunk committed it
   for (size_t i = 0; i < to_apply.size(); i += store::kMaxBatchMessages) {
     size_t end = std::min(to_apply.size(), i + store::kMaxBatchMessages);
     std::vector<store::ApplyRecord> chunk(std::make_move_iterator(to_apply.begin() + static_cast<long>(i)),
                                           std::make_move_iterator(to_apply.begin() + static_cast<long>(end)));
-    Status st = store_.apply_records(m.name, chunk, store::WriteMode::Replication,
-                                     end == to_apply.size() ? &c : nullptr);
+    const bool last = end == to_apply.size();
+    if (last) applied.emplace();
+    Status st = store_.apply_records(m.name, chunk, store::WriteMode::Replication, last ? &c : nullptr,
+                                     last ? &*applied : nullptr);
     if (!st.ok()) {
       if (st.error().code == Errc::Invalid && st.error().user_message == store::kGuidMismatchMessage)
         return coded(Errc::Corrupted, "IMAP_IOERROR Message file does not match its GUID", st.error().detail);
@@ -779,9 +782,12 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
   if (to_apply.empty()) CYR_TRY(store_.set_counters(m.name, c, store::WriteMode::Replication));
 
   // The store kept the pair through every record it wrote above.
-  auto after = store_.lookup(m.name);
-  if (!after.ok()) return after.take_error();
-  SyncCrcs now{after->sync_crc, after->sync_crc_annot};
+  if (!applied) {
+    auto after = store_.lookup(m.name);
+    if (!after.ok()) return after.take_error();
+    applied = std::move(*after);
+  }
+  SyncCrcs now{applied->sync_crc, applied->sync_crc_annot};
   if (!crcs_agree(m.name, m.crcs, now)) {
     char buf[160];
     snprintf(buf, sizeof buf, "SYNC_CRC master %u/%u replica %u/%u", m.crcs.basic, m.crcs.annot, now.basic, now.annot);

@@ -637,8 +637,19 @@ TEST_F(StoreTest, ReplicaFenceAndReplicationWrites) {
   ar.record.internaldate = 1600000000;
   ar.record.size = bytes.size();
   ar.source = MessageSource::memory(bytes);
-  ASSERT_TRUE(store_->apply_records("user.fred", {ar}, WriteMode::Replication).ok());
+  MailboxInfo after;
+  ASSERT_TRUE(store_->apply_records("user.fred", {ar}, WriteMode::Replication, nullptr, &after).ok());
   EXPECT_EQ(store_->apply_records("user.fred", {ar}, WriteMode::Normal).error().code, Errc::Perm);
+  // `after` is the mailbox as committed: what lookup() reads now.
+  auto looked = store_->lookup("user.fred");
+  ASSERT_TRUE(looked.ok());
+  EXPECT_EQ(after.uniqueid, looked->uniqueid);
+  EXPECT_EQ(after.last_uid, 7u);
+  EXPECT_EQ(after.last_uid, looked->last_uid);
+  EXPECT_EQ(after.highestmodseq, looked->highestmodseq);
+  EXPECT_EQ(after.exists, looked->exists);
+  EXPECT_EQ(after.sync_crc, looked->sync_crc);
+  EXPECT_EQ(after.sync_crc_annot, looked->sync_crc_annot);
   auto rec = store_->record("user.fred", 7);
   ASSERT_TRUE(rec.ok());
   EXPECT_EQ(rec->modseq, 42u);
