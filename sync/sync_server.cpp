@@ -41,8 +41,9 @@ constexpr uint64_t kMemoryFileMax = 64 * 1024;
 // a whole batch) spills the rest to staging files.
 constexpr uint64_t kStagedMemoryMax = 32u << 20;
 // In-memory uploads of one APPLY MESSAGE hashed on the session's I/O
-// thread at most (about a millisecond of SHA-1); more go to the pool.
-constexpr uint64_t kInlineHashMax = 1u << 20;
+// thread at most (a few tenths of a millisecond of SHA-1; a round of ours
+// carries a few messages); more go to the pool.
+constexpr uint64_t kInlineHashMax = 256u << 10;
 
 Result<std::vector<std::string>> string_list(const Value& v, const char* what) {
   if (v.kind() != ValueKind::List) return Error(Errc::Invalid, std::string("bad parameter ") + what + ": expected a list");

@@ -114,16 +114,34 @@ TEST(ReplicaStaging, AnUploadThatDoesNotMatchItsGuidIsRefused) {
   EXPECT_EQ(files_in(f.staging), 0u);
 }
 
+TEST(ReplicaStaging, ACommandWithMoreThanAQuarterMebibyteIsHashedOnThePool) {
+  Fixture f;
+  auto command = [](int files) {
+    std::vector<Value> v;
+    for (int k = 0; k < files; ++k) {
+      std::string body = "Subject: " + std::to_string(k) + "\r\n\r\n";
+      body.resize(64 * 1024, 'q');
+      v.push_back(upload(body, body));
+    }
+    return apply_message(std::move(v));
+  };
+  EXPECT_TRUE(f.server.runs_inline(command(4)));   // 256 KiB
+  EXPECT_FALSE(f.server.runs_inline(command(5)));  // 320 KiB: the I/O thread would hash too long
+  auto replies = f.server.execute(command(5));     // (as the pool runs it)
+  EXPECT_EQ(replies.back().kind, ReplyKind::Ok);
+  EXPECT_EQ(f.server.staged_count(), 5u);
+}
+
 TEST(ReplicaStaging, MemoryIsBoundedAndTheRestSpillsToFiles) {
   Fixture f;
-  // 64 KiB files, 8 per command (512 KiB: hashed inline), until well past
+  // 64 KiB files, 4 per command (256 KiB: hashed inline), until well past
   // the session's in-memory bound (32 MiB).
   const std::string pad(64 * 1024 - 40, 'p');
   size_t sent = 0;
   bool went_to_pool = false;
-  for (int c = 0; c < 72; ++c) {
+  for (int c = 0; c < 144; ++c) {
     std::vector<Value> files;
-    for (int k = 0; k < 8; ++k) {
+    for (int k = 0; k < 4; ++k) {
       std::string body = "Subject: " + std::to_string(sent++) + "\r\n\r\n" + pad;
       body.resize(64 * 1024, 'p');
       files.push_back(upload(body, body));
