@@ -46,10 +46,11 @@ Status write_all(int fd, std::string_view data) {
 // disk (creating a file allocates an inode, which on ext4 without a journal
 // scans the group's recently freed inodes), so sessions call them on the
 // blocking pool, never on an I/O thread. A message that fits in one write
-// piece never gets one: its bytes go to the store. A write error is kept, not returned: the rest of the DATA
-// stream is still read, and the message is refused with 451 at its end. The
-// session removes the file on the pool; the destructor removes one only
-// when a session ends without that (shut down in the middle of DATA).
+// piece never gets one: its bytes go to the store. A write error is kept,
+// not returned: the rest of the DATA stream is still read, and the message
+// is refused with 451 at its end. The session removes the file on the pool;
+// the destructor removes one only when a session ends without that (shut
+// down in the middle of DATA).
 struct SpoolFile {
   std::filesystem::path dir;
   std::string path;  // "" until made
