@@ -542,7 +542,7 @@ std::vector<std::string> RollingReplicator::run_chain(Stream& st, Shared& sh, Ro
         uint64_t gen = store_->change_generation(shards);
         if (gen == 0 || gen != followers_gen) {
           followers_gen = gen;
-          todo = take_followers(keys_only, chain_shards, sh);
+          todo = take_followers(keys_only, shards, sh);
         }
         if (todo)
           for (auto& r : todo->records) chain_shards.insert(r.shard);
@@ -692,13 +692,13 @@ void RollingReplicator::ack_main(Shared& sh) {
 // reader's next pass. Nothing if there are none, or if one of them also
 // involves another owner (a rename across owners: the reader joins those).
 std::optional<RollingUnit> RollingReplicator::take_followers(const RollingUnit& done,
-                                                             const std::set<uint64_t>& shards, Shared& sh) {
+                                                             const std::vector<uint64_t>& shards, Shared& sh) {
   // Only `shards`, the databases the chain's records came from (its owners'
   // shards and the mailbox list): reading every marked shard here, once per
   // finished unit, was most of the primary's log reading in sync mode with
   // many users. Records of these owners elsewhere are left to the reader's
   // next pass.
-  auto log = store_->read_changes_in(std::vector<uint64_t>(shards.begin(), shards.end()), opts_.max_changes);
+  auto log = store_->read_changes_in(shards, opts_.max_changes);
   if (!log.ok()) return std::nullopt;
   RollingUnit next;
   next.keys = done.keys;

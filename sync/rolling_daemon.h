@@ -118,7 +118,7 @@ class RollingReplicator {
   int run_single();
   int run_parallel();
   void stream_main(Stream& s, Shared& sh);
-  std::optional<RollingUnit> take_followers(const RollingUnit& done, const std::set<uint64_t>& shards, Shared& sh);
+  std::optional<RollingUnit> take_followers(const RollingUnit& done, const std::vector<uint64_t>& shards, Shared& sh);
   std::vector<std::string> run_chain(Stream& st, Shared& sh, RollingUnit& unit, bool& transport_down);
   void report_replicated(RollingUnit&& unit, Shared& sh);
   void stop_reader(Stream& st);

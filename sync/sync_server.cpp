@@ -554,21 +554,34 @@ Status SyncServerSession::apply_message(const Value& arg) {
   for (const Value& item : arg.items()) {
     if (item.kind() != ValueKind::File) continue;  // NIL: the client could not send it
     const FileLiteral& f = item.file_literal();
-    std::string path;
+    const StageKey key{f.partition, f.guid};
+    std::string path;  // a streamed upload's staging file
     mail::MessageGuid actual;
-    if (f.in_memory && staged_memory_bytes_ + f.body.size() <= kStagedMemoryMax) {
+    if (f.in_memory) {
       actual = mail::MessageGuid::of(f.body);
-      if (actual.to_hex() != f.guid) {
-        CYR_LOG(Info, opts_.sid, "sync_server: uploaded file for %s has GUID %s; refused", f.guid.c_str(),
-                actual.to_hex().c_str());
-        continue;
-      }
-      forget_staged({f.partition, f.guid});
-      staged_memory_[{f.partition, f.guid}] = f.body;
+    } else {
+      path = f.stored_as;
+      auto it = sinks_->hashed.find(path);
+      if (it == sinks_->hashed.end()) return Error(Errc::Internal, "Staged file without a hash", path);
+      actual = it->second;
+      sinks_->hashed.erase(it);
+    }
+    if (actual.to_hex() != f.guid) {
+      // Refused now; the APPLY MAILBOX that needs it then fails (no file).
+      CYR_LOG(Info, opts_.sid, "sync_server: uploaded file for %s has GUID %s; refused", f.guid.c_str(),
+              actual.to_hex().c_str());
+      std::error_code ec;
+      if (!path.empty()) fs::remove(path, ec);
+      continue;
+    }
+    if (f.in_memory && staged_memory_bytes_ + f.body.size() <= kStagedMemoryMax) {
+      forget_staged(key);
+      staged_memory_[key] = f.body;
       staged_memory_bytes_ += f.body.size();
       continue;
     }
     if (f.in_memory) {
+      // Past the session's in-memory bound: to a staging file.
       std::error_code ec;
       fs::create_directories(opts_.staging_dir, ec);
       path = (opts_.staging_dir / ("m" + std::to_string(++next_stage_))).string();
@@ -585,25 +598,9 @@ Status SyncServerSession::apply_message(const Value& arg) {
         off += static_cast<size_t>(n);
       }
       ::close(fd);
-      actual = mail::MessageGuid::of(f.body);
-    } else {
-      path = f.stored_as;
-      auto it = sinks_->hashed.find(path);
-      if (it == sinks_->hashed.end()) return Error(Errc::Internal, "Staged file without a hash", path);
-      actual = it->second;
-      sinks_->hashed.erase(it);
     }
-    if (actual.to_hex() != f.guid) {
-      // Refused now; the APPLY MAILBOX that needs it then fails (no file).
-      CYR_LOG(Info, opts_.sid, "sync_server: uploaded file for %s has GUID %s; refused", f.guid.c_str(),
-              actual.to_hex().c_str());
-      std::error_code ec;
-      fs::remove(path, ec);
-      continue;
-    }
-    if (auto old = staged_.find({f.partition, f.guid}); old == staged_.end() || old->second != path)
-      forget_staged({f.partition, f.guid});
-    staged_[{f.partition, f.guid}] = path;
+    if (auto old = staged_.find(key); old == staged_.end() || old->second != path) forget_staged(key);
+    staged_[key] = path;
   }
   return {};
 }

@@ -349,16 +349,16 @@ class LmtpSession {
       auto work = [svc, spool, rest, msg, targets, sid]() mutable -> Result<std::vector<Reply>> {
         if (spool->path.empty() && spool->io.ok()) {
           msg.bytes = std::move(*rest);
-          return deliver_spooled(*svc->store, svc->dupdb.get(), svc->settings, msg, targets, sid);
+        } else {
+          spool->append(*rest);
+          spool->close();
+          if (!spool->io.ok()) {
+            CYR_LOG(Error, sid, "spool: %s", spool->io.error().describe().c_str());
+            spool->remove();
+            return std::vector<Reply>(targets.size(), Reply{451, "4.3.0", "Temporary failure spooling the message"});
+          }
+          msg.path = spool->path;
         }
-        spool->append(*rest);
-        spool->close();
-        if (!spool->io.ok()) {
-          CYR_LOG(Error, sid, "spool: %s", spool->io.error().describe().c_str());
-          spool->remove();
-          return std::vector<Reply>(targets.size(), Reply{451, "4.3.0", "Temporary failure spooling the message"});
-        }
-        msg.path = spool->path;
         auto r = deliver_spooled(*svc->store, svc->dupdb.get(), svc->settings, msg, targets, sid);
         spool->remove();
         return r;
