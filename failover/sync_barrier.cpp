@@ -176,7 +176,6 @@ void SyncBarrier::when_replicated(uint64_t seq, std::function<void()> done) {
     maybe_recover();
     return done();
   }
-  if (wake_) wake_();
   start_wait(seq, std::move(done));
 }
 
@@ -187,9 +186,8 @@ void SyncBarrier::wait_replicated(uint64_t seq) {
     degraded = degraded_;
   }
   if (degraded) return maybe_recover();
-  // Wake replication first: the round it starts overlaps whatever the
-  // caller does until it starts waiting.
-  if (wake_) wake_();
+  // No wake here: the store called committed() when the records were
+  // committed (before their flush), which started the round already.
   if (auto self = weak_from_this().lock()) {
     if (store::DeferredReplicaWait::defer(
             [self, seq](store::ReplicaWaitDone done) { self->start_wait(seq, std::move(done)); }))
@@ -205,6 +203,14 @@ void SyncBarrier::wait_replicated(uint64_t seq) {
   });
   std::unique_lock lk(m);
   c.wait(lk, [&] { return fired; });
+}
+
+void SyncBarrier::committed() {
+  {
+    std::lock_guard lk(mu_);
+    if (degraded_ || stopping_) return;
+  }
+  if (wake_) wake_();
 }
 
 void SyncBarrier::notify() {

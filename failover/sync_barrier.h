@@ -5,10 +5,11 @@
 // (and fsync'd) it - so LMTP's 250, APPEND's OK and STORE's OK follow the
 // replica's commit.
 //
-// Nothing polls. A write wakes the rolling client (wake_replication), so
-// its change goes out at once, together with whatever else is pending (one
-// replication round carries every waiting writer's change, like a group
-// commit). The rolling client calls notify() after each acknowledgement or
+// Nothing polls. A write's commit wakes the rolling client (the store calls
+// committed(), which calls wake_replication, before the write's own disk
+// flush), so its change goes out at once, together with whatever else is
+// pending (one replication round carries every waiting writer's change,
+// like a group commit). The rolling client calls notify() after each acknowledgement or
 // failure, which checks the change log once and releases every waiter it
 // covers. On a blocking-pool thread (a store::DeferredReplicaWait scope is
 // open) the wait is handed to the pool and holds no thread; elsewhere
@@ -54,6 +55,9 @@ class SyncBarrier final : public store::ReplicationBarrier, public std::enable_s
   // Blocks, or, on a thread with an open store::DeferredReplicaWait and a
   // barrier owned by a shared_ptr, hands the wait to that scope's owner.
   void wait_replicated(uint64_t seq) override;
+  // A write's records are committed (its flush may still run): wakes
+  // replication unless the barrier has fallen back to async.
+  void committed() override;
 
   // The asynchronous form: done() is called exactly once, from whichever
   // thread sees the acknowledgement (or the fallback); maybe before this

@@ -109,6 +109,22 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, const
   return db;
 }
 
+Status Db::sync_wal() {
+  sqlite3_file* wal = nullptr;
+  int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+  if (rc != SQLITE_OK) return error("WAL file");
+  // No WAL open (nothing written by this connection yet): nothing to flush.
+  if (wal == nullptr || wal->pMethods == nullptr) return {};
+  // SQLITE_SYNC_NORMAL is what a FULL commit passes for its WAL sync.
+  rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) {
+    Error e(Errc::Io, "Disk error", "WAL sync of " + std::string(sqlite3_db_filename(db_, "main")) +
+                                        ": SQLite code " + std::to_string(rc));
+    return e;
+  }
+  return {};
+}
+
 Db::~Db() {
   cache_.clear();
   text_cache_.clear();

@@ -76,6 +76,12 @@ class Db {
   Result<Stmt*> cached_text(std::string_view sql);
   Result<Stmt> prepare(std::string_view sql);
 
+  // Flushes this connection's write-ahead log to disk the way a commit
+  // with synchronous=FULL does (the VFS's own sync of the WAL file): a
+  // transaction committed with synchronous=NORMAL is durable once this
+  // returns ok. Only between transactions, from the connection's thread.
+  Status sync_wal();
+
   int64_t changes() const { return sqlite3_changes(db_); }
   sqlite3* raw() const { return db_; }
   Error error(const char* what) const;  // builds an Error from the last failure

@@ -130,10 +130,18 @@ using WatchId = uint64_t;
 // committed, with no lock held, passing the highest change sequence number
 // handed out so far; it returns once the replica has acknowledged every
 // change up to it, or when the barrier gives up (and falls back to async).
+//
+// A primary's shard commit publishes its change records before its disk
+// flush (committed() is called between the two; the write's caller still
+// gets its OK only after both the flush and the replica), so the replication
+// round runs alongside the local flush instead of after it.
 class ReplicationBarrier {
  public:
   virtual ~ReplicationBarrier() = default;
   virtual void wait_replicated(uint64_t seq) = 0;
+  // Change records were just committed and are visible to the replicator;
+  // their local flush may still be under way. Must not block.
+  virtual void committed() {}
 };
 
 class Store {

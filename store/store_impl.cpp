@@ -1463,15 +1463,21 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn, bool lazy) {
 
 void StoreImpl::own_committed(const std::vector<uint64_t>& seqs) {
   if (seqs.empty()) return;
-  std::lock_guard lk(own_mu_);
-  if (own_overflow_.load(std::memory_order_relaxed)) return;
-  own_unacked_.insert(seqs.begin(), seqs.end());
-  if (own_unacked_.size() > kOwnUnackedMax) {
-    own_unacked_.clear();
-    own_overflow_.store(true, std::memory_order_relaxed);
-    CYR_LOG(Notice, opts_.sid, "more than %zu change records not acknowledged: sync-mode waits read the change log",
-            kOwnUnackedMax);
+  {
+    std::lock_guard lk(own_mu_);
+    if (!own_overflow_.load(std::memory_order_relaxed)) {
+      own_unacked_.insert(seqs.begin(), seqs.end());
+      if (own_unacked_.size() > kOwnUnackedMax) {
+        own_unacked_.clear();
+        own_overflow_.store(true, std::memory_order_relaxed);
+        CYR_LOG(Notice, opts_.sid,
+                "more than %zu change records not acknowledged: sync-mode waits read the change log", kOwnUnackedMax);
+      }
+    }
   }
+  // Visible to the replicator now: start its round (the writer may still be
+  // flushing, see run_batch).
+  if (auto b = std::atomic_load(&barrier_)) b->committed();
 }
 
 void StoreImpl::own_forget(const std::vector<uint64_t>& seqs) {
@@ -2233,8 +2239,21 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   Status st = check_writable(WriteMode::Replication);  // fenced since queued?
   if (st.ok()) st = ensure_writer(sh);
   const bool lazy = std::all_of(batch.begin(), batch.end(), [](const WriteOp* o) { return o->lazy; });
+  // sync_mode: sync on the primary. The commit itself does not flush the
+  // WAL (synchronous=NORMAL for it); its records are published at once
+  // (own_committed -> ReplicationBarrier::committed), so the replication
+  // round runs while this thread flushes the WAL (Db::sync_wal) before the
+  // batch returns. Durability when the batch returns is the same as a FULL
+  // commit's; the difference is that the replica and this node's readers
+  // may see the records up to one flush before they are durable here. A
+  // power failure inside that window can leave the replica ahead of this
+  // node for changes nobody was told OK of; the replication client then
+  // finds the replica's higher LAST_UID or HIGHESTMODSEQ and repairs by
+  // copying back (sync_client full_update), as after a split brain.
+  const bool flush_after_publish =
+      !lazy && opts_.open_mode == OpenMode::Primary && std::atomic_load(&barrier_) != nullptr;
   std::optional<LazyCommit> lazy_commit;
-  if (st.ok()) lazy_commit.emplace(*this, *sh.writer, lazy);
+  if (st.ok()) lazy_commit.emplace(*this, *sh.writer, lazy || flush_after_publish);
   if (st.ok()) st = sh.writer->exec("BEGIN IMMEDIATE");
   if (!st.ok()) {
     Status f = fence_if_fatal(std::move(st));
@@ -2343,9 +2362,19 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   std::vector<uint64_t> own;
   for (WriteOp* o : batch)
     if (o->result.ok()) own.insert(own.end(), o->logged.begin(), o->logged.end());
+  Status wal_synced;  // flush_after_publish only: the WAL flush after the commit
   auto commit = [&] {
     st = db.exec("COMMIT");
-    if (st.ok()) own_committed(own);
+    if (!st.ok()) return;
+    // Before own_committed wakes the replicator: a chain reads for new
+    // records only when the generation of its shards has moved, and the
+    // log reader skips a lingering shard until its next write is noted.
+    if (tx.wrote_changes) {
+      note_change_write(sh.id);
+      bump_change_generation(sh.id);
+    }
+    own_committed(own);
+    if (flush_after_publish) wal_synced = db.sync_wal();
   };
   Status flushed;  // overlapped only: the flushes that ran alongside the commit
   if (st.ok()) {
@@ -2363,6 +2392,23 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     return;
   }
   clearing.committed = true;
+  if (!wal_synced.ok()) {
+    // Committed, maybe already replicated, but perhaps not durable here.
+    // Nobody is told OK (an MTA delivers again; at worst a duplicate), no
+    // file is removed (the records may yet be on disk), and the store
+    // stops writing: after a failed flush the WAL's state is unknown. The
+    // marks and journal rows stay for the check at the next open.
+    fence(wal_synced.error());
+    own_forget(own);
+    for (WriteOp* o : batch) {
+      if (o->result.ok())
+        o->result = Error(Errc::Fenced, "Mailbox store is fenced after an error", wal_synced.error().describe());
+      o->events.clear();
+      o->unlink_after.clear();
+      o->rmdir_after.clear();
+    }
+    return;
+  }
   if (!flushed.ok()) {
     // Committed, but a file or directory may not be durable: nobody is
     // told OK, and the records are taken back (withdraw_batch); if that
@@ -2397,10 +2443,6 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   for (WriteOp* o : batch) {
     if (!o->result.ok() || o->journal_files.empty()) continue;
     flusher_.add(sh.id, o->journal_ids, o->journal_files, o->journal_dirs, o->journal_partitions);
-  }
-  if (tx.wrote_changes) {
-    note_change_write(sh.id);
-    bump_change_generation(sh.id);
   }
   if (keep_marker) linger_marker(sh.id);
 }

@@ -120,19 +120,30 @@ TEST_F(SyncBarrierTest, ReplicatedRecordsReleaseBeforeTheLocalAcknowledgement) {
   barrier->wait_replicated(change("user.c") - 1);  // covered by the log being empty below it
 }
 
-TEST_F(SyncBarrierTest, AWriteWakesReplication) {
+// A write's commit wakes replication (the store calls committed() before
+// the write's flush and its wait); the wait itself does not wake it again.
+TEST_F(SyncBarrierTest, ACommitWakesReplicationOnce) {
+  store_->create_mailbox([] {
+    store::CreateMailboxRequest r;
+    r.name = "user.a";
+    return r;
+  }());
+  ack_all();
   std::atomic<int> wakes{0};
   auto barrier = std::make_shared<SyncBarrier>(
       *store_, milliseconds(60000), [] { return true; }, [&] { ++wakes; });
-  uint64_t seq = change("user.a");
+  store_->set_replication_barrier(barrier);
   std::thread replica([&] {
-    ASSERT_TRUE(eventually([&] { return wakes.load() == 1; }));
+    ASSERT_TRUE(eventually([&] { return barrier->waiting() == 1; }));
+    EXPECT_EQ(wakes.load(), 1) << "the writer waits, but replication was not woken";
     ack_all();
     barrier->notify();
   });
-  barrier->wait_replicated(seq);
+  ASSERT_TRUE(store_->append(append_to("user.a", 1)).ok());  // returns once acknowledged
   replica.join();
   EXPECT_EQ(wakes.load(), 1);
+  EXPECT_EQ(pending(), 0u);
+  EXPECT_EQ(barrier->state(), "sync");
 }
 
 TEST_F(SyncBarrierTest, FallsBackToAsyncAfterTheTimeoutAndRecovers) {

@@ -4,7 +4,9 @@
 // barrier waits on.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "store/layout.h"
@@ -359,6 +361,71 @@ TEST_F(ChangeLogTest, ChangeGenerationMovesOnlyWithNewRecordsInTheNamedShards) {
   ASSERT_TRUE(store_->create_mailbox(named("user.fred.Sub")).ok());  // a list record (and maybe a shard one)
   EXPECT_GT(store_->change_generation({fred}), g1);
   EXPECT_GT(store_->change_generation({}), 0u);
+}
+
+// sync_mode: the commit publishes its records before its WAL flush and
+// before the writer waits: ReplicationBarrier::committed() is called once
+// the records are visible, and what the replicator does then (from its own
+// threads) finds them: the stream's read, even of a hot shard whose marker
+// lingers, and a chain's change generation. A reader blocked until the
+// writer's batch ends would show as a timeout here.
+struct RecordingBarrier : ReplicationBarrier {
+  Store* store = nullptr;
+  uint64_t shard = 0;           // the chain's shard (0: not known yet)
+  uint64_t generation = 0;      // its generation before the write
+  std::atomic<int> commits{0};  // committed() calls
+  std::atomic<int> waits{0};
+  std::atomic<int> waits_before_commit{0};
+  std::atomic<int> seen_streamed{-1};  // records the stream's read found
+  std::atomic<bool> generation_moved{false};
+  std::atomic<bool> reader_timed_out{false};
+  void wait_replicated(uint64_t) override {
+    if (commits.load() == 0) ++waits_before_commit;
+    ++waits;
+  }
+  void committed() override {
+    ++commits;
+    if (!store) return;
+    auto look = std::async(std::launch::async, [this] {
+      auto b = store->read_changes_streaming(1000);
+      seen_streamed = b.ok() ? static_cast<int>(b->records.size()) : -2;
+      if (shard != 0) generation_moved = store->change_generation({shard}) != generation;
+    });
+    if (look.wait_for(std::chrono::seconds(10)) != std::future_status::ready) reader_timed_out = true;
+  }
+};
+
+TEST_F(ChangeLogTest, ACommitPublishesItsRecordsBeforeItsWriterWaits) {
+  auto barrier = std::make_shared<RecordingBarrier>();
+  store_->set_replication_barrier(barrier);
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  EXPECT_GE(barrier->commits.load(), 1) << "a list commit publishes too";
+  // A hot shard: its marker lingers after the acknowledgements, so only
+  // this write, noted at its commit, makes the stream read it again.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(store_->append(one_message("user.fred", message("h" + std::to_string(i)))).ok());
+    ack_all();
+  }
+  ASSERT_EQ(markers(), 1);
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("warm"))).ok());
+  barrier->shard = logged_shard();
+  ASSERT_NE(barrier->shard, 0u);
+  ack_all();
+  barrier->generation = store_->change_generation({barrier->shard});
+  barrier->commits = 0;
+  barrier->waits = 0;
+  barrier->store = store_.get();
+
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("now"))).ok());
+  barrier->store = nullptr;
+  EXPECT_EQ(barrier->commits.load(), 1);
+  EXPECT_EQ(barrier->waits.load(), 1);
+  EXPECT_EQ(barrier->waits_before_commit.load(), 0) << "the writer waited before its records were published";
+  EXPECT_FALSE(barrier->reader_timed_out.load()) << "the replicator's read waited for the writer's batch";
+  EXPECT_EQ(barrier->seen_streamed.load(), 1) << "the stream's read did not see the committed record";
+  EXPECT_TRUE(barrier->generation_moved.load()) << "a chain would skip the shard's new record";
+  EXPECT_EQ(records_for("user.fred"), 1u);
+  store_->set_replication_barrier(nullptr);
 }
 
 }  // namespace
