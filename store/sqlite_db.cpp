@@ -103,13 +103,22 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, const
   sqlite3_busy_timeout(db->db_, 10000);
   // WAL: readers never wait for the writer; FULL: a commit is durable when it
   // returns (the WAL is fsync'd at every commit).
-  CYR_TRY(db->exec("PRAGMA journal_mode=WAL"));
+  {
+    // The mode SQLite ended up in: a filesystem without shared memory for
+    // the WAL index keeps the rollback journal.
+    auto mode = db->prepare("PRAGMA journal_mode=WAL");
+    if (!mode.ok()) return mode.take_error();
+    auto row = mode->step();
+    if (!row.ok()) return row.take_error();
+    db->wal_ = *row && mode->text(0) == "wal";
+  }
   CYR_TRY(db->exec("PRAGMA synchronous=FULL"));
   CYR_TRY(db->exec("PRAGMA foreign_keys=OFF"));
   return db;
 }
 
 Status Db::sync_wal() {
+  if (!wal_) return Error(Errc::Internal, "Database error", "sync_wal without a WAL");
   sqlite3_file* wal = nullptr;
   int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
   if (rc != SQLITE_OK) return error("WAL file");

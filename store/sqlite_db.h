@@ -80,7 +80,10 @@ class Db {
   // with synchronous=FULL does (the VFS's own sync of the WAL file): a
   // transaction committed with synchronous=NORMAL is durable once this
   // returns ok. Only between transactions, from the connection's thread.
+  // Fails on a connection not in WAL mode (in_wal_mode()).
   Status sync_wal();
+  // PRAGMA journal_mode=WAL took effect at open.
+  bool in_wal_mode() const { return wal_; }
 
   int64_t changes() const { return sqlite3_changes(db_); }
   sqlite3* raw() const { return db_; }
@@ -96,6 +99,7 @@ class Db {
   static constexpr size_t kMaxExecCache = 64;
   using TextMap = std::unordered_map<std::string, std::unique_ptr<Stmt>, TextHash, std::equal_to<>>;
   sqlite3* db_ = nullptr;
+  bool wal_ = false;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
   TextMap text_cache_;
   // exec()'s statements: never handed out, so the map may be emptied when

@@ -2250,8 +2250,8 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   // node for changes nobody was told OK of; the replication client then
   // finds the replica's higher LAST_UID or HIGHESTMODSEQ and repairs by
   // copying back (sync_client full_update), as after a split brain.
-  const bool flush_after_publish =
-      !lazy && opts_.open_mode == OpenMode::Primary && std::atomic_load(&barrier_) != nullptr;
+  const bool flush_after_publish = st.ok() && !lazy && opts_.open_mode == OpenMode::Primary &&
+                                   sh.writer->in_wal_mode() && std::atomic_load(&barrier_) != nullptr;
   std::optional<LazyCommit> lazy_commit;
   if (st.ok()) lazy_commit.emplace(*this, *sh.writer, lazy || flush_after_publish);
   if (st.ok()) st = sh.writer->exec("BEGIN IMMEDIATE");

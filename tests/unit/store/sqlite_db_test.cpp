@@ -182,6 +182,7 @@ TEST(SqliteDb, SyncWalFlushesWhatANormalCommitLeft) {
   std::string dir = make_temp_dir("sqldb_syncwal");
   auto db = Db::open(dir + "/a.db", true, vfs);
   ASSERT_TRUE(db.ok()) << db.error().describe();
+  ASSERT_TRUE((*db)->in_wal_mode());
   EXPECT_TRUE((*db)->sync_wal().ok()) << "nothing written yet";
   ASSERT_TRUE((*db)->exec("CREATE TABLE t(x INTEGER)").ok());
   int before = g_wal_syncs.load();
