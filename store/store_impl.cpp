@@ -914,6 +914,7 @@ class StoreImpl final : public Store {
   // its last commit with change records. Bounded: past kMaxTrackedShards it
   // is emptied and every shard reads as changed at that moment (gen_floor_).
   void bump_change_generation(uint64_t shard_id);
+  Status flush_wal(Shard& sh, Db& db);
   std::mutex gen_mu_;
   std::unordered_map<uint64_t, uint64_t> change_gen_;
   uint64_t gen_counter_ = 0;
@@ -2374,7 +2375,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
       bump_change_generation(sh.id);
     }
     own_committed(own);
-    if (flush_after_publish) wal_synced = db.sync_wal();
+    if (flush_after_publish) wal_synced = flush_wal(sh, db);
   };
   Status flushed;  // overlapped only: the flushes that ran alongside the commit
   if (st.ok()) {
@@ -2445,6 +2446,22 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     flusher_.add(sh.id, o->journal_ids, o->journal_files, o->journal_dirs, o->journal_partitions);
   }
   if (keep_marker) linger_marker(sh.id);
+}
+
+// The WAL flush of a publish-then-flush commit (run_batch). Tests inject
+// flush failures through StoreOptions::fsync_hook: with one set, the WAL
+// file is flushed through it (the same file, by its path) instead of by
+// SQLite's own sync.
+Status StoreImpl::flush_wal(Shard& sh, Db& db) {
+  if (!opts_.fsync_hook) return db.sync_wal();
+  const std::string wal = sh.path + "-wal";
+  int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(Errc::Io, "Disk error", "open " + wal + ": " + std::strerror(errno));
+  int rc = opts_.fsync_hook(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Error(Errc::Io, "Disk error", "fsync " + wal + ": " + std::strerror(err));
+  return {};
 }
 
 void StoreImpl::bump_change_generation(uint64_t shard_id) {

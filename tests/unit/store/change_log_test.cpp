@@ -428,5 +428,42 @@ TEST_F(ChangeLogTest, ACommitPublishesItsRecordsBeforeItsWriterWaits) {
   store_->set_replication_barrier(nullptr);
 }
 
+// The WAL flush after a published commit fails: the writer is told no OK
+// and does not wait for the replica, its record is no longer counted as
+// waited for, the store fences, and nothing of the write is removed (it
+// may be on disk, and the replica may have it): the next open has it.
+TEST_F(ChangeLogTest, AFailedFlushAfterThePublishFencesAndTellsNobodyOk) {
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred")).ok());
+  store_.reset();
+  auto fail = testing::fail_fsync_under(opts_, ".db-wal");
+  reopen();
+  auto barrier = std::make_shared<RecordingBarrier>();
+  store_->set_replication_barrier(barrier);
+  ASSERT_TRUE(store_->append(one_message("user.fred", message("first"))).ok());
+  EXPECT_EQ(barrier->waits.load(), 1);
+  ack_all();
+  barrier->commits = 0;
+  barrier->waits = 0;
+  *fail = true;
+  const std::string body = message("published, not flushed");
+  auto a = store_->append(one_message("user.fred", body));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, Errc::Fenced);
+  EXPECT_EQ(barrier->commits.load(), 1) << "the commit was not published before its flush";
+  EXPECT_EQ(barrier->waits.load(), 0) << "a failed write waited for the replica";
+  EXPECT_EQ(store_->fence_status().error().code, Errc::Fenced);
+  auto own = store_->own_unacked_changes(100);
+  ASSERT_TRUE(own.has_value());
+  EXPECT_TRUE(own->empty()) << "a record nobody was told OK of still holds sync-mode waiters";
+  store_->set_replication_barrier(nullptr);
+  *fail = false;
+  reopen();
+  EXPECT_TRUE(store_->fence_status().ok());
+  auto recs = store_->records("user.fred");
+  ASSERT_TRUE(recs.ok()) << recs.error().describe();
+  ASSERT_EQ(recs->size(), 2u);
+  EXPECT_EQ(*store_->read_message("user.fred", 2), body);
+}
+
 }  // namespace
 }  // namespace cyr::store
