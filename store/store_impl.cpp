@@ -2251,7 +2251,11 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   // node for changes nobody was told OK of; the replication client then
   // finds the replica's higher LAST_UID or HIGHESTMODSEQ and repairs by
   // copying back (sync_client full_update), as after a split brain.
-  const bool flush_after_publish = st.ok() && !lazy && opts_.open_mode == OpenMode::Primary &&
+  // Only batches with a client's write (the records a sync-mode writer
+  // waits for): a replica's applies and internal writes commit as before.
+  const bool client_write =
+      std::any_of(batch.begin(), batch.end(), [](const WriteOp* o) { return o->mode == WriteMode::Normal; });
+  const bool flush_after_publish = st.ok() && !lazy && client_write && opts_.open_mode == OpenMode::Primary &&
                                    sh.writer->in_wal_mode() && std::atomic_load(&barrier_) != nullptr;
   std::optional<LazyCommit> lazy_commit;
   if (st.ok()) lazy_commit.emplace(*this, *sh.writer, lazy || flush_after_publish);
