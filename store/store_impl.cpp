@@ -2194,6 +2194,16 @@ static Status forget_unsynced(Db& db, const std::vector<std::pair<int64_t, int64
 // those files itself before it clears the marks. Records above a mark that
 // a strict-order writer added are checked too, and kept: their files are
 // there.
+// A committed op whose durability failed: its caller is told the store is
+// fenced, and nothing is done after the commit on its behalf (no watcher
+// fires, no file goes).
+static void refuse_committed(WriteOp& o, const Error& cause) {
+  if (o.result.ok()) o.result = Error(Errc::Fenced, "Mailbox store is fenced after an error", cause.describe());
+  o.events.clear();
+  o.unlink_after.clear();
+  o.rmdir_after.clear();
+}
+
 void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   std::lock_guard wl(sh.write_mu);
   auto fail_all = [&](const Error& e) {
@@ -2405,13 +2415,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     // marks and journal rows stay for the check at the next open.
     fence(wal_synced.error());
     own_forget(own);
-    for (WriteOp* o : batch) {
-      if (o->result.ok())
-        o->result = Error(Errc::Fenced, "Mailbox store is fenced after an error", wal_synced.error().describe());
-      o->events.clear();
-      o->unlink_after.clear();
-      o->rmdir_after.clear();
-    }
+    for (WriteOp* o : batch) refuse_committed(*o, wal_synced.error());
     return;
   }
   if (!flushed.ok()) {
@@ -2430,11 +2434,7 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
         flusher_.add(sh.id, o->journal_ids, o->journal_files, o->journal_dirs, o->journal_partitions);
         continue;
       }
-      if (o->result.ok())
-        o->result = Error(Errc::Fenced, "Mailbox store is fenced after an error", flushed.error().describe());
-      o->events.clear();
-      o->unlink_after.clear();
-      o->rmdir_after.clear();
+      refuse_committed(*o, flushed.error());
     }
     return;
   }
