@@ -9,9 +9,9 @@
 // committed(), which calls wake_replication, before the write's own disk
 // flush), so its change goes out at once, together with whatever else is
 // pending (one replication round carries every waiting writer's change,
-// like a group commit). The rolling client calls notify() after each acknowledgement or
-// failure, which checks the change log once and releases every waiter it
-// covers. On a blocking-pool thread (a store::DeferredReplicaWait scope is
+// like a group commit). The rolling client calls notify() after each
+// acknowledgement or failure, which checks the change log once and
+// releases every waiter it covers. On a blocking-pool thread (a store::DeferredReplicaWait scope is
 // open) the wait is handed to the pool and holds no thread; elsewhere
 // wait_replicated() blocks on a condition variable.
 //

@@ -934,6 +934,7 @@ class StoreImpl final : public Store {
     return !own_overflow_.load(std::memory_order_relaxed) && std::atomic_load(&barrier_) != nullptr;
   }
   void own_committed(const std::vector<uint64_t>& seqs);
+  void publish_committed();
   void own_forget(const std::vector<uint64_t>& seqs);
   Status ack_changes(const ChangeBatch& batch) override;
 
@@ -1457,8 +1458,11 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn, bool lazy) {
     fence(st.error());
     return fence_status();
   }
-  if (!list_txn_seqs_.empty()) own_committed(list_txn_seqs_);
-  if (list_txn_logged_) bump_change_generation(0);
+  if (list_txn_logged_) {
+    bump_change_generation(0);
+    own_committed(list_txn_seqs_);
+    publish_committed();
+  }
   return {};
 }
 
@@ -1476,8 +1480,12 @@ void StoreImpl::own_committed(const std::vector<uint64_t>& seqs) {
       }
     }
   }
-  // Visible to the replicator now: start its round (the writer may still be
-  // flushing, see run_batch).
+}
+
+// Change records were just committed (whether or not own_unacked_ tracks
+// them): start the replicator's round now; the writer may still be
+// flushing (run_batch).
+void StoreImpl::publish_committed() {
   if (auto b = std::atomic_load(&barrier_)) b->committed();
 }
 
@@ -2163,6 +2171,16 @@ static Status forget_unsynced(Db& db, const std::vector<std::pair<int64_t, int64
   return {};
 }
 
+// A committed op whose durability failed: its caller is told the store is
+// fenced, and nothing is done after the commit on its behalf (no watcher
+// fires, no file goes).
+static void refuse_committed(WriteOp& o, const Error& cause) {
+  if (o.result.ok()) o.result = Error(Errc::Fenced, "Mailbox store is fenced after an error", cause.describe());
+  o.events.clear();
+  o.unlink_after.clear();
+  o.rmdir_after.clear();
+}
+
 // The commit protocol. Strict order (every batch with an op that links
 // files without registering them, and every batch of a secondary process):
 // the message files and directories are flushed, then the index commits, so
@@ -2194,16 +2212,6 @@ static Status forget_unsynced(Db& db, const std::vector<std::pair<int64_t, int64
 // those files itself before it clears the marks. Records above a mark that
 // a strict-order writer added are checked too, and kept: their files are
 // there.
-// A committed op whose durability failed: its caller is told the store is
-// fenced, and nothing is done after the commit on its behalf (no watcher
-// fires, no file goes).
-static void refuse_committed(WriteOp& o, const Error& cause) {
-  if (o.result.ok()) o.result = Error(Errc::Fenced, "Mailbox store is fenced after an error", cause.describe());
-  o.events.clear();
-  o.unlink_after.clear();
-  o.rmdir_after.clear();
-}
-
 void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
   std::lock_guard wl(sh.write_mu);
   auto fail_all = [&](const Error& e) {
@@ -2387,8 +2395,9 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     if (tx.wrote_changes) {
       note_change_write(sh.id);
       bump_change_generation(sh.id);
+      own_committed(own);
+      publish_committed();
     }
-    own_committed(own);
     if (flush_after_publish) wal_synced = flush_wal(sh, db);
   };
   Status flushed;  // overlapped only: the flushes that ran alongside the commit

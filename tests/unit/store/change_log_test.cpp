@@ -389,7 +389,10 @@ struct RecordingBarrier : ReplicationBarrier {
     auto look = std::async(std::launch::async, [this] {
       auto b = store->read_changes_streaming(1000);
       seen_streamed = b.ok() ? static_cast<int>(b->records.size()) : -2;
-      if (shard != 0) generation_moved = store->change_generation({shard}) != generation;
+      // shard 0: the mailbox list alone (change_generation always covers it).
+      std::vector<uint64_t> shards;
+      if (shard != 0) shards.push_back(shard);
+      generation_moved = store->change_generation(shards) != generation;
     });
     if (look.wait_for(std::chrono::seconds(10)) != std::future_status::ready) reader_timed_out = true;
   }
@@ -425,6 +428,20 @@ TEST_F(ChangeLogTest, ACommitPublishesItsRecordsBeforeItsWriterWaits) {
   EXPECT_EQ(barrier->seen_streamed.load(), 1) << "the stream's read did not see the committed record";
   EXPECT_TRUE(barrier->generation_moved.load()) << "a chain would skip the shard's new record";
   EXPECT_EQ(records_for("user.fred"), 1u);
+
+  // A mailbox list commit (CREATE) publishes the same way.
+  ack_all();
+  barrier->shard = 0;
+  barrier->generation = store_->change_generation({});
+  barrier->seen_streamed = -1;
+  barrier->generation_moved = false;
+  barrier->store = store_.get();
+  ASSERT_TRUE(store_->create_mailbox(named("user.fred.Sub")).ok());
+  barrier->store = nullptr;
+  EXPECT_GE(barrier->commits.load(), 2);
+  EXPECT_FALSE(barrier->reader_timed_out.load());
+  EXPECT_GE(barrier->seen_streamed.load(), 1) << "the stream's read did not see the list's record";
+  EXPECT_TRUE(barrier->generation_moved.load()) << "a chain would skip the list's new record";
   store_->set_replication_barrier(nullptr);
 }
 
