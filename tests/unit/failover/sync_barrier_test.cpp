@@ -123,11 +123,7 @@ TEST_F(SyncBarrierTest, ReplicatedRecordsReleaseBeforeTheLocalAcknowledgement) {
 // A write's commit wakes replication (the store calls committed() before
 // the write's flush and its wait); the wait itself does not wake it again.
 TEST_F(SyncBarrierTest, ACommitWakesReplicationOnce) {
-  store_->create_mailbox([] {
-    store::CreateMailboxRequest r;
-    r.name = "user.a";
-    return r;
-  }());
+  change("user.a");  // the mailbox, created before the barrier is set
   ack_all();
   std::atomic<int> wakes{0};
   auto barrier = std::make_shared<SyncBarrier>(

@@ -334,10 +334,6 @@ TEST(RollingStreams, AWriteDuringAnUnansweredRoundGoesOutAsTheNextRound) {
   rep.stop();
 }
 
-// Eager mode keeps the replica's mailbox states and sends later rounds
-// without asking. When someone else changed the replica meanwhile, the
-// round is refused (SINCE_MODSEQ), and the full path replicates it at once:
-// nothing is lost and the replica ends equal.
 // The verifier finds user `user`'s mailboxes the same on both nodes.
 void expect_identical(Store& m, Node& replica, const std::string& user) {
   SyncServerSession check(*replica.store, SyncServerOptions{replica.dir + "/stage-check", {}, "test"});
@@ -372,6 +368,10 @@ RollingOptions eager_options(Node& master, Node& replica, const std::string& tag
   return o;
 }
 
+// Eager mode keeps the replica's mailbox states and sends later rounds
+// without asking. When someone else changed the replica meanwhile, the
+// round is refused (SINCE_MODSEQ), and the full path replicates it at once:
+// nothing is lost and the replica ends equal.
 TEST(RollingStreams, EagerRoundOnAStaleStateFallsBackToTheFullPath) {
   Node master("rs_stale_m"), replica("rs_stale_r");
   ASSERT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
