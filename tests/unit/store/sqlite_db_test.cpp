@@ -1,7 +1,8 @@
 // sql::Db's kept statements: exec() keeps single statements prepared and
 // still runs multi-statement strings; errors leave the connection usable;
 // a kept statement reset by ResetOnExit holds no read snapshot; the
-// text-keyed cache is bounded without dropping statements in use.
+// text-keyed cache is bounded without dropping statements in use; and
+// sync_wal() flushes the WAL that a synchronous=NORMAL commit left.
 #include <gtest/gtest.h>
 
 #include <atomic>
