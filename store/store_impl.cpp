@@ -2957,17 +2957,24 @@ void StoreImpl::fire_watchers(const MailboxEvent& ev) {
 // ---------------------------------------------------------------------------
 // Reading shard state
 
+// What the list knows of a mailbox, with the counters of a new mailbox: all
+// there is of one whose shard has no database yet, and where read_state
+// starts.
+static MailboxInfo info_without_shard(const ListEntry& e) {
+  MailboxInfo info;
+  info.name = e.name;
+  info.uniqueid = e.uniqueid;
+  info.partition = e.partition;
+  info.acl = e.acl;
+  info.type = e.type;
+  info.uidvalidity = e.uidvalidity;
+  info.highestmodseq = info.createdmodseq = info.foldermodseq = 1;
+  return info;
+}
+
 Result<MbState> StoreImpl::read_state(Db& db, const ListEntry& e) {
   MbState m;
-  m.info.name = e.name;
-  m.info.uniqueid = e.uniqueid;
-  m.info.partition = e.partition;
-  m.info.acl = e.acl;
-  m.info.type = e.type;
-  m.info.uidvalidity = e.uidvalidity;
-  m.info.highestmodseq = 1;
-  m.info.createdmodseq = 1;
-  m.info.foldermodseq = 1;
+  m.info = info_without_shard(e);
   auto st = db.cached(
       "SELECT m.mbid, m.last_uid, m.highestmodseq, m.recentuid, m.recenttime, m.last_appenddate,"
       " m.pop3_last_login, m.pop3_show_after, m.createdmodseq, m.foldermodseq, m.options,"
@@ -3380,20 +3387,6 @@ Status StoreImpl::create_mailboxes(const std::vector<CreateMailboxRequest>& reqs
   // Bulk creation (ctl_mboxlist -u, provisioning) leaves shard databases to
   // the first write: tens of thousands of users would cost two fsyncs each.
   return {};
-}
-
-// A mailbox whose shard has no database yet: what the list knows, with the
-// counters of a new mailbox.
-static MailboxInfo info_without_shard(const ListEntry& e) {
-  MailboxInfo info;
-  info.name = e.name;
-  info.uniqueid = e.uniqueid;
-  info.partition = e.partition;
-  info.acl = e.acl;
-  info.type = e.type;
-  info.uidvalidity = e.uidvalidity;
-  info.highestmodseq = info.createdmodseq = info.foldermodseq = 1;
-  return info;
 }
 
 Result<MailboxInfo> StoreImpl::lookup(const std::string& name) {

@@ -419,8 +419,9 @@ Result<std::optional<SentRound>> SyncClient::send_known_round(const std::vector<
     store::ChangesSince* since = &state->changes;
     if (!since->expunged.empty()) return std::optional<SentRound>();
     // The mailbox, its changed records, HIGHESTMODSEQ, SYNC_CRC and
-    // annotations come from one snapshot (round_state), and the CRC is the mailbox's own, kept by
-    // the store over every record (not the recorded CRC XOR the new ones):
+    // annotations come from one snapshot (round_state), and the CRC is the
+    // mailbox's own, kept by the store over every record (not the recorded
+    // CRC XOR the new ones):
     // the claimed HIGHESTMODSEQ never covers a record that is not sent, and
     // a replica that lacks something this node has fails the CRC check
     // after applying, which sends the mailbox down the full path (compare,
