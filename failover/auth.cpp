@@ -31,8 +31,11 @@ Result<std::string> nonce_hex() {
 }
 
 ServerAuth::Step refused(std::string reply, std::string why) {
-  return {ServerAuth::Step::Refused, format_reply({false, std::move(reply), {}}), std::move(why)};
+  return {ServerAuth::Step::Refused, format_reply({false, std::move(reply), {}}), std::move(why), {}};
 }
+
+constexpr std::string_view kMacPrefix = "MAC ";        // of a sealed request
+constexpr std::string_view kReplyMacPrefix = "* MAC ";  // the first line of a sealed reply
 
 }  // namespace
 
@@ -57,6 +60,19 @@ std::string server_proof(std::string_view secret, std::string_view ns_hex, std::
   return proof(kServerLabel, secret, ns_hex, nc_hex);
 }
 
+std::string session_key(std::string_view secret, std::string_view ns_hex, std::string_view nc_hex) {
+  std::string msg;
+  msg.append(kSessionLabel).append(ns_hex).append(nc_hex);
+  return auth::hmac_sha256(secret, msg);
+}
+
+std::string message_mac(std::string_view key, std::string_view what, uint64_t seq, std::string_view text) {
+  std::string msg;
+  msg.reserve(what.size() + 22 + text.size());
+  msg.append(what).append(" ").append(std::to_string(seq)).append("\n").append(text);
+  return auth::to_hex(auth::hmac_sha256(key, msg));
+}
+
 // ---- server ----------------------------------------------------------------
 
 Result<ServerAuth> ServerAuth::create(std::string secret) {
@@ -78,12 +94,30 @@ ServerAuth::Step ServerAuth::on_line(std::string_view line) {
   auto req = parse_request(line);
   bool is_auth = req.ok() && req->verb == "AUTH";
   if (secret_.empty()) {
-    if (!is_auth) return {};
+    if (!is_auth) return {Step::Request, {}, {}, std::string(line)};
     return refused("AUTH-UNCONFIGURED this node has no failover_secret but the client uses one: "
                    "set the same failover_secret on both nodes and the witness",
                    "the client uses failover_secret, this node has none");
   }
-  if (done_) return {};
+  if (done_) {
+    // "MAC <hex> <request>", the MAC over this connection's next number.
+    std::string_view mac, request;
+    if (line.starts_with(kMacPrefix) && line.size() > kMacPrefix.size() + kMacHexLength &&
+        line[kMacPrefix.size() + kMacHexLength] == ' ') {
+      mac = line.substr(kMacPrefix.size(), kMacHexLength);
+      request = line.substr(kMacPrefix.size() + kMacHexLength + 1);
+    }
+    if (mac.empty() || sealing_ || !auth::constant_time_equal(message_mac(key_, "request", seq_, request), mac)) {
+      // Nothing more is taken on this connection (as after a failed AUTH).
+      key_.clear();
+      done_ = false;
+      return refused("AUTH-FAILED message authentication failed",
+                     mac.empty() ? "a request without its MAC after authentication"
+                                 : "a request whose MAC does not match (altered or replayed on the way)");
+    }
+    sealing_ = true;
+    return {Step::Request, {}, {}, std::string(request)};
+  }
   if (nonce_hex_.empty())  // callers close after a refusal; this keeps it so if one does not
     return refused("AUTH-FAILED one attempt per connection", "second attempt on one connection");
   if (!is_auth) {
@@ -106,7 +140,15 @@ ServerAuth::Step ServerAuth::on_line(std::string_view line) {
   if (!auth::constant_time_equal(expected, a[2]))
     return refused("AUTH-FAILED wrong failover_secret", "wrong failover_secret (proof does not match)");
   done_ = true;
-  return {Step::Authenticated, format_reply({true, "AUTHENTICATED " + sproof, {}}), {}};
+  key_ = session_key(secret_, nonce, a[1]);
+  return {Step::Authenticated, format_reply({true, "AUTHENTICATED " + sproof, {}}), {}, {}};
+}
+
+std::string ServerAuth::seal(std::string reply) {
+  if (key_.empty() || !sealing_) return reply;  // open service, or a refusal
+  sealing_ = false;
+  std::string out = std::string(kReplyMacPrefix) + message_mac(key_, "reply", seq_++, reply) + "\r\n";
+  return out + reply;
 }
 
 // ---- client ----------------------------------------------------------------
@@ -148,7 +190,33 @@ Status ClientAuth::on_answer(const Reply& answer) {
   if (!auth::constant_time_equal(server_proof(secret_, ns_hex_, nc_hex_), w[1]))
     return Error(Errc::Perm, "the service does not know our failover_secret (its proof is wrong): "
                              "not our peer or witness, or a different secret");
+  key_ = session_key(secret_, ns_hex_, nc_hex_);
   return {};
+}
+
+std::string ClientAuth::seal(std::string_view request) {
+  if (key_.empty()) return std::string(request);
+  return std::string(kMacPrefix) + message_mac(key_, "request", seq_, request) + " " + std::string(request);
+}
+
+Result<Reply> ClientAuth::open(std::string_view text) {
+  if (key_.empty()) return parse_reply(text);
+  const uint64_t seq = seq_++;
+  if (!text.starts_with(kReplyMacPrefix)) {
+    // The server refused the request itself (it does not seal a refusal).
+    auto r = parse_reply(text);
+    if (r.ok() && !r->ok)
+      return Error(Errc::Perm, "the service refused our request: " + r->text);
+    return Error(Errc::Perm, "a reply without its MAC: altered on the way, or not from our peer or witness");
+  }
+  size_t nl = text.find('\n');
+  std::string_view mac_line = text.substr(0, nl == std::string_view::npos ? text.size() : nl);
+  if (mac_line.ends_with('\r')) mac_line.remove_suffix(1);
+  std::string_view mac = mac_line.substr(kReplyMacPrefix.size());
+  std::string_view rest = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  if (mac.size() != kMacHexLength || !auth::constant_time_equal(message_mac(key_, "reply", seq, rest), mac))
+    return Error(Errc::Perm, "a reply whose MAC does not match: altered on the way, or not from our peer or witness");
+  return parse_reply(rest);
 }
 
 // ---- logging -----------------------------------------------------------------

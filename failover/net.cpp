@@ -77,7 +77,8 @@ Status send_all(int fd, std::string_view data, Clock::time_point deadline) {
 // Reads until the buffer holds a complete reply (a final OK/NO line), bounded.
 Result<std::string> read_reply(int fd, Clock::time_point deadline) {
   std::string buf;
-  const size_t cap = (kMaxReplyLines + 1) * (kMaxLine + 2);
+  // The reply's lines and, on an authenticated connection, its MAC line.
+  const size_t cap = (kMaxReplyLines + 2) * (kMaxLine + 2);
   size_t scanned = 0;
   for (;;) {
     // Is there a final line?
@@ -177,10 +178,12 @@ Result<Reply> exchange(const std::string& address, const std::string& request,
     if (!answer.ok()) return where(answer.error());
     if (Status st = auth.on_answer(*answer); !st.ok()) return where(st.error());
   }
-  CYR_TRY(send_all(*fd, request + "\r\n", deadline));
+  CYR_TRY(send_all(*fd, auth.seal(request) + "\r\n", deadline));
   auto text = read_reply(*fd, deadline);
   if (!text.ok()) return text.take_error();
-  return parse_reply(*text);
+  auto reply = auth.open(*text);
+  if (!reply.ok()) return where(reply.error());
+  return reply;
 }
 
 // ---------------------------------------------------------------------------
@@ -275,7 +278,7 @@ void LineServer::serve(int fd, std::string peer) {
   // Before authentication a client gets a short line and a short time.
   auto idle_deadline = Clock::now() + (auth->authenticated() ? std::chrono::seconds(kIdleTimeout) : kAuthTimeout);
   while (!stop_) {
-    const size_t limit = auth->authenticated() ? kMaxLine : kMaxAuthLine;
+    const size_t limit = auth->max_line();
     size_t nl = buf.find('\n');
     if ((nl != std::string::npos && nl > limit + 1) || (nl == std::string::npos && buf.size() > limit + 2)) {
       if (!auth->authenticated()) log_refusal(peer, "line too long before authentication");
@@ -287,7 +290,7 @@ void LineServer::serve(int fd, std::string peer) {
       buf.erase(0, nl + 1);
       if (!line.empty() && line.back() == '\r') line.pop_back();
       auto step = auth->on_line(line);
-      std::string reply = step.kind == ServerAuth::Step::Request ? handler_(line, peer) : step.reply;
+      std::string reply = step.kind == ServerAuth::Step::Request ? auth->seal(handler_(step.request, peer)) : step.reply;
       if (step.kind == ServerAuth::Step::Refused) log_refusal(peer, step.why);
       if (!send_all(fd, reply, Clock::now() + std::chrono::seconds(5)).ok()) return;
       if (step.kind == ServerAuth::Step::Refused) return;

@@ -256,7 +256,7 @@ struct FailoverSession {
     if (!(co_await conn->write_and_flush(auth->greeting())).ok()) co_return;
     for (;;) {
       Result<std::string> line =
-          co_await conn->read_line(auth->authenticated() ? failover::kMaxLine : failover::kMaxAuthLine);
+          co_await conn->read_line(auth->max_line());
       if (!line.ok() && line.error().code != Errc::Limit) {
         if (!auth->authenticated() && conn->end_reason() == server::net::EndReason::IdleTimeout)
           failover::log_refusal(conn->peer(), "no authentication in time");
@@ -265,14 +265,14 @@ struct FailoverSession {
       step = {};
       if (!line.ok()) {
         reply = failover::format_reply({false, "BAD line too long", {}});
-        if (!auth->authenticated()) step = {failover::ServerAuth::Step::Refused, reply, "line too long before authentication"};
+        if (!auth->authenticated()) step = {failover::ServerAuth::Step::Refused, reply, "line too long before authentication", {}};
       } else {
         step = auth->on_line(*line);
         if (step.kind == failover::ServerAuth::Step::Request) {
-          request = std::move(*line);
+          request = std::move(step.request);
           Result<std::string> r = co_await ctx->blocking->run([this] { return answer(); });
-          if (r.ok()) reply = std::move(*r);
-          else reply = failover::format_reply({false, "ERROR " + r.error().user_message, {}});
+          if (r.ok()) reply = auth->seal(std::move(*r));
+          else reply = auth->seal(failover::format_reply({false, "ERROR " + r.error().user_message, {}}));
         } else {
           reply = step.reply;
         }
@@ -378,6 +378,7 @@ void register_failover_service(server::ServiceRegistry& registry) {
     if (auto hp = failover::parse_host_port(peer_cfg); hp.ok()) peer_host_cfg = hp->host;
     server::ServiceHandler h;
     h.refusal_line = "NO too many connections\r\n";
+    h.quiet_connections = true;  // a heartbeat each failover_timeout / 4
     // The closure only forwards: a coroutine's parameters live in its frame,
     // a lambda's captures do not outlive the call that started it.
     h.run_session = [ctx, peer_host_cfg, secret](std::shared_ptr<server::net::Connection> conn) {

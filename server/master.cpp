@@ -480,7 +480,8 @@ struct Master::Impl {
     } guard{slots, admitted};
 
     const std::string& sid = conn->sid();
-    CYR_LOG(Info, sid, "%s: connection from %s", service.c_str(), conn->peer().c_str());
+    const log::Level conn_level = handler->quiet_connections ? log::Level::Debug : log::Level::Info;
+    log::write(conn_level, sid, "%s: connection from %s", service.c_str(), conn->peer().c_str());
     if (ctx->implicit_tls) {
       Status st = co_await conn->start_tls(ctx->tls_context ? ctx->tls_context() : nullptr);
       if (!st) {
@@ -512,8 +513,8 @@ struct Master::Impl {
     const net::EndReason why = conn->end_reason();
     (void)co_await conn->flush();
     co_await conn->shutdown_and_close();
-    CYR_LOG(Info, sid, "%s: connection closed (%s)", service.c_str(),
-            why == net::EndReason::None ? "session ended" : net::end_reason_name(why));
+    log::write(conn_level, sid, "%s: connection closed (%s)", service.c_str(),
+               why == net::EndReason::None ? "session ended" : net::end_reason_name(why));
   }
 
   size_t live_sessions() {

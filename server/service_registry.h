@@ -62,6 +62,11 @@ struct ServiceHandler {
   // Sent, then the connection closed, when the service is at maxchild
   // (e.g. "* BYE Too many connections\r\n"). Empty: just close.
   std::string refusal_line;
+  // Log each connection's opening and end at debug level, not info: for a
+  // service whose connections are machine heartbeats (failover: the peer
+  // connects every failover_timeout / 4), where info lines would bury the
+  // rest of the log. Refusals and errors are logged as for any service.
+  bool quiet_connections = false;
 };
 
 using ServiceFactory =

@@ -18,6 +18,8 @@
 
 Every pair here runs with a failover_secret (failover_kit.KIT_SECRET)."""
 
+import hashlib
+import hmac
 import os
 import poplib
 import re
@@ -27,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import run_tests, wait_for  # noqa: E402
-from failover_kit import Load, Pair, addr_of, imap, message, message_ids, verify  # noqa: E402
+from failover_kit import KIT_SECRET, Load, Pair, addr_of, imap, message, message_ids, verify  # noqa: E402
 
 
 def start_pair(args, **kw):
@@ -255,19 +257,67 @@ def raw_exchange(address, lines, timeout=10):
         s.close()
 
 
+def sealed_exchange(address, request, mac_for=None, timeout=10):
+    """Authenticates to a failover port with KIT_SECRET as docs/failover.md
+    describes (written here from the description, not with our client) and
+    sends `request` sealed with the MAC of `mac_for` (default: of `request`
+    itself). Returns everything received until the server closes."""
+    secret = KIT_SECRET.encode()
+    s = socket.create_connection(address, timeout=timeout)
+    try:
+        f = s.makefile("rb")
+        greeting = f.readline().decode().split()
+        assert greeting[:4] == ["OK", "CYRFO", "3", "HMAC-SHA256"], greeting
+        ns, nc = greeting[4].encode(), os.urandom(32).hex().encode()
+        proof = hmac.new(secret, b"cyrus-failover-3 client\0" + ns + nc, hashlib.sha256).hexdigest()
+        s.sendall(b"AUTH HMAC-SHA256 " + nc + b" " + proof.encode() + b"\r\n")
+        answer = f.readline().decode()
+        sproof = hmac.new(secret, b"cyrus-failover-3 server\0" + ns + nc, hashlib.sha256).hexdigest()
+        assert answer.strip() == "OK AUTHENTICATED " + sproof, answer
+        key = hmac.new(secret, b"cyrus-failover-3 session\0" + ns + nc, hashlib.sha256).digest()
+        mac = hmac.new(key, b"request 0\n" + (mac_for or request), hashlib.sha256).hexdigest()
+        s.sendall(b"MAC " + mac.encode() + b" " + request + b"\r\n")
+        got = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = f.read1(4096)
+            if not chunk:
+                return got.decode(errors="replace")
+            got += chunk
+            if re.search(rb"(^|\n)(OK|NO) [^\n]*\n", got) and mac_for is None:
+                return got.decode(errors="replace")
+        raise AssertionError("no end of the reply: %r" % got)
+    finally:
+        s.close()
+
+
 def test_control_port_needs_the_secret(args):
     pair = start_pair(args)
     try:
         a = pair.node("a")
         assert pair.status("a").get("auth", "").startswith("hmac-sha256"), pair.status("a")
+        # The peer's heartbeats (a connection each) are not logged at the
+        # default level; a client's connection is.
+        imap(a).logout()
+        wait_for(lambda: "imap: connection from" in a.log(), 10, what="the IMAP connection logged")
+        assert "failover: connection from" not in a.log(), a.log()[-2000:]
         # A stranger's request, without authenticating: refused, connection closed.
         out = raw_exchange(addr_of(a, "failover"), [b"SWITCHOVER"])
-        assert out.startswith("OK CYRFO 2 HMAC-SHA256 ") and "NO AUTH-REQUIRED" in out, out
+        assert out.startswith("OK CYRFO 3 HMAC-SHA256 ") and "NO AUTH-REQUIRED" in out, out
         out = raw_exchange(addr_of(a, "failover"), [b"PING intruder primary 99 1 0 0"])
         assert "NO AUTH-REQUIRED" in out and "PONG" not in out, out
         # A made-up proof is refused too.
         out = raw_exchange(addr_of(a, "failover"), [b"AUTH HMAC-SHA256 " + b"0" * 64 + b" " + b"1" * 64])
         assert "NO AUTH-FAILED" in out, out
+        # After authenticating, each request carries its MAC: a sealed
+        # STATUS is answered (with the reply's own MAC line first) ...
+        out = sealed_exchange(addr_of(a, "failover"), b"STATUS")
+        assert re.match(r"\* MAC [0-9a-f]{64}\r\n", out) and "\nOK " in out and "role primary" in out, out
+        # ... and one altered on the way (a STATUS made a SWITCHOVER) is
+        # refused and the connection closed, nothing done.
+        out = sealed_exchange(addr_of(a, "failover"), b"SWITCHOVER", mac_for=b"STATUS")
+        assert out.startswith("NO AUTH-FAILED message authentication failed"), out
+        wait_for(lambda: "a request whose MAC does not match" in a.log(), 10, what="the refusal logged")
         # The witness grants nothing to a stranger.
         out = raw_exchange(("127.0.0.1", pair.witness.port), [b"ACQUIRE intruder 99 60000"])
         assert "NO AUTH-REQUIRED" in out and "GRANTED" not in out, out

@@ -1,4 +1,5 @@
 #include "failover/net.h"
+#include "tests/unit/failover/loopback.h"
 
 #include <gtest/gtest.h>
 
@@ -52,16 +53,11 @@ TEST(FailoverNet, RequestAndReplyOverLoopback) {
 
 TEST(FailoverNet, ASilentServerTimesOut) {
   // A listener that accepts nothing and answers nothing.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  uint16_t port = 0;
+  int fd = testnet::listen_loopback(&port);
+  ASSERT_GE(fd, 0);
   auto t0 = std::chrono::steady_clock::now();
-  auto r = exchange("127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), "PING", milliseconds(200));
+  auto r = exchange("127.0.0.1:" + std::to_string(port), "PING", milliseconds(200));
   auto took = std::chrono::steady_clock::now() - t0;
   ::close(fd);
   ASSERT_FALSE(r.ok());
