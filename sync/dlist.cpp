@@ -299,6 +299,27 @@ namespace {
 
 void encode_into(const Value& v, EncodeOutput& out, std::string& buf);
 
+// A file literal's partition, as Cyrus writes it (bare), or quoted when the
+// decoder would not read it back bare; never a literal, which the header
+// cannot hold (the decoder refuses one there).
+void encode_partition(std::string_view p, std::string& out) {
+  bool bare = !p.empty();
+  for (unsigned char c : p)
+    if (c < 0x20 || c == 0x7F || c >= 0x80 || c == '"' || c == '{' || c == '}' || c == ' ' || c == '(' ||
+        c == ')')
+      bare = false;
+  if (bare) {
+    out.append(p);
+    return;
+  }
+  out.push_back('"');
+  for (char c : p) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
 void flush(EncodeOutput& out, std::string& buf) {
   if (!buf.empty()) {
     out.text(buf);
@@ -340,7 +361,7 @@ void encode_into(const Value& v, EncodeOutput& out, std::string& buf) {
     case ValueKind::File: {
       const FileLiteral& f = v.file_literal();
       buf.append("%{");
-      encode_astring(f.partition, buf);
+      encode_partition(f.partition, buf);
       buf.push_back(' ');
       encode_astring(f.guid, buf);
       buf.push_back(' ');

@@ -237,8 +237,10 @@ bool is_space(char c) { return c == ' ' || c == '\t'; }
 // Bytes that end a bare token.
 bool ends_token(char c) { return is_space(c) || c == '(' || c == ')' || c == '\r' || c == '\n'; }
 
-// Bytes never allowed inside a bare token. Cyrus never writes these bare.
-bool bad_in_token(unsigned char c) { return c < 0x20 || c == 0x7F || c >= 0x80 || c == '"' || c == '{'; }
+// Bytes never allowed inside a bare token: Cyrus never writes these bare.
+// 0x1F is allowed: Cyrus's atom test (and ours, dlist.cpp is_atom) lets it
+// through, so both ends write it bare.
+bool bad_in_token(unsigned char c) { return c < 0x1F || c == 0x7F || c >= 0x80 || c == '"' || c == '{'; }
 
 }  // namespace
 
@@ -256,6 +258,11 @@ Result<std::string> DlistParser::word() {
   const std::string& t = line_.text;
   while (pos_ < t.size() && !is_space(t[pos_])) {
     if (pos_ - start >= limits_.max_token) return error("word too long");
+    // A line break here is a literal's ("* {3+}" CRLF ...), and a brace
+    // could start one: a verb, a key or a code never holds either, and
+    // taken as text it could be written back as a literal announcement.
+    if (t[pos_] == '\r' || t[pos_] == '\n' || t[pos_] == 0) return error("control byte in word");
+    if (t[pos_] == '{') return error("'{' in a word");
     ++pos_;
   }
   return t.substr(start, pos_ - start);
@@ -379,9 +386,16 @@ Result<Value> DlistParser::value_at(size_t depth) {
   if (c == '%' && pos_ + 1 < t.size() && t[pos_ + 1] == '{') {
     pos_ += 2;
     skip_space();
+    // The framer found this header within one segment of text: a literal
+    // here would be one it did not see (and could not be written back).
+    if (!at_end() && t[pos_] == '{') return error("file literal partition must be an atom or a quoted string");
     auto partition = astring("partition", '}');
     CYR_TRY(partition);
+    // The framer splits the header at spaces and finds it by its braces.
+    if (partition->empty() || partition->find_first_of(" {}") != std::string::npos)
+      return error("bad file literal partition");
     skip_space();
+    if (!at_end() && t[pos_] == '{') return error("file literal GUID must be an atom or a quoted string");
     auto guid = astring("GUID", '}');
     CYR_TRY(guid);
     if (!is_guid_hex(*guid)) return error("file literal GUID is not 40 hex digits");

@@ -123,7 +123,8 @@ class DlistParser {
   void skip_space();
   bool at_end() const { return pos_ >= line_.text.size(); }
   size_t pos() const { return pos_; }
-  // A bare word (verb, reply status, operation name) up to the next space.
+  // A bare word (verb, reply status, operation name) up to the next space;
+  // a CR, LF, NUL or '{' in it (a literal where a word belongs) is an error.
   Result<std::string> word();
   // The rest of the line as raw text (after one separating space, if any).
   Result<std::string> rest_as_text();

@@ -1,0 +1,51 @@
+// Fuzz targets for the parsers that read what other people send: message
+// bytes (any mail sender), IMAP commands (any client), LMTP commands (the
+// MTA, and whoever reaches an lmtp port) and csync lines (the replication
+// peer). Each takes arbitrary bytes, must not crash, hang or grow without
+// bound, and checks what its parser promises in its header (a round trip
+// that gives back the same value, ranges inside the input, output sizes);
+// a failed check aborts, which libFuzzer reports like a crash.
+//
+// Built twice: as libFuzzer programs (tests/fuzz, clang only, cmake
+// -DCYR_FUZZ=ON; docs/fuzzing.md), and into unit_fuzz, whose test replays
+// every input kept under tests/fuzz/corpus/<target>/, so that an input that
+// once broke a parser stays a regression test in every build.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+
+namespace cyr::fuzz {
+
+int message(const uint8_t* data, size_t size);
+int imap_parser(const uint8_t* data, size_t size);
+int lmtp(const uint8_t* data, size_t size);
+int dlist(const uint8_t* data, size_t size);
+
+struct Target {
+  const char* name;  // also the corpus directory's name
+  int (*run)(const uint8_t* data, size_t size);
+};
+inline constexpr Target kTargets[] = {
+    {"message", &message},
+    {"imap_parser", &imap_parser},
+    {"lmtp", &lmtp},
+    {"dlist", &dlist},
+};
+
+// Inputs larger than this are cut: the targets look for logic errors, and
+// the parsers' own size bounds are tested by the unit tests.
+inline constexpr size_t kMaxInput = 256 * 1024;
+
+}  // namespace cyr::fuzz
+
+#define FUZZ_CHECK(cond)                                                                      \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      std::fprintf(stderr, "fuzz check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);    \
+      std::abort();                                                                           \
+    }                                                                                         \
+  } while (0)
