@@ -190,6 +190,9 @@ Result<std::string> utf8_to_mutf7(std::string_view in) {
     if (nbits > 0) out += kB64[(bits << (6 - nbits)) & 0x3f];
     out += '-';
   }
+  // Non-ASCII grows in modified UTF-7 (4 UTF-8 bytes can take 6): keep the
+  // output within what mutf7_to_utf8() reads back.
+  if (out.size() > kMaxUtf7Input) return Error(Errc::Limit, "Mailbox name too long");
   return out;
 }
 
@@ -459,6 +462,14 @@ Result<std::string> Namespace::to_external(std::string_view internal) const {
     out = alt_ ? options_.sharedprefix + sep + join_from(0) : join_from(0);
   }
   if (global_admin && !n.domain.empty()) out += "@" + n.domain;
+  // Some internal names have no name of their own in this view: a shared
+  // mailbox "INBOX.Sent" would show as the user's own INBOX.Sent. A name LIST
+  // shows must name the mailbox it was shown for (a DELETE of it must not
+  // hit another one), so such a mailbox is not shown at all, as one of
+  // another domain is not. (Found by fuzzing, tests/fuzz.)
+  auto back = to_internal(out);
+  if (!back.ok() || *back != internal)
+    return Error(Errc::Perm, "Permission denied", "the mailbox has no name of its own in this namespace");
   return out;
 }
 

@@ -161,8 +161,10 @@ class Namespace {
   Result<std::string> to_internal(std::string_view external) const;
 
   // An internal name to the client's view of it. Errc::Perm if this user
-  // cannot even name it (another domain, for a non-global user);
-  // Errc::Invalid for a bad internal name.
+  // cannot even name it (another domain, for a non-global user; or a name
+  // that would read back as another mailbox, such as a shared "INBOX.Sent"
+  // in the standard namespace); Errc::Invalid for a bad internal name.
+  // to_internal(to_external(x)) == x whenever to_external succeeds.
   Result<std::string> to_external(std::string_view internal) const;
 
   NamespacePrefixes prefixes() const;

@@ -1,7 +1,8 @@
 // Fuzz targets for the parsers that read what other people send: message
 // bytes (any mail sender), IMAP commands (any client), LMTP commands (the
-// MTA, and whoever reaches an lmtp port) and csync lines (the replication
-// peer). Each takes arbitrary bytes, must not crash, hang or grow without
+// MTA, and whoever reaches an lmtp port), csync lines (the replication
+// peer), mailbox names and ACLs (any logged-in client) and SASL exchanges
+// (anyone, before logging in). Each takes arbitrary bytes, must not crash, hang or grow without
 // bound, and checks what its parser promises in its header (a round trip
 // that gives back the same value, ranges inside the input, output sizes);
 // a failed check aborts, which libFuzzer reports like a crash.
@@ -24,6 +25,8 @@ int message(const uint8_t* data, size_t size);
 int imap_parser(const uint8_t* data, size_t size);
 int lmtp(const uint8_t* data, size_t size);
 int dlist(const uint8_t* data, size_t size);
+int names(const uint8_t* data, size_t size);
+int sasl(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;  // also the corpus directory's name
@@ -34,6 +37,8 @@ inline constexpr Target kTargets[] = {
     {"imap_parser", &imap_parser},
     {"lmtp", &lmtp},
     {"dlist", &dlist},
+    {"names", &names},
+    {"sasl", &sasl},
 };
 
 // Inputs larger than this are cut: the targets look for logic errors, and

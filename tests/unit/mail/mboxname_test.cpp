@@ -53,6 +53,14 @@ TEST(MUtf7, RejectsBadInput) {
   EXPECT_FALSE(utf8_to_mutf7("\xF4\x90\x80\x80").ok()); // > U+10FFFF
   EXPECT_FALSE(utf8_to_mutf7("a\nb").ok());
   EXPECT_EQ(utf8_to_mutf7(std::string(5000, 'a')).error().code, Errc::Limit);
+  // Found by fuzzing: 4-byte characters take 6 bytes encoded, so an input
+  // within the bound could encode to one mutf7_to_utf8() refuses to read.
+  std::string astral;
+  while (astral.size() + 4 <= 490 * 4) astral += "\xF0\x9F\x98\x80";  // U+1F600
+  EXPECT_EQ(utf8_to_mutf7(astral).error().code, Errc::Limit);
+  auto shorter = utf8_to_mutf7(astral.substr(0, 4 * 100));
+  ASSERT_TRUE(shorter.ok());
+  EXPECT_EQ(*mutf7_to_utf8(*shorter), astral.substr(0, 4 * 100));
 }
 
 TEST(MboxName, Validate) {
@@ -165,6 +173,30 @@ TEST(Namespace, StandardDotSeparator) {
   EXPECT_EQ(p.other_users.prefix, "user.");
   EXPECT_EQ(p.shared.prefix, "");
   EXPECT_EQ(p.shared.separator, '.');
+}
+
+// Found by fuzzing: a shared mailbox named INBOX.Sent showed as "INBOX.Sent",
+// which names the user's own INBOX.Sent. A mailbox without a name of its own
+// in a view is not shown in it; every name shown reads back as its mailbox.
+TEST(Namespace, AMailboxIsOnlyShownUnderItsOwnName) {
+  Namespace std_ns(opts(false, false), "fred", false);
+  EXPECT_EQ(out(std_ns, "INBOX.Sent"), "ERR:Perm");
+  EXPECT_EQ(out(std_ns, "inbox"), "ERR:Perm");
+  EXPECT_EQ(out(std_ns, "INBOXES"), "INBOXES");
+  // The alternate namespace puts shared mailboxes under their prefix: no clash.
+  Namespace alt_ns(opts(true, true), "fred", false);
+  EXPECT_EQ(out(alt_ns, "INBOX.Sent"), "Shared Folders/INBOX/Sent");
+  EXPECT_EQ(in(alt_ns, "Shared Folders/INBOX/Sent"), "INBOX.Sent");
+  for (const char* name : {"user.fred", "user.fred.Sent", "user.barney.Drafts", "shared.folder", "INBOX.Sent",
+                           "user.fred.INBOX", "user.fred.Other Users"}) {
+    for (bool alt : {false, true})
+      for (bool unix_sep : {false, true}) {
+        Namespace ns(opts(alt, unix_sep), "fred", false);
+        std::string shown = out(ns, name);
+        if (shown.rfind("ERR:", 0) == 0) continue;
+        EXPECT_EQ(in(ns, shown), name) << name << " shown as " << shown << " (alt " << alt << ", unix " << unix_sep << ")";
+      }
+  }
 }
 
 TEST(Namespace, StandardUnixSeparator) {
