@@ -80,13 +80,8 @@ void check_decoders(std::string_view header_block, std::string_view body) {
 int message(const uint8_t* data, size_t size) {
   if (size > kMaxInput) size = kMaxInput;
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  mail::ParseLimits lim;
-  lim.max_depth = 16;
-  lim.max_parts = 500;
-  lim.max_header_bytes = 64 * 1024;
-  lim.max_header_fields = 1000;
-  lim.max_addresses = 200;
-  mail::MessageStructure msg = mail::parse_message(in, lim);
+  mail::MessageStructure msg = mail::parse_message(
+      in, {kMessageMaxDepth, kMessageMaxParts, kMessageMaxHeaderBytes, kMessageMaxHeaderFields, kMessageMaxAddresses});
   FUZZ_CHECK(msg.size == size);
   FUZZ_CHECK(msg.root.header_offset == 0);
 

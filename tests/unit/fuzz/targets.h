@@ -2,7 +2,8 @@
 // bytes (any mail sender), IMAP commands (any client), LMTP commands (the
 // MTA, and whoever reaches an lmtp port), csync lines (the replication
 // peer), mailbox names and ACLs (any logged-in client) and SASL exchanges
-// (anyone, before logging in). Each takes arbitrary bytes, must not crash, hang or grow without
+// (anyone, before logging in); and what FETCH writes about a message, which
+// must stay valid IMAP whatever the message's headers hold. Each takes arbitrary bytes, must not crash, hang or grow without
 // bound, and checks what its parser promises in its header (a round trip
 // that gives back the same value, ranges inside the input, output sizes);
 // a failed check aborts, which libFuzzer reports like a crash.
@@ -27,6 +28,7 @@ int lmtp(const uint8_t* data, size_t size);
 int dlist(const uint8_t* data, size_t size);
 int names(const uint8_t* data, size_t size);
 int sasl(const uint8_t* data, size_t size);
+int fetch(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;  // also the corpus directory's name
@@ -39,11 +41,17 @@ inline constexpr Target kTargets[] = {
     {"dlist", &dlist},
     {"names", &names},
     {"sasl", &sasl},
+    {"fetch", &fetch},
 };
 
 // Inputs larger than this are cut: the targets look for logic errors, and
 // the parsers' own size bounds are tested by the unit tests.
 inline constexpr size_t kMaxInput = 256 * 1024;
+
+// The bounds the message-reading targets parse with: tighter than the
+// store's, so that a run spends its time on shapes rather than sizes.
+inline constexpr size_t kMessageMaxDepth = 16, kMessageMaxParts = 300, kMessageMaxHeaderBytes = 64 * 1024,
+                        kMessageMaxHeaderFields = 1000, kMessageMaxAddresses = 200;
 
 }  // namespace cyr::fuzz
 
