@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "store/base/ascii.h"
 #include "store/base/log.h"
 #include "store/layout.h"
 #include "store/base/thread_name.h"
@@ -110,14 +111,6 @@ Status validate_flags(const Flags& f) {
   return {};
 }
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 std::string join_keywords(const std::vector<std::string>& kw) {
   std::string s;
   for (auto& k : kw) {
@@ -143,7 +136,7 @@ void add_keywords(std::vector<std::string>& to, const std::vector<std::string>& 
   for (auto& k : add) {
     bool have = false;
     for (auto& t : to)
-      if (ieq(t, k)) { have = true; break; }
+      if (iequals(t, k)) { have = true; break; }
     if (!have) to.push_back(k);
   }
 }
@@ -152,7 +145,7 @@ void remove_keywords(std::vector<std::string>& from, const std::vector<std::stri
   from.erase(std::remove_if(from.begin(), from.end(),
                             [&](const std::string& k) {
                               for (auto& r : rm)
-                                if (ieq(r, k)) return true;
+                                if (iequals(r, k)) return true;
                               return false;
                             }),
              from.end());
@@ -3115,7 +3108,6 @@ static MessageRecord row_to_record(Stmt& s, bool* crc_ok) {
 // read_records() reserves room for at most this many records up front (a
 // damaged counter must not make it allocate gigabytes).
 constexpr size_t kMaxReserveRecords = 1u << 22;
-
 
 Result<std::vector<MessageRecord>> StoreImpl::read_records(Db& db, int64_t mbid, const char* where,
                                                            int64_t arg, bool include_expunged,

@@ -18,6 +18,7 @@
 #include "server/auth/base64.h"
 #include "server/auth/crypto.h"
 #include "server/auth/saslprep.h"
+#include "store/base/ascii.h"
 
 namespace cyr::ops::adm {
 
@@ -27,14 +28,6 @@ std::string upper(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) ==
-                  std::toupper(static_cast<unsigned char>(y));
-         });
 }
 
 // RFC 3501 atom characters, minus the ones that make a name ambiguous to

@@ -14,6 +14,7 @@
 
 #include "server/imap/command.h"
 #include "server/imap/parser.h"
+#include "store/base/ascii.h"
 #include "store/base/result.h"
 
 namespace cyr::imap {
@@ -69,7 +70,7 @@ class ArgReader {
 };
 
 // Helpers shared by the parser and tests.
-bool iequals(std::string_view a, std::string_view b);
+using ::cyr::iequals;  // store/base/ascii.h
 std::string to_upper(std::string_view s);
 Result<Date> parse_date_text(std::string_view text);
 Result<DateTime> parse_date_time_text(std::string_view text);

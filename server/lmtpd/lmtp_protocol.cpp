@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "store/base/ascii.h"
+
 namespace cyr::lmtpd {
 
 namespace {
@@ -15,11 +17,6 @@ std::string upper(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = ascii_upper(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_upper(x) == ascii_upper(y); });
 }
 
 Error syntax(std::string text) { return Error(Errc::Invalid, std::move(text)); }

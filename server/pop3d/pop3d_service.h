@@ -26,41 +26,12 @@
 #include <vector>
 
 #include "server/auth/authenticator.h"
+#include "server/pop3d/pop3_protocol.h"
 #include "server/service_registry.h"
 #include "store/base/result.h"
 #include "store/store.h"
 
 namespace cyr::pop3d {
-
-inline constexpr size_t kMaxCommandLine = 512;  // RFC 2449: 255 for commands; AUTH lines longer
-inline constexpr size_t kMaxArgs = 2;
-
-enum class Verb { User, Pass, Apop, Auth, Capa, Stls, Quit, Stat, List, Retr, Dele, Rset, Top, Uidl, Noop, Unknown };
-
-struct Command {
-  Verb verb = Verb::Unknown;
-  std::vector<std::string> args;  // at most kMaxArgs, except PASS (the rest of the line)
-};
-
-// Parses one line. Keywords are case-insensitive; PASS takes the rest of
-// the line as the password (it may contain spaces). Invalid: bad
-// characters, too many arguments, too long.
-Result<Command> parse_command(std::string_view line);
-
-// A message number argument: 1..count, decimal, no sign. nullopt if bad.
-std::optional<uint32_t> parse_msgno(std::string_view s, size_t count);
-
-// Where dot_stuff() left off, so a message can be stuffed chunk by chunk.
-struct DotStuffState {
-  bool line_start = true;
-  bool prev_cr = false;
-};
-// "abc\r\n.x\r\n" -> "abc\r\n..x\r\n": dot-stuffing for RETR/TOP, with bare
-// LFs written as CRLF.
-void dot_stuff(std::string_view in, std::string& out, DotStuffState& st);
-
-// The first `lines` body lines of a message with its whole header (TOP).
-std::string top_of_message(std::string_view message, uint64_t lines);
 
 // POP3 sessions hold their maildrop exclusively.
 class MaildropLocks {

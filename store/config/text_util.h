@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "store/base/ascii.h"
+
 namespace cyr::config::text {
 
 inline bool is_space(char c) {
@@ -27,12 +29,7 @@ inline std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
+using ::cyr::iequals;  // store/base/ascii.h
 
 // Words separated by white space; views into s.
 inline std::vector<std::string_view> split_ws(std::string_view s) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "store/base/ascii.h"
+
 namespace cyr::mail {
 
 namespace {
@@ -24,14 +26,6 @@ std::optional<Rights> letter_mask(char c) {
   for (const auto& rl : kLetters)
     if (rl.letter == c) return rl.mask;
   return std::nullopt;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 struct Abbreviation {

@@ -1,4 +1,5 @@
 #include "store/mail/mboxname.h"
+#include "store/base/ascii.h"
 #include "store/mail/utf8.h"
 
 #include <cctype>
@@ -42,14 +43,6 @@ Status validate_domain(std::string_view d) {
 // directory, confuse LIST wildcards, or break the "<domain>!" prefix.
 bool is_forbidden_name_char(unsigned char c) {
   return c < 0x20 || c >= 0x7f || c == '/' || c == '%' || c == '*' || c == '!';
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {

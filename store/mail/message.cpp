@@ -1,4 +1,5 @@
 #include "store/mail/message.h"
+#include "store/base/ascii.h"
 #include "store/mail/utf8.h"
 
 #include <iconv.h>
@@ -22,13 +23,6 @@ std::string to_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
 }
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }

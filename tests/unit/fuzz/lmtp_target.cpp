@@ -58,12 +58,7 @@ int lmtp(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data + 1), std::min(size - 1, kMaxInput));
 
   // As command lines.
-  size_t start = 0;
-  for (int n = 0; n < 1000 && start < in.size(); ++n) {
-    size_t nl = in.find('\n', start);
-    std::string_view line = in.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
-    start = nl == std::string_view::npos ? in.size() : nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  for (std::string_view line : command_lines(in)) {
     if (line.size() > lmtpd::kMaxCommandLine) continue;
     auto cmd = lmtpd::parse_command(line);
     if (!cmd.ok()) {

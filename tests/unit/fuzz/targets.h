@@ -3,7 +3,8 @@
 // MTA, and whoever reaches an lmtp port), csync lines (the replication
 // peer), mailbox names and ACLs (any logged-in client) and SASL exchanges
 // (anyone, before logging in); and what FETCH writes about a message, which
-// must stay valid IMAP whatever the message's headers hold. Each takes arbitrary bytes, must not crash, hang or grow without
+// must stay valid IMAP whatever the message's headers hold, and what POP3
+// sends of one (and the POP3 commands any client sends). Each takes arbitrary bytes, must not crash, hang or grow without
 // bound, and checks what its parser promises in its header (a round trip
 // that gives back the same value, ranges inside the input, output sizes);
 // a failed check aborts, which libFuzzer reports like a crash.
@@ -19,6 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <string_view>
+#include <vector>
 
 namespace cyr::fuzz {
 
@@ -29,6 +32,7 @@ int dlist(const uint8_t* data, size_t size);
 int names(const uint8_t* data, size_t size);
 int sasl(const uint8_t* data, size_t size);
 int fetch(const uint8_t* data, size_t size);
+int pop3(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;  // also the corpus directory's name
@@ -42,11 +46,27 @@ inline constexpr Target kTargets[] = {
     {"names", &names},
     {"sasl", &sasl},
     {"fetch", &fetch},
+    {"pop3", &pop3},
 };
 
 // Inputs larger than this are cut: the targets look for logic errors, and
 // the parsers' own size bounds are tested by the unit tests.
 inline constexpr size_t kMaxInput = 256 * 1024;
+
+// The input's lines (at most 1000, without their CR LF or LF), as a server
+// reads command lines.
+inline std::vector<std::string_view> command_lines(std::string_view in) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (out.size() < 1000 && start < in.size()) {
+    size_t nl = in.find('\n', start);
+    std::string_view line = in.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    start = nl == std::string_view::npos ? in.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.push_back(line);
+  }
+  return out;
+}
 
 // The bounds the message-reading targets parse with: tighter than the
 // store's, so that a run spends its time on shapes rather than sizes.

@@ -1,0 +1,19 @@
+// ASCII case-insensitive comparison for protocol keywords, header and
+// parameter names, charset names and the like. Only A-Z and a-z fold, in
+// any locale (std::tolower would follow the process's C locale).
+#pragma once
+
+#include <string_view>
+
+namespace cyr {
+
+constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+}  // namespace cyr
