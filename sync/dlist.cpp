@@ -276,6 +276,14 @@ void StringOutput::file_body(const FileLiteral& f) {
   out_.append(f.body);
 }
 
+bool is_partition_name(std::string_view p) {
+  if (p.empty() || p.size() > kMaxPartitionName) return false;
+  for (unsigned char c : p)
+    if (c < 0x20 || c == 0x7F || c >= 0x80 || c == '"' || c == '{' || c == '}' || c == ' ' || c == '(' || c == ')')
+      return false;
+  return true;
+}
+
 void encode_astring(std::string_view bytes, std::string& out) {
   // A bare NIL would read back as the null value, so the string "NIL" is quoted.
   if (bytes == "NIL") {
@@ -299,16 +307,11 @@ namespace {
 
 void encode_into(const Value& v, EncodeOutput& out, std::string& buf);
 
-// A file literal's partition, as Cyrus writes it (bare), or quoted when the
-// decoder would not read it back bare; never a literal, which the header
-// cannot hold (the decoder refuses one there).
+// A file literal's partition is written bare, as Cyrus writes it. One that
+// could not be (never read by our decoder, nor a configured partition name)
+// is quoted, never a literal, which the header cannot hold.
 void encode_partition(std::string_view p, std::string& out) {
-  bool bare = !p.empty();
-  for (unsigned char c : p)
-    if (c < 0x20 || c == 0x7F || c >= 0x80 || c == '"' || c == '{' || c == '}' || c == ' ' || c == '(' ||
-        c == ')')
-      bare = false;
-  if (bare) {
+  if (is_partition_name(p)) {
     out.append(p);
     return;
   }

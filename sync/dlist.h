@@ -157,6 +157,13 @@ class StringOutput final : public EncodeOutput {
 // quoted string, else a {N+} literal). Appends to `out`.
 void encode_astring(std::string_view bytes, std::string& out);
 
+// A file literal's partition as it can stand in its header, written bare
+// (as Cyrus writes it): 1..kMaxPartitionName bytes, none of them a space,
+// brace, parenthesis, quote, control or 8-bit byte. The decoder takes no
+// other (the header must fit what the line framer looks back over).
+inline constexpr size_t kMaxPartitionName = 200;
+bool is_partition_name(std::string_view p);
+
 // Writes one value exactly as Cyrus's dlist printer does. Keys are written
 // only for the items of a KvList.
 void encode_value(const Value& v, EncodeOutput& out);

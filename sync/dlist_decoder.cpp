@@ -10,6 +10,7 @@ namespace {
 // Longest tail of a segment kept to recognise a literal header before a line
 // break: "%{" + partition + " " + 40-digit GUID + " " + size + "}".
 constexpr size_t kTailKeep = 512;
+static_assert(2 + kMaxPartitionName + 1 + 40 + 1 + 20 + 1 <= kTailKeep, "a file literal header must fit the tail");
 
 struct LiteralHeader {
   bool is_file = false;
@@ -391,9 +392,8 @@ Result<Value> DlistParser::value_at(size_t depth) {
     if (!at_end() && t[pos_] == '{') return error("file literal partition must be an atom or a quoted string");
     auto partition = astring("partition", '}');
     CYR_TRY(partition);
-    // The framer splits the header at spaces and finds it by its braces.
-    if (partition->empty() || partition->find_first_of(" {}") != std::string::npos)
-      return error("bad file literal partition");
+    // What the encoder writes back bare, within what the framer looks back over.
+    if (!is_partition_name(*partition)) return error("bad file literal partition");
     skip_space();
     if (!at_end() && t[pos_] == '{') return error("file literal GUID must be an atom or a quoted string");
     auto guid = astring("GUID", '}');

@@ -264,6 +264,11 @@ TEST(DlistDecode, AFileLiteralsPartitionIsWrittenBackAsItCanBeRead) {
   // Cyrus's own form stays bare.
   EXPECT_EQ(*encode_command(*decode_commands("APPLY MESSAGE (%{default " + guid + " 5}\r\nhello)\r\n").value().begin()),
             "APPLY MESSAGE (%{default " + guid + " 5}\r\nhello)\r\n");
+  // Found by fuzzing too: a partition the framer could not see whole once
+  // written back (long, or needing quotes), refused in any form.
+  EXPECT_FALSE(decode_commands("APPLY MESSAGE (%{" + std::string(201, 'p') + " " + guid + " 5}\r\nhello)\r\n").ok());
+  EXPECT_TRUE(decode_commands("APPLY MESSAGE (%{" + std::string(200, 'p') + " " + guid + " 5}\r\nhello)\r\n").ok());
+  EXPECT_FALSE(decode_commands("APPLY MESSAGE (%{de\x1f" "fault " + guid + " 5}\r\nhello)\r\n").ok());
   // A literal, or braces, where the partition belongs: refused.
   EXPECT_FALSE(decode_commands("APPLY MESSAGE (%{{8+}\r\ndefault% " + guid + " 5}\r\nhello)\r\n").ok());
   EXPECT_FALSE(decode_commands("APPLY MESSAGE (%{\"a}b\" " + guid + " 5}\r\nhello)\r\n").ok());
