@@ -1,6 +1,5 @@
 #include "server/pop3d/pop3_protocol.h"
 
-#include <cctype>
 #include <charconv>
 
 #include "store/base/ascii.h"

@@ -1,7 +1,6 @@
 #include "store/mail/acl.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "store/base/ascii.h"
 
