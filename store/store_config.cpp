@@ -36,4 +36,14 @@ Result<StoreOptions> options_from_config(const config::ImapdConf& conf) {
   return o;
 }
 
+mail::NamespaceOptions namespace_options_from_config(const config::ImapdConf& conf, std::string_view service) {
+  mail::NamespaceOptions ns;
+  ns.altnamespace = conf.get_switch("altnamespace", service);
+  ns.unixhierarchysep = conf.get_switch("unixhierarchysep", service);
+  ns.virtdomains = conf.get_string("virtdomains", service) != "off";
+  ns.userprefix = conf.get_string("userprefix", service);
+  ns.sharedprefix = conf.get_string("sharedprefix", service);
+  return ns;
+}
+
 }  // namespace cyr::store

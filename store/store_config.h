@@ -4,7 +4,10 @@
 // open a store from a configuration the same way.
 #pragma once
 
+#include <string_view>
+
 #include "store/base/result.h"
+#include "store/mail/mboxname.h"
 #include "store/store.h"
 
 namespace cyr::config {
@@ -14,5 +17,9 @@ class ImapdConf;
 namespace cyr::store {
 
 Result<StoreOptions> options_from_config(const config::ImapdConf& conf);
+
+// How a service's clients (and its users' Sieve scripts) name mailboxes:
+// altnamespace, unixhierarchysep, virtdomains, userprefix, sharedprefix.
+mail::NamespaceOptions namespace_options_from_config(const config::ImapdConf& conf, std::string_view service);
 
 }  // namespace cyr::store

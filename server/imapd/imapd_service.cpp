@@ -5,6 +5,7 @@
 
 #include "server/imapd/session.h"
 #include "server/node_store.h"
+#include "store/store_config.h"
 #include "store/base/log.h"
 #include "store/config/paths.h"
 
@@ -17,11 +18,7 @@ ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_vi
   int64_t maxmsg = conf.get_int("maxmessagesize", service);
   if (maxmsg > 0) s.max_message = static_cast<uint64_t>(maxmsg);
   s.maxlogins_per_user = conf.get_int("maxlogins_per_user", service);
-  s.ns.altnamespace = conf.get_switch("altnamespace", service);
-  s.ns.unixhierarchysep = conf.get_switch("unixhierarchysep", service);
-  s.ns.virtdomains = conf.get_string("virtdomains", service) != "off";
-  s.ns.userprefix = conf.get_string("userprefix", service);
-  s.ns.sharedprefix = conf.get_string("sharedprefix", service);
+  s.ns = store::namespace_options_from_config(conf, service);
   // implicit_owner_rights may hold letters this server does not model ('n'):
   // keep the ones it does.
   std::string letters;

@@ -3,18 +3,9 @@
 
 #include <algorithm>
 
+#include "store/base/ascii.h"
+
 namespace cyr::imapd {
-
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-}  // namespace
 
 Result<MetadataEntry> parse_metadata_entry(std::string_view entry, bool allow_prefix) {
   if (entry.empty()) return Error(Errc::Invalid, "Empty metadata entry");
@@ -27,7 +18,7 @@ Result<MetadataEntry> parse_metadata_entry(std::string_view entry, bool allow_pr
   if (entry.back() == '/') return Error(Errc::Invalid, "Metadata entries do not end with '/'");
   if (entry.find("//") != std::string_view::npos)
     return Error(Errc::Invalid, "Empty component in metadata entry");
-  std::string l = lower(entry);
+  std::string l = ascii_lower(entry);
   MetadataEntry out;
   std::string_view rest;
   if (l.rfind("/shared", 0) == 0 && (l.size() == 7 || l[7] == '/')) {

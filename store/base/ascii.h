@@ -3,6 +3,7 @@
 // any locale (std::tolower would follow the process's C locale).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace cyr {
@@ -14,6 +15,12 @@ constexpr bool iequals(std::string_view a, std::string_view b) {
   for (size_t i = 0; i < a.size(); ++i)
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
+}
+
+inline std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
 }
 
 }  // namespace cyr
