@@ -80,6 +80,32 @@ std::string UidSet::to_string() const {
   return s;
 }
 
+Status validate_sieve_script_name(std::string_view name) {
+  constexpr size_t kMaxSieveScriptName = 512;
+  if (name.empty()) return Error(Errc::Invalid, "Script name is empty");
+  if (name.size() > kMaxSieveScriptName) return Error(Errc::Invalid, "Script name is too long");
+  size_t i = 0;
+  while (i < name.size()) {
+    auto c = static_cast<unsigned char>(name[i]);
+    auto at = [&](size_t k) { return static_cast<unsigned char>(name[i + k]); };
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > name.size()) return Error(Errc::Invalid, "Script name is not UTF-8");
+    for (size_t k = 1; k < n; ++k)
+      if ((at(k) >> 6) != 2) return Error(Errc::Invalid, "Script name is not UTF-8");
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    if ((n == 2 && c < 0xc2) || (n == 3 && c == 0xe0 && at(1) < 0xa0) || (n == 3 && c == 0xed && at(1) >= 0xa0) ||
+        (n == 4 && c == 0xf0 && at(1) < 0x90) || (n == 4 && (c > 0xf4 || (c == 0xf4 && at(1) >= 0x90))))
+      return Error(Errc::Invalid, "Script name is not UTF-8");
+    if (c < 0x20 || c == 0x7f || (c == 0xc2 && at(1) <= 0x9f))
+      return Error(Errc::Invalid, "Script name contains a control character");
+    if (c == '/') return Error(Errc::Invalid, "Script name contains '/'");
+    if (c == 0xe2 && at(1) == 0x80 && (at(2) == 0xa8 || at(2) == 0xa9))
+      return Error(Errc::Invalid, "Script name contains a line separator");
+    i += n;
+  }
+  return {};
+}
+
 const char* change_kind_name(ChangeKind k) {
   switch (k) {
     case ChangeKind::User: return "USER";
@@ -91,6 +117,7 @@ const char* change_kind_name(ChangeKind k) {
     case ChangeKind::Unmailbox: return "UNMAILBOX";
     case ChangeKind::Rename: return "RENAME";
     case ChangeKind::Annotation: return "ANNOTATION";
+    case ChangeKind::Sieve: return "SIEVE";
   }
   return "?";
 }

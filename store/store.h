@@ -362,6 +362,26 @@ class Store {
   virtual Status subscribe(const std::string& userid, const std::string& mailbox, bool on,
                            WriteMode mode = WriteMode::Normal) = 0;
 
+  // ---- Sieve scripts (kept in the user's shard) ----
+  // The user's scripts, by name, content included. A user with no shard has none.
+  virtual Result<std::vector<SieveScript>> sieve_scripts(const std::string& userid) = 0;
+  // Creates or replaces one script; an active script stays active.
+  // Errc::Invalid for a bad name.
+  // last_update: 0 = now (replication passes the primary's).
+  virtual Status put_sieve_script(const std::string& userid, const std::string& name,
+                                  const std::string& content, WriteMode mode = WriteMode::Normal,
+                                  int64_t last_update = 0) = 0;
+  // Errc::NotFound if there is no such script; Errc::InUse if it is the
+  // active one (ManageSieve's DELETESCRIPT refuses that; deactivate first).
+  virtual Status delete_sieve_script(const std::string& userid, const std::string& name,
+                                     WriteMode mode = WriteMode::Normal) = 0;
+  // Errc::NotFound (no `from`), Errc::Exists (`to` taken); the active flag moves with it.
+  virtual Status rename_sieve_script(const std::string& userid, const std::string& from,
+                                     const std::string& to, WriteMode mode = WriteMode::Normal) = 0;
+  // Makes `name` the active script ("" : none active). Errc::NotFound.
+  virtual Status activate_sieve_script(const std::string& userid, const std::string& name,
+                                       WriteMode mode = WriteMode::Normal) = 0;
+
   // ---- annotations ----
   // mailbox "" = server annotations. userid "" = shared.
   virtual Result<std::vector<Annotation>> annotations(const std::string& mailbox) = 0;
@@ -386,6 +406,11 @@ Result<std::string> shard_of(std::string_view mailbox);
 // component, no component "." / "..", no '/', no control chars, not
 // beginning or ending with '.'.
 Status validate_mailbox_name(std::string_view name);
+// A Sieve script name (RFC 5804 1.6): 1-512 octets of UTF-8 with no control
+// character (U+0000-U+001F, U+007F-U+009F), no line or paragraph separator
+// (U+2028, U+2029), and no '/' (Cyrus keeps scripts as files named after
+// them). Errc::Invalid with the reason.
+Status validate_sieve_script_name(std::string_view name);
 // IMAP LIST pattern match on internal names (separator '.').
 bool list_match(std::string_view pattern, std::string_view name);
 

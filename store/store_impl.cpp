@@ -277,6 +277,9 @@ CREATE TABLE IF NOT EXISTS change(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS unsynced_file(mbid INTEGER NOT NULL, uid INTEGER NOT NULL,
   PRIMARY KEY(mbid, uid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS body_journal(id INTEGER PRIMARY KEY, guid BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sieve_script(userid TEXT NOT NULL, name TEXT NOT NULL,
+  content BLOB NOT NULL, active INTEGER NOT NULL, last_update INTEGER NOT NULL,
+  PRIMARY KEY(userid, name)) WITHOUT ROWID;
 )SQL";
 
 // A pool of read connections to one database file. Readers in WAL mode see
@@ -942,6 +945,17 @@ class StoreImpl final : public Store {
                   WriteMode mode) override;
   Result<std::vector<std::string>> seen_users(const std::string& mailbox) override;
   Result<std::vector<std::string>> foreign_seen_mailboxes(const std::string& userid) override;
+  Result<std::vector<SieveScript>> sieve_scripts(const std::string& userid) override;
+  Status put_sieve_script(const std::string& userid, const std::string& name, const std::string& content,
+                          WriteMode mode, int64_t last_update) override;
+  Status delete_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) override;
+  Status rename_sieve_script(const std::string& userid, const std::string& from, const std::string& to,
+                             WriteMode mode) override;
+  Status activate_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) override;
+  // The user's shard for a Sieve write, created in the list if needed.
+  Result<std::shared_ptr<Shard>> user_shard_for_write(const std::string& userid);
+  // The user's shard if it exists (in the list and on disk), else null.
+  Result<std::shared_ptr<Shard>> existing_user_shard(const std::string& userid);
   Result<std::vector<std::string>> subscriptions(const std::string& userid) override;
   Status subscribe(const std::string& userid, const std::string& mailbox, bool on,
                    WriteMode mode) override;
@@ -2019,7 +2033,8 @@ Status StoreImpl::apply_intents(Shard& sh, Db& db, int64_t* applied_upto) {
     } else if (kind == "rename_user") {
       // a1 = old userid, a2 = new userid: seen state and subscriptions follow.
       for (const char* sqlt : {"UPDATE OR REPLACE seen SET userid=?2 WHERE userid=?1",
-                               "UPDATE OR REPLACE subscription SET userid=?2 WHERE userid=?1"}) {
+                               "UPDATE OR REPLACE subscription SET userid=?2 WHERE userid=?1",
+                               "UPDATE OR REPLACE sieve_script SET userid=?2 WHERE userid=?1"}) {
         auto up = db.prepare(sqlt);
         if (!up.ok()) return up.take_error();
         up->bind(1, a1).bind(2, a2);
@@ -4882,21 +4897,28 @@ Result<std::vector<std::string>> StoreImpl::seen_users(const std::string& mailbo
   return users;
 }
 
-Result<std::vector<std::string>> StoreImpl::subscriptions(const std::string& userid) {
+Result<std::shared_ptr<Shard>> StoreImpl::existing_user_shard(const std::string& userid) {
   auto sname = user_shard_name(userid);
   if (!sname.ok()) return sname.take_error();
-  std::vector<std::string> out;
   uint64_t id = 0;
   {
     auto db = list_readers_->get();
     if (!db.ok()) return db.take_error();
     auto sid = shard_id_for(**db, *sname, false);
-    if (!sid.ok()) return out;
+    if (!sid.ok()) return std::shared_ptr<Shard>();
     id = *sid;
   }
   auto sh = shard(id);
   if (!sh.ok()) return sh.take_error();
-  if (!fs::exists((*sh)->path)) return out;
+  if (!fs::exists((*sh)->path)) return std::shared_ptr<Shard>();
+  return sh;
+}
+
+Result<std::vector<std::string>> StoreImpl::subscriptions(const std::string& userid) {
+  std::vector<std::string> out;
+  auto sh = existing_user_shard(userid);
+  if (!sh.ok()) return sh.take_error();
+  if (!*sh) return out;
   auto db = (*sh)->readers->get();
   if (!db.ok()) return db.take_error();
   auto st = (*db)->prepare("SELECT name FROM subscription WHERE userid=? ORDER BY name");
@@ -4929,6 +4951,155 @@ Status StoreImpl::subscribe(const std::string& userid, const std::string& mailbo
     // Cyrus logs subscribe and unsubscribe alike as SUB; the reader compares.
     CYR_TRY(tx.log_change(ChangeKind::Sub, userid, mailbox));
     return {};
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Sieve scripts. One row per script in the owner's shard; each write logs a
+// SIEVE change for the user, which the rolling client turns into a META sync
+// (GET META lists the scripts with their GUIDs; APPLY SIEVE and friends).
+
+namespace {
+
+// Far above any sieve_maxscriptsize a site sets; ManageSieve applies the
+// configured bound before this.
+constexpr size_t kMaxSieveScriptBytes = 1u << 20;
+
+}  // namespace
+
+Result<std::vector<SieveScript>> StoreImpl::sieve_scripts(const std::string& userid) {
+  std::vector<SieveScript> out;
+  auto sh = existing_user_shard(userid);
+  if (!sh.ok()) return sh.take_error();
+  if (!*sh) return out;
+  auto db = (*sh)->readers->get();
+  if (!db.ok()) return db.take_error();
+  auto st = (*db)->cached("SELECT name, content, active, last_update FROM sieve_script WHERE userid=? ORDER BY name");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, userid);
+  for (;;) {
+    auto r = (*st)->step();
+    if (!r.ok()) {
+      (*st)->reset();
+      return r.take_error();
+    }
+    if (!*r) break;
+    out.push_back(SieveScript{(*st)->text(0), (*st)->text(1), (*st)->i64(2) != 0, (*st)->i64(3)});
+  }
+  (*st)->reset();
+  return out;
+}
+
+Result<std::shared_ptr<Shard>> StoreImpl::user_shard_for_write(const std::string& userid) {
+  auto sname = user_shard_name(userid);
+  if (!sname.ok()) return sname.take_error();
+  uint64_t id = 0;
+  CYR_TRY(list_write([&](Db& db) -> Status {
+    auto sid = shard_id_for(db, *sname, true);
+    if (!sid.ok()) return sid.take_error();
+    id = *sid;
+    return {};
+  }));
+  return shard(id);
+}
+
+Status StoreImpl::put_sieve_script(const std::string& userid, const std::string& name, const std::string& content,
+                                   WriteMode mode, int64_t last_update) {
+  CYR_TRY(check_writable(mode));
+  CYR_TRY(validate_sieve_script_name(name));
+  if (content.size() > kMaxSieveScriptBytes) return Error(Errc::TooBig, "Script too large");
+  auto sh = user_shard_for_write(userid);
+  if (!sh.ok()) return sh.take_error();
+  if (last_update <= 0) last_update = static_cast<int64_t>(::time(nullptr));
+  return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    // An existing script keeps its active flag.
+    auto st = tx.db->cached(
+        "INSERT INTO sieve_script(userid, name, content, active, last_update) VALUES(?1,?2,?3,0,?4) "
+        "ON CONFLICT(userid, name) DO UPDATE SET content=excluded.content, last_update=excluded.last_update");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, name).bind_blob(3, content).bind(4, last_update);
+    CYR_TRY((*st)->run());
+    return tx.log_change(ChangeKind::Sieve, userid);
+  });
+}
+
+Status StoreImpl::delete_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  CYR_TRY(validate_sieve_script_name(name));
+  auto sh = user_shard_for_write(userid);
+  if (!sh.ok()) return sh.take_error();
+  return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    auto q = tx.db->cached("SELECT active FROM sieve_script WHERE userid=? AND name=?");
+    if (!q.ok()) return q.take_error();
+    (*q)->bind(1, userid).bind(2, name);
+    auto r = (*q)->step();
+    bool found = r.ok() && *r, active = found && (*q)->i64(0) != 0;
+    (*q)->reset();
+    if (!r.ok()) return r.take_error();
+    if (!found) return Error(Errc::NotFound, "There is no script by that name");
+    // Replication deletes what the primary deleted, active or not (Cyrus's
+    // UNSIEVE deactivates first); a client must deactivate first (RFC 5804 2.10).
+    if (active && mode != WriteMode::Replication) return Error(Errc::InUse, "The script is active");
+    auto st = tx.db->cached("DELETE FROM sieve_script WHERE userid=? AND name=?");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, name);
+    CYR_TRY((*st)->run());
+    return tx.log_change(ChangeKind::Sieve, userid);
+  });
+}
+
+Status StoreImpl::rename_sieve_script(const std::string& userid, const std::string& from, const std::string& to,
+                                      WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  CYR_TRY(validate_sieve_script_name(from));
+  CYR_TRY(validate_sieve_script_name(to));
+  auto sh = user_shard_for_write(userid);
+  if (!sh.ok()) return sh.take_error();
+  return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    auto exists = [&](const std::string& n) -> Result<bool> {
+      auto q = tx.db->cached("SELECT 1 FROM sieve_script WHERE userid=? AND name=?");
+      if (!q.ok()) return q.take_error();
+      (*q)->bind(1, userid).bind(2, n);
+      auto r = (*q)->step();
+      (*q)->reset();
+      return r;
+    };
+    auto have_from = exists(from);
+    if (!have_from.ok()) return have_from.take_error();
+    if (!*have_from) return Error(Errc::NotFound, "There is no script by that name");
+    if (from == to) return {};
+    auto have_to = exists(to);
+    if (!have_to.ok()) return have_to.take_error();
+    if (*have_to) return Error(Errc::Exists, "A script with that name already exists");
+    auto st = tx.db->cached("UPDATE sieve_script SET name=?3, last_update=?4 WHERE userid=?1 AND name=?2");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, from).bind(3, to).bind(4, static_cast<int64_t>(::time(nullptr)));
+    CYR_TRY((*st)->run());
+    return tx.log_change(ChangeKind::Sieve, userid);
+  });
+}
+
+Status StoreImpl::activate_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) {
+  CYR_TRY(check_writable(mode));
+  if (!name.empty()) CYR_TRY(validate_sieve_script_name(name));
+  auto sh = user_shard_for_write(userid);
+  if (!sh.ok()) return sh.take_error();
+  return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    if (!name.empty()) {
+      auto q = tx.db->cached("SELECT 1 FROM sieve_script WHERE userid=? AND name=?");
+      if (!q.ok()) return q.take_error();
+      (*q)->bind(1, userid).bind(2, name);
+      auto r = (*q)->step();
+      (*q)->reset();
+      if (!r.ok()) return r.take_error();
+      if (!*r) return Error(Errc::NotFound, "There is no script by that name");
+    }
+    // One statement, so at most one row is ever active.
+    auto st = tx.db->cached("UPDATE sieve_script SET active=(name=?2) WHERE userid=?1 AND active<>(name=?2)");
+    if (!st.ok()) return st.take_error();
+    (*st)->bind(1, userid).bind(2, name);
+    CYR_TRY((*st)->run());
+    return tx.log_change(ChangeKind::Sieve, userid);
   });
 }
 

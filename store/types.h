@@ -239,6 +239,17 @@ struct Annotation {
   ModSeq modseq = 0;
 };
 
+// A user's Sieve script (ManageSieve, lmtpd, replication). Kept in the
+// user's shard, so a script change commits and replicates like any other
+// change of the user's (ChangeKind::Sieve). Names are 1-512 bytes of UTF-8
+// without control characters or '/'; at most one script per user is active.
+struct SieveScript {
+  std::string name;
+  std::string content;
+  bool active = false;
+  int64_t last_update = 0;  // seconds since the epoch
+};
+
 // What a replication round of one mailbox sends, read in one snapshot
 // (Store::round_state): the mailbox as lookup() returns it, its changes since
 // a modseq, and its annotations.
@@ -250,7 +261,7 @@ struct MailboxRoundState {
 
 // One replication log record (Cyrus sync log event kinds).
 enum class ChangeKind {
-  User, Mailbox, Append, Seen, Sub, Quota, Unmailbox, Rename, Annotation,
+  User, Mailbox, Append, Seen, Sub, Quota, Unmailbox, Rename, Annotation, Sieve,
 };
 const char* change_kind_name(ChangeKind k);  // "USER", "MAILBOX", ...
 

@@ -38,6 +38,7 @@ RollingPlan plan_rolling_cycle(const std::vector<store::ChangeRecord>& changes) 
         break;
       case store::ChangeKind::Seen:
       case store::ChangeKind::Sub:
+      case store::ChangeKind::Sieve:
         if (!c.arg1.empty()) p.metas.insert(c.arg1);
         break;
       case store::ChangeKind::Quota: {
@@ -63,6 +64,7 @@ std::set<std::string> rolling_keys(const store::ChangeRecord& c) {
     case store::ChangeKind::User:
     case store::ChangeKind::Seen:
     case store::ChangeKind::Sub:
+    case store::ChangeKind::Sieve:
       return {c.arg1};
     case store::ChangeKind::Rename:
       return {mailbox_owner(c.arg1), mailbox_owner(c.arg2)};
