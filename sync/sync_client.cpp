@@ -224,6 +224,8 @@ Result<SyncClient::RemoteUser> SyncClient::get_user(const std::string& userid) {
     } else if (item.key == "LSUB") {
       for (auto& s : (*v)->items())
         if (auto str = s.as_str(); str.ok()) u.lsub.emplace_back(*str);
+    } else if (item.key == "SIEVE") {
+      u.sieve.push_back(**v);
     }
   }
   return u;
@@ -820,6 +822,7 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
     if (!theirs.count(s)) CYR_TRY(sub("SUB", s));
   for (auto& s : theirs)
     if (!mine.count(s)) CYR_TRY(sub("UNSUB", s));
+  CYR_TRY(sync_sieve(userid, remote.sieve));
   // Seen state, by mailbox uniqueid.
   std::map<std::string, store::SeenState> rseen;
   for (auto& s : remote.seen) {
@@ -971,6 +974,65 @@ Status SyncClient::sync_user(const std::string& userid) {
     return sync_user_meta(userid, *remote, *names);
   }
   return Error(Errc::Temp, "IMAP_SYNC_CHANGED too many renames for user " + userid);
+}
+
+// Sieve scripts the way Cyrus replicates them without SIEVE-MAILBOX
+// (reference 3.8): upload what differs by GUID, remove what the replica has
+// and we do not, then set the active script.
+Status SyncClient::sync_sieve(const std::string& userid, const std::vector<Value>& remote) {
+  auto scripts = local_.sieve_scripts(userid);
+  if (!scripts.ok()) return scripts.take_error();
+  std::map<std::string, std::string> their_guid;  // NAME -> GUID hex
+  std::string their_active;
+  for (auto& item : remote) {
+    auto file = item.get_str("FILENAME");
+    if (!file.ok()) continue;
+    std::string f(*file);
+    bool active = item.has("ISACTIVE") && item.get_num("ISACTIVE").ok() && *item.get_num("ISACTIVE") != 0;
+    if (f.size() > 3 && f.ends_with(".bc")) {
+      if (active) their_active = f.substr(0, f.size() - 3);
+    } else if (f.size() > 7 && f.ends_with(".script")) {
+      auto g = item.get_guid("GUID");
+      their_guid[f.substr(0, f.size() - 7)] = g.ok() ? *g : std::string();
+    }
+  }
+  auto apply = [&](const char* what, Value v) -> Status {
+    auto r = call("APPLY", what, std::move(v));
+    if (!r.ok()) return r.take_error();
+    return {};
+  };
+  std::string my_active;
+  std::set<std::string> mine;
+  for (auto& sc : *scripts) {
+    mine.insert(sc.name);
+    if (sc.active) my_active = sc.name;
+    auto it = their_guid.find(sc.name);
+    if (it != their_guid.end() && it->second == mail::MessageGuid::of(sc.content).to_hex()) continue;
+    Value v = Value::kvlist();
+    v.add_str("USERID", userid);
+    v.add_str("FILENAME", sc.name + ".script");
+    v.add_date("LAST_UPDATE", sc.last_update);
+    v.add_str("CONTENT", sc.content);
+    CYR_TRY(apply("SIEVE", std::move(v)));
+  }
+  for (auto& [name, _] : their_guid) {
+    if (mine.count(name)) continue;
+    Value v = Value::kvlist();
+    v.add_str("USERID", userid);
+    v.add_str("FILENAME", name + ".script");
+    CYR_TRY(apply("UNSIEVE", std::move(v)));
+  }
+  if (my_active != their_active) {
+    Value v = Value::kvlist();
+    v.add_str("USERID", userid);
+    if (my_active.empty()) {
+      CYR_TRY(apply("UNACTIVATE_SIEVE", std::move(v)));
+    } else {
+      v.add_str("FILENAME", my_active + ".bc");
+      CYR_TRY(apply("ACTIVATE_SIEVE", std::move(v)));
+    }
+  }
+  return {};
 }
 
 Status SyncClient::sync_meta(const std::string& userid) {
@@ -1236,6 +1298,7 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
     std::map<std::string, MailboxState> theirs;
     std::set<std::string> lsub;
     std::set<std::string> their_seen;
+    std::set<std::string> their_sieve;
     for (auto& item : *r) {
       if (item.is_final()) continue;
       auto v = item.value();
@@ -1248,6 +1311,11 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
           if (auto x = s.as_str(); x.ok()) lsub.insert(std::string(*x));
       } else if (item.key == "SEEN") {
         if (auto x = (*v)->get_str("UNIQUEID"); x.ok()) their_seen.insert(std::string(*x));
+      } else if (item.key == "SIEVE") {
+        auto f = (*v)->get_str("FILENAME");
+        auto g = (*v)->get_guid("GUID");
+        auto a = (*v)->get_num("ISACTIVE");
+        if (f.ok()) their_sieve.insert(std::string(*f) + " " + (g.ok() ? *g : "") + " " + (a.ok() && *a ? "1" : "0"));
       }
     }
     auto names = local_user_mailboxes(local, u);
@@ -1272,6 +1340,14 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
     auto subs = local.subscriptions(u);
     if (subs.ok() && std::set<std::string>(subs->begin(), subs->end()) != lsub)
       rep.differences.push_back("user " + u + ": subscriptions differ");
+    if (auto scripts = local.sieve_scripts(u); scripts.ok()) {
+      std::set<std::string> my_sieve;
+      for (auto& sc : *scripts) {
+        my_sieve.insert(sc.name + ".script " + mail::MessageGuid::of(sc.content).to_hex() + " 0");
+        if (sc.active) my_sieve.insert(sc.name + ".bc " + mail::MessageGuid().to_hex() + " 1");
+      }
+      if (my_sieve != their_sieve) rep.differences.push_back("user " + u + ": sieve scripts differ");
+    }
     // Seen entries by mailbox uniqueid: own mailboxes and foreign ones.
     std::set<std::string> my_seen;
     for (auto& n : *names)

@@ -160,10 +160,12 @@ class SyncClient {
     std::vector<Value> quotas;
     std::vector<Value> seen;
     std::vector<std::string> lsub;
+    std::vector<Value> sieve;  // SIEVE items: FILENAME, LAST_UPDATE, GUID, ISACTIVE
   };
 
   Result<Replies> call(const char* verb, const char* name, Value arg);
   Result<RemoteUser> get_user(const std::string& userid);
+  Status sync_sieve(const std::string& userid, const std::vector<Value>& remote);
   Result<std::vector<MailboxState>> get_mailboxes(const std::vector<std::string>& names);
   Status update_mailbox(const std::string& name, std::optional<MailboxState> remote);
   Status update_once(const std::string& name, const std::optional<MailboxState>& remote, bool repeat);

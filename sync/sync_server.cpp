@@ -293,6 +293,10 @@ std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
     else if (n == "SEEN") st = apply_seen(a);
     else if (n == "SUB") st = apply_sub(a, true);
     else if (n == "UNSUB") st = apply_sub(a, false);
+    else if (n == "SIEVE") st = apply_sieve(a);
+    else if (n == "UNSIEVE") st = apply_unsieve(a);
+    else if (n == "ACTIVATE_SIEVE") st = apply_activate_sieve(a, true);
+    else if (n == "UNACTIVATE_SIEVE") st = apply_activate_sieve(a, false);
     else if (n == "ANNOTATION") st = apply_annotation(a, false);
     else if (n == "UNANNOTATION") st = apply_annotation(a, true);
     else if (n == "EXPUNGE") st = apply_expunge(a);
@@ -357,6 +361,30 @@ static Result<std::vector<std::string>> user_mailboxes(store::Store& s, const st
   return names;
 }
 
+// The user's Sieve scripts as Cyrus lists its sieve directory (reference
+// 3.7, 3.8): NAME.script with the GUID of its content, and for the active
+// one also NAME.bc with ISACTIVE 1.
+static void sieve_items(store::Store& s, const std::string& userid, std::vector<SyncReply>& out) {
+  auto scripts = s.sieve_scripts(userid);
+  if (!scripts.ok()) return;
+  for (auto& sc : *scripts) {
+    Value v = Value::kvlist();
+    v.add_str("FILENAME", sc.name + ".script");
+    v.add_date("LAST_UPDATE", sc.last_update);
+    v.add_guid("GUID", mail::MessageGuid::of(sc.content).to_hex());
+    v.add_num("ISACTIVE", 0);
+    out.push_back(make_item("SIEVE", std::move(v)));
+    if (sc.active) {
+      Value b = Value::kvlist();
+      b.add_str("FILENAME", sc.name + ".bc");
+      b.add_date("LAST_UPDATE", 0);
+      b.add_guid("GUID", mail::MessageGuid().to_hex());
+      b.add_num("ISACTIVE", 1);
+      out.push_back(make_item("SIEVE", std::move(b)));
+    }
+  }
+}
+
 Status SyncServerSession::seen_and_subs(const std::string& userid, Replies& out) {
   auto names = user_mailboxes(store_, userid);
   if (!names.ok()) return names.take_error();
@@ -387,6 +415,7 @@ Status SyncServerSession::seen_and_subs(const std::string& userid, Replies& out)
     for (auto& s : *subs) l.push(Value::str(s));
     out.push_back(make_item("LSUB", std::move(l)));
   }
+  sieve_items(store_, userid, out);
   return {};
 }
 
@@ -887,6 +916,58 @@ Status SyncServerSession::apply_sub(const Value& arg, bool on) {
   return store_.subscribe(std::string(*user), std::string(*name), on, store::WriteMode::Replication);
 }
 
+// "NAME.script" -> "NAME"; nullopt for any other file (Cyrus ignores those).
+static std::optional<std::string> script_name(std::string_view filename, std::string_view suffix) {
+  if (filename.size() <= suffix.size() || !filename.ends_with(suffix)) return std::nullopt;
+  return std::string(filename.substr(0, filename.size() - suffix.size()));
+}
+
+Status SyncServerSession::apply_sieve(const Value& arg) {
+  auto user = arg.get_str("USERID");
+  if (!user.ok()) return bad_parameters(user.error());
+  auto file = arg.get_str("FILENAME");
+  if (!file.ok()) return bad_parameters(file.error());
+  auto content = arg.get_str("CONTENT");
+  if (!content.ok()) return bad_parameters(content.error());
+  int64_t last_update = 0;
+  if (arg.has("LAST_UPDATE")) {
+    auto d = arg.get_date("LAST_UPDATE");
+    if (!d.ok()) return bad_parameters(d.error());
+    last_update = *d;
+  }
+  auto name = script_name(*file, ".script");
+  if (!name) return {};  // bytecode and other files: Cyrus answers OK and ignores them
+  return store_.put_sieve_script(std::string(*user), *name, std::string(*content), store::WriteMode::Replication,
+                                 last_update);
+}
+
+Status SyncServerSession::apply_unsieve(const Value& arg) {
+  auto user = arg.get_str("USERID");
+  if (!user.ok()) return bad_parameters(user.error());
+  auto file = arg.get_str("FILENAME");
+  if (!file.ok()) return bad_parameters(file.error());
+  auto name = script_name(*file, ".script");
+  if (!name) return {};
+  Status st = store_.delete_sieve_script(std::string(*user), *name, store::WriteMode::Replication);
+  if (!st.ok() && st.error().code == Errc::NotFound) return {};
+  return st;
+}
+
+Status SyncServerSession::apply_activate_sieve(const Value& arg, bool on) {
+  auto user = arg.get_str("USERID");
+  if (!user.ok()) return bad_parameters(user.error());
+  std::string name;
+  if (on) {
+    auto file = arg.get_str("FILENAME");
+    if (!file.ok()) return bad_parameters(file.error());
+    auto n = script_name(*file, ".bc");
+    if (!n) n = script_name(*file, ".script");
+    if (!n) return bad_parameters(Error(Errc::Invalid, "not a script file"));
+    name = *n;
+  }
+  return store_.activate_sieve_script(std::string(*user), name, store::WriteMode::Replication);
+}
+
 Status SyncServerSession::apply_annotation(const Value& arg, bool remove) {
   store::Annotation a;
   auto name = arg.get_str("MBOXNAME");
@@ -951,6 +1032,8 @@ Status SyncServerSession::apply_unuser(const Value& arg) {
   if (userid.empty()) return {};
   if (auto subs = store_.subscriptions(userid); subs.ok())
     for (auto& s : *subs) (void)store_.subscribe(userid, s, false, store::WriteMode::Replication);
+  if (auto scripts = store_.sieve_scripts(userid); scripts.ok())
+    for (auto& sc : *scripts) (void)store_.delete_sieve_script(userid, sc.name, store::WriteMode::Replication);
   Status st = store_.delete_mailbox(user_inbox_name(userid), store::WriteMode::Replication);
   if (!st.ok() && st.error().code == Errc::NotFound) return {};
   return st;

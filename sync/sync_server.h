@@ -96,6 +96,10 @@ class SyncServerSession {
   Status apply_unquota(const Value& arg);
   Status apply_seen(const Value& arg);
   Status apply_sub(const Value& arg, bool on);
+  // APPLY SIEVE / UNSIEVE / ACTIVATE_SIEVE / UNACTIVATE_SIEVE (reference 3.8).
+  Status apply_sieve(const Value& arg);
+  Status apply_unsieve(const Value& arg);
+  Status apply_activate_sieve(const Value& arg, bool on);
   Status apply_annotation(const Value& arg, bool remove);
   Status apply_expunge(const Value& arg);
   Status apply_unuser(const Value& arg);

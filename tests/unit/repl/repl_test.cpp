@@ -700,3 +700,110 @@ TEST_F(Pair, AKnownRoundIsTakenWhenOnlyTheReplicasStoredCrcIsWrong) {
 
 }  // namespace
 }  // namespace cyr::sync
+
+namespace cyr::sync {
+namespace {
+
+std::string active_script(Store& s, const std::string& user) {
+  auto v = s.sieve_scripts(user);
+  if (!v.ok()) return "?";
+  for (auto& sc : *v)
+    if (sc.active) return sc.name;
+  return "";
+}
+
+// Sieve scripts travel as Cyrus sends them without SIEVE-MAILBOX (reference
+// 3.8): APPLY SIEVE for what differs by GUID, UNSIEVE for what is gone,
+// ACTIVATE_SIEVE / UNACTIVATE_SIEVE for the active one; the rolling log
+// carries a SIEVE change as a META sync.
+TEST_F(Pair, SieveScriptsReplicateThroughTheRollingLog) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.sv")).ok());
+  ASSERT_TRUE(m.put_sieve_script("sv", "main", "require \"fileinto\";\r\nfileinto \"INBOX.x\";\r\n").ok());
+  ASSERT_TRUE(m.put_sieve_script("sv", "away", "keep;\r\n").ok());
+  ASSERT_TRUE(m.activate_sieve_script("sv", "main").ok());
+  auto c = client();
+  auto res = run_rolling_cycle(m, c);
+  ASSERT_TRUE(res.ok()) << res.error().describe();
+  EXPECT_TRUE(res->failures.empty());
+  expect_identical({"sv"});
+  auto rv = r.sieve_scripts("sv");
+  ASSERT_TRUE(rv.ok());
+  ASSERT_EQ(rv->size(), 2u);
+  EXPECT_EQ((*rv)[1].name, "main");
+  EXPECT_EQ((*rv)[1].content, "require \"fileinto\";\r\nfileinto \"INBOX.x\";\r\n");
+  EXPECT_EQ(active_script(r, "sv"), "main");
+  EXPECT_EQ((*rv)[1].last_update, (*m.sieve_scripts("sv"))[1].last_update);
+
+  // A change of content, another active script, a deletion.
+  ASSERT_TRUE(m.put_sieve_script("sv", "away", "discard;\r\n").ok());
+  ASSERT_TRUE(m.activate_sieve_script("sv", "away").ok());
+  ASSERT_TRUE(m.delete_sieve_script("sv", "main").ok());
+  res = run_rolling_cycle(m, c);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res->failures.empty());
+  expect_identical({"sv"});
+  rv = r.sieve_scripts("sv");
+  ASSERT_EQ(rv->size(), 1u);
+  EXPECT_EQ((*rv)[0].content, "discard;\r\n");
+  EXPECT_EQ(active_script(r, "sv"), "away");
+
+  // Deactivation, and the verifier sees a difference made behind its back.
+  ASSERT_TRUE(m.activate_sieve_script("sv", "").ok());
+  res = run_rolling_cycle(m, c);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(active_script(r, "sv"), "");
+  ASSERT_TRUE(r.put_sieve_script("sv", "stray", "keep;", WriteMode::Replication).ok());
+  auto rep = verify(m, peer, {"sv"});
+  ASSERT_TRUE(rep.ok());
+  EXPECT_FALSE(rep->identical());
+  // A user sync removes it again.
+  ASSERT_TRUE(c.sync_user("sv").ok());
+  expect_identical({"sv"});
+}
+
+TEST_F(Pair, SieveApplyTakesOnlyScriptFilesAndCheckedFields) {
+  Store& r = *replica.store;
+  auto apply = [&](const char* what, Value v) {
+    SyncCommand cmd{"APPLY", what, std::move(v), ""};
+    auto out = server.execute(cmd);
+    return out.empty() ? ReplyKind::Bad : out.back().kind;
+  };
+  Value bc = Value::kvlist();
+  bc.add_str("USERID", "cy");
+  bc.add_str("FILENAME", "main.bc");
+  bc.add_date("LAST_UPDATE", 1);
+  bc.add_str("CONTENT", "x");
+  EXPECT_EQ(apply("SIEVE", bc), ReplyKind::Ok);  // bytecode: answered OK, ignored
+  EXPECT_TRUE(r.sieve_scripts("cy")->empty());
+  Value sc = Value::kvlist();
+  sc.add_str("USERID", "cy");
+  sc.add_str("FILENAME", "main.script");
+  sc.add_date("LAST_UPDATE", 1650000000);
+  sc.add_str("CONTENT", "keep;");
+  EXPECT_EQ(apply("SIEVE", sc), ReplyKind::Ok);
+  Value act = Value::kvlist();
+  act.add_str("USERID", "cy");
+  act.add_str("FILENAME", "main.bc");
+  EXPECT_EQ(apply("ACTIVATE_SIEVE", act), ReplyKind::Ok);
+  EXPECT_EQ(active_script(r, "cy"), "main");
+  Value missing = Value::kvlist();
+  missing.add_str("USERID", "cy");
+  missing.add_str("FILENAME", "x.script");
+  EXPECT_NE(apply("SIEVE", missing), ReplyKind::Ok);  // no CONTENT
+  Value bad = Value::kvlist();
+  bad.add_str("USERID", "cy");
+  bad.add_str("FILENAME", "a/b.script");
+  bad.add_str("CONTENT", "keep;");
+  EXPECT_NE(apply("SIEVE", bad), ReplyKind::Ok);  // a name the store refuses
+  Value un = Value::kvlist();
+  un.add_str("USERID", "cy");
+  un.add_str("FILENAME", "main.script");
+  EXPECT_EQ(apply("UNSIEVE", un), ReplyKind::Ok);  // the active one too
+  EXPECT_TRUE(r.sieve_scripts("cy")->empty());
+  EXPECT_EQ(apply("UNSIEVE", un), ReplyKind::Ok);  // already gone: fine
+}
+
+}  // namespace
+}  // namespace cyr::sync
