@@ -1,0 +1,116 @@
+// Hostile and mangled input: compile() refuses cleanly, evaluate() always
+// ends with actions, whatever the script or message.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "tests/unit/sieve/sieve_test_util.h"
+
+namespace cyr::sieve {
+namespace {
+
+const char* kFullScript = R"(require ["fileinto", "reject", "envelope", "encoded-character", "imap4flags", "copy",
+         "vacation", "vacation-seconds", "subaddress", "relational", "comparator-i;ascii-numeric",
+         "variables", "body", "mailbox", "date"];
+set "x" "${hex:41}";
+if anyof (header :matches "subject" "*present*", address :detail "to" "x") {
+  addflag "\\Seen ${1}";
+  fileinto :copy :flags "$x" "INBOX.${x}";
+} elsif allof (envelope :user "from" "coyote", not size :over 10K) {
+  vacation :seconds 60 :subject "re: ${0}" "away";
+} elsif body :content "text" :contains "anvil" {
+  redirect :copy "a@example.org";
+} elsif date :value "ge" "date" "year" "1990" {
+  if string :count "ge" :comparator "i;ascii-numeric" ["a", "b"] "2" { keep; }
+} else {
+  reject text:
+no
+.
+;
+}
+)";
+
+TEST(SieveRobustness, CrLfScript) {
+  std::string script;
+  for (char c : std::string(kFullScript)) {
+    if (c == '\n') script += '\r';
+    script += c;
+  }
+  auto compiled = testing::compile_ok(script);
+  ASSERT_TRUE(compiled);
+  testing::Mail mail;
+  mail.input.envelope.to = "roadrunner@acme.example.com";
+  auto out = evaluate(*compiled, mail.input);
+  EXPECT_EQ(testing::describe(out), "fileinto:INBOX.A[$x], implicit-keep[\\Seen I have a]");
+}
+
+TEST(SieveRobustness, MangledScriptsNeverCrash) {
+  std::mt19937 rng(5228);
+  const std::string base = kFullScript;
+  const std::string alphabet = "{}()[];,:\"\\#/* \n\r\tabcz019KM$@.-";
+  testing::Mail mail;
+  int compiled = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string s = base;
+    int edits = 1 + static_cast<int>(rng() % 6);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      size_t at = rng() % s.size();
+      switch (rng() % 4) {
+        case 0:
+          s.erase(at, 1 + rng() % 8);
+          break;
+        case 1:
+          s.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 2:
+          s[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 3:
+          s.insert(at, s.substr(rng() % s.size(), rng() % 40));
+          break;
+      }
+    }
+    auto r = compile(s);
+    if (!r.ok()) {
+      // Every refusal names its line.
+      EXPECT_EQ(r.error().user_message.rfind("line ", 0), 0u) << r.error().user_message;
+      continue;
+    }
+    ++compiled;
+    auto out = evaluate(**r, mail.input);
+    // The message is always accounted for (kept, filed, sent on,
+    // refused or discarded on purpose).
+    EXPECT_FALSE(out.actions.empty()) << s;
+  }
+  EXPECT_GT(compiled, 0);
+}
+
+TEST(SieveRobustness, EveryRunEndsWithAnActionOrAnExplicitDisposal) {
+  // Whatever a script does, the message is accounted for: kept, filed,
+  // redirected, rejected, or discarded on purpose.
+  testing::Mail mail;
+  for (const char* script :
+       {"", "stop;", "discard;", "require \"reject\"; reject \"x\";",
+        "require \"variables\"; set \"a\" \"${a}${a}${a}${a}\";", "if header :matches \"from\" \"*\" { stop; }"}) {
+    auto out = testing::run(script, mail);
+    EXPECT_FALSE(out.actions.empty()) << script;
+  }
+}
+
+TEST(SieveRobustness, VariableGrowthIsBounded) {
+  std::string script = "require [\"variables\", \"fileinto\"];\nset \"a\" \"0123456789\";\n";
+  for (int i = 0; i < 40; ++i) script += "set \"a\" \"${a}${a}\";\n";
+  script += "set :length \"n\" \"${a}\";\nfileinto \"${n}\";";
+  EXPECT_EQ(testing::actions(script), "fileinto:4096");
+}
+
+TEST(SieveRobustness, HugeHeaderSetIsFine) {
+  std::string header;
+  for (int i = 0; i < 2000; ++i) header += "Received: from host" + std::to_string(i) + " by mx; Tue, 1 Apr 1997\r\n";
+  header += "\r\n";
+  testing::Mail mail(header);
+  EXPECT_EQ(testing::actions("if header :matches \"received\" \"*host1999 *\" { discard; }", mail), "discard");
+}
+
+}  // namespace
+}  // namespace cyr::sieve
