@@ -4,6 +4,7 @@
 
 #include "server/imapd/imapd_service.h"
 #include "server/lmtpd/lmtpd_service.h"
+#include "server/managesieve/managesieve_service.h"
 #include "server/pop3d/pop3d_service.h"
 
 namespace cyr::server {
@@ -34,6 +35,7 @@ void register_protocol_services(ServiceRegistry& registry) {
   imapd::register_imapd_service(registry);  // "imapd"
   lmtpd::register_lmtpd_service(registry);  // "lmtpd"
   pop3d::register_pop3d_service(registry);  // "pop3d"
+  managesieve::register_managesieve_service(registry);  // "timsieved"
 }
 
 bool SessionSlots::try_acquire() {

@@ -4,8 +4,9 @@
 # under ./run/<node>/, in the foreground. Ctrl-C stops both.
 #
 # Ports (override with the environment): primary IMAP 14143, POP3 14110,
-# LMTP 14024, csync 14005; the replica uses 15xxx. User "admin" (an admin)
-# and user "test" get the password in $CYR_PASSWORD (default "secret").
+# LMTP 14024, csync 14005, ManageSieve 14190; the replica uses 15xxx. User
+# "admin" (an admin) and user "test" get the password in $CYR_PASSWORD
+# (default "secret").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
@@ -16,7 +17,7 @@ bin="$top/build/bin"
 root="${CYR_RUN_DIR:-$top/run}"
 password="${CYR_PASSWORD:-secret}"
 
-write_node() {  # name role imap pop3 lmtp sync peer_sync_port
+write_node() {  # name role imap pop3 lmtp sync peer_sync_port sieve
   local name=$1 role=$2 dir="$root/$1"
   mkdir -p "$dir/run/socket" "$dir/conf" "$dir/spool"
   sed -e "s#@DIR@#$dir#g" -e "s#@NAME@#$name#g" -e "s#@ROLE@#$role#g" \
@@ -28,6 +29,7 @@ write_node() {  # name role imap pop3 lmtp sync peer_sync_port
   fi
   sed -e "s#@DIR@#$dir#g" -e "s#@NAME@#$name#g" -e "s#@IMAP_PORT@#$3#g" \
       -e "s#@POP3_PORT@#$4#g" -e "s#@LMTP_PORT@#$5#g" -e "s#@SYNC_PORT@#$6#g" \
+      -e "s#@SIEVE_PORT@#$8#g" \
       "$top/ops/conf/cyrus.conf.in" >"$dir/cyrus.conf"
   if [ "$role" = primary ] && [ -f "$top/ops/conf/cyrus-primary.conf.in" ]; then
     cat "$top/ops/conf/cyrus-primary.conf.in" >>"$dir/cyrus.conf"
@@ -38,9 +40,10 @@ write_node() {  # name role imap pop3 lmtp sync peer_sync_port
 }
 
 write_node replica replica "${REPLICA_IMAP_PORT:-15143}" "${REPLICA_POP3_PORT:-15110}" \
-  "${REPLICA_LMTP_PORT:-15024}" "${REPLICA_SYNC_PORT:-15005}" ""
+  "${REPLICA_LMTP_PORT:-15024}" "${REPLICA_SYNC_PORT:-15005}" "" "${REPLICA_SIEVE_PORT:-15190}"
 write_node primary primary "${PRIMARY_IMAP_PORT:-14143}" "${PRIMARY_POP3_PORT:-14110}" \
-  "${PRIMARY_LMTP_PORT:-14024}" "${PRIMARY_SYNC_PORT:-14005}" "${REPLICA_SYNC_PORT:-15005}"
+  "${PRIMARY_LMTP_PORT:-14024}" "${PRIMARY_SYNC_PORT:-14005}" "${REPLICA_SYNC_PORT:-15005}" \
+  "${PRIMARY_SIEVE_PORT:-14190}"
 
 pids=()
 stop() {
