@@ -54,17 +54,14 @@ Result<int> wait_child(pid_t pid) {
   }
 }
 
-std::vector<ChildExit> reap_children() {
+std::vector<ChildExit> reap_children(const std::vector<pid_t>& pids) {
   std::vector<ChildExit> out;
-  for (;;) {
+  for (pid_t pid : pids) {
     int status = 0;
-    pid_t r = waitpid(-1, &status, WNOHANG);
-    if (r > 0) {
-      out.push_back({r, status});
-      continue;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    break;
+    pid_t r;
+    do r = waitpid(pid, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == pid) out.push_back({r, status});
   }
   return out;
 }

@@ -32,8 +32,10 @@ struct ChildExit {
   pid_t pid;
   int status;  // raw wait status
 };
-// Collects every exited child without blocking.
-std::vector<ChildExit> reap_children();
+// Collects those of `pids` that have exited, without blocking. Only these:
+// other threads wait for children of their own (the failover hook, Sieve's
+// sendmail), and a waitpid(-1) here would take their exit status from them.
+std::vector<ChildExit> reap_children(const std::vector<pid_t>& pids);
 
 // "exit 0", "exit 3", "killed by signal 9 (Killed)".
 std::string describe_wait_status(int status);

@@ -695,7 +695,10 @@ struct Master::Impl {
   // ---------------------------------------------------------------- signals
 
   void reap() {
-    for (const ChildExit& c : reap_children()) {
+    std::vector<pid_t> ours;
+    for (auto& [pid, _] : daemon_by_pid) ours.push_back(pid);
+    for (auto& [pid, _] : event_by_pid) ours.push_back(pid);
+    for (const ChildExit& c : reap_children(ours)) {
       if (auto it = daemon_by_pid.find(c.pid); it != daemon_by_pid.end()) {
         auto d = it->second;
         daemon_by_pid.erase(it);
@@ -710,9 +713,6 @@ struct Master::Impl {
         else
           CYR_LOG(Warning, sid, "EVENT %s: failed (%s)", ev->name.c_str(),
                   describe_wait_status(c.status).c_str());
-      } else {
-        CYR_LOG(Debug, sid, "reaped unknown child %d (%s)", static_cast<int>(c.pid),
-                describe_wait_status(c.status).c_str());
       }
     }
   }
