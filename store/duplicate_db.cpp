@@ -85,6 +85,21 @@ Result<bool> DuplicateDb::seen(std::string_view id, std::string_view mailbox) {
   return *row;
 }
 
+Result<std::optional<int64_t>> DuplicateDb::marked_at(std::string_view id, std::string_view mailbox) {
+  CYR_TRY(check_key(id, mailbox));
+  std::lock_guard lk(mu_);
+  CYR_TRY(reopen_if_missing());
+  auto s = db_->cached("SELECT mark FROM duplicate WHERE id = ?1 AND mailbox = ?2");
+  if (!s.ok()) return s.take_error();
+  (*s)->bind(1, id).bind(2, mailbox);
+  auto row = (*s)->step();
+  std::optional<int64_t> when;
+  if (row.ok() && *row) when = (*s)->i64(0);
+  (*s)->reset();
+  if (!row.ok()) return row.take_error();
+  return when;
+}
+
 Status DuplicateDb::mark(std::string_view id, std::string_view mailbox, int64_t when) {
   CYR_TRY(check_key(id, mailbox));
   std::lock_guard lk(mu_);

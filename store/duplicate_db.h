@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,9 @@ class DuplicateDb {
 
   // True if (id, mailbox) was marked and not yet pruned.
   Result<bool> seen(std::string_view id, std::string_view mailbox);
+  // When (id, mailbox) was last marked; nullopt if it was not (Sieve
+  // vacation: has this sender had an answer within the interval?).
+  Result<std::optional<int64_t>> marked_at(std::string_view id, std::string_view mailbox);
   // Records (id, mailbox) at `when` (seconds since the epoch); a second mark
   // of the same pair updates the time.
   Status mark(std::string_view id, std::string_view mailbox, int64_t when);

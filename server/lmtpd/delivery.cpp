@@ -7,8 +7,11 @@
 #include <map>
 #include <sstream>
 
+#include "server/lmtpd/sieve_delivery.h"
+#include "server/sieve/sieve.h"
 #include "store/base/log.h"
 #include "store/mail/acl.h"
+#include "store/store_config.h"
 
 namespace cyr::lmtpd {
 
@@ -93,6 +96,14 @@ DeliverySettings delivery_settings_from_config(const config::ImapdConf& conf, st
   s.autocreate_quota_messages = conf.get_int("autocreate_quota_messages", service);
   s.autocreate = conf.get_switch("autocreate_post", service) && s.autocreate_quota_kib >= 0;
   s.autocreate_folders = split_bar(conf.get_string("autocreate_inbox_folders", service));
+  for (auto& e : sieve::configured_extensions(conf, service)) s.sieve_extensions.insert(std::move(e));
+  s.sendmail = conf.get_string("sendmail", service);
+  s.vacation_min_seconds = conf.get_duration("sieve_vacation_min_response", service).count();
+  s.vacation_max_seconds = conf.get_duration("sieve_vacation_max_response", service).count();
+  s.sieve_utf8fileinto = conf.get_switch("sieve_utf8fileinto", service);
+  s.sieve_autocreate = split_bar(conf.get_string("autocreate_sieve_folders", service));
+  s.any_sieve_folder = conf.get_switch("anysievefolder", service);
+  s.ns = store::namespace_options_from_config(conf, service);
   s.servername = conf.get_string("servername", service);
   if (s.servername.empty()) {
     char host[256] = {0};
@@ -155,12 +166,14 @@ Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,
       if (info && may_post(info->acl, poster)) {
         t.mailbox = info->name;
         t.quotaroot = info->quotaroot;
+        t.userid = userid;
         return t;
       }
       if (!info && info.error().code != Errc::NotFound) return store_error(info.error());
     }
     // No such folder, or no p right: the INBOX gets it (seed 002).
   }
+  t.userid = userid;
   auto info = store.lookup(*inbox);
   if (!info && info.error().code == Errc::NotFound && s.autocreate) {
     Status st = autocreate_inbox(store, s, *inbox, sid);
@@ -221,14 +234,20 @@ std::vector<Reply> deliver_spooled(store::Store& store, store::DuplicateDb* dupd
   bool suppress = s.duplicate_suppression && dupdb && !msg.message_id.empty() &&
                   msg.message_id.size() <= store::DuplicateDb::kMaxIdLength;
 
+  int64_t now = static_cast<int64_t>(::time(nullptr));
   // Distinct mailboxes to deliver to, each with the targets it answers.
   std::vector<std::string> strict_boxes, lenient_boxes;
   std::map<std::string, std::vector<size_t>> who;
+  std::map<std::string, Reply> sieved;  // recipients whose script decided, by mailbox
   for (size_t i = 0; i < targets.size(); ++i) {
     const auto& mbox = targets[i].mailbox;
     auto it = who.find(mbox);
     if (it != who.end()) {
       it->second.push_back(i);
+      continue;
+    }
+    if (auto done = sieved.find(mbox); done != sieved.end()) {
+      replies[i] = done->second;
       continue;
     }
     if (suppress) {
@@ -241,6 +260,17 @@ std::vector<Reply> deliver_spooled(store::Store& store, store::DuplicateDb* dupd
       }
       if (!seen.ok())
         CYR_LOG(Warning, sid, "duplicate database: %s", seen.error().describe().c_str());
+    }
+    // The recipient's Sieve script, if they have an active one, decides
+    // where this copy goes (sieve_delivery.h).
+    if (auto r = deliver_with_sieve(store, dupdb, s, msg, targets[i], sid)) {
+      if (suppress && r->code == 250) {
+        Status st = dupdb->mark(msg.message_id, mbox, now);
+        if (!st) CYR_LOG(Warning, sid, "duplicate database: %s", st.error().describe().c_str());
+      }
+      replies[i] = *r;
+      sieved.emplace(mbox, *r);
+      continue;
     }
     who[mbox].push_back(i);
     if (!s.strict_quota && targets[i].quotaroot.empty()) {
@@ -264,7 +294,6 @@ std::vector<Reply> deliver_spooled(store::Store& store, store::DuplicateDb* dupd
 
   store::AppendMessage am;
   am.source = msg.path.empty() ? store::MessageSource::memory(msg.bytes) : store::MessageSource::file(msg.path);
-  int64_t now = static_cast<int64_t>(::time(nullptr));
   auto run = [&](const std::vector<std::string>& boxes, bool check) {
     if (boxes.empty()) return;
     auto results = store.deliver(boxes, am, check);

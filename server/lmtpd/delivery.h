@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,17 @@ struct DeliverySettings {
   int64_t autocreate_quota_messages = -1;
   std::vector<std::string> autocreate_folders;  // autocreate_inbox_folders
   std::string servername;
+
+  // Sieve (server/lmtpd/sieve_delivery.h).
+  bool sieve = true;                             // run users' active scripts
+  std::set<std::string> sieve_extensions;        // what scripts may require (sieve::configured_extensions)
+  std::string sendmail = "/usr/lib/sendmail";    // sendmail: redirect and vacation go through it
+  int64_t vacation_min_seconds = 3 * 86400;      // sieve_vacation_min_response
+  int64_t vacation_max_seconds = 90 * 86400;     // sieve_vacation_max_response
+  bool sieve_utf8fileinto = false;               // fileinto names are UTF-8, not modified UTF-7
+  std::vector<std::string> sieve_autocreate;     // autocreate_sieve_folders: fileinto may create these
+  bool any_sieve_folder = false;                 // anysievefolder: fileinto may create any folder
+  mail::NamespaceOptions ns;                     // how scripts name mailboxes
 };
 
 DeliverySettings delivery_settings_from_config(const config::ImapdConf& conf, std::string_view service);
@@ -58,6 +70,7 @@ struct Target {
   std::string address;    // as given in RCPT TO, for logs
   std::string mailbox;    // internal name
   std::string quotaroot;  // "" when none
+  std::string userid;     // whose mail this is (runs their Sieve script); "" for a shared mailbox
 };
 
 // Maps a recipient to its mailbox (seed 002, "plus addressing"):
@@ -95,6 +108,9 @@ struct SpooledMessage {
   std::string message_id;  // "" when the message has none: no suppression
   uint64_t size = 0;
   std::string bytes;
+  std::string header;         // the header block (Sieve reads it)
+  std::string envelope_from;  // MAIL FROM without <>; "" for the null sender
+  std::string auth;           // MAIL AUTH=, or ""
 };
 
 // Delivers to every target; replies in target order. Duplicates (same

@@ -337,6 +337,9 @@ class LmtpSession {
     } else {
       SpooledMessage msg;
       msg.size = dec.size();
+      msg.header = std::string(dec.header());
+      msg.envelope_from = *sender_;
+      msg.auth = auth_poster_;
       if (auto id = mail::find_header(dec.header(), "Message-ID")) msg.message_id = *id;
       auto svc = svc_;
       auto targets = targets_;

@@ -13,6 +13,14 @@ using testing::TempNode;
 
 RecipientAddress rcpt(const std::string& a) { return *split_recipient(a, true); }
 
+SpooledMessage spooled(std::string path, std::string message_id, uint64_t size) {
+  SpooledMessage m;
+  m.path = std::move(path);
+  m.message_id = std::move(message_id);
+  m.size = size;
+  return m;
+}
+
 std::string msg(const std::string& id, size_t body = 100) {
   std::string m = "Return-Path: <s@x>\r\nFrom: s@x\r\nMessage-ID: <" + id + ">\r\nSubject: t\r\n\r\n";
   m += std::string(body, 'b') + "\r\n";
@@ -104,7 +112,7 @@ TEST(Deliver, PerRecipientRepliesOverQuotaAndMissing) {
   for (auto u : {"a", "b", "c"}) targets.push_back(*resolve_recipient(n.store(), s, rcpt(u), "", "t"));
   ASSERT_TRUE(n.store().delete_mailbox("user.c").ok());  // vanished between RCPT and DATA
   auto path = n.write_file("m1", msg("m1@x", 4000));
-  auto replies = deliver_spooled(n.store(), nullptr, s, {path, "<m1@x>", 4000}, targets, "t");
+  auto replies = deliver_spooled(n.store(), nullptr, s, spooled(path, "<m1@x>", 4000), targets, "t");
   ASSERT_EQ(replies.size(), 3u);
   EXPECT_EQ(replies[0].format(), "250 2.1.5 Ok\r\n");
   EXPECT_EQ(replies[1].format(), "452 4.2.2 Over quota\r\n");
@@ -112,7 +120,7 @@ TEST(Deliver, PerRecipientRepliesOverQuotaAndMissing) {
   EXPECT_EQ(n.exists("user.a"), 1u);
   EXPECT_EQ(n.exists("user.b"), 0u);
   s.over_quota_perm = true;
-  auto again = deliver_spooled(n.store(), nullptr, s, {path, "", 4000}, {targets[1]}, "t");
+  auto again = deliver_spooled(n.store(), nullptr, s, spooled(path, "", 4000), {targets[1]}, "t");
   EXPECT_EQ(again[0].format(), "552 5.2.2 Over quota\r\n");
 }
 
@@ -124,7 +132,7 @@ TEST(Deliver, NonStrictQuotaRefusesOnlyAFullMailbox) {
   auto t = *resolve_recipient(n.store(), s, rcpt("q"), "", "t");
   EXPECT_FALSE(precheck_quota(n.store(), s, t, 5000).has_value());
   auto path = n.write_file("big", msg("big@x", 5000));
-  auto r = deliver_spooled(n.store(), nullptr, s, {path, "", 5000}, {t}, "t");
+  auto r = deliver_spooled(n.store(), nullptr, s, spooled(path, "", 5000), {t}, "t");
   EXPECT_EQ(r[0].code, 250);  // crosses the limit: accepted, as Cyrus does
   auto full = precheck_quota(n.store(), s, t, 10);
   ASSERT_TRUE(full.has_value());
@@ -146,7 +154,7 @@ TEST(Deliver, DuplicateSuppressionPerMailbox) {
   auto ta = *resolve_recipient(n.store(), s, rcpt("a"), "", "t");
   auto tb = *resolve_recipient(n.store(), s, rcpt("b"), "", "t");
   auto path = n.write_file("m", msg("same@x"));
-  SpooledMessage m{path, "<same@x>", 100};
+  SpooledMessage m = spooled(path, "<same@x>", 100);
   auto r1 = deliver_spooled(n.store(), dup->get(), s, m, {ta}, "t");
   EXPECT_EQ(r1[0].code, 250);
   // Again to a and for the first time to b; a twice in one transaction.
@@ -168,7 +176,7 @@ TEST(Deliver, SingleInstanceOnOnePartition) {
   std::vector<Target> t{*resolve_recipient(n.store(), s, rcpt("a"), "", "t"),
                         *resolve_recipient(n.store(), s, rcpt("b"), "", "t")};
   auto path = n.write_file("m", msg("si@x"));
-  auto r = deliver_spooled(n.store(), nullptr, s, {path, "", 100}, t, "t");
+  auto r = deliver_spooled(n.store(), nullptr, s, spooled(path, "", 100), t, "t");
   ASSERT_EQ(r[0].code, 250);
   ASSERT_EQ(r[1].code, 250);
   auto pa = n.store().message_path("user.a", 1);
@@ -199,7 +207,7 @@ TEST(Deliver, ReplicaRefusesWithTemporaryFailure) {
   auto t = *resolve_recipient(n.store(), s, rcpt("a"), "", "t");
   ASSERT_TRUE(n.store().set_node_state({store::Role::Replica, 1}).ok());
   auto path = n.write_file("m", msg("r@x"));
-  auto r = deliver_spooled(n.store(), nullptr, s, {path, "", 100}, {t}, "t");
+  auto r = deliver_spooled(n.store(), nullptr, s, spooled(path, "", 100), {t}, "t");
   EXPECT_EQ(r[0].code, 451);
   EXPECT_EQ(n.exists("user.a"), 0u);
 }
