@@ -197,6 +197,12 @@ class Store {
   virtual Status delete_mailbox(const std::string& name,
                                 WriteMode mode = WriteMode::Normal) = 0;
   virtual Result<MailboxInfo> lookup(const std::string& name) = 0;
+  // lookup(), and `userid`'s active Sieve script (nullopt: none) read from
+  // the same database when `name` is one of that user's mailboxes: what LMTP
+  // needs at RCPT, in one shard read instead of a lookup and a second pair
+  // of list and shard reads per delivery.
+  virtual Result<std::pair<MailboxInfo, std::optional<SieveScript>>> lookup_with_sieve(const std::string& name,
+                                                                                       const std::string& userid) = 0;
   virtual Result<MailboxInfo> lookup_by_uniqueid(const std::string& uniqueid) = 0;
   // Names matching an IMAP LIST pattern on internal names ('*' matches
   // anything, '%' anything but the separator '.'), sorted.

@@ -946,6 +946,8 @@ class StoreImpl final : public Store {
   Result<std::vector<std::string>> seen_users(const std::string& mailbox) override;
   Result<std::vector<std::string>> foreign_seen_mailboxes(const std::string& userid) override;
   Result<std::vector<SieveScript>> sieve_scripts(const std::string& userid) override;
+  Result<std::pair<MailboxInfo, std::optional<SieveScript>>> lookup_with_sieve(const std::string& name,
+                                                                               const std::string& userid) override;
   Status put_sieve_script(const std::string& userid, const std::string& name, const std::string& content,
                           WriteMode mode, int64_t last_update) override;
   Status delete_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) override;
@@ -4988,6 +4990,54 @@ Result<std::vector<SieveScript>> StoreImpl::sieve_scripts(const std::string& use
   }
   (*st)->reset();
   return out;
+}
+
+namespace {
+
+Result<std::optional<SieveScript>> read_active_sieve(Db& db, const std::string& userid) {
+  auto st = db.cached("SELECT name, content, last_update FROM sieve_script WHERE userid=? AND active=1");
+  if (!st.ok()) return st.take_error();
+  (*st)->bind(1, userid);
+  auto r = (*st)->step();
+  std::optional<SieveScript> out;
+  if (r.ok() && *r) out = SieveScript{(*st)->text(0), (*st)->text(1), true, (*st)->i64(2)};
+  (*st)->reset();
+  if (!r.ok()) return r.take_error();
+  return out;
+}
+
+}  // namespace
+
+Result<std::pair<MailboxInfo, std::optional<SieveScript>>> StoreImpl::lookup_with_sieve(const std::string& name,
+                                                                                        const std::string& userid) {
+  auto own = user_shard_name(userid);
+  auto mine = shard_of(name);
+  if (!own.ok() || !mine.ok() || *own != *mine) {
+    // Not the user's own mailbox: two reads.
+    auto info = lookup(name);
+    if (!info.ok()) return info.take_error();
+    auto scripts = sieve_scripts(userid);
+    if (!scripts.ok()) return scripts.take_error();
+    std::optional<SieveScript> active;
+    for (auto& sc : *scripts)
+      if (sc.active) active = std::move(sc);
+    return std::make_pair(std::move(*info), std::move(active));
+  }
+  auto mb = open_mailbox(name);
+  if (!mb.ok()) return mb.take_error();
+  const ListEntry& e = mb->first;
+  MailboxInfo info;
+  std::optional<SieveScript> active;
+  auto read = read_opened(e, *mb->second, false, [&](Db& db, const MbState& m) -> Status {
+    info = m.info;
+    auto a = read_active_sieve(db, userid);
+    if (!a.ok()) return a.take_error();
+    active = std::move(*a);
+    return {};
+  });
+  if (!read.ok()) return read.take_error();
+  if (!*read) info = info_without_shard(e);
+  return std::make_pair(std::move(info), std::move(active));
 }
 
 Result<std::shared_ptr<Shard>> StoreImpl::user_shard_for_write(const std::string& userid) {

@@ -159,10 +159,19 @@ Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,
   auto inbox = mail::user_inbox_name(userid, s.virtdomains);
   if (!inbox) return rcpt_error(Errc::NotFound, "550 5.1.1 User unknown");
 
+  // The user's mailbox, and (from the same read) their active Sieve script,
+  // which delivery runs.
+  auto find = [&](const std::string& name) -> Result<store::MailboxInfo> {
+    if (!s.sieve) return store.lookup(name);
+    auto both = store.lookup_with_sieve(name, userid);
+    if (!both) return both.take_error();
+    t.sieve = std::move(both->second);
+    return std::move(both->first);
+  };
   if (rcpt.detail && !rcpt.detail->empty()) {
     auto sub = detail_to_internal(*rcpt.detail, s.unixhierarchysep);
     if (sub && mail::validate_mboxname(*inbox + "." + *sub)) {
-      auto info = store.lookup(*inbox + "." + *sub);
+      auto info = find(*inbox + "." + *sub);
       if (info && may_post(info->acl, poster)) {
         t.mailbox = info->name;
         t.quotaroot = info->quotaroot;
@@ -174,11 +183,11 @@ Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,
     // No such folder, or no p right: the INBOX gets it (seed 002).
   }
   t.userid = userid;
-  auto info = store.lookup(*inbox);
+  auto info = find(*inbox);
   if (!info && info.error().code == Errc::NotFound && s.autocreate) {
     Status st = autocreate_inbox(store, s, *inbox, sid);
     if (!st) return store_error(st.error());
-    info = store.lookup(*inbox);
+    info = find(*inbox);
   }
   if (!info) return store_error(info.error());
   t.mailbox = info->name;

@@ -71,6 +71,7 @@ struct Target {
   std::string mailbox;    // internal name
   std::string quotaroot;  // "" when none
   std::string userid;     // whose mail this is (runs their Sieve script); "" for a shared mailbox
+  std::optional<store::SieveScript> sieve;  // the user's active script, read at RCPT
 };
 
 // Maps a recipient to its mailbox (seed 002, "plus addressing"):

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,8 +137,13 @@ Status run_sendmail(const std::string& sendmail, const std::string& from, const 
                     std::string_view message, std::chrono::seconds timeout) {
   if (sendmail.empty()) return Error(Errc::Invalid, "no sendmail configured");
   if (to.empty() || to[0] == '-') return Error(Errc::Invalid, "bad recipient address");
+  // The child's standard input is one end of a socket pair, not a pipe: a
+  // sendmail that exits without reading must give us EPIPE from send() with
+  // MSG_NOSIGNAL, not a SIGPIPE (a process that embeds the delivery code,
+  // such as a test, need not ignore SIGPIPE).
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Error(Errc::Io, "pipe", std::strerror(errno));
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    return Error(Errc::Io, "socketpair", std::strerror(errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
@@ -172,17 +178,16 @@ Status run_sendmail(const std::string& sendmail, const std::string& from, const 
   };
   // Write with a deadline: a sendmail that stops reading must not hold a
   // pool thread for ever.
-  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
   Status written;
   size_t off = 0;
   while (off < message.size()) {
-    ssize_t n = ::write(fds[1], message.data() + off, message.size() - off);
+    ssize_t n = ::send(fds[1], message.data() + off, message.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       off += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       pollfd p{fds[1], POLLOUT, 0};
       if (left_ms() == 0 || ::poll(&p, 1, left_ms()) < 0) {
         written = Error(Errc::Io, "sendmail timed out");
@@ -214,15 +219,8 @@ Status run_sendmail(const std::string& sendmail, const std::string& from, const 
 
 std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb* dupdb, const DeliverySettings& s,
                                         const SpooledMessage& msg, const Target& t, const std::string& sid) {
-  if (!s.sieve || t.userid.empty()) return std::nullopt;
-  auto scripts = store.sieve_scripts(t.userid);
-  if (!scripts.ok()) {
-    CYR_LOG(Warning, sid, "sieve: cannot read the scripts of %s: %s", t.userid.c_str(),
-            scripts.error().describe().c_str());
-    return std::nullopt;
-  }
-  auto active = std::find_if(scripts->begin(), scripts->end(), [](const store::SieveScript& sc) { return sc.active; });
-  if (active == scripts->end()) return std::nullopt;
+  if (!s.sieve || t.userid.empty() || !t.sieve) return std::nullopt;
+  const store::SieveScript* active = &*t.sieve;
 
   sieve::CompileOptions copts;
   copts.limits.max_script_bytes = std::max<size_t>(copts.limits.max_script_bytes, active->content.size());

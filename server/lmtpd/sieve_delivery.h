@@ -31,8 +31,9 @@
 
 namespace cyr::lmtpd {
 
-// nullopt: the recipient has no active script (or Sieve is off); deliver as
-// usual. Otherwise the one reply for this recipient, after every action ran.
+// nullopt: the recipient has no active script (Target::sieve, read by
+// resolve_recipient), or Sieve is off; deliver as usual. Otherwise the one
+// reply for this recipient, after every action ran.
 std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb* dupdb, const DeliverySettings& s,
                                         const SpooledMessage& msg, const Target& t, const std::string& sid);
 

@@ -228,6 +228,9 @@ TEST(Sendmail, FailsClearlyAndIsBoundedInTime) {
   std::string reader = tool("reader", "cat > /dev/null");
   EXPECT_FALSE(run_sendmail("/nonexistent/sendmail", "", "a@b", "x", std::chrono::seconds(5)).ok());
   EXPECT_FALSE(run_sendmail(tool("fails", "cat > /dev/null; exit 75"), "", "a@b", "x", std::chrono::seconds(5)).ok());
+  // One that exits without reading: an error, not a SIGPIPE (this test
+  // process does not ignore SIGPIPE).
+  EXPECT_FALSE(run_sendmail(tool("deaf", "exit 0"), "", "a@b", std::string(1 << 20, 'x'), std::chrono::seconds(5)).ok());
   EXPECT_FALSE(run_sendmail(reader, "", "-oQ/tmp", "x", std::chrono::seconds(5)).ok());  // no option injection
   EXPECT_TRUE(run_sendmail(reader, "", "a@b", std::string(1 << 20, 'x'), std::chrono::seconds(5)).ok());
   auto t0 = std::chrono::steady_clock::now();

@@ -118,5 +118,34 @@ TEST_F(SieveScriptsTest, ScriptsSurviveAReopen) {
   EXPECT_TRUE(v[0].active);
 }
 
+TEST_F(SieveScriptsTest, LookupWithSieveReadsTheActiveScriptWithTheMailbox) {
+  CreateMailboxRequest r;
+  r.name = "user.fred";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());
+  r.name = "user.fred.Lists";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());
+  r.name = "shared.news";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());
+  auto none = store_->lookup_with_sieve("user.fred", "fred");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->first.name, "user.fred");
+  EXPECT_FALSE(none->second);
+  ASSERT_TRUE(store_->put_sieve_script("fred", "a", "keep;").ok());
+  EXPECT_FALSE(store_->lookup_with_sieve("user.fred", "fred")->second);  // stored, not active
+  ASSERT_TRUE(store_->put_sieve_script("fred", "b", "discard;").ok());
+  ASSERT_TRUE(store_->activate_sieve_script("fred", "b").ok());
+  for (const char* box : {"user.fred", "user.fred.Lists", "shared.news"}) {
+    auto both = store_->lookup_with_sieve(box, "fred");
+    ASSERT_TRUE(both.ok()) << box;
+    EXPECT_EQ(both->first.name, box);
+    ASSERT_TRUE(both->second) << box;
+    EXPECT_EQ(both->second->name, "b");
+    EXPECT_EQ(both->second->content, "discard;");
+    EXPECT_TRUE(both->second->active);
+  }
+  EXPECT_FALSE(store_->lookup_with_sieve("user.fred", "barney")->second);  // another user's
+  EXPECT_EQ(store_->lookup_with_sieve("user.nobody", "nobody").error().code, Errc::NotFound);
+}
+
 }  // namespace
 }  // namespace cyr::store
