@@ -171,6 +171,13 @@ Result<std::string> decode_encoded_characters(std::string_view text) {
 }
 
 std::optional<std::string> mail_address(std::string_view text) {
+  // No control character anywhere, the display name included: it is
+  // written into header fields (vacation :from), where a line break would
+  // end the field.
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return std::nullopt;
+  }
   std::string_view addr = text;
   size_t open = text.rfind('<');
   if (open != std::string_view::npos) {

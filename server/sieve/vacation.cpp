@@ -63,28 +63,44 @@ std::string crlf(std::string_view s) {
   return out;
 }
 
+// A value taken from the original message (its Message-ID, References)
+// that may go into the answer's header: no line break or other control
+// character, which would end the field early (a bare CR or LF) or make the
+// answer no RFC 5322 message.
+bool usable_in_header(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
 // "Name: value" CRLF, folded at white space so lines stay within 78
-// characters where the value allows it.
+// characters where the value allows it. A fold goes before the white space
+// that precedes a word, never between white space and white space, so that
+// no line is only white space (which would read as the end of the header).
 std::string header(std::string_view name, std::string_view value) {
+  value = trim(value);
   std::string out(name);
   out += ':';
   size_t line_length = out.size();
   size_t i = 0;
   while (i < value.size()) {
-    size_t space = value.find(' ', i + 1);
-    std::string_view word = value.substr(i, space == std::string_view::npos ? std::string_view::npos : space - i);
+    // The white space before a word, and the word (value is trimmed, so
+    // there is one).
+    size_t start = value.find_first_not_of(" \t", i);
+    size_t end = value.find(' ', start);
+    if (end == std::string_view::npos) end = value.size();
+    std::string_view word = value.substr(i, end - i);
     if (i == 0) {
       out += ' ';
       ++line_length;
-      word = trim(word);
     } else if (line_length + word.size() > kFoldWidth) {
       out += "\r\n";
       line_length = 0;
     }
     out += word;
     line_length += word.size();
-    if (space == std::string_view::npos) break;
-    i = space;
+    i = end;
   }
   out += "\r\n";
   return out;
@@ -244,10 +260,11 @@ std::string compose_vacation(const VacationRequest& v, const MessageInput& origi
       std::to_string(original.now) + '\0' + v.reply_to + '\0' + v.handle + '\0' + original_id.value_or("");
   out += header("Message-ID",
                 "<" + mail::MessageGuid::of(id_seed).to_hex().substr(0, 32) + ".vacation@" + message_id_domain + ">");
-  if (original_id && !original_id->empty()) {
+  if (original_id && !original_id->empty() && usable_in_header(*original_id)) {
     out += header("In-Reply-To", *original_id);
     std::string references = mail::find_header(original.header, "References").value_or("");
     if (references.empty()) references = mail::find_header(original.header, "In-Reply-To").value_or("");
+    if (!usable_in_header(references)) references.clear();
     out += header("References", references.empty() ? *original_id : references + " " + *original_id);
   }
   out += header("Auto-Submitted", "auto-replied");
@@ -258,7 +275,10 @@ std::string compose_vacation(const VacationRequest& v, const MessageInput& origi
     return out;
   }
   std::string body = crlf(v.reason);
-  bool plain = std::all_of(body.begin(), body.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  // 7bit data holds no NUL (RFC 2045 2.7; RFC 5322 has no NUL at all), and
+  // a script's string may: such a reason goes quoted-printable (=00).
+  bool plain = std::all_of(body.begin(), body.end(),
+                           [](char c) { return c != '\0' && static_cast<unsigned char>(c) < 0x80; });
   for (size_t start = 0; plain && start < body.size();) {
     size_t end = body.find("\r\n", start);
     if ((end == std::string::npos ? body.size() : end) - start > 998) plain = false;

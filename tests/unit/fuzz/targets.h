@@ -4,10 +4,13 @@
 // peer), mailbox names and ACLs (any logged-in client) and SASL exchanges
 // (anyone, before logging in); and what FETCH writes about a message, which
 // must stay valid IMAP whatever the message's headers hold, and what POP3
-// sends of one (and the POP3 commands any client sends). Each takes arbitrary bytes, must not crash, hang or grow without
-// bound, and checks what its parser promises in its header (a round trip
-// that gives back the same value, ranges inside the input, output sizes);
-// a failed check aborts, which libFuzzer reports like a crash.
+// sends of one (and the POP3 commands any client sends); Sieve scripts (any
+// user, through ManageSieve; lmtpd runs them on anyone's mail) and
+// ManageSieve commands (anyone on the sieve port). Each takes arbitrary
+// bytes, must not crash, hang or grow without bound, and checks what its
+// parser promises in its header (a round trip that gives back the same
+// value, ranges inside the input, output sizes); a failed check aborts,
+// which libFuzzer reports like a crash.
 //
 // Built twice: as libFuzzer programs (tests/fuzz, clang only, cmake
 // -DCYR_FUZZ=ON; docs/fuzzing.md), and into unit_fuzz, whose test replays
@@ -32,6 +35,8 @@ int names(const uint8_t* data, size_t size);
 int sasl(const uint8_t* data, size_t size);
 int fetch(const uint8_t* data, size_t size);
 int pop3(const uint8_t* data, size_t size);
+int sieve(const uint8_t* data, size_t size);
+int managesieve(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;  // also the corpus directory's name
@@ -46,6 +51,8 @@ inline constexpr Target kTargets[] = {
     {"sasl", &sasl},
     {"fetch", &fetch},
     {"pop3", &pop3},
+    {"sieve", &sieve},
+    {"managesieve", &managesieve},
 };
 
 // Inputs larger than this are cut: the targets look for logic errors, and

@@ -2,6 +2,7 @@
 // and the composed answer.
 #include <gtest/gtest.h>
 
+#include "store/mail/message.h"
 #include "tests/unit/sieve/sieve_test_util.h"
 
 namespace cyr::sieve {
@@ -276,6 +277,86 @@ TEST(SieveVacationCompose, WithoutOriginalMessageId) {
   EXPECT_EQ(msg.find("In-Reply-To:"), std::string::npos);
   EXPECT_EQ(msg.find("References:"), std::string::npos);
   EXPECT_NE(msg.find("Message-ID: <"), std::string::npos);
+}
+
+// Found by the sieve fuzz target: a reason with a NUL octet (a script's
+// string may hold one) went out as "7bit", which cannot carry NUL.
+TEST(SieveVacationCompose, NulInReasonIsQuotedPrintable) {
+  VacationMail mail;
+  VacationRequest v = request();
+  v.reply_to = "coyote@desert.example.org";
+  v.reason = std::string("I'm ou\0t\r\n", 10);
+  std::string msg = compose_vacation(v, mail.input, "rr@acme.example.com", "d");
+  EXPECT_EQ(msg.find('\0'), std::string::npos);
+  EXPECT_NE(msg.find("Content-Transfer-Encoding: quoted-printable\r\n\r\nI'm ou=00t\r\n"), std::string::npos) << msg;
+}
+
+// Found by the sieve fuzz target: the original's Message-ID (anyone's
+// header) with a bare CR went into In-Reply-To as it was, and the answer
+// held a bare CR (read by some as a line break: a field of the sender's
+// choosing). Such values are not copied.
+TEST(SieveVacationCompose, OriginalIdWithControlCharactersIsNotCopied) {
+  VacationMail mail(
+      "To: roadrunner@acme.example.com\r\n"
+      "Message-ID: <a@x.example>\rBcc: victim@example.org\r\n"
+      "\r\n");
+  VacationRequest v = request();
+  v.reply_to = "coyote@desert.example.org";
+  std::string msg = compose_vacation(v, mail.input, "rr@acme.example.com", "d");
+  for (size_t i = 0; i < msg.size(); ++i)
+    if (msg[i] == '\r') ASSERT_EQ(msg.substr(i, 2), "\r\n") << msg;
+  EXPECT_EQ(msg.find("In-Reply-To:"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("Bcc"), std::string::npos) << msg;
+
+  // A good Message-ID with bad References: the id alone.
+  VacationMail refs(
+      "To: roadrunner@acme.example.com\r\n"
+      "Message-ID: <a@x.example>\r\n"
+      "References: <r@x.example>\rX: y\r\n"
+      "\r\n");
+  msg = compose_vacation(v, refs.input, "rr@acme.example.com", "d");
+  EXPECT_NE(msg.find("In-Reply-To: <a@x.example>\r\nReferences: <a@x.example>\r\n"), std::string::npos) << msg;
+}
+
+// Found by the sieve fuzz target: a value with a run of spaces (a
+// :subject, or the original's Message-ID) was folded between spaces, into
+// lines of white space only, which some read as the end of the header.
+TEST(SieveVacationCompose, FoldingNeverLeavesABlankLine) {
+  VacationMail mail(
+      "To: roadrunner@acme.example.com\r\n"
+      "Message-ID: <a@x.example>" + std::string(200, ' ') + "<b@x.example>\r\n"
+      "\r\n");
+  VacationRequest v = request();
+  v.reply_to = "coyote@desert.example.org";
+  v.subject = "a" + std::string(100, ' ') + "b" + std::string(90, ' ') + "\tc";
+  std::string msg = compose_vacation(v, mail.input, "rr@acme.example.com", "d");
+  std::string header = msg.substr(0, msg.find("\r\n\r\n") + 2);
+  for (const auto& line : lines(header)) EXPECT_NE(line.find_first_not_of(" \t"), std::string::npos) << msg;
+  auto fields = mail::parse_header_fields(header);
+  ASSERT_GE(fields.size(), 3u) << msg;
+  EXPECT_EQ(fields[2].name, "Subject");
+  EXPECT_EQ(mail::unfold_header_value(fields[2].raw_value), v.subject);
+  EXPECT_NE(msg.find("\r\nAuto-Submitted: auto-replied\r\n"), std::string::npos) << msg;
+}
+
+// A display name with a line break passed as an address, and vacation
+// :from wrote it into the From field as it was.
+TEST(SieveVacation, FromWithLineBreakIsRefused) {
+  EXPECT_NE(testing::compile_error("require \"vacation\";\n"
+                                   "vacation :from \"x\nBcc: v@example.org <rr@acme.example.com>\" \"away\";"),
+            "");
+  EXPECT_NE(testing::compile_error("redirect \"x\r\n <a@example.org>\";"), "");
+  // Made at run time: a run-time error, so the message is kept and no
+  // answer goes out.
+  VacationMail mail;
+  auto out = testing::run("require [\"vacation\", \"variables\"];\n"
+                          "set \"nl\" \"\n\";\n"
+                          "vacation :from \"x${nl}Bcc: v@example.org <rr@acme.example.com>\" \"away\";",
+                          mail);
+  EXPECT_EQ(testing::describe(out), "implicit-keep !error");
+  // A tab in the display name is white space, and fine.
+  EXPECT_EQ(testing::compile_error("require \"vacation\";\nvacation :from \"Road\tRunner <rr@acme.example.com>\" \"away\";"),
+            "");
 }
 
 }  // namespace

@@ -1,0 +1,4 @@
+if header :is "from" "x" { keep; }
+else { discard; }
+elsif true { stop; }
+fileinto "x";

@@ -1,0 +1,2 @@
+require ["nonesuch"];
+/* unterminated comment

@@ -1,0 +1,3 @@
+require "vacation";
+vacation :from "x
+Bcc: v@example.org <rr@acme.example.com>" "away";
