@@ -159,6 +159,7 @@ class CyrusNode:
             "sasl_auxprop_plugin: sasldb", "sasl_sasldb_path: %s/sasldb2" % d, "sasl_mech_list: PLAIN LOGIN",
             # Stock 3.6 keeps expunged records and deleted folders (delayed modes): test with those.
             "delete_mode: delayed", "expunge_mode: delayed",
+            "sievedir: %s/conf/sieve" % d,
         ]
         if self.sync_target is not None:
             lines += ["sync_log: 1", "sync_host: 127.0.0.1", "sync_port: %d" % self.sync_target,
@@ -184,6 +185,29 @@ class CyrusNode:
                     % (b, c, self.sync_port))
             f.write("}\n")
             f.write('EVENTS {\n  checkpoint cmd="%s/ctl_cyrusdb -C %s -c" period=30\n}\n' % (b, c))
+
+    def install_sieve(self, user, scripts, active):
+        """Puts Sieve scripts where Cyrus 3.6 keeps them without a #sieve
+        mailbox: the user's sieve directory, which 3.6 names like the INBOX's
+        spool directory (sievedir/uuid/<a>/<b>/<uniqueid>/), with NAME.script,
+        NAME.bc compiled by Cyrus's own sievec, and defaultbc -> the active
+        NAME.bc. Its sync_client reads that when the replica does not offer
+        SIEVE-MAILBOX."""
+        res = self.tool("mbpath", "user." + user, check=True)
+        spool = os.path.join(self.dir, "spool")
+        inbox_dir = res.stdout.decode().strip().splitlines()[-1]
+        home = os.path.join(self.dir, "conf", "sieve", os.path.relpath(inbox_dir, spool))
+        os.makedirs(home, exist_ok=True)
+        for name, text in scripts.items():
+            src = os.path.join(home, name + ".script")
+            with open(src, "wb") as f:
+                f.write(text)
+            subprocess.run(["chown", "-R", "%s:%s" % (CYRUS_RUN_USER, CYRUS_RUN_GROUP), os.path.join(self.dir, "conf", "sieve")],
+                           check=True)
+            self.tool("sievec", src, os.path.join(home, name + ".bc"), check=True)
+        os.symlink(active + ".bc", os.path.join(home, "defaultbc"))
+        subprocess.run(["chown", "-h", "%s:%s" % (CYRUS_RUN_USER, CYRUS_RUN_GROUP), os.path.join(home, "defaultbc")],
+                       check=True)
 
     def start(self):
         subprocess.run([os.path.join(self.bin, "master"), "-C", self.conf, "-M", self.cyrus_conf,
@@ -299,6 +323,7 @@ class CyrusNode:
 
 OUR_CONF = ('SERVICES {\n  imap cmd="imapd" listen="127.0.0.1:0"\n'
             '  lmtp cmd="lmtpd -a" listen="127.0.0.1:0"\n'
+            '  sieve cmd="timsieved" listen="127.0.0.1:0"\n'
             '  syncserver cmd="sync_server" listen="127.0.0.1:0"\n}\n')
 OUR_EXTRA = ("admins: admin\nallowplaintext: yes\naltnamespace: no\nunixhierarchysep: no\n"
              "servername: ours\n")
@@ -321,6 +346,47 @@ def our_port(node, service):
 def our_tool(node, name, *argv, timeout=600):
     return subprocess.run([os.path.join(node.bin_dir, name), "-C", node.imapd_conf] + list(argv),
                           capture_output=True, timeout=timeout)
+
+
+# Sieve scripts the Cyrus master has for SIEVE_USER: one active, one not (bytes
+# as Cyrus keeps them). A user without a quota: Cyrus 3.6 keeps scripts in a
+# mailbox (user.NAME.#sieve) whose size counts in the user's quota usage; we
+# keep them beside the mail, outside the quota (docs/migrating-from-cyrus.md).
+SIEVE_USER = "u3"
+SIEVE_SCRIPTS = {
+    "filters": b'require ["fileinto"];\r\nif header :contains "subject" "report" {\r\n  fileinto "INBOX.sub";\r\n}\r\n',
+    "away": b'require "vacation";\r\nvacation :days 3 "Away.";\r\n',
+}
+SIEVE_ACTIVE = "filters"
+
+
+def our_sieve_scripts(node, user):
+    """{name: (bytes, active)} of `user` on our node, over ManageSieve as the admin
+    authorizing as the user."""
+    from test_managesieve import Sieve
+    c = Sieve(("127.0.0.1", our_port(node, "sieve")))
+    try:
+        c.capabilities()
+        r = c.auth_plain("admin", ADMIN_PW, authz=user)
+        assert r.ok, r
+        out = {}
+        for name, active in c.list().items():
+            r, body = c.get(name)
+            assert r.ok, r
+            out[name] = (body, active)
+        return out
+    finally:
+        c.close()
+
+
+def check_sieve(run, node, what):
+    got = our_sieve_scripts(node, SIEVE_USER)
+    want = {n: (t, n == SIEVE_ACTIVE) for n, t in SIEVE_SCRIPTS.items()}
+    if got != want:
+        print("%s: Sieve scripts of %s on our node: %r, expected %r" % (what, SIEVE_USER, got, want))
+        run.failures.append("%s: Sieve scripts differ" % what)
+    else:
+        print("%s: %s's %d Sieve scripts arrived, %s active" % (what, SIEVE_USER, len(got), SIEVE_ACTIVE))
 
 
 # --- IMAP helpers --------------------------------------------------------------------
@@ -599,7 +665,11 @@ def snapshot(port):
     """Everything the issue lists, as seen over IMAP, in a comparable structure."""
     snap = {}
     a = connect(port)
-    names = [n for n in list_names(a) if not n.startswith("DELETED.")]
+    # Cyrus 3.6 keeps a user's Sieve scripts in a mailbox of its own,
+    # user.NAME.#sieve, which its admin sees in LIST; we keep them in the
+    # user's database. Scripts are compared by check_sieve() and the
+    # verifier (GET USER), not as mail.
+    names = [n for n in list_names(a) if not n.startswith("DELETED.") and n.rsplit(".", 1)[-1] != "#sieve"]
     snap["mailboxes"] = names
     for n in names:
         snap["acl " + n] = parse_acl(ok(a.getacl(q(n))))
@@ -708,6 +778,7 @@ def scenario_cyrus_to_us(run, try_imap=False):
     target = our_port(us, "imap" if try_imap else "syncserver")
     cy = run.cyrus("cyrus-master-imap" if try_imap else "cyrus-master", sync_target=target, try_imap=try_imap)
     timed("populate Cyrus", lambda: populate(cy.imap_port, cy.lmtp_port))
+    cy.install_sieve(SIEVE_USER, SIEVE_SCRIPTS, SIEVE_ACTIVE)
     # one-shot by user first, then everything
     # Bounded: a sync_client that cannot log in retries for ever (15 s, 30 s, 60 s, ...).
     res = timed("sync_client -u u1", lambda: cy.tool("sync_client", "-v", "-u", "u1", timeout=180))
@@ -723,6 +794,7 @@ def scenario_cyrus_to_us(run, try_imap=False):
         run.failures.append("Cyrus sync_client -A exit %d" % res.returncode)
     run.check(compare(cy.imap_port, our_port(us, "imap"), "cyrus", "ours", what="after sync_client -A"),
               "Cyrus->us one-shot")
+    check_sieve(run, us, "Cyrus->us %s" % ("IMAP" if try_imap else "csync"))
     # rolling, with changes while it runs
     cy.start_rolling()
     for r in (1, 2):
