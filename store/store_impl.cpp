@@ -2017,6 +2017,16 @@ Status StoreImpl::apply_intents(Shard& sh, Db& db, int64_t* applied_upto) {
         }
         quota_dirty = true;
       }
+    } else if (kind == "unsieve") {
+      // a1 = userid whose INBOX was deleted: their Sieve scripts go too (as
+      // Cyrus removes a deleted user's sieve directory), so that a user
+      // created again under that name does not inherit an active script,
+      // such as the old one's vacation answer. An intent, so that a crash
+      // after the list's commit still removes them.
+      auto d = db.prepare("DELETE FROM sieve_script WHERE userid=?");
+      if (!d.ok()) return d.take_error();
+      d->bind(1, a1);
+      CYR_TRY(d->run());
     } else if (kind == "rename") {
       // a1 = old name, a2 = new name: the mailbox and everything below.
       auto up = db.prepare(
@@ -3597,6 +3607,14 @@ Status StoreImpl::delete_mailbox(const std::string& name, WriteMode mode) {
       (*in)->bind(1, int64_t(shard_id)).bind(2, uid);
       CYR_TRY((*in)->run());
       if (log_writes(mode)) CYR_TRY(list_log_change(db, ChangeKind::Unmailbox, n));
+      if (mail::mboxname_is_user_inbox(n)) {
+        if (auto owner = mail::mboxname_owner(n)) {
+          auto un = db.cached("INSERT INTO intent(shard_id, kind, arg1, arg2) VALUES(?,'unsieve',?,'')");
+          if (!un.ok()) return un.take_error();
+          (*un)->bind(1, int64_t(shard_id)).bind(2, *owner);
+          CYR_TRY((*un)->run());
+        }
+      }
     }
     return {};
   }));

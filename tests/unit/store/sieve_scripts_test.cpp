@@ -147,5 +147,23 @@ TEST_F(SieveScriptsTest, LookupWithSieveReadsTheActiveScriptWithTheMailbox) {
   EXPECT_EQ(store_->lookup_with_sieve("user.nobody", "nobody").error().code, Errc::NotFound);
 }
 
+TEST_F(SieveScriptsTest, DeletingTheInboxRemovesTheUsersScripts) {
+  CreateMailboxRequest r;
+  r.name = "user.fred";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());
+  r.name = "user.fred.Sub";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());
+  ASSERT_TRUE(store_->put_sieve_script("fred", "away", "require \"vacation\"; vacation \"gone\";").ok());
+  ASSERT_TRUE(store_->activate_sieve_script("fred", "away").ok());
+  ASSERT_TRUE(store_->delete_mailbox("user.fred.Sub").ok());
+  EXPECT_EQ(scripts("fred").size(), 1u);  // a folder is not the user
+  ASSERT_TRUE(store_->delete_mailbox("user.fred").ok());
+  EXPECT_TRUE(scripts("fred").empty());
+  // A new fred starts without the old one's vacation answer.
+  r.name = "user.fred";
+  ASSERT_TRUE(store_->create_mailbox(r).ok());
+  EXPECT_FALSE(store_->lookup_with_sieve("user.fred", "fred")->second);
+}
+
 }  // namespace
 }  // namespace cyr::store
