@@ -193,10 +193,13 @@ TEST_F(SieveDelivery, VacationAnswersOncePerSenderAndInterval) {
 TEST_F(SieveDelivery, AScriptThatNoLongerCompilesKeepsTheMessage) {
   // Stored behind ManageSieve's back, or the site's sieve_extensions changed.
   script("fred", "require \"fileinto\";\r\nfileinto \"Lists\";\r\n");
+  EXPECT_EQ(deliver(message("c0@x"))[0].code, 250);
+  EXPECT_EQ(n.exists("user.fred.Lists"), 1u);
+  // The compiled script is kept, but not for a site that allows less.
   s.sieve_extensions.erase("fileinto");
   EXPECT_EQ(deliver(message("c1@x"))[0].code, 250);
   EXPECT_EQ(n.exists("user.fred"), 1u);
-  EXPECT_EQ(n.exists("user.fred.Lists"), 0u);
+  EXPECT_EQ(n.exists("user.fred.Lists"), 1u);
   ASSERT_TRUE(n.store().put_sieve_script("fred", "main", "if {").ok());
   EXPECT_EQ(deliver(message("c2@x"))[0].code, 250);
   EXPECT_EQ(n.exists("user.fred"), 2u);
