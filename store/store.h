@@ -372,11 +372,12 @@ class Store {
   // The user's scripts, by name, content included. A user with no shard has none.
   virtual Result<std::vector<SieveScript>> sieve_scripts(const std::string& userid) = 0;
   // Creates or replaces one script; an active script stays active.
-  // Errc::Invalid for a bad name.
-  // last_update: 0 = now (replication passes the primary's).
+  // Errc::Invalid for a bad name. last_update: 0 = now (replication passes
+  // the primary's). max_scripts >= 0: Errc::Limit if the script is new and
+  // the user has that many already, checked in the same transaction (sieve_maxscripts).
   virtual Status put_sieve_script(const std::string& userid, const std::string& name,
                                   const std::string& content, WriteMode mode = WriteMode::Normal,
-                                  int64_t last_update = 0) = 0;
+                                  int64_t last_update = 0, int64_t max_scripts = -1) = 0;
   // Errc::NotFound if there is no such script; Errc::InUse if it is the
   // active one (ManageSieve's DELETESCRIPT refuses that; deactivate first).
   virtual Status delete_sieve_script(const std::string& userid, const std::string& name,

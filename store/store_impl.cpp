@@ -949,7 +949,7 @@ class StoreImpl final : public Store {
   Result<std::pair<MailboxInfo, std::optional<SieveScript>>> lookup_with_sieve(const std::string& name,
                                                                                const std::string& userid) override;
   Status put_sieve_script(const std::string& userid, const std::string& name, const std::string& content,
-                          WriteMode mode, int64_t last_update) override;
+                          WriteMode mode, int64_t last_update, int64_t max_scripts) override;
   Status delete_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) override;
   Status rename_sieve_script(const std::string& userid, const std::string& from, const std::string& to,
                              WriteMode mode) override;
@@ -5072,7 +5072,7 @@ Result<std::shared_ptr<Shard>> StoreImpl::user_shard_for_write(const std::string
 }
 
 Status StoreImpl::put_sieve_script(const std::string& userid, const std::string& name, const std::string& content,
-                                   WriteMode mode, int64_t last_update) {
+                                   WriteMode mode, int64_t last_update, int64_t max_scripts) {
   CYR_TRY(check_writable(mode));
   CYR_TRY(validate_sieve_script_name(name));
   if (content.size() > kMaxSieveScriptBytes) return Error(Errc::TooBig, "Script too large");
@@ -5080,6 +5080,18 @@ Status StoreImpl::put_sieve_script(const std::string& userid, const std::string&
   if (!sh.ok()) return sh.take_error();
   if (last_update <= 0) last_update = static_cast<int64_t>(::time(nullptr));
   return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
+    if (max_scripts >= 0) {
+      auto q = tx.db->cached(
+          "SELECT count(*), coalesce(sum(name=?2), 0) FROM sieve_script WHERE userid=?1");
+      if (!q.ok()) return q.take_error();
+      (*q)->bind(1, userid).bind(2, name);
+      auto r = (*q)->step();
+      int64_t count = r.ok() && *r ? (*q)->i64(0) : 0, same = r.ok() && *r ? (*q)->i64(1) : 0;
+      (*q)->reset();
+      if (!r.ok()) return r.take_error();
+      if (same == 0 && count >= max_scripts)
+        return Error(Errc::Limit, "You may keep at most " + std::to_string(max_scripts) + " scripts");
+    }
     // An existing script keeps its active flag.
     auto st = tx.db->cached(
         "INSERT INTO sieve_script(userid, name, content, active, last_update) VALUES(?1,?2,?3,0,?4) "

@@ -156,7 +156,10 @@ class CommandParser {
   Step feed_literal(std::string octets);
   // The octets of a discarded literal were consumed.
   Step literal_skipped();
-  // The line after a literal was over max_line (the connection skipped it).
+  // The line after a literal was over max_line (the connection skipped it):
+  // the command fails and the parser is ready for the next one. timsieved
+  // closes the session instead (the skipped rest may have announced a
+  // literal); the step is for a reader that can tell it did not.
   Step line_too_long();
 
   const ParserLimits& limits() const { return limits_; }

@@ -106,10 +106,14 @@ class ManageSieveSession {
     if (!co_await flush()) co_return;
     server::net::LinePolicy policy;
     policy.max_line = svc_->settings.parser.max_line;
-    const std::string too_long = format_response(Response::no("Line too long"));
+    // An over-long line ends the session: its skipped rest may have
+    // announced a literal, which the client sends without waiting, and its
+    // octets (a script's text) must not be read as commands.
+    const std::string too_long = format_response(Response::bye("Line too long"));
     const std::string shutdown = format_response(Response::bye("Server shutting down", Code::TryLater));
     const std::string idle = format_response(Response::bye("Idle timeout"));
     policy.too_long = too_long;
+    policy.close_on_too_long = true;
     policy.shutdown = shutdown;
     policy.idle = idle;
     co_await server::net::serve_command_lines(*conn_, policy,
@@ -153,8 +157,12 @@ class ManageSieveSession {
       if (std::holds_alternative<CommandParser::NeedLine>(step)) {
         auto next = co_await conn_->read_line(svc_->settings.parser.max_line, Connection::ReadMode::InCommand);
         if (!next) {
-          if (conn_->end_reason() != EndReason::LineTooLong) co_return std::nullopt;
-          step = parser_.line_too_long();
+          // An over-long line inside a command: closed, as on its first line.
+          if (conn_->end_reason() == EndReason::LineTooLong) {
+            reply(Response::bye("Line too long"));
+            (void)co_await flush();
+          }
+          co_return std::nullopt;
         } else {
           step = parser_.feed_line(*next);
         }
@@ -427,17 +435,11 @@ class ManageSieveSession {
     std::string user = userid();
     std::string script_name = name;
     auto content = std::make_shared<const std::string>(script);
+    // The store counts in the write's own transaction: two sessions of one
+    // user cannot both add the last script allowed.
     int64_t max_scripts = svc_->settings.max_scripts;
-    // Counting and storing are two steps: two sessions of one user racing
-    // may end one script over sieve_maxscripts, which is harmless.
     auto work = [store, user, script_name, content, max_scripts]() -> Status {
-      auto scripts = store->sieve_scripts(user);
-      if (!scripts) return scripts.take_error();
-      bool exists = std::any_of(scripts->begin(), scripts->end(),
-                                [&](const store::SieveScript& s) { return s.name == script_name; });
-      if (!exists && max_scripts >= 0 && static_cast<int64_t>(scripts->size()) >= max_scripts)
-        return Error(Errc::Limit, "You may keep at most " + std::to_string(max_scripts) + " scripts");
-      return store->put_sieve_script(user, script_name, *content);
+      return store->put_sieve_script(user, script_name, *content, store::WriteMode::Normal, 0, max_scripts);
     };
     Status stored = co_await blocking(std::move(work));
     if (!stored) co_return reply(response_for(stored.error(), sid_)), true;

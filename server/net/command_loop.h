@@ -14,8 +14,12 @@ namespace cyr::server::net {
 struct LinePolicy {
   size_t max_line = 0;
   // Sent for a line over max_line; the session goes on (read_line has
-  // skipped the rest of the line).
+  // skipped the rest of the line), unless close_on_too_long.
   std::string_view too_long;
+  // Close after `too_long` instead: for a protocol whose clients send
+  // literals without waiting (ManageSieve), the skipped rest may have
+  // announced one, whose octets would then be read as commands.
+  bool close_on_too_long = false;
   // Sent before closing when the server shuts down.
   std::string_view shutdown;
   // Sent before closing on idle timeout; empty closes without a word (POP3:
@@ -35,7 +39,7 @@ awaitable<void> serve_command_lines(Connection& conn, LinePolicy policy, OnLine 
       if (why == EndReason::LineTooLong) {
         conn.write(policy.too_long);
         Status sent = co_await conn.flush();
-        if (!sent.ok()) co_return;
+        if (!sent.ok() || policy.close_on_too_long) co_return;
         continue;
       }
       std::string_view last;

@@ -165,5 +165,15 @@ TEST_F(SieveScriptsTest, DeletingTheInboxRemovesTheUsersScripts) {
   EXPECT_FALSE(store_->lookup_with_sieve("user.fred", "fred")->second);
 }
 
+TEST_F(SieveScriptsTest, TheScriptCountIsCheckedWithTheWrite) {
+  ASSERT_TRUE(store_->put_sieve_script("fred", "a", "keep;", WriteMode::Normal, 0, 2).ok());
+  ASSERT_TRUE(store_->put_sieve_script("fred", "b", "keep;", WriteMode::Normal, 0, 2).ok());
+  EXPECT_EQ(store_->put_sieve_script("fred", "c", "keep;", WriteMode::Normal, 0, 2).error().code, Errc::Limit);
+  EXPECT_TRUE(store_->put_sieve_script("fred", "b", "discard;", WriteMode::Normal, 0, 2).ok());  // a replacement
+  EXPECT_TRUE(store_->put_sieve_script("barney", "c", "keep;", WriteMode::Normal, 0, 2).ok());   // per user
+  EXPECT_TRUE(store_->put_sieve_script("fred", "c", "keep;").ok());                             // no bound given
+  EXPECT_EQ(scripts("fred").size(), 3u);
+}
+
 }  // namespace
 }  // namespace cyr::store
