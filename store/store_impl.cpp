@@ -954,7 +954,8 @@ class StoreImpl final : public Store {
   Status rename_sieve_script(const std::string& userid, const std::string& from, const std::string& to,
                              WriteMode mode) override;
   Status activate_sieve_script(const std::string& userid, const std::string& name, WriteMode mode) override;
-  // The user's shard for a Sieve write, created in the list if needed.
+  // The user's shard for a write of their own data (subscriptions, Sieve
+  // scripts), created in the list if needed.
   Result<std::shared_ptr<Shard>> user_shard_for_write(const std::string& userid);
   // The user's shard if it exists (in the list and on disk), else null.
   Result<std::shared_ptr<Shard>> existing_user_shard(const std::string& userid);
@@ -4951,16 +4952,7 @@ Result<std::vector<std::string>> StoreImpl::subscriptions(const std::string& use
 Status StoreImpl::subscribe(const std::string& userid, const std::string& mailbox, bool on, WriteMode mode) {
   CYR_TRY(check_writable(mode));
   CYR_TRY(validate_mailbox_name(mailbox));
-  auto sname = user_shard_name(userid);
-  if (!sname.ok()) return sname.take_error();
-  uint64_t id = 0;
-  CYR_TRY(list_write([&](Db& db) -> Status {
-    auto sid = shard_id_for(db, *sname, true);
-    if (!sid.ok()) return sid.take_error();
-    id = *sid;
-    return {};
-  }));
-  auto sh = shard(id);
+  auto sh = user_shard_for_write(userid);
   if (!sh.ok()) return sh.take_error();
   return shard_write(*sh, mode, [&](ShardTxn& tx) -> Status {
     auto st = tx.db->cached(on ? "INSERT OR IGNORE INTO subscription(userid, name) VALUES(?,?)"
