@@ -16,7 +16,7 @@
 namespace cyr::store::sql {
 namespace {
 
-using store::testing::make_temp_dir;
+using store::testing::ScopedTempDir;
 
 int64_t count_rows(Db& db) {
   auto st = db.cached("SELECT COUNT(*) FROM t");
@@ -29,7 +29,8 @@ int64_t count_rows(Db& db) {
 }
 
 TEST(SqliteDb, ExecRunsSingleAndMultiStatementTextsAndSurvivesErrors) {
-  std::string dir = make_temp_dir("sqldb_exec");
+  ScopedTempDir temp("sqldb_exec");
+  const std::string& dir = temp.path;
   auto db = Db::open(dir + "/a.db", true);
   ASSERT_TRUE(db.ok()) << db.error().describe();
   // Several statements in one text: not kept, all run.
@@ -65,7 +66,8 @@ TEST(SqliteDb, ExecRunsSingleAndMultiStatementTextsAndSurvivesErrors) {
 // A kept statement left mid-iteration would keep its connection inside a
 // read transaction: the connection would go on seeing the old snapshot.
 TEST(SqliteDb, AKeptStatementResetOnExitHoldsNoSnapshot) {
-  std::string dir = make_temp_dir("sqldb_snap");
+  ScopedTempDir temp("sqldb_snap");
+  const std::string& dir = temp.path;
   auto a = Db::open(dir + "/s.db", true);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE((*a)->exec("CREATE TABLE t(x INTEGER)").ok());
@@ -85,7 +87,8 @@ TEST(SqliteDb, AKeptStatementResetOnExitHoldsNoSnapshot) {
 }
 
 TEST(SqliteDb, TextKeyedStatementsAreKeptAndBounded) {
-  std::string dir = make_temp_dir("sqldb_text");
+  ScopedTempDir temp("sqldb_text");
+  const std::string& dir = temp.path;
   auto db = Db::open(dir + "/c.db", true);
   ASSERT_TRUE(db.ok());
   std::string q1 = std::string("SELECT ") + "1";
@@ -180,7 +183,8 @@ const char* counting_vfs() {
 TEST(SqliteDb, SyncWalFlushesWhatANormalCommitLeft) {
   const char* vfs = counting_vfs();
   ASSERT_NE(vfs, nullptr);
-  std::string dir = make_temp_dir("sqldb_syncwal");
+  ScopedTempDir temp("sqldb_syncwal");
+  const std::string& dir = temp.path;
   auto db = Db::open(dir + "/a.db", true, vfs);
   ASSERT_TRUE(db.ok()) << db.error().describe();
   ASSERT_TRUE((*db)->in_wal_mode());

@@ -26,6 +26,19 @@ inline std::string make_temp_dir(const char* tag) {
   return tmpl;
 }
 
+// A temporary directory removed with the object (tests that open databases
+// directly, without a Store).
+struct ScopedTempDir {
+  std::string path;
+  explicit ScopedTempDir(const char* tag) : path(make_temp_dir(tag)) {}
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  ~ScopedTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 inline StoreOptions options_for(const std::string& dir) {
   StoreOptions o;
   o.configdirectory = std::filesystem::path(dir) / "conf";
