@@ -51,22 +51,43 @@ awaitable<Reply> Session::cmd_create(const imap::CreateArgs& a) {
   if (existing) co_return Reply::no("Mailbox already exists", ResponseCode::already_exists());
 
   // Rights: k on the nearest existing ancestor; a new top-level mailbox
-  // (a user's INBOX, a shared root) only for admins.
-  if (!identity_->is_admin) {
-    std::optional<store::MailboxInfo> parent;
-    for (auto p = mail::mboxname_parent(*internal); p; p = mail::mboxname_parent(*p)) {
-      if (*p == "user") break;
-      auto info = co_await blocking([&] { return store_.lookup(*p); });
-      if (info) {
-        parent = std::move(*info);
-        break;
-      }
+  // (a user's INBOX, a shared root) only for admins. The levels between
+  // that ancestor and the new mailbox are missing.
+  std::optional<store::MailboxInfo> parent;
+  std::vector<std::string> missing_levels;  // nearest the new mailbox first
+  for (auto p = mail::mboxname_parent(*internal); p; p = mail::mboxname_parent(*p)) {
+    if (*p == "user") break;
+    auto info = co_await blocking([&] { return store_.lookup(*p); });
+    if (info) {
+      parent = std::move(*info);
+      break;
     }
+    missing_levels.push_back(*p);
+  }
+  if (!identity_->is_admin) {
     if (!parent)
       co_return Reply::no("Permission denied: only administrators create top-level mailboxes",
                           ResponseCode::no_perm());
     if (!(rights_on(*parent) & right::kCreate))
       co_return Reply::no("Permission denied", ResponseCode::no_perm());
+  }
+
+  // RFC 3501 6.3.3: the server SHOULD create the superior levels the name
+  // needs, as Cyrus does: CREATE "Archive/2023/Q1" makes Archive and
+  // Archive/2023 real, selectable mailboxes, not \Noselect placeholders. Only
+  // below an existing mailbox (never a user's INBOX or a shared root by the
+  // way), and not a level that has no name of its own in this namespace
+  // (under the alternate namespace, "INBOX/x" lies below user.NAME.INBOX,
+  // which is not a folder the user can see).
+  if (parent) {
+    for (auto it = missing_levels.rbegin(); it != missing_levels.rend(); ++it) {
+      if (!ns_->to_external(*it)) continue;
+      store::CreateMailboxRequest level;
+      level.name = *it;
+      level.partition = a.partition;
+      auto made = co_await blocking([&] { return store_.create_mailbox(level); });
+      if (!made && made.error().code != Errc::Exists) co_return error_reply(made.error(), "CREATE");
+    }
   }
 
   store::CreateMailboxRequest req;
@@ -262,18 +283,6 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
       pos = parent.rfind(sep);
     }
   }
-  // The alternate namespace shows INBOX's children beside it, but they are
-  // still children of INBOX for \HasChildren.
-  if (ns_->is_alt()) {
-    auto inbox = visible.find("INBOX");
-    if (inbox != visible.end()) {
-      for (auto& [ext, e] : visible)
-        if (&e != &inbox->second && e.exists && mail::mboxname_parent(e.internal) &&
-            *mail::mboxname_parent(e.internal) == inbox->second.internal)
-          inbox->second.has_children = true;
-    }
-  }
-
   std::vector<std::string> patterns;
   for (const auto& p : a.patterns) patterns.push_back(list_full_pattern(a.reference, p));
   auto matches = [&](const std::string& ext) {
@@ -281,6 +290,27 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
       if (list_pattern_match(p, ext, sep)) return true;
     return false;
   };
+
+  // Levels with a subscribed mailbox below them that no pattern matches:
+  // LSUB shows such a level as \Noselect (RFC 3501 6.3.9: LSUB "%" with
+  // only "foo/bar" subscribed returns "foo"), and LIST (SUBSCRIBED
+  // RECURSIVEMATCH) returns it with CHILDINFO ("SUBSCRIBED") (RFC 5258 3.5).
+  const bool recursive = a.select_options & imap::kListSelectRecursiveMatch;
+  std::set<std::string> subscribed_below;
+  if (select_subscribed) {
+    for (const auto& [ext, e] : visible) {
+      if (!e.subscribed || matches(ext)) continue;
+      for (size_t pos = ext.rfind(sep); pos != std::string::npos && pos > 0; pos = ext.rfind(sep, pos - 1))
+        subscribed_below.insert(ext.substr(0, pos));
+    }
+  }
+
+  // SPECIAL-USE names the user's own folders (RFC 6154: it is the user's
+  // Sent, Drafts, ...), so it is shown only on mailboxes of the user's
+  // personal namespace, as Cyrus does; another user's shared \Junk is not
+  // this user's Junk folder.
+  std::string own_inbox;
+  if (auto inbox = ns_->to_internal("INBOX"); inbox.ok()) own_inbox = *inbox;
 
   auto special_of = [&](const std::string& internal) -> awaitable<std::string> {
     auto anns = co_await blocking([&] { return store_.annotations(internal); });
@@ -304,12 +334,25 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
   });
 
   for (auto& [ext, e] : out) {
+    const bool child_subscribed = subscribed_below.count(ext) != 0;
     if (select_subscribed && !e.subscribed) {
-      // LSUB / SUBSCRIBED: a level shown only because a child is subscribed
-      // is \Noselect in LSUB and omitted from LIST (SUBSCRIBED).
+      // Not subscribed itself: shown only for a subscribed mailbox below it
+      // that the patterns do not reach (see subscribed_below).
+      if (!child_subscribed || (!lsub && !recursive)) continue;
+      w_.begin_untagged().atom(verb).begin_list();
+      if (lsub) {
+        w_.atom("\\Noselect");
+      } else if (!e.exists) {
+        w_.atom("\\NonExistent");
+      }
+      w_.atom("\\HasChildren");
+      w_.end_list().string(sep_str).mailbox(ext);
+      if (!lsub) w_.begin_list().string("CHILDINFO").begin_list().string("SUBSCRIBED").end_list().end_list();
+      w_.end_line();
       continue;
     }
-    if (want_special && e.exists) e.special_use = co_await special_of(e.internal);
+    if (want_special && e.exists && !own_inbox.empty() && mail::mboxname_is_same_or_below(e.internal, own_inbox))
+      e.special_use = co_await special_of(e.internal);
     if (select_special && e.special_use.empty()) continue;
     w_.begin_untagged().atom(verb).begin_list();
     if (!e.exists && e.subscribed && !lsub) w_.atom("\\NonExistent");
@@ -317,7 +360,10 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
     if (want_subscribed && e.subscribed && !lsub) w_.atom("\\Subscribed");
     if (e.exists || !e.subscribed) w_.atom(e.has_children ? "\\HasChildren" : "\\HasNoChildren");
     if (!e.special_use.empty()) w_.atom(e.special_use);
-    w_.end_list().string(sep_str).mailbox(ext).end_line();
+    w_.end_list().string(sep_str).mailbox(ext);
+    if (!lsub && recursive && child_subscribed)
+      w_.begin_list().string("CHILDINFO").begin_list().string("SUBSCRIBED").end_list().end_list();
+    w_.end_line();
     if (want_status && e.exists && !lsub && (rights_on(e.info) & right::kRead)) {
       auto st = co_await write_status(e.info, ext, a.status_items);
       (void)st;

@@ -362,8 +362,10 @@ Result<std::string> Namespace::to_internal(std::string_view external) const {
     trailing_separator = rest.empty();
     return true;
   };
+  bool inbox_prefix = false;
   if (strip_prefix("INBOX", true)) {
     kind = Kind::Personal;
+    inbox_prefix = true;
   } else if (alt_ && strip_prefix(options_.userprefix, false)) {
     kind = Kind::OtherUsers;
   } else if (alt_ && strip_prefix(options_.sharedprefix, false)) {
@@ -382,6 +384,11 @@ Result<std::string> Namespace::to_internal(std::string_view external) const {
     auto inbox = user_inbox_name(user_local_, false);
     CYR_TRY(inbox);
     parts = {"user", inbox->substr(5)};
+    // The alternate namespace shows the user's folders beside INBOX, so a
+    // name below INBOX is a folder of its own, stored below a level named
+    // INBOX (as Cyrus does: "INBOX/x" is user.NAME.INBOX.x, while "x" is
+    // user.NAME.x).
+    if (alt_ && inbox_prefix && !rest.empty()) parts.push_back("INBOX");
   } else if (kind == Kind::OtherUsers) {
     parts = {"user"};
   }
@@ -444,6 +451,8 @@ Result<std::string> Namespace::to_external(std::string_view internal) const {
   if (n.parts[0] == "user" && !own_key.empty() && n.parts[1] == own_key && n.domain == user_domain_) {
     if (n.parts.size() == 2) {
       out = "INBOX";
+    } else if (alt_ && n.parts.size() > 3 && n.parts[2] == "INBOX") {
+      out = std::string("INBOX") + sep + join_from(3);
     } else if (alt_) {
       out = join_from(2);
     } else {

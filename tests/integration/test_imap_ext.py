@@ -192,6 +192,63 @@ def test_metadata(args):
         c.logout()
 
 
+# -- LIST and CREATE as Cyrus 3.6 answers them ------------------------------------
+
+def list_lines(c, *args):
+    """The untagged LIST/LSUB lines of one command, as text."""
+    typ, data = c._simple_command(*args)
+    assert typ == "OK", (args, typ, data)
+    verb = "LSUB" if args[0] == "LSUB" else "LIST"
+    typ, data = c._untagged_response(typ, [], verb)
+    out = []
+    for d in data:
+        if d is None:
+            continue
+        out.append(d.decode() if isinstance(d, bytes) else b"".join(x for x in d if isinstance(x, bytes)).decode())
+    return out
+
+
+def test_list_and_create_like_cyrus(args):
+    """Checked side by side against Cyrus 3.6 (altnamespace and unixhierarchysep,
+    the defaults): "INBOX/x" is a folder of its own below INBOX, INBOX has
+    children only when such folders exist, CREATE makes the missing levels,
+    LSUB "%" and RECURSIVEMATCH report levels with subscribed folders below,
+    and a special-use attribute is shown only on the user's own folders."""
+    with start_node(args) as n:
+        c = connect(n)
+        ok(c.create("Sent"))
+        ok(c.create("Archive/2023/Q1"))
+        lines = list_lines(c, "LIST", '""', '"*"')
+        assert '(\\HasNoChildren) "/" INBOX' in lines, lines
+        assert '(\\HasChildren) "/" Archive' in lines, lines  # made by the CREATE, selectable
+        assert '(\\HasChildren) "/" Archive/2023' in lines, lines
+        ok(c.select("Archive"))
+        ok(c.close())
+        # "INBOX/Sub" is not "Sub": both may exist, each listed under its own name.
+        ok(c.create("INBOX/Sub"))
+        ok(c.create("Sub"))
+        assert list_lines(c, "LIST", '""', '"INBOX*"') == ['(\\HasChildren) "/" INBOX', '(\\HasNoChildren) "/" INBOX/Sub']
+        assert list_lines(c, "LIST", '""', '"Sub"') == ['(\\HasNoChildren) "/" Sub']
+        ok(c.append("INBOX/Sub", None, None, message("below inbox")))
+        assert ok(c.status("Sub", "(MESSAGES)"))[0].endswith(b"(MESSAGES 0)")
+        assert ok(c.status("INBOX/Sub", "(MESSAGES)"))[0].endswith(b"(MESSAGES 1)")
+        # Subscriptions below levels the pattern does not reach.
+        ok(c.subscribe("Archive/2023/Q1"))
+        ok(c.subscribe("Sent"))
+        assert '(\\Noselect \\HasChildren) "/" Archive' in list_lines(c, "LSUB", '""', '"%"')
+        rec = list_lines(c, "LIST", "(SUBSCRIBED RECURSIVEMATCH)", '""', '"%"')
+        assert any(l.startswith('(\\HasChildren) "/" Archive') and "CHILDINFO" in l for l in rec), rec
+        assert any(l.startswith('(\\Subscribed \\HasNoChildren) "/" Sent') for l in rec), rec
+        # Special use: fred's \Sent is his; the admin, browsing fred's folders, sees none.
+        ok(c._simple_command("SETMETADATA", "Sent", "(/private/specialuse \"\\\\Sent\")"))
+        assert '(\\HasNoChildren \\Sent) "/" Sent' in list_lines(c, "LIST", '""', '"Sent"')
+        ok(c.setacl("Sent", "admin", "lr"))
+        admin = connect(n, "admin")
+        assert list_lines(admin, "LIST", '""', '"user/fred/Sent"') == ['(\\HasNoChildren) "/" user/fred/Sent']
+        admin.logout()
+        c.logout()
+
+
 # -- maxlogins_per_user -------------------------------------------------------------
 
 def test_maxlogins_per_user(args):
@@ -307,4 +364,4 @@ def test_mutt_reads_copies_and_deletes(args):
 
 if __name__ == "__main__":
     run_tests([test_recent_across_sessions, test_binary_fetch_and_literal8_append, test_metadata,
-               test_maxlogins_per_user, test_mutt_reads_copies_and_deletes])
+               test_list_and_create_like_cyrus, test_maxlogins_per_user, test_mutt_reads_copies_and_deletes])

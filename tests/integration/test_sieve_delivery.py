@@ -128,7 +128,7 @@ def test_fileinto_reject_discard(args):
         assert [r[0] for r in n.lmtp(["pat"], "normal")] == [250]
         inbox = n.messages("pat", "INBOX")
         assert [s for s, _ in inbox] == ["hello", "normal"], inbox
-        lists = n.messages("pat", "INBOX/Lists")
+        lists = n.messages("pat", "Lists")
         assert [s for s, _ in lists] == ["[list] weekly"], lists
         assert "\\Seen" in lists[0][1], lists
         assert [s for s, _ in n.messages("ann", "INBOX")] == ["hello", "spam"]

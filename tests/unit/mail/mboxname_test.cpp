@@ -188,7 +188,7 @@ TEST(Namespace, AMailboxIsOnlyShownUnderItsOwnName) {
   EXPECT_EQ(out(alt_ns, "INBOX.Sent"), "Shared Folders/INBOX/Sent");
   EXPECT_EQ(in(alt_ns, "Shared Folders/INBOX/Sent"), "INBOX.Sent");
   for (const char* name : {"user.fred", "user.fred.Sent", "user.barney.Drafts", "shared.folder", "INBOX.Sent",
-                           "user.fred.INBOX", "user.fred.Other Users"}) {
+                           "user.fred.INBOX", "user.fred.Other Users", "user.fred.INBOX.x", "user.fred.INBOX.INBOX"}) {
     for (bool alt : {false, true})
       for (bool unix_sep : {false, true}) {
         Namespace ns(opts(alt, unix_sep), "fred", false);
@@ -219,7 +219,14 @@ TEST(Namespace, AlternateNamespace) {
   EXPECT_TRUE(ns.is_alt());
   EXPECT_EQ(in(ns, "INBOX"), "user.fred");
   EXPECT_EQ(in(ns, "Sent"), "user.fred.Sent");
-  EXPECT_EQ(in(ns, "INBOX/Sent"), "user.fred.Sent");
+  // A folder below INBOX is one of its own, as in Cyrus: not another name
+  // for the folder beside INBOX (a client that creates "INBOX/Sent" must
+  // find it listed under that name).
+  EXPECT_EQ(in(ns, "INBOX/Sent"), "user.fred.INBOX.Sent");
+  EXPECT_EQ(in(ns, "inbox/Sent/2024"), "user.fred.INBOX.Sent.2024");
+  EXPECT_EQ(out(ns, "user.fred.INBOX.Sent"), "INBOX/Sent");
+  EXPECT_EQ(out(ns, "user.fred.INBOX.Sent.2024"), "INBOX/Sent/2024");
+  EXPECT_EQ(out(ns, "user.fred.INBOX"), "ERR:Perm");  // "INBOX" is the INBOX itself
   EXPECT_EQ(in(ns, "Work/2024"), "user.fred.Work.2024");
   EXPECT_EQ(in(ns, "Other Users/barney"), "user.barney");
   EXPECT_EQ(in(ns, "Other Users/barney/Sent"), "user.barney.Sent");
@@ -239,7 +246,8 @@ TEST(Namespace, AlternateNamespace) {
   EXPECT_EQ(p.personal.separator, '/');
   // Every external name maps back to itself.
   for (const char* ext : {"INBOX", "Sent", "Work/2024", "Other Users/barney/Sent",
-                          "Shared Folders/shared/folder", "a.b/c"}) {
+                          "Shared Folders/shared/folder", "a.b/c", "INBOX/Sent", "INBOX/INBOX/x",
+                          "Other Users/barney/INBOX/x"}) {
     EXPECT_EQ(out(ns, in(ns, ext)), ext);
   }
 }
