@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <ctime>
 
 #include "server/imap/parser_args.h"
@@ -24,28 +25,121 @@ void write_address_list(ResponseWriter& w, const std::vector<mail::AddressView>&
     w.nil();
     return;
   }
-  w.begin_list();
+  // env-to = "(" 1*address ")": the addresses follow each other with no
+  // space between them (RFC 3501 9), so they are built apart and joined.
+  std::string addresses;
   for (const mail::AddressView& a : list) {
-    w.begin_list();
+    ResponseWriter aw(addresses);
+    aw.begin_list();
     switch (a.kind) {
       case mail::Address::Kind::Mailbox:
-        nstring(w, a.name);
-        nstring(w, a.adl);
-        nstring(w, a.mailbox);
-        nstring(w, a.host);
+        nstring(aw, a.name);
+        nstring(aw, a.adl);
+        nstring(aw, a.mailbox);
+        nstring(aw, a.host);
         break;
       case mail::Address::Kind::GroupStart:
-        w.nil().nil();
-        nstring(w, a.mailbox);
-        w.nil();
+        aw.nil().nil();
+        nstring(aw, a.mailbox);
+        aw.nil();
         break;
       case mail::Address::Kind::GroupEnd:
-        w.nil().nil().nil().nil();
+        aw.nil().nil().nil().nil();
         break;
     }
-    w.end_list();
+    aw.end_list();
   }
+  w.begin_list();
+  w.raw(addresses);
   w.end_list();
+}
+
+bool is_attribute_char(unsigned char c) {
+  // RFC 2231 attribute-char: printable ASCII but SPACE, "*", "'", "%" and tspecials.
+  return c > 0x20 && c < 0x7f && !std::strchr("*'%()<>@,;:\\\"/[]?=", c);
+}
+
+// RFC 2231 continuations ("name*0", "name*1*", ...) joined into one
+// parameter, as Cyrus shows them in BODYSTRUCTURE: "name" with the plain
+// segments concatenated, or "name*" with the extended value
+// (charset'language'%XX...) when any segment is extended, plain segments
+// then %-encoded into it. A client building its attachment list from
+// BODYSTRUCTURE sees one whole file name. Other parameters pass through;
+// a name with segments missing or repeated is joined as far as it goes in
+// order. At most 100 segments per name (the rest are dropped).
+mail::MimeParams join_continuations(const mail::MimeParams& params) {
+  constexpr size_t kMaxSegments = 100;
+  auto segment_of = [](const std::string& name, std::string* base, int* index, bool* extended) {
+    size_t star = name.find('*');
+    if (star == std::string::npos || star == 0 || star + 1 >= name.size()) return false;
+    size_t k = star + 1;
+    int n = 0;
+    size_t digits = 0;
+    while (k < name.size() && std::isdigit(static_cast<unsigned char>(name[k])) && digits < 3)
+      n = n * 10 + (name[k++] - '0'), ++digits;
+    if (digits == 0) return false;
+    bool ext = k < name.size() && name[k] == '*';
+    if (ext) ++k;
+    if (k != name.size()) return false;
+    *base = name.substr(0, star);
+    *index = n;
+    *extended = ext;
+    return true;
+  };
+  struct Segment {
+    int index;
+    bool extended;
+    const std::string* value;
+  };
+  struct Joined {
+    std::string base;
+    size_t position;  // in `out`
+    std::vector<Segment> segments;
+  };
+  mail::MimeParams out;
+  std::vector<Joined> joined;
+  for (const auto& [name, value] : params) {
+    std::string base;
+    int index = 0;
+    bool extended = false;
+    if (!segment_of(name, &base, &index, &extended)) {
+      out.emplace_back(name, value);
+      continue;
+    }
+    auto it = std::find_if(joined.begin(), joined.end(), [&](const Joined& j) { return j.base == base; });
+    if (it == joined.end()) {
+      joined.push_back(Joined{base, out.size(), {}});
+      out.emplace_back(base, std::string());
+      it = joined.end() - 1;
+    }
+    if (it->segments.size() < kMaxSegments) it->segments.push_back(Segment{index, extended, &value});
+  }
+  for (auto& j : joined) {
+    std::stable_sort(j.segments.begin(), j.segments.end(),
+                     [](const Segment& a, const Segment& b) { return a.index < b.index; });
+    bool extended = std::any_of(j.segments.begin(), j.segments.end(), [](const Segment& s) { return s.extended; });
+    std::string value;
+    for (size_t n = 0; n < j.segments.size(); ++n) {
+      const Segment& s = j.segments[n];
+      if (!extended || s.extended) {
+        value += *s.value;
+        continue;
+      }
+      if (n == 0) value += "''";  // no charset or language given
+      static const char* kHex = "0123456789ABCDEF";
+      for (unsigned char c : *s.value) {
+        if (is_attribute_char(c)) {
+          value += static_cast<char>(c);
+        } else {
+          value += '%';
+          value += kHex[c >> 4];
+          value += kHex[c & 15];
+        }
+      }
+    }
+    out[j.position] = {extended ? j.base + "*" : j.base, std::move(value)};
+  }
+  return out;
 }
 
 void write_params(ResponseWriter& w, const mail::MimeParams& params) {
@@ -54,7 +148,17 @@ void write_params(ResponseWriter& w, const mail::MimeParams& params) {
     return;
   }
   w.begin_list();
-  for (const auto& [name, value] : params) w.string(upper(name)).string(value);
+  // Most parameters have no RFC 2231 segments: write them as they are.
+  bool segmented = std::any_of(params.begin(), params.end(), [](const auto& p) {
+    size_t star = p.first.find('*');
+    return star != std::string::npos && star + 1 < p.first.size() &&
+           std::isdigit(static_cast<unsigned char>(p.first[star + 1]));
+  });
+  if (segmented) {
+    for (const auto& [name, value] : join_continuations(params)) w.string(upper(name)).string(value);
+  } else {
+    for (const auto& [name, value] : params) w.string(upper(name)).string(value);
+  }
   w.end_list();
 }
 

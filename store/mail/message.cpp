@@ -46,10 +46,11 @@ bool is_blank_line_at(std::string_view s, size_t pos) {
   return pos + 1 < s.size() && s[pos] == '\r' && s[pos + 1] == '\n';
 }
 
+// A body's size in text lines (BODYSTRUCTURE): its line ends, as Cyrus and
+// Dovecot count them. A part's last line before a boundary has none (the CRLF
+// belongs to the boundary, RFC 2046 5.1.1) and is not counted.
 uint64_t count_lines(std::string_view body) {
-  uint64_t n = static_cast<uint64_t>(std::count(body.begin(), body.end(), '\n'));
-  if (!body.empty() && body.back() != '\n') ++n;
-  return n;
+  return static_cast<uint64_t>(std::count(body.begin(), body.end(), '\n'));
 }
 
 // ---------------------------------------------------------------------------

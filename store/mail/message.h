@@ -111,7 +111,13 @@ struct BodyPart {
   std::optional<Envelope> envelope;
 
   bool is_multipart() const { return type == "multipart"; }
-  bool is_message() const { return type == "message" && (subtype == "rfc822" || subtype == "global"); }
+  // An encapsulated message whose header and body IMAP4rev1 addresses as
+  // sections (BODY[n.HEADER], BODY[n.1]) and shows with an envelope in
+  // BODYSTRUCTURE. Only message/rfc822: message/global (RFC 6532) gets that
+  // treatment in IMAP4rev2 only, and a rev1 client parsing its BODYSTRUCTURE
+  // would read the envelope as the MD5 field (Cyrus 3.6 shows it as a
+  // basic part too).
+  bool is_message() const { return type == "message" && subtype == "rfc822"; }
   // The value of a Content-Type parameter (name compared case-insensitively).
   std::optional<std::string_view> param(std::string_view name) const;
 
