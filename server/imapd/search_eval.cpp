@@ -157,13 +157,18 @@ bool search_matches(const SearchKey& key, SearchMessage& msg) {
     return std::any_of(r.flags.keywords.begin(), r.flags.keywords.end(),
                        [&](const std::string& x) { return imap::iequals(x, k); });
   };
+  // SENT*: the day of the Date header as its writer wrote it, "disregarding
+  // time and timezone" (RFC 3501 6.4.4): 23:30 -0500 on the 1st is the 1st.
+  // Without a Date header that parses, the internal date, as Cyrus (and
+  // RFC 5256's SORT) fall back to.
   auto sent_date = [&]() -> std::optional<imap::Date> {
     const std::string* bytes = msg.bytes ? msg.bytes() : nullptr;
     const mail::MessageStructure* st = msg.structure ? msg.structure() : nullptr;
-    if (!bytes || !st || !st->envelope.date) return std::nullopt;
-    auto t = mail::parse_rfc5322_date(*st->envelope.date);
-    if (!t) return std::nullopt;
-    return date_of(*t);
+    if (!bytes || !st) return std::nullopt;
+    int zone_minutes = 0;
+    auto t = st->envelope.date ? mail::parse_rfc5322_date(*st->envelope.date, &zone_minutes) : std::nullopt;
+    if (!t) return date_of(r.internaldate);
+    return date_of(static_cast<int64_t>(*t) + int64_t{zone_minutes} * 60);
   };
   switch (key.kind) {
     case K::And:

@@ -804,7 +804,7 @@ struct DateLexer {
 
 }  // namespace
 
-std::optional<std::time_t> parse_rfc5322_date(std::string_view raw) {
+std::optional<std::time_t> parse_rfc5322_date(std::string_view raw, int* zone_minutes) {
   if (raw.size() > 1000) return std::nullopt;
   DateLexer lx{raw};
   lx.skip();
@@ -862,6 +862,7 @@ std::optional<std::time_t> parse_rfc5322_date(std::string_view raw) {
   if (second == 60) second = 59;  // leap second: time_t cannot say it
   int64_t t = days_from_civil(year, month, static_cast<unsigned>(day)) * 86400 + hour * 3600 +
               minute * 60 + second - offset_minutes * 60;
+  if (zone_minutes) *zone_minutes = offset_minutes;
   return static_cast<std::time_t>(t);
 }
 

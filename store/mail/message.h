@@ -271,8 +271,10 @@ std::vector<Address> parse_address_list(std::string_view raw, size_t max_address
 
 // RFC 5322 date-time (and the obsolete forms real mail uses: missing
 // weekday, 2-digit years, named zones like "GMT"/"EST", missing seconds) to
-// a UTC time_t. nullopt if it is not a date.
-std::optional<std::time_t> parse_rfc5322_date(std::string_view raw);
+// a UTC time_t. nullopt if it is not a date. `zone_minutes`, when given,
+// receives the date's own zone (minutes east of UTC): the date as its
+// writer saw it is the result plus that many minutes (SEARCH SENTON).
+std::optional<std::time_t> parse_rfc5322_date(std::string_view raw, int* zone_minutes = nullptr);
 
 // ---------------------------------------------------------------------------
 // Line-ending and 8-bit checks for LMTP delivery (bounded by the input).

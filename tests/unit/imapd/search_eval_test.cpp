@@ -115,6 +115,35 @@ TEST(SearchEval, DatesSizesSets) {
   EXPECT_TRUE(match(f, younger));
 }
 
+// SENT* compare the day the writer wrote, whatever the zone (RFC 3501
+// 6.4.4 "disregarding time and timezone"); without a usable Date, the
+// internal date (as Cyrus does).
+TEST(SearchEval, SentDatesUseTheHeadersOwnDay) {
+  Fixture f;
+  std::string late = kMessage;
+  late.replace(late.find("Tue, 3 Mar 2020 10:00:00 +0000"), 30, "Sun, 1 Mar 2020 23:30:00 -0500");
+  f.bytes = late;
+  f.st = mail::parse_message(late);
+  imap::SearchKey on = key(K::SentOn);
+  on.date = {2020, 3, 1};
+  EXPECT_TRUE(match(f, on));  // 04:30 UTC on the 2nd
+  on.date = {2020, 3, 2};
+  EXPECT_FALSE(match(f, on));
+  imap::SearchKey before = key(K::SentBefore);
+  before.date = {2020, 3, 2};
+  EXPECT_TRUE(match(f, before));
+  imap::SearchKey since = key(K::SentSince);
+  since.date = {2020, 3, 2};
+  EXPECT_FALSE(match(f, since));
+
+  std::string undated = kMessage;
+  undated.replace(undated.find("Date: Tue, 3 Mar 2020 10:00:00 +0000\r\n"), 38, "");
+  f.bytes = undated;
+  f.st = mail::parse_message(undated);
+  on.date = {2020, 3, 3};  // the internal date's day
+  EXPECT_TRUE(match(f, on));
+}
+
 TEST(SearchEval, BooleanCombinations) {
   Fixture f;
   imap::SearchKey orr = key(K::Or);
