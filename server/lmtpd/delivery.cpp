@@ -103,6 +103,10 @@ DeliverySettings delivery_settings_from_config(const config::ImapdConf& conf, st
   s.sieve_utf8fileinto = conf.get_switch("sieve_utf8fileinto", service);
   s.sieve_autocreate = split_bar(conf.get_string("autocreate_sieve_folders", service));
   s.any_sieve_folder = conf.get_switch("anysievefolder", service);
+  if (std::string dir = conf.get_string("sievedir", service); !dir.empty()) s.sieve_global_dir = dir + "/global";
+  s.sieve_max_script_bytes =
+      static_cast<size_t>(std::clamp<int64_t>(conf.get_int("sieve_maxscriptsize", service), 1, 1024 * 1024)) * 1024;
+  s.sieve_duplicate_max_seconds = conf.get_duration("sieve_duplicate_max_expiration", service).count();
   s.ns = store::namespace_options_from_config(conf, service);
   s.servername = conf.get_string("servername", service);
   if (s.servername.empty()) {

@@ -60,6 +60,9 @@ struct DeliverySettings {
   bool sieve_utf8fileinto = false;               // fileinto names are UTF-8, not modified UTF-7
   std::vector<std::string> sieve_autocreate;     // autocreate_sieve_folders: fileinto may create these
   bool any_sieve_folder = false;                 // anysievefolder: fileinto may create any folder
+  std::string sieve_global_dir;                  // sievedir/global: include :global reads NAME.script here
+  size_t sieve_max_script_bytes = 32 * 1024;     // sieve_maxscriptsize: bounds an included script
+  int64_t sieve_duplicate_max_seconds = 90 * 86400;  // sieve_duplicate_max_expiration
   mail::NamespaceOptions ns;                     // how scripts name mailboxes
 };
 
@@ -110,6 +113,7 @@ struct SpooledMessage {
   uint64_t size = 0;
   std::string bytes;
   std::string header;         // the header block (Sieve reads it)
+  size_t added_header_bytes = 0;  // lmtpd's own fields before it (Return-Path, Received)
   std::string envelope_from;  // MAIL FROM without <>; "" for the null sender
   std::string auth;           // MAIL AUTH=, or ""
 };

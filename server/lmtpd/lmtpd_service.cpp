@@ -165,6 +165,33 @@ class LmtpSession {
     return svc_->ctx->tls_context();
   }
 
+  // The trace field every delivery gets (RFC 5321 4.4), as Cyrus's lmtpd
+  // writes it: the client's LHLO name and address, this server, and the
+  // protocol by RFC 3848's names (LMTP, LMTPS with STARTTLS, LMTPA / LMTPSA
+  // after AUTH).
+  std::string received_field() const {
+    std::string from;
+    for (char c : lhlo_name_.substr(0, 255))
+      from += (static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f && c != '(' && c != ')')
+                  ? c
+                  : '_';
+    if (from.empty()) from = "unknown";
+    std::string address = "unix socket";
+    if (!conn_->is_unix()) {
+      const std::string& peer = conn_->peer();  // "192.0.2.1:51234" or "[2001:db8::1]:51234"
+      if (!peer.empty() && peer.front() == '[') {
+        address = "[IPv6:" + peer.substr(1, peer.find(']') - 1) + "]";
+      } else {
+        address = "[" + peer.substr(0, peer.rfind(':')) + "]";
+      }
+    }
+    std::string with = "LMTP";
+    if (conn_->is_tls()) with += "S";
+    if (identity_) with += "A";
+    return "Received: from " + from + " (" + address + ")\r\n\tby " + svc_->settings.servername +
+           " (Cyrus IMAP HA) with " + with + ";\r\n\t" + mail::format_rfc5322_date(::time(nullptr)) + "\r\n";
+  }
+
   bool lhlo(const Command& cmd) {
     if (cmd.arg.empty()) {
       send("501 5.5.4 Syntax: LHLO hostname\r\n");
@@ -172,6 +199,7 @@ class LmtpSession {
     }
     reset_transaction();
     lhlo_done_ = true;
+    lhlo_name_ = cmd.arg;
     send("250-" + svc_->settings.servername + "\r\n");
     send("250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-PIPELINING\r\n");
     if (svc_->settings.max_message_size > 0)
@@ -311,7 +339,8 @@ class LmtpSession {
     send("354 Go ahead; end data with <CR><LF>.<CR><LF>\r\n");
     if (!co_await flush()) co_return false;
     auto spool = std::make_shared<SpoolFile>(svc_->spool_dir);
-    std::string out = "Return-Path: <" + *sender_ + ">\r\n";
+    std::string out = "Return-Path: <" + *sender_ + ">\r\n" + received_field();
+    const size_t added_header_bytes = out.size();
     DataDecoder dec(svc_->settings.munge8bit && !svc_->settings.reject8bit);
     uint64_t limit = svc_->settings.max_message_size > 0 ? svc_->settings.max_message_size
                                                          : (uint64_t{1} << 31);
@@ -338,6 +367,7 @@ class LmtpSession {
       SpooledMessage msg;
       msg.size = dec.size();
       msg.header = std::string(dec.header());
+      msg.added_header_bytes = added_header_bytes;
       msg.envelope_from = *sender_;
       msg.auth = auth_poster_;
       if (auto id = mail::find_header(dec.header(), "Message-ID")) msg.message_id = *id;
@@ -466,6 +496,7 @@ class LmtpSession {
   std::string sid_;
   bool authorized_;
   bool lhlo_done_ = false;
+  std::string lhlo_name_;  // as the client gave it, for the Received field
   std::optional<auth::AuthIdentity> identity_;
   std::optional<std::string> sender_;
   std::string auth_poster_;  // MAIL AUTH= from a trusted client
@@ -533,7 +564,7 @@ Result<server::ServiceHandler> make_lmtpd_handler(std::shared_ptr<const server::
   svc->ctx = ctx;
   svc->store = std::move(store);
   svc->settings = delivery_settings_from_config(*ctx->conf, ctx->service_name);
-  svc->dupdb = svc->settings.duplicate_suppression ? std::move(dupdb) : nullptr;
+  svc->dupdb = std::move(dupdb);
   svc->auth = std::make_shared<auth::Authenticator>(std::move(*auth_opts));
   svc->preauth_tcp = ctx->has_flag("-a");
   svc->soft_noauth = ctx->conf->get_switch("soft_noauth", ctx->service_name);
@@ -559,10 +590,10 @@ Result<server::ServiceHandler> make_lmtpd_handler(std::shared_ptr<const server::
   if (!ctx || !ctx->conf) return Error(Errc::Invalid, "lmtpd: incomplete service context");
   auto store = server::node_store(*ctx->conf);
   if (!store) return store.take_error();
-  std::shared_ptr<store::DuplicateDb> dup;
-  if (ctx->conf->get_switch("duplicatesuppression", ctx->service_name))
-    dup = process_duplicate_db(*ctx->conf);
-  return make_lmtpd_handler(std::move(ctx), std::move(*store), std::move(dup));
+  // Opened even without duplicatesuppression: Sieve's vacation and
+  // duplicate test keep their records there too (deliver_spooled consults
+  // it for suppression only when duplicatesuppression is on).
+  return make_lmtpd_handler(std::move(ctx), std::move(*store), process_duplicate_db(*ctx->conf));
 }
 
 void register_lmtpd_service(server::ServiceRegistry& registry) {

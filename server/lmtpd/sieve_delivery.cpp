@@ -151,9 +151,17 @@ class CompiledScripts {
     {
       std::lock_guard lk(mu_);
       auto it = index_.find(key);
-      if (it != index_.end()) {
+      if (it != index_.end() && ++it->second->uses <= kMaxUses) {
         lru_.splice(lru_.begin(), lru_, it->second);
         return it->second->script;
+      }
+      if (it != index_.end()) {
+        // Compiled again now and then: glibc's regexec keeps the matcher
+        // states it builds inside the compiled pattern, so a script with
+        // :regex tests that lives for ever would keep growing.
+        bytes_ -= it->second->key.size();
+        lru_.erase(it->second);
+        index_.erase(it);
       }
     }
     auto compiled = sieve::compile(text, options);
@@ -161,7 +169,7 @@ class CompiledScripts {
     std::lock_guard lk(mu_);
     if (index_.count(key)) return *compiled;
     bytes_ += key.size();
-    lru_.push_front(Entry{key, *compiled});
+    lru_.push_front(Entry{key, *compiled, 0});
     index_.emplace(std::move(key), lru_.begin());
     while (!lru_.empty() && (lru_.size() > kMaxEntries || bytes_ > kMaxBytes)) {
       bytes_ -= lru_.back().key.size();
@@ -174,9 +182,11 @@ class CompiledScripts {
  private:
   static constexpr size_t kMaxEntries = 1024;
   static constexpr size_t kMaxBytes = 8u << 20;
+  static constexpr uint64_t kMaxUses = 1000;  // runs of one compiled script before it is compiled again
   struct Entry {
     std::string key;
     std::shared_ptr<const sieve::Script> script;
+    uint64_t uses = 0;
   };
   std::mutex mu_;
   std::list<Entry> lru_;
@@ -187,6 +197,182 @@ class CompiledScripts {
 CompiledScripts& compiled_scripts() {
   static CompiledScripts cache;
   return cache;
+}
+
+// include (RFC 6609): the scripts a recipient's script may include. Their
+// own come from their shard, read once per delivery and only when a script
+// includes one; the site's are files, sievedir/global/NAME.script, as
+// Cyrus keeps them. Both compile through the shared cache with the options
+// of the including script.
+class IncludedScripts {
+ public:
+  IncludedScripts(store::Store& store, const DeliverySettings& s, const std::string& userid,
+                  const sieve::CompileOptions& options)
+      : store_(store), s_(s), userid_(userid), options_(options) {}
+
+  Result<std::shared_ptr<const sieve::Script>> load(sieve::IncludeScope scope, const std::string& name) {
+    if (Status valid = store::validate_sieve_script_name(name); !valid.ok())
+      return Error(Errc::NotFound, "no script named \"" + name + "\"");
+    auto text = scope == sieve::IncludeScope::Personal ? personal(name) : global(name);
+    if (!text.ok()) return text.take_error();
+    auto compiled = compiled_scripts().get(*text, options_);
+    if (!compiled.ok())
+      return Error(Errc::Invalid, "included script \"" + name + "\" does not compile: " +
+                                      compiled.error().user_message);
+    return *compiled;
+  }
+
+ private:
+  Result<std::string> personal(const std::string& name) {
+    if (!scripts_) {
+      auto all = store_.sieve_scripts(userid_);
+      if (!all.ok()) return all.take_error();
+      scripts_ = std::move(*all);
+    }
+    for (const auto& sc : *scripts_)
+      if (sc.name == name) return sc.content;
+    return Error(Errc::NotFound, "no personal script named \"" + name + "\"");
+  }
+
+  Result<std::string> global(const std::string& name) {
+    if (s_.sieve_global_dir.empty()) return Error(Errc::NotFound, "no global scripts (sievedir is empty)");
+    std::string path = s_.sieve_global_dir + "/" + name + ".script";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      int e = errno;
+      if (e == ENOENT) return Error(Errc::NotFound, "no global script named \"" + name + "\"");
+      return Error(Errc::Io, "cannot read global script \"" + name + "\"", path + ": " + std::strerror(e));
+    }
+    std::string text;
+    char buf[8192];
+    Status st;
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        st = Error(Errc::Io, "cannot read global script \"" + name + "\"", path + ": " + std::strerror(errno));
+        break;
+      }
+      if (n == 0) break;
+      if (text.size() + static_cast<size_t>(n) > s_.sieve_max_script_bytes) {
+        st = Error(Errc::TooBig, "global script \"" + name + "\" is larger than sieve_maxscriptsize");
+        break;
+      }
+      text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    if (!st.ok()) return st.error();
+    return text;
+  }
+
+  store::Store& store_;
+  const DeliverySettings& s_;
+  const std::string& userid_;
+  const sieve::CompileOptions& options_;
+  std::optional<std::vector<store::SieveScript>> scripts_;
+};
+
+// duplicate (RFC 7352) records live in the duplicate database beside the
+// deliveries' own, under a per-user pseudo mailbox; what is stored is the
+// record's expiry time, so cyr_expire -E prunes a record only that many
+// days after it expired.
+std::string duplicate_box(const std::string& userid) { return ".sieve-duplicate." + userid; }
+
+std::string duplicate_db_key(const std::string& key) {
+  std::string k = "duplicate\x1f" + key;
+  if (k.size() > store::DuplicateDb::kMaxIdLength) k = "duplicate\x1f" + mail::MessageGuid::of(key).to_hex();
+  return k;
+}
+
+// editheader: where the header Sieve read sits in the stored message: after
+// lmtpd's own fields (Return-Path, Received: SpooledMessage::
+// added_header_bytes), then the header block the script saw
+// (SpooledMessage::header), then the body. Nothing when that does not hold
+// (a header longer than lmtpd keeps for Sieve, or one without its closing
+// empty line): the edits are then not applied.
+struct HeaderSpan {
+  size_t begin = 0;  // after lmtpd's fields
+  size_t end = 0;    // where the body begins
+};
+
+std::optional<HeaderSpan> header_span(std::string_view stored_start, const SpooledMessage& msg) {
+  const std::string& header = msg.header;
+  bool closed = header.ends_with("\r\n\r\n") || header.ends_with("\n\n") || header == "\r\n" || header == "\n";
+  if (!closed) return std::nullopt;
+  HeaderSpan span{msg.added_header_bytes, msg.added_header_bytes + header.size()};
+  if (stored_start.size() < span.end || stored_start.substr(span.begin, header.size()) != header) return std::nullopt;
+  return span;
+}
+
+// The message with editheader's header in place of the received one.
+Result<std::string> edited_message(std::string_view whole, const SpooledMessage& msg, const std::string& header) {
+  auto span = header_span(whole, msg);
+  if (!span) return Error(Errc::Invalid, "the received header could not be located");
+  std::string out;
+  out.reserve(whole.size() - (span->end - span->begin) + header.size());
+  out.append(whole.substr(0, span->begin));
+  out.append(header);
+  out.append(whole.substr(span->end));
+  return out;
+}
+
+// The message to store for keep and fileinto when editheader changed its
+// header. In memory for a message held in memory, otherwise a file beside
+// the spool file (`made_file`, removed by the caller).
+Result<store::MessageSource> edited_source(const SpooledMessage& msg, const std::string& header,
+                                           std::string* made_file) {
+  if (msg.path.empty()) {
+    auto edited = edited_message(msg.bytes, msg, header);
+    if (!edited.ok()) return edited.take_error();
+    return store::MessageSource::memory(std::move(*edited));
+  }
+  int in = ::open(msg.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Error(Errc::Io, "cannot read the spooled message", std::strerror(errno));
+  struct CloseIn {
+    int fd;
+    ~CloseIn() { ::close(fd); }
+  } close_in{in};
+  // lmtpd's fields and the header block, to find where the body begins.
+  std::string start(msg.added_header_bytes + msg.header.size(), '\0');
+  size_t got = 0;
+  while (got < start.size()) {
+    ssize_t n = ::read(in, start.data() + got, start.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error(Errc::Io, "cannot read the spooled message", std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  start.resize(got);
+  auto span = header_span(start, msg);
+  if (!span) return Error(Errc::Invalid, "the received header could not be located");
+
+  std::string path = msg.path + ".edited";
+  int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) return Error(Errc::Io, "cannot write the edited message", std::strerror(errno));
+  *made_file = path;
+  auto write_all = [&](std::string_view data) {
+    while (!data.empty()) {
+      ssize_t w = ::write(out, data.data(), data.size());
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(w));
+    }
+    return true;
+  };
+  std::string_view first(start);
+  bool ok = write_all(first.substr(0, span->begin)) && write_all(header) && write_all(first.substr(span->end));
+  char buf[65536];
+  while (ok) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ok = false;
+    if (n <= 0) break;
+    ok = write_all(std::string_view(buf, static_cast<size_t>(n)));
+  }
+  int saved = errno;
+  if (::close(out) != 0) ok = false;
+  if (!ok) return Error(Errc::Io, "cannot write the edited message", std::strerror(saved));
+  return store::MessageSource::file(path);
 }
 
 }  // namespace
@@ -308,6 +494,21 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
   if (!s.servername.empty() && t.userid.find('@') == std::string::npos)
     in.own_addresses.push_back(t.userid + "@" + s.servername);
   in.now = ::time(nullptr);
+  IncludedScripts included(store, s, t.userid, copts);
+  in.load_script = [&included](sieve::IncludeScope scope, const std::string& name) {
+    return included.load(scope, name);
+  };
+  in.duplicate_seen = [&](const std::string& key) {
+    if (!dupdb) return false;
+    auto expires = dupdb->marked_at(duplicate_db_key(key), duplicate_box(t.userid));
+    return expires.ok() && *expires && **expires > in.now;
+  };
+  if (!s.servername.empty()) {
+    in.environment.emplace_back("host", s.servername);
+    if (auto dot = s.servername.find('.'); dot != std::string::npos)
+      in.environment.emplace_back("domain", s.servername.substr(dot + 1));
+  }
+  in.environment.emplace_back("name", "Cyrus IMAP (HA)");
   sieve::Outcome out = sieve::evaluate(**script, in, copts.limits);
   for (const auto& e : out.errors)
     CYR_LOG(Notice, sid, "sieve: %s, script \"%s\": %s", t.userid.c_str(), active->name.c_str(), e.c_str());
@@ -375,6 +576,14 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
       }
       case sieve::Action::Kind::Redirect: {
         auto whole = bytes.get(UINT64_MAX);
+        // editheader's changes go with the redirected copy (RFC 5293 4).
+        std::string edited;
+        if (whole && out.edited_header) {
+          if (auto e = edited_message(*whole, msg, *out.edited_header); e.ok()) {
+            edited = std::move(*e);
+            whole = std::string_view(edited);
+          }
+        }
         Status st = whole ? run_sendmail(s.sendmail, msg.envelope_from, a.address, *whole, kSendmailTimeout)
                           : Status(Error(Errc::Io, "cannot read the message"));
         if (st.ok()) {
@@ -422,6 +631,23 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
 
   store::AppendMessage am;
   am.source = msg.path.empty() ? store::MessageSource::memory(msg.bytes) : store::MessageSource::file(msg.path);
+  std::string edited_file;
+  struct RemoveEdited {
+    std::string& path;
+    ~RemoveEdited() {
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+  } remove_edited{edited_file};
+  if (out.edited_header && !order.empty()) {
+    auto edited = edited_source(msg, *out.edited_header, &edited_file);
+    if (edited.ok()) {
+      am.source = std::move(*edited);
+    } else {
+      // The edits are lost, the message is not: store it as received.
+      CYR_LOG(Warning, sid, "sieve: %s: editheader: %s; storing the message unchanged", t.userid.c_str(),
+              edited.error().describe().c_str());
+    }
+  }
   std::optional<Reply> failure;
   for (const auto& mailbox : order) {
     am.flags = to_store_flags(copies[mailbox]);
@@ -437,6 +663,17 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
     if (!failure) failure = reply_for_store_error(e, s);
   }
   if (failure) return failure;
+  // duplicate: only a delivery that succeeded is remembered, so the MTA's
+  // retry of a failed one is not taken for a duplicate.
+  if (dupdb) {
+    for (const auto& d : out.duplicates) {
+      int64_t seconds = std::clamp<int64_t>(d.seconds, 0, s.sieve_duplicate_max_seconds);
+      Status st = dupdb->mark(duplicate_db_key(d.key), duplicate_box(t.userid), in.now + seconds);
+      if (!st.ok())
+        CYR_LOG(Warning, sid, "sieve: %s: recording a duplicate id failed: %s", t.userid.c_str(),
+                st.error().describe().c_str());
+    }
+  }
   return reply(250, "2.1.5", "Ok");
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +19,8 @@
 #include "server/sieve/sieve.h"
 
 namespace cyr::sieve {
+
+class Regex;  // regex.h
 
 // Every command and test the grammar knows.
 enum class NodeKind : uint8_t {
@@ -36,6 +39,12 @@ enum class NodeKind : uint8_t {
   RemoveFlag,
   Vacation,
   Set,
+  Include,
+  Return,
+  Global,
+  Error,
+  AddHeader,
+  DeleteHeader,
   // tests
   Address,
   AllOf,
@@ -53,6 +62,9 @@ enum class NodeKind : uint8_t {
   MailboxExists,
   Date,
   CurrentDate,
+  Duplicate,
+  Environment,
+  IHave,
 };
 
 // One string of the script, after escapes (and encoded-character) are
@@ -61,6 +73,9 @@ enum class NodeKind : uint8_t {
 struct ScriptString {
   std::string text;
   bool variables = false;
+  // A :regex key without variables, compiled by compile() (shared: Nodes
+  // are copied while the script is built).
+  std::shared_ptr<const Regex> regex;
 };
 
 // A positional argument or a tag's value.
@@ -71,7 +86,7 @@ struct Value {
   std::vector<ScriptString> strings;
 };
 
-enum class MatchType : uint8_t { Is, Contains, Matches, Count, Value };
+enum class MatchType : uint8_t { Is, Contains, Matches, Count, Value, Regex };
 enum class Relation : uint8_t { Gt, Ge, Lt, Le, Eq, Ne };
 enum class Comparator : uint8_t { Octet, AsciiCasemap, AsciiNumeric };
 enum class AddressPart : uint8_t { All, LocalPart, Domain, User, Detail };
@@ -101,6 +116,9 @@ struct Node {
     std::vector<Node> body;
   };
   std::vector<Branch> branches;
+  // ihave (RFC 5463): whether every extension named is implemented and
+  // allowed at this site, decided by compile() (the names are constants).
+  bool available = false;
 
   const Value* tag(std::string_view name) const {
     for (const auto& [n, v] : tags)

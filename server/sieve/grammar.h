@@ -42,6 +42,9 @@ struct CommandSpec {
   // The first positional argument may be left out (setflag's and
   // hasflag's variable names); only with this extension.
   std::string_view optional_first_extension;
+  // The last positional argument may be left out (deleteheader's value
+  // patterns); it is then Kind::None.
+  bool optional_last = false;
   std::vector<TagSpec> tags;
   unsigned comparison = 0;
   Contains contains = Contains::Nothing;

@@ -4,9 +4,11 @@
 // or the message, both bounded.
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "server/sieve/ast.h"
 #include "server/sieve/match.h"
+#include "server/sieve/regex.h"
 #include "server/sieve/support.h"
 #include "server/sieve/text.h"
 #include "store/base/ascii.h"
@@ -20,6 +22,10 @@ namespace {
 // comparison's bound: a script of many small comparisons stays cheap, and
 // no script can spend more than this.
 constexpr size_t kRunMatchBudget = 64;
+
+// RFC 7352 leaves the default to the implementation; Cyrus keeps a
+// duplicate record for a week unless :seconds says otherwise.
+constexpr int64_t kDefaultDuplicateSeconds = 7 * 86400;
 
 constexpr const char* kRejectConflict = "reject cannot be combined with keep, fileinto, redirect or vacation";
 
@@ -111,6 +117,7 @@ class Run {
       : script_(script), msg_(msg), limits_(limits), match_budget_(limits.max_match_work * kRunMatchBudget) {}
 
   Outcome go() {
+    frames_.push_back(Frame{&script_, std::nullopt, {}, {}});
     block(script_.commands);
     Outcome out;
     if (error_) {
@@ -129,15 +136,26 @@ class Run {
       add_delivery(std::move(keep));
     }
     out.actions = std::move(actions_);
+    if (edited_header_ && *edited_header_ != msg_.header) out.edited_header = std::move(edited_header_);
+    // RFC 7352 3: the tracking list is updated only for a message that was
+    // delivered as the script said; a rejected one was not delivered.
+    if (!has_reject(out.actions)) out.duplicates = std::move(duplicates_);
     return out;
   }
 
  private:
-  bool done() const { return stopped_ || error_.has_value(); }
+  // `returning_` ends only the current script (include's "return").
+  bool done() const { return stopped_ || returning_ || error_.has_value(); }
 
   void fail(int line, std::string message) {
-    if (!error_) error_ = "line " + std::to_string(line) + ": " + message;
+    if (error_) return;
+    const Frame& frame = frames_.back();
+    std::string where = "line " + std::to_string(line) + ": ";
+    if (frame.name) where = "script \"" + frame.name->second + "\" " + where;
+    error_ = where + message;
   }
+
+  const Script& current_script() const { return *frames_.back().script; }
 
   // ---- strings and variables
 
@@ -150,8 +168,9 @@ class Run {
       }
       return index < match_vars_.size() ? match_vars_[index] : std::string();
     }
-    auto it = variables_.find(ascii_lowercase(name));
-    return it == variables_.end() ? std::string() : it->second;
+    const auto& map = variables_for(name);
+    auto it = map.find(variable_key(name));
+    return it == map.end() ? std::string() : it->second;
   }
 
   std::string expand(const ScriptString& s) const {
@@ -167,7 +186,26 @@ class Run {
     return out;
   }
 
-  std::string& variable(const std::string& name) { return variables_[ascii_lowercase(name)]; }
+  // include (RFC 6609 3.3-3.5): "global.x", or a name the current script
+  // declared with "global", is shared by every script of the run; any
+  // other name is the current script's own.
+  static std::string variable_key(std::string_view name) {
+    if (auto global = global_variable_name(name)) return ascii_lowercase(*global);
+    return ascii_lowercase(name);
+  }
+
+  bool is_global(std::string_view name) const {
+    return global_variable_name(name) || frames_.back().globals.count(ascii_lowercase(name));
+  }
+
+  const std::map<std::string, std::string>& variables_for(std::string_view name) const {
+    return is_global(name) ? global_variables_ : frames_.back().variables;
+  }
+
+  std::string& variable(const std::string& name) {
+    auto& map = is_global(name) ? global_variables_ : frames_.back().variables;
+    return map[variable_key(name)];
+  }
 
   void set_variable(const std::string& name, std::string value) {
     variable(name) = truncate_utf8(std::move(value), limits_.max_variable_bytes);
@@ -175,8 +213,11 @@ class Run {
 
   // ---- message access
 
+  // The header block as the script has edited it so far (editheader).
+  std::string_view header_block() const { return edited_header_ ? std::string_view(*edited_header_) : msg_.header; }
+
   const std::vector<mail::HeaderField>& fields() {
-    if (!fields_) fields_ = mail::parse_header_fields(msg_.header);
+    if (!fields_) fields_ = mail::parse_header_fields(header_block());
     return *fields_;
   }
 
@@ -193,6 +234,18 @@ class Run {
     return out;
   }
 
+  // index (RFC 5260 6): with :index n only the n-th field (of all those
+  // named, in header order; from the bottom with :last) is looked at.
+  static std::vector<std::string> indexed(const Node& node, std::vector<std::string> values) {
+    const Value* index = node.tag(":index");
+    if (!index) return values;
+    if (index->number == 0 || index->number > values.size()) return {};
+    size_t at = node.has_tag(":last") ? values.size() - index->number : index->number - 1;
+    std::vector<std::string> one;
+    one.push_back(std::move(values[at]));
+    return one;
+  }
+
   const mail::MessageStructure* structure() {
     if (!structure_tried_) {
       structure_tried_ = true;
@@ -206,14 +259,16 @@ class Run {
 
   // ---- actions
 
-  Status check_action_room(int line, bool redirect) {
+  Status check_action_room(bool redirect) {
     if (explicit_actions_ >= limits_.max_actions)
-      return Error(Errc::Limit,
-                   "line " + std::to_string(line) + ": more than " + std::to_string(limits_.max_actions) + " actions");
+      return Error(Errc::Limit, "more than " + std::to_string(limits_.max_actions) + " actions");
     if (redirect && redirects_ >= limits_.max_redirects)
-      return Error(Errc::Limit, "line " + std::to_string(line) + ": more than " +
-                                    std::to_string(limits_.max_redirects) + " redirects");
+      return Error(Errc::Limit, "more than " + std::to_string(limits_.max_redirects) + " redirects");
     return ok_status();
+  }
+
+  static bool has_reject(const std::vector<Action>& actions) {
+    return std::any_of(actions.begin(), actions.end(), [](const Action& a) { return a.kind == Action::Kind::Reject; });
   }
 
   bool has(Action::Kind kind) const {
@@ -274,8 +329,8 @@ class Run {
         }))
       return;  // the same address once only
     if (a.kind == Action::Kind::Discard && has(Action::Kind::Discard)) return;
-    if (auto room = check_action_room(line, redirect); !room.ok()) {
-      error_ = room.error().user_message;
+    if (auto room = check_action_room(redirect); !room.ok()) {
+      fail(line, room.error().user_message);
       return;
     }
     ++explicit_actions_;
@@ -363,6 +418,21 @@ class Run {
         return vacation(node);
       case NodeKind::Set:
         return set(node);
+      case NodeKind::Include:
+        return include(node);
+      case NodeKind::Return:
+        returning_ = true;
+        return;
+      case NodeKind::AddHeader:
+        return add_header(node);
+      case NodeKind::DeleteHeader:
+        return delete_header(node);
+      case NodeKind::Error:
+        // RFC 5463 5: the script ends in error, with its message.
+        return fail(node.line, "error: " + expand(node.args[0].strings[0]));
+      case NodeKind::Global:
+        for (const auto& name : node.args[0].strings) frames_.back().globals.insert(ascii_lowercase(name.text));
+        return;
       default:
         return;  // tests never appear as commands (the parser saw to it)
     }
@@ -452,8 +522,9 @@ class Run {
     if (!explicit_subject.empty()) {
       v.subject = explicit_subject;
     } else {
-      auto subjects = header_values({"Subject"}, true);
-      v.subject = subjects.empty() ? "Automated reply" : "Auto: " + subjects.front();
+      // The message as received, whatever editheader did (RFC 5293 7).
+      auto subject = mail::find_header(msg_.header, "Subject");
+      v.subject = subject ? "Auto: " + mail::decode_rfc2047(*subject) : "Automated reply";
     }
     v.reply_to = msg_.envelope.from;
     Action a;
@@ -468,12 +539,65 @@ class Run {
 
   // ---- tests
 
-  bool compare(const Node& node, const std::vector<std::string>& values, const std::vector<std::string>& keys) {
-    bool want_captures = node.comparison.match == MatchType::Matches && script_.uses("variables");
+  // A test's keys as the run sees them: expanded, and for :regex compiled
+  // (constant ones by compile(), the others here).
+  struct Keys {
+    std::vector<std::string> text;
+    std::vector<std::shared_ptr<const Regex>> regexes;
+  };
+
+  // nullopt after a runtime error (a pattern with variables that does not
+  // compile). `split` splits each key into words (hasflag's flag lists;
+  // not for :regex, whose patterns may hold spaces).
+  std::optional<Keys> keys_of(const Node& node, const Value& v, bool split = false) {
+    Keys keys;
+    bool regex = node.comparison.match == MatchType::Regex;
+    for (const auto& s : v.strings) {
+      std::string text = expand(s);
+      if (!regex) {
+        if (!split) {
+          keys.text.push_back(std::move(text));
+          continue;
+        }
+        for (auto& w : split_words(text)) keys.text.push_back(std::move(w));
+        continue;
+      }
+      std::shared_ptr<const Regex> compiled = s.regex;
+      if (!compiled) {
+        // Compiling costs about what a match over the pattern does.
+        if (text.size() + 1 > match_budget_) {
+          fail(node.line, ":regex needed more than the run's matching budget");
+          return std::nullopt;
+        }
+        match_budget_ -= text.size() + 1;
+        auto r = Regex::compile(text, node.comparison.comparator, limits_.max_regex_bytes);
+        if (!r.ok()) {
+          fail(node.line, r.error().user_message);
+          return std::nullopt;
+        }
+        compiled = std::move(*r);
+      }
+      keys.text.push_back(std::move(text));
+      keys.regexes.push_back(std::move(compiled));
+    }
+    return keys;
+  }
+
+  bool compare(const Node& node, const std::vector<std::string>& values, const Value& keys) {
+    auto k = keys_of(node, keys);
+    if (!k) return false;
+    return compare(node, values, *k);
+  }
+
+  bool compare(const Node& node, const std::vector<std::string>& values, const Keys& keys) {
+    bool want_captures = (node.comparison.match == MatchType::Matches || node.comparison.match == MatchType::Regex) &&
+                         current_script().uses("variables");
     Matcher matcher(node.comparison, limits_.max_match_work, match_budget_, want_captures);
-    bool result = matcher.test(values, keys);
+    if (node.comparison.match == MatchType::Regex) matcher.set_regexes(&keys.regexes);
+    bool result = matcher.test(values, keys.text);
     if (matcher.work_exceeded()) {
-      fail(node.line, ":matches needed more than " + std::to_string(limits_.max_match_work) + " steps");
+      fail(node.line, std::string(node.comparison.match == MatchType::Regex ? ":regex" : ":matches") +
+                          " needed more than " + std::to_string(limits_.max_match_work) + " steps");
       return false;
     }
     if (result && matcher.captured()) {
@@ -511,17 +635,17 @@ class Run {
         return msg_.size < node.tag(":under")->number;
       }
       case NodeKind::Header:
-        return compare(node, header_values(expand(node.args[0]), true), expand(node.args[1]));
+        return compare(node, indexed(node, header_values(expand(node.args[0]), true)), node.args[1]);
       case NodeKind::Address:
-        return compare(node, addresses(node), expand(node.args[1]));
+        return compare(node, addresses(node), node.args[1]);
       case NodeKind::Envelope:
-        return compare(node, envelope_values(node), expand(node.args[1]));
+        return compare(node, envelope_values(node), node.args[1]);
       case NodeKind::String: {
         std::vector<std::string> values = expand(node.args[0]);
         // RFC 5229 5: :count counts the non-empty strings.
         if (node.comparison.match == MatchType::Count)
           std::erase_if(values, [](const std::string& v) { return v.empty(); });
-        return compare(node, values, expand(node.args[1]));
+        return compare(node, values, node.args[1]);
       }
       case NodeKind::HasFlag: {
         std::vector<std::string> flags;
@@ -531,10 +655,9 @@ class Run {
           for (const auto& name : expand(node.args[0]))
             for (auto& f : split_words(lookup(name))) flags.push_back(std::move(f));
         }
-        std::vector<std::string> keys;
-        for (const auto& k : expand(node.args[1]))
-          for (auto& w : split_words(k)) keys.push_back(std::move(w));
-        return compare(node, flags, keys);
+        auto keys = keys_of(node, node.args[1], /*split=*/true);
+        if (!keys) return false;
+        return compare(node, flags, *keys);
       }
       case NodeKind::MailboxExists: {
         for (const auto& name : expand(node.args[0]))
@@ -546,6 +669,12 @@ class Run {
       case NodeKind::Date:
       case NodeKind::CurrentDate:
         return date(node);
+      case NodeKind::Duplicate:
+        return duplicate(node);
+      case NodeKind::IHave:
+        return node.available;
+      case NodeKind::Environment:
+        return environment(node);
       default:
         return false;
     }
@@ -553,7 +682,7 @@ class Run {
 
   std::vector<std::string> addresses(const Node& node) {
     std::vector<std::string> out;
-    for (const auto& value : header_values(expand(node.args[0]), false)) {
+    for (const auto& value : indexed(node, header_values(expand(node.args[0]), false))) {
       for (const auto& a : mail::parse_address_list(value)) {
         if (a.kind != mail::Address::Kind::Mailbox) continue;
         std::string local = a.mailbox.value_or("");
@@ -594,6 +723,31 @@ class Run {
 
   bool body(const Node& node);
   bool date(const Node& node);
+  void include(const Node& node);
+  bool duplicate(const Node& node);
+  void add_header(const Node& node);
+  void delete_header(const Node& node);
+  void replace_header(std::string header) {
+    edited_header_ = std::move(header);
+    fields_.reset();  // string_views into the old block
+  }
+
+  // RFC 5183: the item's value, from the caller, or the defaults of an
+  // MDA filtering during delivery; an unknown item matches nothing (not
+  // even :count "eq" "0").
+  bool environment(const Node& node) {
+    std::string name = expand(node.args[0].strings[0]);
+    std::optional<std::string> value;
+    for (const auto& [n, v] : msg_.environment)
+      if (iequals(n, name)) {
+        value = v;
+        break;
+      }
+    if (!value && iequals(name, "location")) value = "MDA";
+    if (!value && iequals(name, "phase")) value = "during";
+    if (!value) return false;
+    return compare(node, {*value}, node.args[1]);
+  }
 
   const Script& script_;
   const MessageInput& msg_;
@@ -608,7 +762,22 @@ class Run {
   bool vacation_seen_ = false;
   std::optional<std::string> error_;
 
-  std::map<std::string, std::string> variables_;  // names lower-case
+  // One per script being run: the main one, then each include inside the
+  // one before.
+  struct Frame {
+    const Script* script;
+    std::optional<std::pair<IncludeScope, std::string>> name;  // nullopt: the main script
+    std::map<std::string, std::string> variables;              // its own; names lower-case
+    std::set<std::string> globals;                             // declared with "global", lower-case
+  };
+  std::vector<Frame> frames_;
+  std::map<std::string, std::string> global_variables_;  // names lower-case
+  std::set<std::pair<IncludeScope, std::string>> included_;
+  size_t includes_ = 0;
+  std::vector<DuplicateRecord> duplicates_;
+  std::optional<std::string> edited_header_;  // editheader: the header block once changed
+  size_t added_headers_ = 0;
+  bool returning_ = false;
   std::vector<std::string> match_vars_;
   std::string internal_flags_;  // imap4flags' internal variable
 
@@ -637,7 +806,7 @@ bool Run::body(const Node& node) {
   std::vector<std::string> values;
   if (node.has_tag(":raw")) {
     values.emplace_back(slice(msg->root.body_offset, msg->root.body_size));
-    return compare(node, values, expand(node.args[0]));
+    return compare(node, values, node.args[0]);
   }
   std::vector<std::string> types = {"text"};
   if (const Value* content = node.tag(":content")) types = expand(*content);
@@ -668,7 +837,185 @@ bool Run::body(const Node& node) {
     }
     values.push_back(std::move(decoded));
   }
-  return compare(node, values, expand(node.args[0]));
+  return compare(node, values, node.args[0]);
+}
+
+// RFC 6609 3.2: the included script runs where the include stands, with
+// its own variables (but the global ones) and match variables; "return"
+// ends it, "stop" the whole run. Actions and the implicit keep are the
+// run's, across all scripts.
+void Run::include(const Node& node) {
+  IncludeScope scope = node.has_tag(":global") ? IncludeScope::Global : IncludeScope::Personal;
+  std::pair<IncludeScope, std::string> name{scope, node.args[0].strings[0].text};
+  const std::string quoted_name = "\"" + name.second + "\"";
+  // A script including itself is an error even with :once (RFC 6609 3.2
+  // forbids recursion outright); :once skips only finished includes.
+  for (const auto& frame : frames_)
+    if (frame.name == name) return fail(node.line, "include loop: script " + quoted_name + " includes itself");
+  if (node.has_tag(":once") && included_.count(name)) return;
+  if (frames_.size() > limits_.max_include_depth)
+    return fail(node.line, "includes nested deeper than " + std::to_string(limits_.max_include_depth));
+  if (includes_ >= limits_.max_includes)
+    return fail(node.line, "more than " + std::to_string(limits_.max_includes) + " includes");
+  ++includes_;
+  Result<std::shared_ptr<const Script>> loaded = Error(Errc::NotFound, "no script loader");
+  if (msg_.load_script) loaded = msg_.load_script(scope, name.second);
+  if (!loaded.ok()) {
+    if (loaded.error().code != Errc::NotFound)
+      return fail(node.line, "include: script " + quoted_name + ": " + loaded.error().user_message);
+    if (node.has_tag(":optional")) return;
+    return fail(node.line, "include: script " + quoted_name + " not found");
+  }
+  std::shared_ptr<const Script> included = std::move(*loaded);
+  if (!included) return fail(node.line, "include: script " + quoted_name + " not found");
+  // The same compiled script under another name (the loader's cache):
+  // also a loop.
+  for (const auto& frame : frames_)
+    if (frame.script == included.get())
+      return fail(node.line, "include loop: script " + quoted_name + " includes itself");
+  included_.insert(name);
+  std::vector<std::string> saved_match_vars = std::move(match_vars_);
+  match_vars_.clear();
+  frames_.push_back(Frame{included.get(), name, {}, {}});
+  block(included->commands);
+  frames_.pop_back();
+  match_vars_ = std::move(saved_match_vars);
+  returning_ = false;
+}
+
+// RFC 7352: has this message's unique id (Message-ID, :header's value or
+// :uniqueid) been seen under this handle? Only what earlier deliveries
+// recorded counts, never an earlier test of this run (3.1). The record to
+// make is kept for the caller: for an id not seen before, and with :last
+// also for a seen one (its expiry starts again).
+bool Run::duplicate(const Node& node) {
+  std::string handle;
+  if (const Value* h = node.tag(":handle")) handle = expand(h->strings[0]);
+  // The handle ends the key's first part: a NUL in it would make two
+  // handles one.
+  handle.resize(std::min(handle.size(), handle.find('\0')));
+  std::string id;
+  if (const Value* u = node.tag(":uniqueid")) {
+    id = expand(u->strings[0]);
+  } else {
+    const Value* h = node.tag(":header");
+    std::string name = h ? expand(h->strings[0]) : std::string("Message-ID");
+    auto values = header_values({name}, false);
+    // No such field (or an empty one): no id, so no duplicate and nothing
+    // to record.
+    if (values.empty() || values.front().empty()) return false;
+    id = std::move(values.front());  // unfolded, surrounding white space trimmed
+  }
+  std::string key = handle;
+  key += '\0';
+  key += id;
+  int64_t seconds = kDefaultDuplicateSeconds;
+  if (const Value* s = node.tag(":seconds"))
+    seconds = static_cast<int64_t>(std::min<uint64_t>(s->number, uint64_t{1} << 40));
+  seconds = std::max<int64_t>(0, std::min(seconds, limits_.max_duplicate_seconds));
+  bool seen = msg_.duplicate_seen && msg_.duplicate_seen(key);
+  if (!seen || node.has_tag(":last")) {
+    auto same = std::find_if(duplicates_.begin(), duplicates_.end(),
+                             [&](const DuplicateRecord& r) { return r.key == key; });
+    if (same == duplicates_.end()) {
+      duplicates_.push_back(DuplicateRecord{std::move(key), seconds});
+    } else {
+      same->seconds = std::max(same->seconds, seconds);
+    }
+  }
+  return seen;
+}
+
+// Where fields end in a header block: before the empty line that ends it
+// (or at the end, when there is none).
+size_t end_of_fields(std::string_view h) {
+  if (h == "\r\n" || h == "\n") return 0;
+  if (h.ends_with("\r\n\r\n")) return h.size() - 2;
+  if (h.ends_with("\n\n")) return h.size() - 1;
+  return h.size();
+}
+
+// RFC 5293 4: the field goes first, or with :last after the others. Later
+// tests see it; Outcome::edited_header carries it to the delivery.
+void Run::add_header(const Node& node) {
+  std::string name = expand(node.args[0].strings[0]);
+  if (!is_header_name(name)) return fail(node.line, "addheader: \"" + name + "\" is not a valid header name");
+  // RFC 5293 6: a name from variables that may not be added is ignored
+  // (a constant one was refused by compile()).
+  if (is_protected_header(name)) return;
+  if (added_headers_ >= limits_.max_added_headers)
+    return fail(node.line, "more than " + std::to_string(limits_.max_added_headers) + " addheader");
+  std::string field = script_header_field(name, expand(node.args[1].strings[0]));
+  std::string header(header_block());
+  if (header.size() + field.size() > msg_.header.size() + limits_.max_header_growth)
+    return fail(node.line, "addheader: the header would grow by more than " +
+                               std::to_string(limits_.max_header_growth) + " bytes");
+  ++added_headers_;
+  if (node.has_tag(":last")) {
+    size_t end = end_of_fields(header);
+    // A header block without its final line break: end the last field.
+    if (end == header.size() && !header.empty() && header.back() != '\n') {
+      header += "\r\n";
+      end = header.size();
+    }
+    header.insert(end, field);
+  } else {
+    header.insert(0, field);
+  }
+  replace_header(std::move(header));
+}
+
+// RFC 5293 5: every field of that name, or only those whose (decoded)
+// value matches one of the patterns; :index picks one occurrence of the
+// name (from the bottom with :last) before the patterns are tried. Match
+// variables are not set (deleteheader is no test).
+void Run::delete_header(const Node& node) {
+  std::string name = expand(node.args[0].strings[0]);
+  if (!is_header_name(name)) return fail(node.line, "deleteheader: \"" + name + "\" is not a valid header name");
+  if (is_protected_header(name)) return;
+  std::optional<Keys> keys;
+  if (node.args[1].kind == Value::Kind::Strings) {
+    keys = keys_of(node, node.args[1]);
+    if (!keys) return;
+  }
+  std::string_view block = header_block();
+  std::vector<const mail::HeaderField*> named;
+  for (const auto& f : fields())
+    if (iequals(f.name, name)) named.push_back(&f);
+  if (const Value* index = node.tag(":index")) {
+    if (index->number == 0 || index->number > named.size()) return;
+    size_t at = node.has_tag(":last") ? named.size() - index->number : index->number - 1;
+    named = {named[at]};
+  }
+  // Byte ranges of the fields to drop, in order.
+  std::vector<std::pair<size_t, size_t>> drop;
+  for (const mail::HeaderField* f : named) {
+    if (keys) {
+      std::vector<std::string> value = {mail::decode_rfc2047(mail::unfold_header_value(f->raw_value))};
+      Matcher matcher(node.comparison, limits_.max_match_work, match_budget_, false);
+      if (node.comparison.match == MatchType::Regex) matcher.set_regexes(&keys->regexes);
+      bool matched = matcher.test(value, keys->text);
+      if (matcher.work_exceeded())
+        return fail(node.line, "deleteheader: matching needed more than " + std::to_string(limits_.max_match_work) +
+                                   " steps");
+      if (!matched) continue;
+    }
+    size_t start = static_cast<size_t>(f->name.data() - block.data());
+    size_t end = static_cast<size_t>(f->raw_value.data() + f->raw_value.size() - block.data());
+    if (end < block.size() && block[end] == '\r') ++end;
+    if (end < block.size() && block[end] == '\n') ++end;
+    drop.emplace_back(start, end);
+  }
+  if (drop.empty()) return;
+  std::string header;
+  header.reserve(block.size());
+  size_t at = 0;
+  for (const auto& [start, end] : drop) {
+    header.append(block.substr(at, start - at));
+    at = end;
+  }
+  header.append(block.substr(at));
+  replace_header(std::move(header));
 }
 
 bool Run::date(const Node& node) {
@@ -682,13 +1029,11 @@ bool Run::date(const Node& node) {
   }
   std::vector<ZonedTime> times;
   std::string part;
-  std::vector<std::string> keys;
   if (node.kind == NodeKind::CurrentDate) {
     times.push_back(ZonedTime{msg_.now, zone.value_or(msg_.local_zone_minutes)});
     part = expand(node.args[0].strings[0]);
-    keys = expand(node.args[1]);
   } else {
-    for (const auto& value : header_values({expand(node.args[0].strings[0])}, false)) {
+    for (const auto& value : indexed(node, header_values({expand(node.args[0].strings[0])}, false))) {
       // Received: the date follows the last ';' (RFC 5260 4).
       std::string_view v = value;
       if (size_t semi = v.rfind(';'); semi != std::string_view::npos) v.remove_prefix(semi + 1);
@@ -698,7 +1043,6 @@ bool Run::date(const Node& node) {
       times.push_back(*t);
     }
     part = expand(node.args[1].strings[0]);
-    keys = expand(node.args[2]);
   }
   std::vector<std::string> values;
   for (const auto& t : times) {
@@ -709,7 +1053,7 @@ bool Run::date(const Node& node) {
     }
     values.push_back(std::move(*v));
   }
-  return compare(node, values, keys);
+  return compare(node, values, node.args.back());
 }
 
 }  // namespace

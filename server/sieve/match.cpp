@@ -129,8 +129,24 @@ bool glob_match(std::string_view text, std::string_view pattern, Comparator comp
   return true;
 }
 
-bool Matcher::one(std::string_view value, std::string_view key) {
+bool Matcher::one(std::string_view value, std::string_view key, size_t key_index) {
   switch (cmp_.match) {
+    case MatchType::Regex: {
+      if (!regexes_ || key_index >= regexes_->size() || !(*regexes_)[key_index]) return false;
+      size_t cost = (*regexes_)[key_index]->cost(value.size());
+      if (cost > std::min(max_work_, budget_)) {
+        work_exceeded_ = true;
+        return false;
+      }
+      budget_ -= cost;
+      std::vector<std::string> caps;
+      bool ok = (*regexes_)[key_index]->match(value, want_captures_ ? &caps : nullptr);
+      if (ok && want_captures_) {
+        captures_ = std::move(caps);
+        captured_ = true;
+      }
+      return ok;
+    }
     case MatchType::Is:
       if (cmp_.comparator == Comparator::AsciiNumeric) return compare(value, key, cmp_.comparator) == 0;
       return value.size() == key.size() && std::equal(value.begin(), value.end(), key.begin(),
@@ -176,13 +192,13 @@ bool Matcher::one(std::string_view value, std::string_view key) {
 bool Matcher::test(const std::vector<std::string>& values, const std::vector<std::string>& keys) {
   if (cmp_.match == MatchType::Count) {
     std::string count = std::to_string(values.size());
-    for (const auto& key : keys)
-      if (one(count, key)) return true;
+    for (size_t k = 0; k < keys.size(); ++k)
+      if (one(count, keys[k], k)) return true;
     return false;
   }
   for (const auto& value : values) {
-    for (const auto& key : keys) {
-      if (one(value, key)) return true;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      if (one(value, keys[k], k)) return true;
       if (work_exceeded_) return false;
     }
   }

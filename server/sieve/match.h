@@ -1,6 +1,6 @@
 // Comparators (RFC 4790 as used by RFC 5228 2.7.3), match types (:is
 // :contains :matches, RFC 5231 :count :value) and match variables
-// (RFC 5229 3.2). Internal to server/sieve.
+// (RFC 5229 3.2), and :regex (regex.h). Internal to server/sieve.
 #pragma once
 
 #include <string>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/sieve/ast.h"
+#include "server/sieve/regex.h"
 
 namespace cyr::sieve {
 
@@ -34,13 +35,18 @@ class Matcher {
 
   bool test(const std::vector<std::string>& values, const std::vector<std::string>& keys);
 
+  // :regex: the compiled form of each key, in the order of `keys` (set
+  // before test()). A regexec over a value is charged Regex::cost() steps
+  // (quadratic in the value's length), like :matches steps.
+  void set_regexes(const std::vector<std::shared_ptr<const Regex>>* regexes) { regexes_ = regexes; }
+
   bool work_exceeded() const { return work_exceeded_; }
   // Set when a :matches succeeded and captures were wanted.
   bool captured() const { return captured_; }
   std::vector<std::string>& captures() { return captures_; }
 
  private:
-  bool one(std::string_view value, std::string_view key);
+  bool one(std::string_view value, std::string_view key, size_t key_index);
 
   const Comparison& cmp_;
   size_t max_work_;
@@ -49,6 +55,7 @@ class Matcher {
   bool work_exceeded_ = false;
   bool captured_ = false;
   std::vector<std::string> captures_;
+  const std::vector<std::shared_ptr<const Regex>>* regexes_ = nullptr;
 };
 
 }  // namespace cyr::sieve

@@ -7,6 +7,7 @@
 #include "server/sieve/ast.h"
 #include "server/sieve/grammar.h"
 #include "server/sieve/lexer.h"
+#include "server/sieve/regex.h"
 #include "server/sieve/text.h"
 #include "store/base/ascii.h"
 
@@ -134,6 +135,106 @@ class Parser {
     return body;
   }
 
+  // ihave (RFC 5463 4): an if whose test is ihave (alone or inside allof)
+  // guards its block. When an extension named is not available the test
+  // is false and the block can never run: it is only read for its syntax,
+  // so that commands of that unknown extension are no error. When they
+  // all are, they count as required inside the block.
+  Result<std::vector<Node>> guarded_block(const Node& condition, size_t depth) {
+    std::vector<std::string> names;
+    bool unavailable = false;
+    collect_ihave(condition, names, unavailable);
+    if (unavailable) {
+      CYR_TRY(skip_braced_block(depth));
+      return std::vector<Node>{};
+    }
+    std::vector<std::string> added;
+    for (auto& n : names) {
+      for (const std::string& implied : implied_extensions(n))
+        if (!script_.uses(implied)) {
+          script_.extensions.insert(implied);
+          added.push_back(implied);
+        }
+    }
+    auto body = braced_block(depth);
+    for (const auto& n : added) script_.extensions.erase(n);
+    return body;
+  }
+
+  static void collect_ihave(const Node& test, std::vector<std::string>& names, bool& unavailable) {
+    if (test.kind == NodeKind::IHave) {
+      for (const auto& s : test.args[0].strings) names.push_back(s.text);
+      if (!test.available) unavailable = true;
+    } else if (test.kind == NodeKind::AllOf) {
+      for (const auto& t : test.tests) collect_ihave(t, names, unavailable);
+    }
+  }
+
+  // What "require name" turns on.
+  static std::vector<std::string> implied_extensions(const std::string& name) {
+    if (name == "comparator-i;octet" || name == "comparator-i;ascii-casemap") return {};
+    if (name == "vacation-seconds") return {name, "vacation"};
+    return {name};
+  }
+
+  // Is `name` an extension this build implements and the site allows?
+  bool extension_available(const std::string& name) const {
+    if (name == "comparator-i;octet" || name == "comparator-i;ascii-casemap") return true;
+    const auto& known = extension_names();
+    if (!std::binary_search(known.begin(), known.end(), name)) return false;
+    return !options_.allowed || options_.allowed->count(name);
+  }
+
+  // The generic grammar only (RFC 5228 8.2), for a block ihave guards with
+  // an unknown extension: nothing is looked up in the table, but nesting
+  // and the number of commands stay bounded.
+  Status skip_braced_block(size_t depth) {
+    if (!at(Token::Kind::LBrace)) return script_error(peek().line, "expected '{'");
+    int line = take().line;
+    CYR_TRY(check_depth(depth + 1, line));
+    while (!at(Token::Kind::End) && !at(Token::Kind::RBrace)) CYR_TRY(skip_command(depth + 1));
+    if (!at(Token::Kind::RBrace))
+      return script_error(peek().line, "missing '}' for the block opened on line " + std::to_string(line));
+    take();
+    return ok_status();
+  }
+
+  Status skip_command(size_t depth) {
+    if (!at(Token::Kind::Identifier)) return script_error(peek().line, "expected a command");
+    CYR_TRY(count_node(take().line));
+    auto args = arguments();
+    if (!args.ok()) return args.take_error();
+    if (at(Token::Kind::Identifier) || at(Token::Kind::LParen)) CYR_TRY(skip_tests(depth + 1));
+    if (at(Token::Kind::LBrace)) return skip_braced_block(depth);
+    if (!at(Token::Kind::Semicolon)) return script_error(peek().line, "expected ';' or a block");
+    take();
+    return ok_status();
+  }
+
+  // A test, or a test list in ( ).
+  Status skip_tests(size_t depth) {
+    CYR_TRY(check_depth(depth, peek().line));
+    if (at(Token::Kind::LParen)) {
+      take();
+      for (;;) {
+        CYR_TRY(skip_tests(depth + 1));
+        if (at(Token::Kind::Comma)) {
+          take();
+          continue;
+        }
+        if (!at(Token::Kind::RParen)) return script_error(peek().line, "expected ',' or ')' in a test list");
+        take();
+        return ok_status();
+      }
+    }
+    if (!at(Token::Kind::Identifier)) return script_error(peek().line, "expected a test");
+    CYR_TRY(count_node(take().line));
+    auto args = arguments();
+    if (!args.ok()) return args.take_error();
+    if (at(Token::Kind::Identifier) || at(Token::Kind::LParen)) return skip_tests(depth + 1);
+    return ok_status();
+  }
+
   Result<Node> command(size_t depth) {
     Token name = take();
     const CommandSpec* spec = find_command(name.text, false);
@@ -157,7 +258,7 @@ class Parser {
         if (!at(Token::Kind::Identifier)) return script_error(peek().line, name.text + " needs a test");
         auto condition = test(depth + 1);
         if (!condition.ok()) return condition.take_error();
-        auto body = braced_block(depth);
+        auto body = guarded_block(*condition, depth);
         if (!body.ok()) return body.take_error();
         Node::Branch branch;
         branch.test.push_back(std::move(*condition));
@@ -291,7 +392,7 @@ class Parser {
       s.text = std::move(text);
     }
     if (required("variables") && s.text.find("${") != std::string::npos) {
-      if (auto ns = first_namespaced_reference(s.text))
+      if (auto ns = first_namespaced_reference(s.text, required("include")))
         return script_error(line, "unknown variable namespace in ${" + *ns + "}");
       s.variables = true;
     }
@@ -343,8 +444,10 @@ class Parser {
       if (tag == ":matches") match = MatchType::Matches;
       if (tag == ":count") match = MatchType::Count;
       if (tag == ":value") match = MatchType::Value;
+      if (tag == ":regex") match = MatchType::Regex;
       if (match) {
         CYR_TRY(once(kMatchType, "match type"));
+        if (*match == MatchType::Regex) CYR_TRY(need_extension("regex", tag, line));
         node.comparison.match = *match;
         if (*match == MatchType::Count || *match == MatchType::Value) {
           CYR_TRY(need_extension("relational", tag, line));
@@ -437,6 +540,8 @@ class Parser {
       if (positional == wanted)
         CYR_TRY(need_extension(spec.optional_first_extension, std::string(spec.name) + " with a variable name", line));
     }
+    size_t omitted_last = spec.optional_last && positional + skip + 1 == wanted ? 1 : 0;
+    wanted -= omitted_last;
     if (positional + skip != wanted) {
       for (size_t k = i; k < raw.size(); ++k)
         if (raw[k].kind == RawArg::Kind::Tag)
@@ -450,8 +555,31 @@ class Parser {
       if (!v.ok()) return v.take_error();
       node.args.push_back(std::move(*v));
     }
+    if (omitted_last) node.args.emplace_back();
     CYR_TRY(check(spec, node));
+    if (node.kind == NodeKind::IHave) {
+      node.available = std::all_of(node.args[0].strings.begin(), node.args[0].strings.end(),
+                                   [&](const ScriptString& s) { return extension_available(s.text); });
+    }
+    if (node.comparison.match == MatchType::Regex) CYR_TRY(compile_regexes(node));
     return node;
+  }
+
+  // :regex keys without variables are compiled now, so that a bad pattern
+  // is the script's error at upload; the others when the script runs. The
+  // key list is a test's last positional argument.
+  Status compile_regexes(Node& node) {
+    if (node.args.empty() || node.args.back().kind != Value::Kind::Strings) return ok_status();
+    for (auto& key : node.args.back().strings) {
+      if (key.variables) continue;
+      if (++regex_count_ > limits_.max_list_items)
+        return script_error(node.line, "more than " + std::to_string(limits_.max_list_items) + " :regex patterns",
+                            Errc::TooBig);
+      auto regex = Regex::compile(key.text, node.comparison.comparator, limits_.max_regex_bytes);
+      if (!regex.ok()) return script_error(node.line, regex.error().user_message, regex.error().code);
+      key.regex = std::move(*regex);
+    }
+    return ok_status();
   }
 
   // Rules the table cannot state: exclusive tags, constant arguments that
@@ -462,6 +590,8 @@ class Parser {
     if (cmp.comparator == Comparator::AsciiNumeric &&
         (cmp.match == MatchType::Contains || cmp.match == MatchType::Matches))
       return script_error(line, "comparator i;ascii-numeric cannot do :contains or :matches");
+    if (cmp.comparator == Comparator::AsciiNumeric && cmp.match == MatchType::Regex)
+      return script_error(line, "comparator i;ascii-numeric cannot do :regex");
 
     auto constant_strings = [](const Value& v, auto&& each) -> Status {
       for (const auto& s : v.strings) {
@@ -470,6 +600,15 @@ class Parser {
       }
       return ok_status();
     };
+
+    // index (RFC 5260 6): fields count from 1; :last only with :index.
+    if (spec.kind == NodeKind::Header || spec.kind == NodeKind::Address || spec.kind == NodeKind::Date ||
+        spec.kind == NodeKind::DeleteHeader) {
+      if (node.has_tag(":last") && !node.has_tag(":index"))
+        return script_error(line, std::string(spec.name) + ": :last needs :index");
+      if (const Value* index = node.tag(":index"); index && index->number == 0)
+        return script_error(line, std::string(spec.name) + ": :index counts from 1");
+    }
 
     switch (spec.kind) {
       case NodeKind::Size:
@@ -495,7 +634,7 @@ class Parser {
         break;
       case NodeKind::Set: {
         const ScriptString& name = node.args[0].strings[0];
-        if (!is_identifier(name.text))
+        if (!is_identifier(name.text) && !(required("include") && global_variable_name(name.text)))
           return script_error(line, "set: " + quoted(name.text) + " is not a variable name");
         int lower_upper = node.has_tag(":lower") + node.has_tag(":upper");
         int first = node.has_tag(":lowerfirst") + node.has_tag(":upperfirst");
@@ -520,6 +659,43 @@ class Parser {
           if (!is_header_name(h)) return script_error(line, quoted(h) + " is not a valid header name");
           return ok_status();
         }));
+        break;
+      case NodeKind::Include: {
+        if (node.has_tag(":personal") && node.has_tag(":global"))
+          return script_error(line, "include takes :personal or :global, not both");
+        // RFC 6609 3.2: the name is a constant, never built from variables.
+        const ScriptString& name = node.args[0].strings[0];
+        if (name.variables) return script_error(line, "include: the script name cannot contain variables");
+        if (!is_script_name(name.text)) return script_error(line, "include: " + quoted(name.text) + " is not a valid script name");
+        break;
+      }
+      case NodeKind::AddHeader:
+      case NodeKind::DeleteHeader: {
+        // RFC 5293 6: trace and loop-prevention fields stay as they came.
+        const ScriptString& name = node.args[0].strings[0];
+        if (name.variables) break;
+        if (!is_header_name(name.text)) return script_error(line, quoted(name.text) + " is not a valid header name");
+        if (is_protected_header(name.text))
+          return script_error(line, std::string(spec.name) + ": " + quoted(name.text) + " cannot be changed");
+        break;
+      }
+      case NodeKind::IHave:
+        for (const auto& name : node.args[0].strings)
+          if (name.variables) return script_error(line, "ihave: extension names cannot contain variables");
+        break;
+      case NodeKind::Duplicate:
+        if (node.has_tag(":header") && node.has_tag(":uniqueid"))
+          return script_error(line, "duplicate takes :header or :uniqueid, not both");
+        if (const Value* header = node.tag(":header");
+            header && !header->strings[0].variables && !is_header_name(header->strings[0].text))
+          return script_error(line, quoted(header->strings[0].text) + " is not a valid header name");
+        break;
+      case NodeKind::Global:
+        CYR_TRY(need_extension("variables", "global", line));
+        for (const auto& name : node.args[0].strings) {
+          if (name.variables) return script_error(line, "global: variable names cannot contain variables");
+          if (!is_identifier(name.text)) return script_error(line, "global: " + quoted(name.text) + " is not a variable name");
+        }
         break;
       case NodeKind::Envelope:
         CYR_TRY(constant_strings(node.args[0], [&](const std::string& p) -> Status {
@@ -577,6 +753,7 @@ class Parser {
   Script& script_;
   size_t pos_ = 0;
   size_t node_count_ = 0;
+  size_t regex_count_ = 0;
   bool seen_command_ = false;
 };
 

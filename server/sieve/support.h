@@ -14,6 +14,13 @@ namespace cyr::sieve {
 std::string default_vacation_handle(std::string_view reason, std::string_view subject, std::string_view from,
                                     bool mime);
 
+// editheader (RFC 5293 4): "Name: value" CRLF as addheader writes it. Line
+// breaks in the value become white space; a value with non-ASCII or
+// control characters is written as RFC 2047 encoded words (UTF-8, "B");
+// the field is folded at white space to stay within 78 characters where
+// the value allows it.
+std::string script_header_field(std::string_view name, std::string_view value);
+
 // lower(local without "+detail") "@" lower(domain), for comparing the
 // recipient's addresses in vacation_may_answer().
 std::string normalized_address(std::string_view local, std::string_view domain);

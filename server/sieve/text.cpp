@@ -100,12 +100,37 @@ std::string expand_variables(std::string_view text, const std::function<std::str
   return truncate_utf8(std::move(out), max_bytes);
 }
 
-std::optional<std::string> first_namespaced_reference(std::string_view text) {
+std::optional<std::string> first_namespaced_reference(std::string_view text, bool allow_global) {
   for (size_t i = text.find("${"); i != std::string_view::npos; i = text.find("${", i + 1)) {
     std::string_view name;
-    if (reference_at(text, i, name) && name.find('.') != std::string_view::npos) return std::string(name);
+    if (!reference_at(text, i, name) || name.find('.') == std::string_view::npos) continue;
+    if (allow_global && global_variable_name(name)) continue;
+    return std::string(name);
   }
   return std::nullopt;
+}
+
+std::optional<std::string_view> global_variable_name(std::string_view name) {
+  if (name.size() <= 7 || !iequals(name.substr(0, 7), "global.")) return std::nullopt;
+  std::string_view rest = name.substr(7);
+  if (!is_identifier(rest)) return std::nullopt;
+  return rest;
+}
+
+bool is_script_name(std::string_view name) {
+  if (name.empty() || name.size() > 512) return false;
+  for (size_t i = 0; i < name.size();) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    size_t len = utf8_char_length(name, i);
+    if (c >= 0x80 && len == 1) return false;  // not UTF-8
+    if (c < 0x20 || c == 0x7f || c == '/') return false;
+    if (len == 2 && c == 0xc2 && static_cast<unsigned char>(name[i + 1]) <= 0x9f) return false;  // U+0080-009F
+    if (len == 3 && c == 0xe2 && static_cast<unsigned char>(name[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(name[i + 2]) == 0xa8 || static_cast<unsigned char>(name[i + 2]) == 0xa9))
+      return false;  // U+2028, U+2029
+    i += len;
+  }
+  return true;
 }
 
 Result<std::string> decode_encoded_characters(std::string_view text) {
@@ -208,6 +233,10 @@ std::optional<std::string> mail_address(std::string_view text) {
   }
   if (domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos) return std::nullopt;
   return std::string(addr);
+}
+
+bool is_protected_header(std::string_view name) {
+  return iequals(name, "Received") || iequals(name, "Auto-Submitted");
 }
 
 bool is_header_name(std::string_view s) {

@@ -34,8 +34,19 @@ std::string expand_variables(std::string_view text, const std::function<std::str
                              size_t max_bytes);
 
 // The first well-formed reference with a namespace ("${env.x}") in text,
-// for compile-time refusal (RFC 5229 3: no namespace is supported).
-std::optional<std::string> first_namespaced_reference(std::string_view text);
+// for compile-time refusal (RFC 5229 3). With `allow_global`, references
+// to the include extension's "global" namespace ("${global.name}", RFC
+// 6609 3.5) are not counted.
+std::optional<std::string> first_namespaced_reference(std::string_view text, bool allow_global = false);
+
+// "global.name" (any case of "global", name an identifier): name; RFC
+// 6609 3.5's namespace of global variables.
+std::optional<std::string_view> global_variable_name(std::string_view name);
+
+// A script name as ManageSieve allows it (RFC 5804 1.6): 1-512 octets of
+// UTF-8 without control characters (U+0000-001F, U+007F-009F), U+2028/2029
+// or "/", which include (RFC 6609) must refuse too.
+bool is_script_name(std::string_view name);
 
 // RFC 5228 2.4.2.4: "${hex:...}" and "${unicode:...}" decoded; a malformed
 // sequence stays as written; a code point that is not a Unicode scalar
@@ -49,5 +60,9 @@ std::optional<std::string> mail_address(std::string_view text);
 
 // RFC 5322 field-name: printable ASCII except ':' , at least one.
 bool is_header_name(std::string_view s);
+
+// editheader (RFC 5293 6): the fields no script may add or delete,
+// "Received" (trace) and "Auto-Submitted" (loop prevention).
+bool is_protected_header(std::string_view name);
 
 }  // namespace cyr::sieve

@@ -186,6 +186,39 @@ std::string quoted_printable(std::string_view text) {
 
 }  // namespace
 
+std::string script_header_field(std::string_view name, std::string_view value) {
+  // A line break in the value is white space: the field is folded anew.
+  std::string flat;
+  flat.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c != '\r' && c != '\n') {
+      flat += c;
+      continue;
+    }
+    while (i + 1 < value.size() && (value[i + 1] == '\r' || value[i + 1] == '\n')) ++i;
+    bool space_follows = i + 1 < value.size() && (value[i + 1] == ' ' || value[i + 1] == '\t');
+    if (!space_follows) flat += ' ';
+  }
+  bool plain = std::all_of(flat.begin(), flat.end(), [](char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return u < 0x7f && (u >= 0x20 || c == '\t');
+  });
+  if (plain) return header(name, flat);
+  // RFC 2047 words, each its own folding point.
+  std::string words = encoded_words(flat);
+  std::string spaced;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (words.compare(i, 3, "\r\n ") == 0) {
+      spaced += ' ';
+      i += 2;
+      continue;
+    }
+    spaced += words[i];
+  }
+  return header(name, spaced);
+}
+
 std::string normalized_address(std::string_view local, std::string_view domain) {
   return ascii_lowercase(local.substr(0, local.find('+'))) + "@" + ascii_lowercase(domain);
 }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace cyr::mail {
@@ -803,6 +804,22 @@ struct DateLexer {
 };
 
 }  // namespace
+
+std::string format_rfc5322_date(std::time_t t, int zone_minutes) {
+  static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  zone_minutes = std::clamp(zone_minutes, -(99 * 60 + 59), 99 * 60 + 59);
+  std::time_t shifted = t + static_cast<std::time_t>(zone_minutes) * 60;
+  std::tm tm{};
+  gmtime_r(&shifted, &tm);
+  int z = zone_minutes < 0 ? -zone_minutes : zone_minutes;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d %c%02d%02d", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone_minutes < 0 ? '-' : '+',
+                z / 60, z % 60);
+  return buf;
+}
 
 std::optional<std::time_t> parse_rfc5322_date(std::string_view raw, int* zone_minutes) {
   if (raw.size() > 1000) return std::nullopt;

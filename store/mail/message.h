@@ -276,6 +276,10 @@ std::vector<Address> parse_address_list(std::string_view raw, size_t max_address
 // writer saw it is the result plus that many minutes (SEARCH SENTON).
 std::optional<std::time_t> parse_rfc5322_date(std::string_view raw, int* zone_minutes = nullptr);
 
+// `t` as an RFC 5322 date-time in the zone `zone_minutes` east of UTC:
+// "Tue, 24 Nov 2026 23:10:00 +0000" (a Received or Date header field).
+std::string format_rfc5322_date(std::time_t t, int zone_minutes = 0);
+
 // ---------------------------------------------------------------------------
 // Line-ending and 8-bit checks for LMTP delivery (bounded by the input).
 

@@ -44,14 +44,15 @@ class SieveMailNode(Node):
         host, port = self.ports()[service][0].rsplit(":", 1)
         return host, int(port)
 
-    def install(self, user, script, name="main"):
+    def install(self, user, script, name="main", activate=True):
         c = Sieve(self.addr("sieve"))
         try:
             c.capabilities()
             assert c.auth_plain(user, USERS[user]).ok
             r = c.put(name, script)
             assert r.ok, r
-            assert c.cmd('SETACTIVE "%s"' % name).ok
+            if activate:
+                assert c.cmd('SETACTIVE "%s"' % name).ok
         finally:
             c.close()
 
@@ -81,6 +82,17 @@ class SieveMailNode(Node):
         m = imaplib.IMAP4(host, port)
         m.login(user, USERS[user])
         return m
+
+    def header_field(self, user, mailbox, field):
+        """The named header field of every message in the mailbox, in UID order."""
+        m = self.imap(user)
+        try:
+            typ, data = m.select(mailbox)
+            assert typ == "OK", (mailbox, data)
+            typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (%s)])" % field)
+            return [item[1].decode().strip() for item in data if isinstance(item, tuple)]
+        finally:
+            m.logout()
 
     def messages(self, user, mailbox):
         m = self.imap(user)
@@ -137,7 +149,9 @@ def test_fileinto_reject_discard(args):
 
 
 def test_redirect_and_vacation_through_sendmail(args):
-    with SieveMailNode(args) as n:
+    # Without duplicate suppression too: vacation's memory of whom it
+    # answered is in the duplicate database all the same.
+    with SieveMailNode(args, extra="duplicatesuppression: no\n") as n:
         n.start()
         assert [r[0] for r in n.lmtp(["pat"], "first")] == [250]
         n.install("pat", b'require ["vacation", "copy"];\r\n'
@@ -177,6 +191,50 @@ def test_script_broken_by_a_config_change_keeps_mail(args):
         assert n.stop() == 0
 
 
+def test_include_regex_duplicate_editheader(args):
+    """A script that includes a site script (sievedir/global) and one of the
+    user's own, files by a regex with its match, suppresses a repeated
+    ticket with the duplicate test, and adds a header field the stored
+    message carries."""
+    with SieveMailNode(args) as n:
+        sievedir = n.path("sievedir")
+        os.makedirs(os.path.join(sievedir, "global"))
+        with open(n.imapd_conf, "a") as f:
+            f.write("sievedir: %s\n" % sievedir)
+        with open(os.path.join(sievedir, "global", "lists.script"), "wb") as f:
+            f.write(b'require ["fileinto", "regex", "mailbox", "variables"];\r\n'
+                    b'if header :regex "list-id" "<([a-z]+)[.]example[.]net>" {\r\n'
+                    b'  fileinto :create "Lists/${1}";\r\n'
+                    b'  stop;\r\n'
+                    b'}\r\n')
+        n.start()
+        assert [r[0] for r in n.lmtp(["pat"], "hello")] == [250]
+        n.install("pat", b'require ["duplicate", "fileinto", "mailbox"];\r\n'
+                         b'if duplicate :header "X-Ticket" :seconds 3600 {\r\n'
+                         b'  fileinto :create "Dups";\r\n'
+                         b'}\r\n', name="tickets", activate=False)
+        n.install("pat", b'require ["include", "editheader", "variables", "regex"];\r\n'
+                         b'include :global "lists";\r\n'
+                         b'include :personal "tickets";\r\n'
+                         b'if header :regex "subject" "^\\\\[ticket ([0-9]+)\\\\]" {\r\n'
+                         b'  addheader "X-Ticket-Seen" "${1}";\r\n'
+                         b'}\r\n')
+        assert [r[0] for r in n.lmtp(["pat"], "[ticket 42] help", extra="X-Ticket: 42\r\n")] == [250]
+        assert [r[0] for r in n.lmtp(["pat"], "[ticket 42] again", extra="X-Ticket: 42\r\n")] == [250]
+        assert [r[0] for r in n.lmtp(["pat"], "[ticket 43] other", extra="X-Ticket: 43\r\n")] == [250]
+        assert [r[0] for r in n.lmtp(["pat"], "news", extra="List-Id: <weekly.example.net>\r\n")] == [250]
+        assert [s for s, _ in n.messages("pat", "INBOX")] == ["hello", "[ticket 42] help", "[ticket 43] other"]
+        assert [s for s, _ in n.messages("pat", "Dups")] == ["[ticket 42] again"]
+        assert [s for s, _ in n.messages("pat", "Lists/weekly")] == ["news"]
+        assert n.header_field("pat", "INBOX", "X-Ticket-Seen") == ["", "X-Ticket-Seen: 42", "X-Ticket-Seen: 43"]
+        assert n.header_field("pat", "Dups", "X-Ticket-Seen") == ["X-Ticket-Seen: 42"]
+        # A missing personal script is a runtime error: the message is kept.
+        n.install("pat", b'require "include";\r\ninclude "nosuch";\r\ndiscard;\r\n')
+        assert [r[0] for r in n.lmtp(["pat"], "kept anyway")] == [250]
+        assert [s for s, _ in n.messages("pat", "INBOX")][-1] == "kept anyway"
+        assert n.stop() == 0
+
+
 if __name__ == "__main__":
     run_tests([test_fileinto_reject_discard, test_redirect_and_vacation_through_sendmail,
-               test_script_broken_by_a_config_change_keeps_mail])
+               test_script_broken_by_a_config_change_keeps_mail, test_include_regex_duplicate_editheader])

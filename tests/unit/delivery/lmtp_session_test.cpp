@@ -118,10 +118,13 @@ TEST(LmtpSession, ThreeRecipientsGetThreeReplies) {
   EXPECT_EQ(f.reply().substr(0, 4), "221 ");
   EXPECT_EQ(n.exists("user.a"), 1u);
   EXPECT_EQ(n.exists("user.b"), 0u);
-  // Return-Path was added at the top.
+  // Return-Path and the trace field were added at the top (RFC 5321 4.4;
+  // RFC 3848's "LMTP": no TLS, no AUTH).
   auto bytes = n.store().read_message("user.a", 1);
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(bytes->substr(0, 20), "Return-Path: <s@x>\r\n");
+  EXPECT_EQ(bytes->substr(20, 39), "Received: from test (unix socket)\r\n\tby ") << *bytes;
+  EXPECT_NE(bytes->find(" with LMTP;\r\n\t"), std::string::npos) << *bytes;
 }
 
 TEST(LmtpSession, BareNewlineRefusedAndNothingDelivered) {
@@ -251,7 +254,10 @@ TEST(LmtpSession, MessageOfSeveralWritePiecesArrivesWhole) {
   }
   auto bytes = n.store().read_message("user.a", 1);
   ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ(*bytes, "Return-Path: <s@x>\r\n" + message("big@x", body));
+  ASSERT_TRUE(bytes->starts_with("Return-Path: <s@x>\r\nReceived: "));
+  size_t header_start = bytes->find("\r\nFrom: s@x\r\n");
+  ASSERT_NE(header_start, std::string::npos);
+  EXPECT_EQ(bytes->substr(header_start + 2), message("big@x", body));
   auto spool = n.dir() / "spool" / "lmtp.spool";
   EXPECT_TRUE(std::filesystem::is_empty(spool));
 }

@@ -50,9 +50,13 @@ class SieveDelivery : public ::testing::Test {
   SpooledMessage message(const std::string& id, const std::string& subject = "hello",
                          const std::string& extra_headers = "") {
     SpooledMessage m;
-    m.header = "Return-Path: <ann@example.net>\r\nFrom: Ann <ann@example.net>\r\nTo: fred@mail.example.org\r\n"
+    // As lmtpd spools it: the header Sieve reads follows the Return-Path
+    // line lmtpd adds.
+    m.header = "From: Ann <ann@example.net>\r\nTo: fred@mail.example.org\r\n"
                "Subject: " + subject + "\r\nMessage-ID: <" + id + ">\r\n" + extra_headers + "\r\n";
-    m.bytes = m.header + "Body text\r\n";
+    std::string added = "Return-Path: <ann@example.net>\r\nReceived: from mx (127.0.0.1) by mail.example.org;\r\n";
+    m.bytes = added + m.header + "Body text\r\n";
+    m.added_header_bytes = added.size();
     m.size = m.bytes.size();
     m.message_id = "<" + id + ">";
     m.envelope_from = "ann@example.net";
@@ -219,6 +223,101 @@ TEST_F(SieveDelivery, DuplicateSuppressionRunsTheScriptOnce) {
   size_t calls = 0;
   for (size_t p = log.find("ARGS"); p != std::string::npos; p = log.find("ARGS", p + 1)) ++calls;
   EXPECT_EQ(calls, 1u);
+}
+
+TEST_F(SieveDelivery, IncludeReadsTheUsersScriptsAndTheSitesFiles) {
+  std::filesystem::create_directories(n.dir() / "sieve" / "global");
+  s.sieve_global_dir = (n.dir() / "sieve" / "global").string();
+  n.write_file("sieve/global/spam.script",
+               "require \"fileinto\";\r\nif header :contains \"subject\" \"[spam]\" { fileinto \"Lists\"; stop; }\r\n");
+  ASSERT_TRUE(n.store().put_sieve_script("fred", "flags", "require \"imap4flags\";\r\naddflag \"$Personal\";\r\n").ok());
+  script("fred", "require [\"include\"];\r\ninclude :global \"spam\";\r\ninclude :personal \"flags\";\r\n");
+  EXPECT_EQ(deliver(message("i1@x", "[spam] buy"))[0].code, 250);
+  EXPECT_EQ(deliver(message("i2@x", "hello"))[0].code, 250);
+  EXPECT_EQ(n.exists("user.fred.Lists"), 1u);
+  auto inbox = records("user.fred");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].flags.keywords, std::vector<std::string>{"$Personal"});
+
+  // A global name that tries to leave the directory, or a missing script,
+  // is a runtime error: the message is kept.
+  script("fred", "require \"include\";\r\ninclude :global \"nosuch\";\r\ndiscard;\r\n");
+  EXPECT_EQ(deliver(message("i3@x"))[0].code, 250);
+  EXPECT_EQ(n.exists("user.fred"), 2u);
+  // A global script larger than sieve_maxscriptsize is not read.
+  s.sieve_max_script_bytes = 16;
+  script("fred", "require \"include\";\r\ninclude :global \"spam\";\r\n");
+  EXPECT_EQ(deliver(message("i4@x", "[spam] again"))[0].code, 250);
+  EXPECT_EQ(n.exists("user.fred.Lists"), 1u);
+  EXPECT_EQ(n.exists("user.fred"), 3u);
+}
+
+TEST_F(SieveDelivery, DuplicateTestRemembersOnlyDeliveredMessages) {
+  auto dup = store::DuplicateDb::open(n.dir() / "deliver.db");
+  ASSERT_TRUE(dup.ok());
+  script("fred", "require [\"duplicate\", \"fileinto\"];\r\n"
+                 "if duplicate :header \"X-Ticket\" { fileinto \"Lists\"; }\r\n");
+  auto t = resolve_recipient(n.store(), s, *split_recipient("fred", true), "", "t");
+  ASSERT_TRUE(t.ok());
+  t->address = "<fred@mail.example.org>";
+  auto send = [&](const std::string& id, const std::string& ticket) {
+    return deliver_spooled(n.store(), dup->get(), s, message(id, "t", "X-Ticket: " + ticket + "\r\n"), {*t}, "t")[0].code;
+  };
+  EXPECT_EQ(send("d1@x", "7"), 250);
+  EXPECT_EQ(send("d2@x", "7"), 250);  // same ticket, another message: a duplicate
+  EXPECT_EQ(send("d3@x", "8"), 250);
+  EXPECT_EQ(n.exists("user.fred"), 2u);
+  EXPECT_EQ(n.exists("user.fred.Lists"), 1u);
+  // Barney's records are his own.
+  ASSERT_TRUE(n.store().put_sieve_script("barney", "main", "require [\"duplicate\", \"fileinto\"];\r\n"
+                                                           "if duplicate :header \"X-Ticket\" { discard; }\r\n").ok());
+  ASSERT_TRUE(n.store().activate_sieve_script("barney", "main").ok());
+  auto b = resolve_recipient(n.store(), s, *split_recipient("barney", true), "", "t");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(deliver_spooled(n.store(), dup->get(), s, message("d4@x", "t", "X-Ticket: 7\r\n"), {*b}, "t")[0].code, 250);
+  EXPECT_EQ(n.exists("user.barney"), 1u);
+  // A delivery that fails is not remembered: the MTA's retry is no duplicate.
+  ASSERT_TRUE(n.store().set_quota("user.fred", std::nullopt, 3).ok());  // full: its 3 messages
+  s.strict_quota = true;
+  EXPECT_NE(send("d5@x", "9"), 250);
+  ASSERT_TRUE(n.store().remove_quota("user.fred").ok());
+  EXPECT_EQ(send("d5@x", "9"), 250);
+  EXPECT_EQ(n.exists("user.fred"), 3u);
+}
+
+TEST_F(SieveDelivery, EditheaderChangesTheStoredAndRedirectedCopies) {
+  script("fred", "require [\"editheader\", \"copy\"];\r\n"
+                 "deleteheader \"X-Spam-Score\";\r\naddheader \"X-Filtered\" \"yes\";\r\n"
+                 "redirect :copy \"fred@elsewhere.example\";\r\n");
+  auto m = message("e1@x", "edited", "X-Spam-Score: 9\r\n");
+  EXPECT_EQ(deliver(m)[0].code, 250);
+  auto inbox = records("user.fred");
+  ASSERT_EQ(inbox.size(), 1u);
+  auto stored = n.store().read_message("user.fred", inbox[0].uid);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->starts_with("Return-Path: <ann@example.net>\r\n")) << *stored;
+  EXPECT_NE(stored->find("X-Filtered: yes\r\n"), std::string::npos) << *stored;
+  EXPECT_EQ(stored->find("X-Spam-Score"), std::string::npos) << *stored;
+  EXPECT_TRUE(stored->ends_with("\r\n\r\nBody text\r\n")) << *stored;
+  EXPECT_EQ(inbox[0].size, stored->size());
+  std::string sent = read_file(sendmail_log);
+  EXPECT_NE(sent.find("X-Filtered: yes"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("X-Spam-Score"), std::string::npos) << sent;
+
+  // A message spooled to a file is edited into a file beside it, removed after.
+  auto f = message("e2@x", "edited", "X-Spam-Score: 3\r\n");
+  f.path = n.write_file("spooled", f.bytes);
+  f.bytes.clear();
+  EXPECT_EQ(deliver(f)[0].code, 250);
+  inbox = records("user.fred");
+  ASSERT_EQ(inbox.size(), 2u);
+  stored = n.store().read_message("user.fred", inbox[1].uid);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_NE(stored->find("X-Filtered: yes\r\n"), std::string::npos) << *stored;
+  EXPECT_EQ(stored->find("X-Spam-Score"), std::string::npos) << *stored;
+  EXPECT_TRUE(stored->ends_with("Body text\r\n"));
+  EXPECT_FALSE(std::filesystem::exists(f.path + ".edited"));
+  EXPECT_TRUE(std::filesystem::exists(f.path));  // the spool file is the caller's
 }
 
 TEST(Sendmail, FailsClearlyAndIsBoundedInTime) {

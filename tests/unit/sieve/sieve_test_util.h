@@ -119,7 +119,11 @@ inline std::string compile_error(std::string_view script, const CompileOptions& 
 
 inline Outcome run(std::string_view script, const Mail& mail, const Limits& limits = {}) {
   auto s = compile_ok(script);
-  if (!s) return Outcome{{}, {"did not compile"}};
+  if (!s) {
+    Outcome failed;
+    failed.errors.push_back("did not compile");
+    return failed;
+  }
   return evaluate(*s, mail.input, limits);
 }
 
