@@ -72,7 +72,7 @@ enum class CommandId {
   GetAcl, SetAcl, DeleteAcl, ListRights, MyRights,
   GetQuota, GetQuotaRoot, SetQuota, GetMetadata, SetMetadata,
   // selected
-  Check, Close, Unselect, Expunge, Search, Fetch, Store, Copy, Move,
+  Check, Close, Unselect, Expunge, Search, Fetch, Store, Copy, Move, Sort, Thread,
   // Cyrus replication over IMAP (X-REPLICATION)
   SyncApply, SyncGet, SyncRestart,
 };
@@ -337,6 +337,42 @@ struct SearchArgs {
   bool operator==(const SearchArgs&) const = default;
 };
 
+// ---- SORT and THREAD (RFC 5256, 5957, 5267)
+
+enum class SortKey : uint8_t {
+  Arrival, Cc, Date, From, Size, Subject, To,
+  DisplayFrom, DisplayTo,  // RFC 5957
+};
+
+struct SortCriterion {
+  SortKey key = SortKey::Arrival;
+  bool reverse = false;
+  bool operator==(const SortCriterion&) const = default;
+};
+
+// More criteria than this is BAD: there are only nine keys, so a longer
+// list repeats one (legal but useless) or is an attack on the comparator.
+inline constexpr size_t kMaxSortCriteria = 16;
+
+struct SortArgs {
+  std::vector<SortCriterion> criteria;  // one or more
+  // ESORT (RFC 5267): set when RETURN (...) was given (MIN MAX ALL COUNT
+  // SAVE bits); the answer is ESEARCH. RETURN () means ALL.
+  std::optional<uint32_t> return_options;
+  std::string charset;  // upper-cased; required by SORT
+  SearchKey key;        // Kind::And of the keys given
+  bool operator==(const SortArgs&) const = default;
+};
+
+enum class ThreadAlgorithm : uint8_t { OrderedSubject, References };
+
+struct ThreadArgs {
+  ThreadAlgorithm algorithm = ThreadAlgorithm::OrderedSubject;
+  std::string charset;  // upper-cased
+  SearchKey key;        // Kind::And of the keys given
+  bool operator==(const ThreadArgs&) const = default;
+};
+
 // ---- replication
 
 struct SyncArgs {
@@ -350,7 +386,7 @@ using CommandArgs =
     std::variant<NoArgs, LoginArgs, AuthenticateArgs, MailboxArgs, SelectArgs, CreateArgs,
                  RenameArgs, ListArgs, StatusArgs, AppendArgs, EnableArgs, IdArgs, SetAclArgs,
                  QuotaRootArgs, SetQuotaArgs, GetMetadataArgs, SetMetadataArgs, SequenceArgs,
-                 CopyArgs, FetchArgs, StoreArgs, SearchArgs, SyncArgs>;
+                 CopyArgs, FetchArgs, StoreArgs, SearchArgs, SortArgs, ThreadArgs, SyncArgs>;
 
 struct Command {
   CommandId id = CommandId::Noop;

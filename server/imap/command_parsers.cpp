@@ -815,9 +815,21 @@ Result<SearchKey> parse_search_key(ArgReader& r, size_t depth) {
   return invalid("Unknown search key " + name);
 }
 
+// The search keys that end SEARCH, SORT and THREAD: one or more, to the end
+// of the command, as one Kind::And key.
+Result<SearchKey> parse_search_program(ArgReader& r) {
+  SearchKey all;
+  all.kind = SearchKey::Kind::And;
+  while (!r.at_end()) {
+    CYR_ASSIGN(key, parse_search_key(r, 0));
+    all.children.push_back(std::move(key));
+  }
+  if (all.children.empty()) return invalid("Missing search key");
+  return all;
+}
+
 Result<CommandArgs> parse_search(ArgReader& r, bool) {
   SearchArgs a;
-  a.key.kind = SearchKey::Kind::And;
   if (r.take_atom("RETURN")) {  // search-return-opts (RFC 4731, 5182)
     CYR_TRY(r.open());
     uint32_t opts = 0;
@@ -837,11 +849,81 @@ Result<CommandArgs> parse_search(ArgReader& r, bool) {
     CYR_ASSIGN(cs, r.astring());
     a.charset = to_upper(cs);
   }
-  while (!r.at_end()) {
-    CYR_ASSIGN(key, parse_search_key(r, 0));
-    a.key.children.push_back(std::move(key));
+  CYR_ASSIGN(key, parse_search_program(r));
+  a.key = std::move(key);
+  return CommandArgs{std::move(a)};
+}
+
+// ---- SORT and THREAD (RFC 5256; DISPLAYFROM/DISPLAYTO RFC 5957; ESORT RFC 5267)
+
+// sort-criteria: "(" ["REVERSE" SP] sort-key *(SP ["REVERSE" SP] sort-key) ")"
+Result<std::vector<SortCriterion>> parse_sort_criteria(ArgReader& r) {
+  static const std::pair<const char*, SortKey> kKeys[] = {
+      {"ARRIVAL", SortKey::Arrival}, {"CC", SortKey::Cc},         {"DATE", SortKey::Date},
+      {"FROM", SortKey::From},       {"SIZE", SortKey::Size},     {"SUBJECT", SortKey::Subject},
+      {"TO", SortKey::To},           {"DISPLAYFROM", SortKey::DisplayFrom},
+      {"DISPLAYTO", SortKey::DisplayTo},
+  };
+  CYR_TRY(r.open());
+  std::vector<SortCriterion> out;
+  while (!r.take_close()) {
+    if (out.size() >= kMaxSortCriteria) return invalid("Too many sort criteria");
+    SortCriterion c;
+    CYR_ASSIGN(name, r.upper_atom());
+    if (name == "REVERSE") {
+      c.reverse = true;
+      CYR_ASSIGN(next, r.upper_atom());
+      name = std::move(next);
+    }
+    bool known = false;
+    for (const auto& [n, k] : kKeys)
+      if (name == n) {
+        c.key = k;
+        known = true;
+      }
+    if (!known) return invalid("Unknown sort key " + name);
+    out.push_back(c);
   }
-  if (a.key.children.empty()) return invalid("Missing search key");
+  if (out.empty()) return invalid("Missing sort criteria");
+  return out;
+}
+
+Result<CommandArgs> parse_sort(ArgReader& r, bool) {
+  SortArgs a;
+  if (r.take_atom("RETURN")) {  // sort-return-opts (RFC 5267; SAVE from RFC 5182)
+    CYR_TRY(r.open());
+    uint32_t opts = 0;
+    while (!r.take_close()) {
+      CYR_ASSIGN(o, r.upper_atom());
+      if (o == "MIN") opts |= kSearchReturnMin;
+      else if (o == "MAX") opts |= kSearchReturnMax;
+      else if (o == "ALL") opts |= kSearchReturnAll;
+      else if (o == "COUNT") opts |= kSearchReturnCount;
+      else if (o == "SAVE") opts |= kSearchReturnSave;
+      else return invalid("Unknown SORT return option " + o);
+    }
+    if (opts == 0) opts = kSearchReturnAll;
+    a.return_options = opts;
+  }
+  CYR_ASSIGN(criteria, parse_sort_criteria(r));
+  a.criteria = std::move(criteria);
+  CYR_ASSIGN(cs, r.astring());
+  a.charset = to_upper(cs);
+  CYR_ASSIGN(key, parse_search_program(r));
+  a.key = std::move(key);
+  return CommandArgs{std::move(a)};
+}
+
+Result<CommandArgs> parse_thread(ArgReader& r, bool) {
+  ThreadArgs a;
+  CYR_ASSIGN(alg, r.upper_atom());
+  if (alg == "ORDEREDSUBJECT") a.algorithm = ThreadAlgorithm::OrderedSubject;
+  else if (alg == "REFERENCES") a.algorithm = ThreadAlgorithm::References;
+  else return invalid("Unknown threading algorithm " + alg);
+  CYR_ASSIGN(cs, r.astring());
+  a.charset = to_upper(cs);
+  CYR_ASSIGN(key, parse_search_program(r));
+  a.key = std::move(key);
   return CommandArgs{std::move(a)};
 }
 
@@ -898,6 +980,8 @@ const CommandSpec kCommands[] = {
     {"COPY", CommandId::Copy, parse_copy, kSelected | kWrite | kUsesSeqs | kAllowsUid},
     {"MOVE", CommandId::Move, parse_copy,
      kSelected | kWrite | kUsesSeqs | kBreaksSeqs | kAllowsUid},
+    {"SORT", CommandId::Sort, parse_sort, kSelected | kUsesSeqs | kAllowsUid},
+    {"THREAD", CommandId::Thread, parse_thread, kSelected | kUsesSeqs | kAllowsUid},
     {"SYNCAPPLY", CommandId::SyncApply, parse_raw, kAuthSel | kWrite},
     {"SYNCGET", CommandId::SyncGet, parse_raw, kAuthSel},
     {"SYNCRESTART", CommandId::SyncRestart, parse_raw, kAuthSel},

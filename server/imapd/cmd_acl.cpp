@@ -31,6 +31,15 @@ awaitable<Reply> Session::cmd_setacl(const imap::SetAclArgs& a, bool remove) {
   if (!(rights_on(*info) & right::kAdmin))
     co_return Reply::no("Permission denied", ResponseCode::no_perm());
   if (!mail::is_valid_acl_identifier(a.identifier)) co_return Reply::bad("Invalid identifier");
+  // An owner does not change their own entry on their own mailboxes (Cyrus
+  // refuses it too): one slip in a webmail's sharing dialog would take
+  // their s/w/i/t/e rights away. Admins may.
+  if (!identity_->is_admin && a.identifier == identity_->userid) {
+    auto owner = mail::mboxname_owner(*internal);
+    if (owner && *owner == identity_->userid)
+      co_return Reply::no("Permission denied: you cannot change your own rights on your own mailbox",
+                          ResponseCode::no_perm());
+  }
   if (!settings_.anyoneuseracl && !identity_->is_admin && a.identifier == "anyone")
     co_return Reply::no("Only administrators may grant rights to anyone", ResponseCode::no_perm());
   auto acl = mail::Acl::parse(info->acl);
@@ -61,7 +70,7 @@ awaitable<Reply> Session::cmd_listrights(const imap::SetAclArgs& a) {
                              ? mail::format_rights(settings_.implicit_owner_rights, false)
                              : "";
   w_.begin_untagged().atom("LISTRIGHTS").mailbox(a.mailbox).astring(a.identifier).string(required);
-  for (const char* r : {"l", "r", "s", "w", "i", "p", "k", "x", "t", "e", "a", "c", "d"})
+  for (const char* r : {"l", "r", "s", "w", "i", "p", "k", "x", "t", "e", "a", "c", "d", "n"})
     w_.atom(r);
   w_.end_line();
   co_return Reply::ok("Listrights completed");

@@ -88,7 +88,7 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
   if (!seqs) co_return error_reply(seqs.error(), "FETCH");
   if (a.changed_since) condstore_ = true;
   bool any_structure = false, any_bytes = false, any_seen = false, want_modseq = false;
-  bool want_flags = false, want_uid = by_uid;
+  bool want_flags = false, want_uid = by_uid || qresync_;  // with QRESYNC every FETCH carries the UID (RFC 7162)
   // ENVELOPE is the only item that needs the structure: then only the
   // envelope is decoded, as views into the stored blob (no body parts, no
   // string copies), the common FETCH of mail clients' message lists.

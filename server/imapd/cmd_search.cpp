@@ -17,6 +17,47 @@ bool uses_modseq(const imap::SearchKey& k) {
 }
 }  // namespace
 
+std::vector<uint32_t> Session::matching_records(store::Store& st, const std::string& name,
+                                                const std::vector<store::MessageRecord>& records,
+                                                const imap::SearchKey& key,
+                                                const std::vector<store::Uid>& saved,
+                                                const store::UidSet& recent) {
+  std::vector<uint32_t> out;
+  const bool content = search_needs_content(key);
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    std::optional<mail::MessageStructure> ms;
+    std::optional<std::string> bytes;
+    bool loaded = false;
+    auto load = [&] {
+      if (loaded) return;
+      loaded = true;
+      auto blob = st.structure(name, r.uid);
+      if (blob) {
+        auto p = mail::MessageStructure::deserialize(*blob);
+        if (p) ms = std::move(*p);
+      }
+      auto b = st.read_message(name, r.uid);
+      if (b) bytes = std::move(*b);
+    };
+    SearchMessage m;
+    m.record = &r;
+    m.seq = static_cast<uint32_t>(i + 1);
+    m.max_seq = static_cast<uint32_t>(records.size());
+    m.max_uid = records.empty() ? 0 : records.back().uid;
+    m.now = now;
+    m.saved = &saved;
+    m.recent = recent.contains(r.uid);
+    if (content) {
+      m.structure = [&]() -> const mail::MessageStructure* { load(); return ms ? &*ms : nullptr; };
+      m.bytes = [&]() -> const std::string* { load(); return bytes ? &*bytes : nullptr; };
+    }
+    if (search_matches(key, m)) out.push_back(static_cast<uint32_t>(i));
+  }
+  return out;
+}
+
 awaitable<Reply> Session::cmd_search(const imap::SearchArgs& a, bool by_uid,
                                      const std::string& tag) {
   if (!search_charset_supported(a.charset))
@@ -29,42 +70,12 @@ awaitable<Reply> Session::cmd_search(const imap::SearchArgs& a, bool by_uid,
   const std::vector<store::Uid> saved = saved_search_;
   const store::UidSet recent = selected_->recent_uids;
   const imap::SearchKey key = a.key;
-  const bool content = search_needs_content(key);
   store::Store& st = store_;
   struct Hit { uint32_t seq; store::Uid uid; store::ModSeq modseq; };
   auto hits = co_await blocking([&]() -> Result<std::vector<Hit>> {
     std::vector<Hit> out;
-    int64_t now = static_cast<int64_t>(std::time(nullptr));
-    for (size_t i = 0; i < records.size(); ++i) {
-      const auto& r = records[i];
-      std::optional<mail::MessageStructure> ms;
-      std::optional<std::string> bytes;
-      bool loaded = false;
-      auto load = [&] {
-        if (loaded) return;
-        loaded = true;
-        auto blob = st.structure(name, r.uid);
-        if (blob) {
-          auto p = mail::MessageStructure::deserialize(*blob);
-          if (p) ms = std::move(*p);
-        }
-        auto b = st.read_message(name, r.uid);
-        if (b) bytes = std::move(*b);
-      };
-      SearchMessage m;
-      m.record = &r;
-      m.seq = static_cast<uint32_t>(i + 1);
-      m.max_seq = static_cast<uint32_t>(records.size());
-      m.max_uid = records.empty() ? 0 : records.back().uid;
-      m.now = now;
-      m.saved = &saved;
-      m.recent = recent.contains(r.uid);
-      if (content) {
-        m.structure = [&]() -> const mail::MessageStructure* { load(); return ms ? &*ms : nullptr; };
-        m.bytes = [&]() -> const std::string* { load(); return bytes ? &*bytes : nullptr; };
-      }
-      if (search_matches(key, m)) out.push_back(Hit{m.seq, r.uid, r.modseq});
-    }
+    for (uint32_t i : matching_records(st, name, records, key, saved, recent))
+      out.push_back(Hit{i + 1, records[i].uid, records[i].modseq});
     return out;
   });
   if (!hits) co_return error_reply(hits.error(), "SEARCH");

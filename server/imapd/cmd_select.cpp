@@ -73,27 +73,23 @@ awaitable<Reply> Session::cmd_select(const imap::SelectArgs& a, bool examine) {
   for (uint32_t s = 1; s <= v.exists(); ++s) overlay_seen(v.at(s));
   (void)co_await claim_recent(0);
 
-  std::vector<std::string> keywords;
   uint32_t first_unseen = 0;
+  std::vector<std::string>& keywords = selected_->keywords;
   for (uint32_t s = 1; s <= v.exists(); ++s) {
     const auto& r = v.at(s);
     if (!first_unseen && !(r.flags.system & store::kFlagSeen)) first_unseen = s;
     for (const auto& k : r.flags.keywords)
-      if (std::find(keywords.begin(), keywords.end(), k) == keywords.end() && keywords.size() < 1000)
+      if (keywords.size() < 1000 && std::none_of(keywords.begin(), keywords.end(), [&](const std::string& known) {
+            return imap::iequals(known, k);
+          }))
         keywords.push_back(k);
   }
-  std::vector<std::string> flags = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
-  flags.insert(flags.end(), keywords.begin(), keywords.end());
-  w_.begin_untagged().atom("FLAGS").begin_list();
-  for (const auto& f : flags) w_.atom(f);
-  w_.end_list().end_line();
+  write_flags_list();
   w_.begin_untagged().number(v.exists()).atom("EXISTS").end_line();
   w_.begin_untagged().number(recent_count()).atom("RECENT").end_line();
   if (first_unseen)
     w_.untagged_status(imap::StatusKind::Ok, ResponseCode::unseen(first_unseen), "Ok");
-  std::vector<std::string> perm = selected_->read_only ? std::vector<std::string>{} : flags;
-  if (!selected_->read_only) perm.push_back("\\*");
-  w_.untagged_status(imap::StatusKind::Ok, ResponseCode::permanent_flags(perm), "Ok");
+  write_permanent_flags();
   w_.untagged_status(imap::StatusKind::Ok, ResponseCode::uid_validity(info->uidvalidity), "Ok");
   w_.untagged_status(imap::StatusKind::Ok, ResponseCode::uid_next(info->last_uid + 1), "Ok");
   w_.untagged_status(imap::StatusKind::Ok, ResponseCode::highest_modseq(info->highestmodseq), "Ok");
@@ -154,12 +150,17 @@ awaitable<Reply> Session::cmd_expunge(const imap::Command& cmd) {
     const auto& r = selected_->view.at(s);
     if (r.flags.system & store::kFlagDeleted) uids.add(r.uid);
   }
+  store::ModSeq highest = selected_->view.highestmodseq();
   if (!uids.empty()) {
     const std::string name = selected_->info.name;
     auto res = co_await blocking([&] { return store_.expunge(name, uids); });
     if (!res) co_return error_reply(res.error(), "EXPUNGE");
     write_expunges(selected_->view.remove(res->expunged));
+    highest = std::max(highest, res->highestmodseq);
   }
+  // A CONDSTORE client learns the mailbox's HIGHESTMODSEQ after its
+  // expunge (RFC 7162; Cyrus sends it too).
+  if (condstore_) co_return Reply::ok("Expunge completed", ResponseCode::highest_modseq(highest));
   co_return Reply::ok("Expunge completed");
 }
 

@@ -93,10 +93,16 @@ awaitable<Reply> Session::cmd_store(const imap::StoreArgs& a, bool by_uid) {
     const auto& rec = selected_->view.at(*seq);
     // .SILENT suppresses FLAGS, but a CONDSTORE client still learns the
     // new MODSEQ (RFC 7162 3.1.3).
-    if (!a.silent) write_flags_fetch(*seq, by_uid);
-    else if (condstore_)
-      w_.begin_untagged().number(*seq).atom("FETCH").begin_list().atom("MODSEQ")
-          .begin_list().number(rec.modseq).end_list().end_list().end_line();
+    // With QRESYNC on, every FETCH response carries the UID (RFC 7162,
+    // QRESYNC: the client may not be able to map a sequence number).
+    const bool with_uid = by_uid || qresync_;
+    if (!a.silent) {
+      write_flags_fetch(*seq, with_uid);
+    } else if (condstore_) {
+      w_.begin_untagged().number(*seq).atom("FETCH").begin_list();
+      if (with_uid) w_.atom("UID").number(rec.uid);
+      w_.atom("MODSEQ").begin_list().number(rec.modseq).end_list().end_list().end_line();
+    }
   }
   if (!res->failed_unchangedsince.empty()) {
     std::vector<uint32_t> failed;

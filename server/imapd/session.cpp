@@ -335,6 +335,16 @@ awaitable<void> Session::dispatch(const imap::Request& req) {
                                   "use the primary for ") + std::string(spec.name),
                       imap::ResponseCode::unavailable());
   } else {
+    // A command that shows message state answers from a fresh view: flag
+    // changes and new messages made elsewhere are merged (and reported)
+    // first, so its own FETCH responses never show flags older than what
+    // another session already committed (Cyrus does the same). Expunges
+    // wait, as RFC 3501 7.4.1 requires during these commands.
+    if (selected_ && state_ == SessionState::Selected &&
+        (cmd.id == imap::CommandId::Fetch || cmd.id == imap::CommandId::Store ||
+         cmd.id == imap::CommandId::Search || cmd.id == imap::CommandId::Sort ||
+         cmd.id == imap::CommandId::Thread))
+      co_await report_changes(false);
     reply = co_await execute(req);
   }
   // Changes made elsewhere are reported after the command's own responses,
@@ -343,7 +353,9 @@ awaitable<void> Session::dispatch(const imap::Request& req) {
   if (selected_ && state_ == SessionState::Selected && cmd.id != imap::CommandId::Idle) {
     bool seq_cmd = !cmd.uid && (cmd.id == imap::CommandId::Fetch ||
                                 cmd.id == imap::CommandId::Store ||
-                                cmd.id == imap::CommandId::Search);
+                                cmd.id == imap::CommandId::Search ||
+                                cmd.id == imap::CommandId::Sort ||
+                                cmd.id == imap::CommandId::Thread);
     co_await report_changes(!seq_cmd);
   }
   if (pending_no_tagged_) {
@@ -399,6 +411,8 @@ awaitable<Reply> Session::execute(const imap::Request& req) {
     case CommandId::Fetch: return cmd_fetch(c.as<imap::FetchArgs>(), c.uid);
     case CommandId::Search:
       return cmd_search(c.as<imap::SearchArgs>(), c.uid, req.tag);
+    case CommandId::Sort: return cmd_sort(c.as<imap::SortArgs>(), c.uid, req.tag);
+    case CommandId::Thread: return cmd_thread(c.as<imap::ThreadArgs>(), c.uid);
     case CommandId::GetAcl: return cmd_getacl(c.as<imap::MailboxArgs>());
     case CommandId::SetAcl: return cmd_setacl(c.as<imap::SetAclArgs>(), false);
     case CommandId::DeleteAcl: return cmd_setacl(c.as<imap::SetAclArgs>(), true);

@@ -82,6 +82,9 @@ struct Selected {
   // A SELECT (not EXAMINE) then raises the watermark, so a later selection
   // by the same user does not see them as recent again.
   store::UidSet recent_uids;
+  // The keywords the client was told in FLAGS and PERMANENTFLAGS: SELECT's,
+  // plus those announced since (announce_keywords). Bounded.
+  std::vector<std::string> keywords;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -127,6 +130,13 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<void> report_changes(bool allow_expunge);
   void write_expunges(const ViewUpdate& u);
   void write_flags_fetch(uint32_t seq, bool with_uid);
+  // FLAGS and PERMANENTFLAGS of the selected mailbox (system flags and
+  // Selected::keywords).
+  void write_flags_list();
+  void write_permanent_flags();
+  // Before a FETCH shows `r`'s flags: a keyword the client was not told of
+  // yet is announced with new FLAGS and PERMANENTFLAGS (RFC 3501 7.2.6).
+  void announce_keywords(const store::MessageRecord& r);
   Result<std::vector<uint32_t>> resolve_set(const imap::SequenceSet& set, bool by_uid) const;
   void deselect();
   // Per-user \Seen (see Selected::per_user_seen).
@@ -176,6 +186,17 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Reply> cmd_fetch(const imap::FetchArgs& a, bool by_uid);
   // cmd_search.cpp
   awaitable<Reply> cmd_search(const imap::SearchArgs& a, bool by_uid, const std::string& tag);
+  // The indexes (ascending) of `records` that match `key`, shared by SEARCH,
+  // SORT and THREAD. Blocking (reads message files when the key needs
+  // their content): run on the blocking pool.
+  static std::vector<uint32_t> matching_records(store::Store& st, const std::string& mailbox,
+                                                const std::vector<store::MessageRecord>& records,
+                                                const imap::SearchKey& key,
+                                                const std::vector<store::Uid>& saved,
+                                                const store::UidSet& recent);
+  // cmd_sort.cpp
+  awaitable<Reply> cmd_sort(const imap::SortArgs& a, bool by_uid, const std::string& tag);
+  awaitable<Reply> cmd_thread(const imap::ThreadArgs& a, bool by_uid);
   // cmd_acl.cpp
   awaitable<Reply> cmd_getacl(const imap::MailboxArgs& a);
   awaitable<Reply> cmd_setacl(const imap::SetAclArgs& a, bool remove);

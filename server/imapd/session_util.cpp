@@ -30,7 +30,8 @@ std::vector<std::string> Session::capabilities() const {
   for (const char* c :
        {"NAMESPACE", "UIDPLUS", "MULTIAPPEND", "UNSELECT", "CHILDREN", "LIST-EXTENDED",
         "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CONDSTORE", "QRESYNC", "ESEARCH",
-        "SEARCHRES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
+        "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
+        "THREAD=REFERENCES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER"})
     caps.push_back(c);
   caps.push_back("APPENDLIMIT=" + std::to_string(settings_.max_message));
@@ -151,8 +152,47 @@ awaitable<bool> Session::claim_recent(store::Uid known_uid) {
   co_return true;
 }
 
+namespace {
+constexpr size_t kMaxAnnouncedKeywords = 1000;
+constexpr const char* kSystemFlagList[] = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
+}  // namespace
+
+void Session::write_flags_list() {
+  w_.begin_untagged().atom("FLAGS").begin_list();
+  for (const char* f : kSystemFlagList) w_.atom(f);
+  for (const auto& k : selected_->keywords) w_.atom(k);
+  w_.end_list().end_line();
+}
+
+void Session::write_permanent_flags() {
+  std::vector<std::string> perm;
+  if (!selected_->read_only) {
+    perm.assign(std::begin(kSystemFlagList), std::end(kSystemFlagList));
+    perm.insert(perm.end(), selected_->keywords.begin(), selected_->keywords.end());
+    perm.push_back("\\*");
+  }
+  w_.untagged_status(imap::StatusKind::Ok, imap::ResponseCode::permanent_flags(perm), "Ok");
+}
+
+void Session::announce_keywords(const store::MessageRecord& r) {
+  bool added = false;
+  for (const auto& k : r.flags.keywords) {
+    if (selected_->keywords.size() >= kMaxAnnouncedKeywords) break;
+    if (std::none_of(selected_->keywords.begin(), selected_->keywords.end(),
+                     [&](const std::string& known) { return imap::iequals(known, k); })) {
+      selected_->keywords.push_back(k);
+      added = true;
+    }
+  }
+  if (!added) return;
+  // Cyrus sends both, to every session that sees the new keyword.
+  write_flags_list();
+  write_permanent_flags();
+}
+
 void Session::write_flags_fetch(uint32_t seq, bool with_uid) {
   const store::MessageRecord& r = selected_->view.at(seq);
+  announce_keywords(r);
   w_.begin_untagged().number(seq).atom("FETCH").begin_list();
   if (with_uid) w_.atom("UID").number(r.uid);
   w_.atom("FLAGS").begin_list();
@@ -197,6 +237,9 @@ awaitable<void> Session::report_changes(bool allow_expunge) {
   // New arrivals are \Recent here unless a session of this user saw them first.
   if (selected_->view.max_uid() > known_uid) (void)co_await claim_recent(known_uid);
   write_expunges(u);
+  // New messages' keywords are announced too, before a FETCH shows them.
+  for (uint32_t seq = before - static_cast<uint32_t>(u.expunged_seqs.size()) + 1; seq <= selected_->view.exists(); ++seq)
+    announce_keywords(selected_->view.at(seq));
   for (uint32_t seq : u.flag_changed_seqs) write_flags_fetch(seq, qresync_);
   // RECENT goes with EXISTS, as Cyrus sends them (RFC 3501 7.3.2).
   if (u.exists_changed || selected_->view.exists() != before - u.expunged_seqs.size()) {

@@ -246,7 +246,60 @@ def test_list_and_create_like_cyrus(args):
         admin = connect(n, "admin")
         assert list_lines(admin, "LIST", '""', '"user/fred/Sent"') == ['(\\HasNoChildren) "/" user/fred/Sent']
         admin.logout()
+        # An owner cannot cut their own rights on their own folder (Cyrus: NO).
+        typ, data = c.setacl("Sent", "fred", "lr")
+        assert typ == "NO" and b"NOPERM" in data[0], (typ, data)
+        untagged, _ = raw_command(c, 'LISTRIGHTS Sent admin')
+        assert untagged and untagged[0].endswith(" n"), untagged  # the annotation right too (RFC 5464)
         c.logout()
+
+
+def raw_command(c, line):
+    """Sends one tagged command line; returns (untagged lines, tagged line) as text."""
+    tag = c._new_tag().decode()
+    c.send(("%s %s\r\n" % (tag, line)).encode())
+    untagged = []
+    while True:
+        l = c._get_line().decode()
+        if l.startswith(tag + " "):
+            return untagged, l
+        untagged.append(l)
+
+
+def test_flags_and_modseqs_across_sessions(args):
+    """What a second session sees of the first one's changes, as Cyrus 3.6
+    answers: a FETCH never shows flags older than a committed STORE, a new
+    keyword comes with new FLAGS and PERMANENTFLAGS, with QRESYNC every
+    FETCH carries the UID, and a CONDSTORE EXPUNGE answers HIGHESTMODSEQ."""
+    with start_node(args) as n:
+        deliver(n, message("one"), message("two", minute=1))
+        a, b = connect(n), connect(n)
+        ok(a.select("INBOX"))
+        ok(b.select("INBOX"))
+        ok(a.store("2", "+FLAGS", "(\\Seen)"))
+        untagged, tagged = raw_command(b, "FETCH 2 (FLAGS)")
+        assert tagged.split()[1] == "OK", tagged
+        fetches = [l for l in untagged if l.startswith("* 2 FETCH")]
+        assert fetches and all("\\Seen" in l for l in fetches), untagged
+        # A keyword nobody used before: B is told of it before the FETCH shows it.
+        ok(a.store("1", "+FLAGS", "($Project)"))
+        untagged, _ = raw_command(b, "NOOP")
+        flags_at = [i for i, l in enumerate(untagged) if l.startswith("* FLAGS (") and "$Project" in l]
+        fetch_at = [i for i, l in enumerate(untagged) if l.startswith("* 1 FETCH") and "$Project" in l]
+        assert flags_at and fetch_at and flags_at[0] < fetch_at[0], untagged
+        assert any("PERMANENTFLAGS" in l and "$Project" in l for l in untagged), untagged
+        # QRESYNC: a STORE's FETCH responses carry the UID; EXPUNGE ends with HIGHESTMODSEQ.
+        q = connect(n)
+        _, tagged = raw_command(q, "ENABLE QRESYNC")  # in the authenticated state (RFC 5161)
+        assert " OK" in tagged, tagged
+        ok(q.select("INBOX"))
+        untagged, _ = raw_command(q, "STORE 1 +FLAGS (\\Deleted)")
+        assert any(l.startswith("* 1 FETCH") and "UID " in l and "MODSEQ" in l for l in untagged), untagged
+        untagged, tagged = raw_command(q, "EXPUNGE")
+        assert any(l.startswith("* VANISHED") for l in untagged), untagged
+        assert "[HIGHESTMODSEQ " in tagged, tagged
+        for c in (a, b, q):
+            c.logout()
 
 
 # -- maxlogins_per_user -------------------------------------------------------------
@@ -364,4 +417,5 @@ def test_mutt_reads_copies_and_deletes(args):
 
 if __name__ == "__main__":
     run_tests([test_recent_across_sessions, test_binary_fetch_and_literal8_append, test_metadata,
-               test_list_and_create_like_cyrus, test_maxlogins_per_user, test_mutt_reads_copies_and_deletes])
+               test_list_and_create_like_cyrus, test_flags_and_modseqs_across_sessions, test_maxlogins_per_user,
+               test_mutt_reads_copies_and_deletes])
