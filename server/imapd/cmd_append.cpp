@@ -50,7 +50,7 @@ awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
     auto acl = store_.get_acl(*internal);
     if (!acl) {
       if (acl.error().code != Errc::NotFound) return acl.take_error();
-      o.refusal = Reply::no("Mailbox does not exist", ResponseCode::try_create());
+      o.refusal = Reply::no("Mailbox does not exist", missing_target_code(*internal));
       return o;
     }
     store::MailboxInfo listed;
@@ -58,7 +58,7 @@ awaitable<Reply> Session::cmd_append(const imap::AppendArgs& a) {
     listed.acl = std::move(*acl);
     mail::Rights rights = rights_on(listed);
     if (!(rights & (mail::right::kLookup | mail::right::kRead))) {
-      o.refusal = Reply::no("Mailbox does not exist", ResponseCode::try_create());
+      o.refusal = Reply::no("Mailbox does not exist", missing_target_code(*internal));
       return o;
     }
     if (!(rights & mail::right::kInsert)) {

@@ -127,12 +127,12 @@ awaitable<Reply> Session::cmd_copy(const imap::CopyArgs& a, bool by_uid, bool mo
   auto info = co_await blocking([&] { return store_.lookup(*dest); });
   if (!info) {
     if (info.error().code == Errc::NotFound)
-      co_return Reply::no("Mailbox does not exist", ResponseCode::try_create());
+      co_return Reply::no("Mailbox does not exist", missing_target_code(*dest));
     co_return error_reply(info.error(), what);
   }
   mail::Rights r = rights_on(*info);
   if (!(r & (right::kLookup | right::kRead)))
-    co_return Reply::no("Mailbox does not exist", ResponseCode::try_create());
+    co_return Reply::no("Mailbox does not exist", missing_target_code(*dest));
   if (!(r & right::kInsert)) co_return Reply::no("Permission denied", ResponseCode::no_perm());
   store::UidSet uids;
   for (uint32_t s : *seqs) uids.add(selected_->view.at(s).uid);

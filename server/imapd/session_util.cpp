@@ -190,6 +190,13 @@ void Session::announce_keywords(const store::MessageRecord& r) {
   write_permanent_flags();
 }
 
+imap::ResponseCode Session::missing_target_code(const std::string& internal) const {
+  if (identity_ && identity_->is_admin) return imap::ResponseCode::try_create();
+  auto owner = mail::mboxname_owner(internal);
+  if (identity_ && owner && *owner == identity_->userid) return imap::ResponseCode::try_create();
+  return imap::ResponseCode::nonexistent();
+}
+
 void Session::write_flags_fetch(uint32_t seq, bool with_uid) {
   const store::MessageRecord& r = selected_->view.at(seq);
   announce_keywords(r);

@@ -246,6 +246,11 @@ def test_list_and_create_like_cyrus(args):
         admin = connect(n, "admin")
         assert list_lines(admin, "LIST", '""', '"user/fred/Sent"') == ['(\\HasNoChildren) "/" user/fred/Sent']
         admin.logout()
+        # TRYCREATE only where a CREATE could succeed (RFC 3501 6.3.11).
+        typ, data = c.append("Nope", None, None, message("x"))
+        assert typ == "NO" and b"TRYCREATE" in data[0], (typ, data)
+        typ, data = c.append('"Other Users/nobody/Nope"', None, None, message("x"))
+        assert typ == "NO" and b"NONEXISTENT" in data[0], (typ, data)
         # An owner cannot cut their own rights on their own folder (Cyrus: NO).
         typ, data = c.setacl("Sent", "fred", "lr")
         assert typ == "NO" and b"NOPERM" in data[0], (typ, data)
