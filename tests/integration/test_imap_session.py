@@ -197,11 +197,12 @@ def test_acl_and_quota(args):
         typ, data = barney.myrights('"Other Users/fred/Shared"')
         assert b" lr" in data[0], data
         # APPEND needs the i right; without l or r the mailbox is not there
-        # for him (TRYCREATE, as for one that does not exist).
+        # for him (NONEXISTENT, as for one that does not exist in another
+        # user's folders: he could not create it, so no TRYCREATE).
         typ, data = barney.append('"Other Users/fred/Shared"', None, None, MESSAGE)
         assert typ == "NO" and b"NOPERM" in data[0], data
         typ, data = barney.append('"Other Users/fred/INBOX"', None, None, MESSAGE)
-        assert typ == "NO" and b"TRYCREATE" in data[0], data
+        assert typ == "NO" and b"NONEXISTENT" in data[0], data
         typ, data = barney.append("Nowhere", None, None, MESSAGE)
         assert typ == "NO" and b"TRYCREATE" in data[0], data
         typ, data = barney.list('""', "*")
