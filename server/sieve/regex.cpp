@@ -10,19 +10,38 @@ namespace {
 size_t saturating_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 size_t saturating_mul(size_t a, size_t b) { return (a != 0 && b > SIZE_MAX / a) ? SIZE_MAX : a * b; }
 
+// Repetition operators applied on top of each other ("a++", "(a*)+",
+// "((a+)*)+"): glibc's regcomp needs memory exponential in their nesting
+// (measured: 12 stacked "+" 4 MB, 16 42 MB, 28 more than 2 GB; 12 nested
+// quantified groups 26 MB, 16 did not finish). Real patterns nest two or
+// three.
+constexpr size_t kMaxRepetitionNesting = 6;
+
 // What glibc would make of the pattern's repetition counts, roughly: the
 // number of atoms after every "x{n,m}" is copied max(n, m) times. Also
-// refuses back-references. Syntax errors are left to regcomp.
+// refuses back-references and repetitions nested deeper than
+// kMaxRepetitionNesting. Syntax errors are left to regcomp.
 Result<size_t> check_pattern(std::string_view p) {
   struct Group {
-    size_t sum = 0;   // atoms before the last one
-    size_t last = 0;  // the last atom (a repetition count applies to it)
+    size_t sum = 0;     // atoms before the last one
+    size_t last = 0;    // the last atom (a repetition count applies to it)
+    size_t last_q = 0;  // repetitions nested in and on the last atom
+    size_t max_q = 0;   // the most nested anywhere in the group
   };
   std::vector<Group> groups(1);
-  auto atom = [&](size_t size) {
+  size_t deepest = 0;
+  auto atom = [&](size_t size, size_t nesting = 0) {
     Group& g = groups.back();
     g.sum = saturating_add(g.sum, g.last);
     g.last = size;
+    g.last_q = nesting;
+    g.max_q = std::max(g.max_q, nesting);
+  };
+  auto repeat = [&] {
+    Group& g = groups.back();
+    g.last_q += 1;
+    g.max_q = std::max(g.max_q, g.last_q);
+    deepest = std::max(deepest, g.last_q);
   };
   size_t i = 0;
   while (i < p.size()) {
@@ -54,7 +73,7 @@ Result<size_t> check_pattern(std::string_view p) {
     } else if (c == ')' && groups.size() > 1) {
       Group g = groups.back();
       groups.pop_back();
-      atom(std::max<size_t>(saturating_add(g.sum, g.last), 1));
+      atom(std::max<size_t>(saturating_add(g.sum, g.last), 1), g.max_q);
       ++i;
     } else if (c == '{') {
       // "{n}", "{n,}" or "{n,m}"; anything else is a literal (or regcomp's
@@ -75,6 +94,7 @@ Result<size_t> check_pattern(std::string_view p) {
       bound = std::max(bound, number);
       if (digits && j < p.size() && p[j] == '}') {
         groups.back().last = saturating_mul(groups.back().last, std::max<size_t>(bound, 1));
+        repeat();
         i = j + 1;
       } else {
         atom(1);
@@ -84,14 +104,21 @@ Result<size_t> check_pattern(std::string_view p) {
       Group& g = groups.back();
       g.sum = saturating_add(g.sum, g.last);
       g.last = 0;
+      g.last_q = 0;
       ++i;
-    } else if (c == '*' || c == '+' || c == '?' || c == '^' || c == '$') {
+    } else if (c == '*' || c == '+' || c == '?') {
+      repeat();
+      ++i;
+    } else if (c == '^' || c == '$') {
       ++i;
     } else {
       atom(1);
       ++i;
     }
   }
+  if (deepest > kMaxRepetitionNesting)
+    return Error(Errc::TooBig, "regular expression too complex (repetitions nested " + std::to_string(deepest) +
+                                    " deep; at most " + std::to_string(kMaxRepetitionNesting) + ")");
   size_t total = 0;
   for (const Group& g : groups) total = saturating_add(total, saturating_add(g.sum, g.last));
   if (total > kMaxRegexExpansion)

@@ -1,0 +1,2 @@
+require ["regex", "variables", "fileinto", "body", "imap4flags"];
+if header :regex "subjectrequir" "^(רררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררררר++++++++++++++++++++++++++++רררררררררררררררררררררררRe|Fe "wdvacat)
