@@ -149,6 +149,12 @@ class ResponseWriter {
   ResponseWriter& sequence_set(const SequenceSet& set);
   ResponseWriter& uid_set(const std::vector<uint32_t>& numbers);
   ResponseWriter& raw(std::string_view bytes);        // trusted syntax, with separator
+  // The next item follows the previous one without a space: the grammar's
+  // runs of lists with nothing between them ("1*address" in ENVELOPE).
+  ResponseWriter& adjoin() {
+    need_space_ = false;
+    return *this;
+  }
   void end_line();                                    // "\r\n"
 
   std::string& buffer() { return out_; }

@@ -26,31 +26,28 @@ void write_address_list(ResponseWriter& w, const std::vector<mail::AddressView>&
     return;
   }
   // env-to = "(" 1*address ")": the addresses follow each other with no
-  // space between them (RFC 3501 9), so they are built apart and joined.
-  std::string addresses;
+  // space between them (RFC 3501 9).
+  w.begin_list();
   for (const mail::AddressView& a : list) {
-    ResponseWriter aw(addresses);
-    aw.begin_list();
+    w.adjoin().begin_list();
     switch (a.kind) {
       case mail::Address::Kind::Mailbox:
-        nstring(aw, a.name);
-        nstring(aw, a.adl);
-        nstring(aw, a.mailbox);
-        nstring(aw, a.host);
+        nstring(w, a.name);
+        nstring(w, a.adl);
+        nstring(w, a.mailbox);
+        nstring(w, a.host);
         break;
       case mail::Address::Kind::GroupStart:
-        aw.nil().nil();
-        nstring(aw, a.mailbox);
-        aw.nil();
+        w.nil().nil();
+        nstring(w, a.mailbox);
+        w.nil();
         break;
       case mail::Address::Kind::GroupEnd:
-        aw.nil().nil().nil().nil();
+        w.nil().nil().nil().nil();
         break;
     }
-    aw.end_list();
+    w.end_list();
   }
-  w.begin_list();
-  w.raw(addresses);
   w.end_list();
 }
 
