@@ -260,9 +260,16 @@ class Pop3Session {
       co_return send("-ERR [LOGIN-DELAY] Minimum time between logins is " +
                      std::to_string(svc_->settings.minpoll.count() / 60) + " minutes\r\n"), true;
     }
-    if (!svc_->locks->try_lock(*inbox))
-      co_return send("-ERR [IN-USE] Maildrop is locked by another POP3 session\r\n"), true;
-    locked_ = true;
+    // Two sessions of one maildrop are allowed by default, as in Cyrus and
+    // Dovecot (a phone and a desktop both polling): each works on the list
+    // it saw at login, a message another session removed answers -ERR, and
+    // removing one twice is harmless. pop3_exclusive_lock gives RFC 1939's
+    // exclusive lock instead.
+    if (svc_->settings.exclusive_lock) {
+      if (!svc_->locks->try_lock(*inbox))
+        co_return send("-ERR [IN-USE] Maildrop is locked by another POP3 session\r\n"), true;
+      locked_ = true;
+    }
     mailbox_ = *inbox;
     auto store = svc_->store;
     std::string mbox = mailbox_;
@@ -275,7 +282,7 @@ class Pop3Session {
     };
     auto loaded = co_await blocking(std::move(load));
     if (!loaded) {
-      svc_->locks->unlock(mailbox_);
+      if (locked_) svc_->locks->unlock(mailbox_);
       locked_ = false;
       CYR_LOG(Notice, sid_, "pop3: %s: %s", mailbox_.c_str(), loaded.error().describe().c_str());
       co_return send("-ERR [SYS/PERM] Unable to open maildrop\r\n"), true;
@@ -465,6 +472,7 @@ Result<server::ServiceHandler> make_pop3d_handler(std::shared_ptr<const server::
   auto& s = svc->settings;
   s.timeout = conf.get_duration("poptimeout", ctx->service_name);
   s.minpoll = conf.get_duration("popminpoll", ctx->service_name);
+  s.exclusive_lock = conf.get_switch("pop3_exclusive_lock", ctx->service_name);
   s.pollpadding = conf.get_int("poppollpadding", ctx->service_name);
   s.expiretime = conf.get_duration("popexpiretime", ctx->service_name);
   s.virtdomains = conf.get_string("virtdomains", ctx->service_name) != "off";

@@ -243,6 +243,8 @@ const OptionSpec kOptions[] = {
     I("poppollpadding", "1", "POP3 logins allowed before popminpoll applies"),
     Min(D("poptimeout", "10m", 'm', "POP3 inactivity autologout (minimum 10 minutes)"), 10 * kMinute),
     B("popsubfolders", false, "userid+subfolder POP3 logins open INBOX subfolders"),
+    B("pop3_exclusive_lock", false,
+      "refuse a second POP3 session of a maildrop (RFC 1939's lock; ours, Cyrus and Dovecot allow it)"),
     B("popuseacl", false, "enforce ACLs in POP3"),
     B("popuseimapflags", false, "POP3 sets and obeys IMAP flags"),
     B("tcp_keepalive", false, "enable TCP keepalive"),

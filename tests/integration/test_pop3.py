@@ -119,8 +119,36 @@ def test_dropped_connection_deletes_nothing(args):
         assert n.stop() == 0
 
 
-def test_exclusive_lock_and_auth_plain(args):
+def test_two_sessions_of_one_maildrop(args):
+    """As in Cyrus and Dovecot, a second session may open the maildrop; each
+    works on the list it saw at login, and deleting a message the other
+    session already removed is harmless."""
     with PopNode(args) as n:
+        n.start()
+        n.deliver(2)
+        first = n.login()
+        second = n.login()
+        assert first.stat()[0] == 2 and second.stat()[0] == 2
+        second.dele(1)
+        assert second.quit().startswith(b"+OK")
+        # The first session still lists it; its RETR answers the message (its
+        # file stays until cyr_expire removes expunged files) or, once the
+        # file is gone, -ERR: never another message's bytes.
+        try:
+            resp, lines, _ = first.retr(1)
+            assert resp.startswith(b"+OK") and any(l == b"Subject: m0" for l in lines), lines[:8]
+        except poplib.error_proto as e:
+            assert b"removed" in e.args[0], e
+        assert first.retr(2)[0].startswith(b"+OK")
+        first.dele(1)
+        first.dele(2)
+        assert first.quit().startswith(b"+OK")
+        assert n.login().stat()[0] == 0
+        assert n.stop() == 0
+
+
+def test_exclusive_lock_and_auth_plain(args):
+    with PopNode(args, extra="pop3_exclusive_lock: yes\n") as n:
         n.start()
         n.deliver(1)
         first = n.login()
@@ -183,6 +211,7 @@ if __name__ == "__main__":
     run_tests([
         test_retrieve_and_delete_at_quit,
         test_dropped_connection_deletes_nothing,
+        test_two_sessions_of_one_maildrop,
         test_exclusive_lock_and_auth_plain,
         test_popminpoll,
     ])
