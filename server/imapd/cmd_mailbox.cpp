@@ -82,6 +82,11 @@ awaitable<Reply> Session::cmd_create(const imap::CreateArgs& a) {
   if (parent) {
     for (auto it = missing_levels.rbegin(); it != missing_levels.rend(); ++it) {
       if (!ns_->to_external(*it)) continue;
+      // user.NAME.INBOX has no name of its own in its owner's (alternate)
+      // namespace, whoever creates below it (an admin sees it as
+      // user/NAME/INBOX): Cyrus leaves that level out too.
+      auto parent = mail::mboxname_parent(*it);
+      if (parent && mail::mboxname_is_user_inbox(*parent) && it->ends_with(".INBOX")) continue;
       store::CreateMailboxRequest level;
       level.name = *it;
       level.partition = a.partition;
