@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libboost-dev libssl-dev libxxhash-dev
-            libzstd-dev libsqlite3-dev libgtest-dev python3 openssl)
+            libzstd-dev zlib1g-dev libsqlite3-dev libgtest-dev python3 openssl)
 # Real clients the integration tests drive (each test skips itself, saying so, if absent).
 test_pkgs=(curl isync mutt cyrus-admin  # cyrus-admin: Debian cyradm, tests/integration/test_cyr_adm.py
            fetchmail offlineimap3)      # tests/integration/test_mail_fetchers.py

@@ -67,7 +67,7 @@ enum class CommandId {
   // not authenticated
   StartTls, Authenticate, Login,
   // authenticated
-  Enable, Select, Examine, Create, Delete, Rename, Subscribe, Unsubscribe,
+  Enable, Compress, Select, Examine, Create, Delete, Rename, Subscribe, Unsubscribe,
   List, Lsub, Namespace, Status, Append, Idle,
   GetAcl, SetAcl, DeleteAcl, ListRights, MyRights,
   GetQuota, GetQuotaRoot, SetQuota, GetMetadata, SetMetadata,
@@ -189,6 +189,11 @@ struct AppendArgs {  // MULTIAPPEND (RFC 3502): one or more messages
 struct EnableArgs {
   std::vector<std::string> capabilities;  // upper-cased
   bool operator==(const EnableArgs&) const = default;
+};
+
+struct CompressArgs {  // RFC 4978; the parser accepts only DEFLATE
+  std::string mechanism;  // upper-cased
+  bool operator==(const CompressArgs&) const = default;
 };
 
 struct IdArgs {  // RFC 2971; params absent for NIL
@@ -386,7 +391,8 @@ using CommandArgs =
     std::variant<NoArgs, LoginArgs, AuthenticateArgs, MailboxArgs, SelectArgs, CreateArgs,
                  RenameArgs, ListArgs, StatusArgs, AppendArgs, EnableArgs, IdArgs, SetAclArgs,
                  QuotaRootArgs, SetQuotaArgs, GetMetadataArgs, SetMetadataArgs, SequenceArgs,
-                 CopyArgs, FetchArgs, StoreArgs, SearchArgs, SortArgs, ThreadArgs, SyncArgs>;
+                 CopyArgs, FetchArgs, StoreArgs, SearchArgs, SortArgs, ThreadArgs, SyncArgs,
+                 CompressArgs>;
 
 struct Command {
   CommandId id = CommandId::Noop;

@@ -295,6 +295,14 @@ Result<CommandArgs> parse_enable(ArgReader& r, bool) {
   return CommandArgs{std::move(a)};
 }
 
+// RFC 4978 defines DEFLATE only; another mechanism is a BAD (section 3).
+Result<CommandArgs> parse_compress(ArgReader& r, bool) {
+  CYR_ASSIGN(mech, r.upper_atom());
+  CYR_TRY(r.end());
+  if (mech != "DEFLATE") return invalid("Unknown compression mechanism");
+  return CommandArgs{CompressArgs{std::move(mech)}};
+}
+
 Result<CommandArgs> parse_id(ArgReader& r, bool) {
   IdArgs a;
   if (r.take_atom("NIL")) {
@@ -946,6 +954,7 @@ const CommandSpec kCommands[] = {
     {"AUTHENTICATE", CommandId::Authenticate, parse_authenticate, kNotAuthenticated},
     {"LOGIN", CommandId::Login, parse_login, kNotAuthenticated},
     {"ENABLE", CommandId::Enable, parse_enable, kAuthenticated},
+    {"COMPRESS", CommandId::Compress, parse_compress, kAuthSel},
     {"SELECT", CommandId::Select, parse_select, kAuthSel | kBreaksSeqs},
     {"EXAMINE", CommandId::Examine, parse_select, kAuthSel | kBreaksSeqs},
     {"CREATE", CommandId::Create, parse_create, kAuthSel | kWrite},

@@ -1,5 +1,6 @@
 // Any-state and login commands: CAPABILITY NOOP LOGOUT ID STARTTLS LOGIN
-// AUTHENTICATE ENABLE NAMESPACE.
+// AUTHENTICATE ENABLE NAMESPACE, and COMPRESS (which, like STARTTLS, changes
+// the connection's layers).
 #include "server/auth/base64.h"
 #include "server/imap/parser_args.h"
 #include "server/imapd/session.h"
@@ -63,6 +64,29 @@ awaitable<Reply> Session::cmd_starttls(const std::string& tag) {
   // The tagged response was sent before the handshake; the dispatcher must
   // not send another. Logout state without BYE ends the session quietly on
   // failure; on success the session continues.
+  pending_no_tagged_ = true;
+  co_return Reply::ok("");
+}
+
+// RFC 4978. The parser accepted only DEFLATE (anything else is a BAD).
+awaitable<Reply> Session::cmd_compress(const std::string& tag) {
+  if (conn_->is_compressed())
+    co_return Reply::no("Compression already active", ResponseCode::named("COMPRESSIONACTIVE"));
+  // The OK and everything before it leave uncompressed; compression starts
+  // with the next byte in each direction.
+  w_.tagged(tag, imap::StatusKind::Ok, {}, "DEFLATE active");
+  if (!co_await flush()) {
+    state_ = SessionState::Logout;
+    co_return Reply::ok("");
+  }
+  Status st = conn_->start_compress();
+  if (!st) {
+    // The client already compresses: nothing it sends can be read any more.
+    CYR_LOG(Error, sid_, "COMPRESS failed: %s", st.error().describe().c_str());
+    state_ = SessionState::Logout;
+  } else {
+    CYR_LOG(Info, sid_, "COMPRESS DEFLATE active");
+  }
   pending_no_tagged_ = true;
   co_return Reply::ok("");
 }

@@ -386,6 +386,7 @@ awaitable<Reply> Session::execute(const imap::Request& req) {
     case CommandId::Login: return cmd_login(c.as<imap::LoginArgs>());
     case CommandId::Authenticate:
       return cmd_authenticate(c.as<imap::AuthenticateArgs>());
+    case CommandId::Compress: return cmd_compress(req.tag);
     case CommandId::Enable: return cmd_enable(c.as<imap::EnableArgs>());
     case CommandId::Namespace: return cmd_namespace();
     case CommandId::Create: return cmd_create(c.as<imap::CreateArgs>());

@@ -163,6 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Reply> cmd_logout();
   awaitable<Reply> cmd_id(const imap::IdArgs& a);
   awaitable<Reply> cmd_starttls(const std::string& tag);
+  awaitable<Reply> cmd_compress(const std::string& tag);
   awaitable<Reply> cmd_login(const imap::LoginArgs& a);
   awaitable<Reply> cmd_authenticate(const imap::AuthenticateArgs& a);
   awaitable<Reply> cmd_enable(const imap::EnableArgs& a);
@@ -276,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Per file: the message holds a NUL octet (allowed only in a literal8).
   std::vector<bool> append_has_nul_;
   bool at_command_start_ = true;
-  bool pending_no_tagged_ = false;  // the handler sent its own tagged line (STARTTLS)
+  bool pending_no_tagged_ = false;  // the handler sent its own tagged line (STARTTLS, COMPRESS)
   std::string command_tag_;  // tag of the command being read
   // X-REPLICATION: an admin session's replication engine, made at its first
   // SYNC* command (replication_hook.h).

@@ -34,6 +34,9 @@ std::vector<std::string> Session::capabilities() const {
         "THREAD=REFERENCES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER"})
     caps.push_back(c);
+  // After login only, as Cyrus does: compressing the login exchange saves
+  // nothing. Not once active (RFC 4978 section 3: a second COMPRESS fails).
+  if (!conn_->is_compressed()) caps.push_back("COMPRESS=DEFLATE");
   caps.push_back("APPENDLIMIT=" + std::to_string(settings_.max_message));
   if (replication_allowed()) caps.push_back("X-REPLICATION");
   return caps;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "server/net/deflate.h"
 #include "store/base/log.h"
 
 namespace cyr::server::net {
@@ -43,6 +44,7 @@ const char* end_reason_name(EndReason r) {
     case EndReason::LineTooLong: return "line-too-long";
     case EndReason::TooBig: return "too-big";
     case EndReason::Tls: return "tls";
+    case EndReason::Compression: return "compression";
     case EndReason::Io: return "io";
   }
   return "?";
@@ -90,6 +92,8 @@ Error Connection::fail(EndReason why, std::string detail) {
     case EndReason::LineTooLong: return Error(Errc::Limit, "Line too long", std::move(detail));
     case EndReason::TooBig: return Error(Errc::TooBig, "Too much data", std::move(detail));
     case EndReason::Tls: return Error(Errc::Io, "TLS failure", std::move(detail));
+    case EndReason::Compression:
+      return Error(Errc::Corrupted, "Invalid compressed data", std::move(detail));
     case EndReason::None:
     case EndReason::Io: break;
   }
@@ -149,17 +153,63 @@ awaitable<Status> Connection::fill() {
   }
   const size_t old = rbuf_.size();
   rbuf_.resize(old + kReadChunk);
+  if (!codec_) {
+    auto n = co_await read_some(rbuf_.data() + old, kReadChunk);
+    rbuf_.resize(old + (n ? *n : 0));
+    if (!n) co_return n.take_error();
+    co_return ok_status();
+  }
+  // Compressed: inflate at most kReadChunk at a time into rbuf_, so the
+  // line and literal bounds of the callers apply to the inflated bytes and a
+  // decompression bomb never grows a buffer. zbuf_ holds at most one socket
+  // read: inflate consumes all its input whenever it has output room.
+  for (;;) {
+    if (zpos_ < zbuf_.size() || codec_->output_pending()) {
+      size_t used = 0;
+      auto n = codec_->decompress(std::string_view(zbuf_).substr(zpos_), used,
+                                  rbuf_.data() + old, kReadChunk);
+      if (!n) {
+        rbuf_.resize(old);
+        const Error& e = n.error();
+        CYR_LOG(Notice, sid_, "COMPRESS: ending the session: %s", e.describe().c_str());
+        if (e.code != Errc::Corrupted) co_return fail(EndReason::Io, e.describe());
+        co_return fail(EndReason::Compression, e.describe());
+      }
+      zpos_ += used;
+      if (*n > 0) {
+        rbuf_.resize(old + *n);
+        co_return ok_status();
+      }
+    }
+    if (zpos_ == zbuf_.size()) {
+      zbuf_.clear();
+      zpos_ = 0;
+    } else {
+      zbuf_.erase(0, zpos_);
+      zpos_ = 0;
+    }
+    const size_t zold = zbuf_.size();
+    zbuf_.resize(zold + kReadChunk);
+    auto n = co_await read_some(zbuf_.data() + zold, kReadChunk);
+    zbuf_.resize(zold + (n ? *n : 0));
+    if (!n) {
+      rbuf_.resize(old);
+      co_return n.take_error();
+    }
+  }
+}
+
+awaitable<Result<size_t>> Connection::read_some(char* dst, size_t len) {
   boost::system::error_code ec;
   arm_timer(idle_timeout_);
   size_t n = co_await std::visit(
       [&](auto& s) {
-        return s.async_read_some(asio::buffer(rbuf_.data() + old, kReadChunk),
+        return s.async_read_some(asio::buffer(dst, len),
                                  asio::redirect_error(asio::use_awaitable, ec));
       },
       stream_);
   disarm_timer();
-  rbuf_.resize(old + n);
-  if (!ec) co_return ok_status();
+  if (!ec) co_return n;
   if (timed_out_) co_return fail(EndReason::IdleTimeout, "idle timeout while reading");
   if (ec == asio::error::operation_aborted && waiting_for_line_ && shutdown_requested_)
     co_return fail(EndReason::Shutdown, "read cancelled by shutdown");
@@ -281,6 +331,14 @@ awaitable<Status> Connection::flush() {
   if (wbuf_.empty()) co_return ok_status();
   std::string out;
   out.swap(wbuf_);
+  if (codec_) {
+    // Compressed here, before any co_await, so flushes reach the deflate
+    // stream in the order they were made.
+    std::string plain;
+    plain.swap(out);
+    Status st = codec_->compress(plain, out);
+    if (!st) co_return fail(EndReason::Io, st.error().describe());
+  }
   boost::system::error_code ec;
   arm_timer(idle_timeout_);
   co_await std::visit(
@@ -297,9 +355,25 @@ awaitable<Status> Connection::flush() {
   co_return fail(EndReason::Io, "write: " + ec.message());
 }
 
+Status Connection::start_compress() {
+  end_reason_ = EndReason::None;
+  if (codec_) return Error(Errc::Invalid, "Compression already active");
+  auto codec = DeflateCodec::create();
+  if (!codec) return codec.take_error();
+  codec_ = std::move(*codec);
+  // What follows the command line was compressed by the client.
+  zbuf_.assign(rbuf_, rpos_, std::string::npos);
+  zpos_ = 0;
+  rbuf_.clear();
+  rpos_ = 0;
+  return ok_status();
+}
+
 awaitable<Status> Connection::start_tls(std::shared_ptr<asio::ssl::context> ctx) {
   end_reason_ = EndReason::None;
   if (tls_) co_return Error(Errc::Invalid, "TLS already active");
+  // RFC 4978 section 4: TLS goes below compression, never above it.
+  if (codec_) co_return Error(Errc::Invalid, "TLS after COMPRESS");
   if (!ctx) co_return Error(Errc::Unavailable, "TLS not available");
   if (buffered() > 0) {
     CYR_LOG(Warning, sid_, "discarding %zu bytes of plaintext sent before the TLS handshake",

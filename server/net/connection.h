@@ -36,6 +36,7 @@
 namespace cyr::server::net {
 
 namespace asio = boost::asio;
+class DeflateCodec;  // deflate.h
 template <class T>
 using awaitable = asio::awaitable<T>;
 
@@ -48,6 +49,7 @@ enum class EndReason {
   LineTooLong,  // read_line exceeded its bound (the connection stays usable)
   TooBig,       // read_exact / read_to_file above kMaxExactRead
   Tls,          // TLS handshake or record failure
+  Compression,  // the peer's DEFLATE stream (COMPRESS) was invalid
   Io,           // any other socket or file error
 };
 const char* end_reason_name(EndReason r);
@@ -70,6 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer() const { return peer_; }
   bool is_tls() const { return tls_; }
   bool is_unix() const { return unix_; }
+  bool is_compressed() const { return codec_ != nullptr; }
   EndReason end_reason() const { return end_reason_; }
   asio::any_io_executor get_executor() const { return executor_; }
 
@@ -81,6 +84,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // place. Plaintext the client sent ahead of the handshake is discarded
   // (STARTTLS command injection, CVE-2011-0411). Fails with end_reason Tls.
   awaitable<Status> start_tls(std::shared_ptr<asio::ssl::context> ctx);
+
+  // IMAP COMPRESS=DEFLATE (RFC 4978): from the next byte on, both
+  // directions are raw DEFLATE (inside TLS, if TLS is active). The caller has
+  // flushed its OK uncompressed before. Bytes already buffered past the
+  // command line were sent by a pipelining client after COMPRESS, so they
+  // are compressed and go through the inflater. Every flush() is then a
+  // sync flush. Errc::Invalid if compression is already active.
+  Status start_compress();
 
   // Idle: the session waits for the client's next command; shutdown and the
   // idle timeout interrupt it. InCommand: the rest of a command already
@@ -152,6 +163,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Stream stream, asio::any_io_executor ex, std::string sid, std::string peer, bool is_unix);
 
   awaitable<Status> fill();  // reads more into rbuf_
+  awaitable<Result<size_t>> read_some(char* dst, size_t n);  // one socket read
   void arm_timer(std::chrono::steady_clock::duration d);
   void disarm_timer();
   void cancel_io();
@@ -167,6 +179,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string rbuf_;
   size_t rpos_ = 0;
   std::string wbuf_;
+  // After COMPRESS: the codec, and received bytes not inflated yet
+  // (zbuf_[zpos_..]). Both stay empty on a connection without COMPRESS.
+  std::unique_ptr<DeflateCodec> codec_;
+  std::string zbuf_;
+  size_t zpos_ = 0;
   bool skipping_line_ = false;  // after LineTooLong, until the next LF
   bool waiting_for_line_ = false;
   bool timed_out_ = false;

@@ -1,5 +1,6 @@
 // The client examples of each extension we serve, parsed into typed commands.
 #include "imap_test_util.h"
+#include "server/imap/command_table.h"
 
 namespace cyr::imap {
 namespace {
@@ -328,6 +329,18 @@ TEST(SaslIr, InitialResponse) {  // RFC 4959
 TEST(StartTls, Plain) {
   EXPECT_EQ(parse_ok("a STARTTLS\r\n").command.id, CommandId::StartTls);
   EXPECT_NE(parse_error("a STARTTLS now\r\n"), "");
+}
+
+TEST(Compress, DeflateOnly) {  // RFC 4978
+  auto c = parse_ok("a COMPRESS deflate\r\n");
+  EXPECT_EQ(c.command.id, CommandId::Compress);
+  EXPECT_EQ(c.command.as<CompressArgs>().mechanism, "DEFLATE");
+  EXPECT_NE(parse_error("a COMPRESS LZW\r\n"), "");  // a BAD, section 3
+  EXPECT_NE(parse_error("a COMPRESS\r\n"), "");
+  EXPECT_NE(parse_error("a COMPRESS DEFLATE now\r\n"), "");
+  EXPECT_TRUE(command_allowed_in(CommandId::Compress, kAuthenticated));
+  EXPECT_TRUE(command_allowed_in(CommandId::Compress, kSelected));
+  EXPECT_FALSE(command_allowed_in(CommandId::Compress, kNotAuthenticated));
 }
 
 TEST(Metadata, GetAndSet) {  // RFC 5464
