@@ -345,6 +345,8 @@ awaitable<void> Session::dispatch(const imap::Request& req) {
          cmd.id == imap::CommandId::Search || cmd.id == imap::CommandId::Sort ||
          cmd.id == imap::CommandId::Thread))
       co_await report_changes(false);
+    // The mailbox may have been deleted under us: report_changes said BYE.
+    if (state_ == SessionState::Logout) co_return;
     reply = co_await execute(req);
   }
   // Changes made elsewhere are reported after the command's own responses,
