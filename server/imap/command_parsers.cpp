@@ -836,21 +836,28 @@ Result<SearchKey> parse_search_program(ArgReader& r) {
   return all;
 }
 
+// search-return-opts (RFC 4731, 5182) and sort-return-opts (RFC 5267):
+// "(" [MIN / MAX / ALL / COUNT / SAVE ...] ")"; RETURN () is RETURN (ALL).
+// `command` names the command in the error.
+Result<uint32_t> parse_return_options(ArgReader& r, const std::string& command) {
+  CYR_TRY(r.open());
+  uint32_t opts = 0;
+  while (!r.take_close()) {
+    CYR_ASSIGN(o, r.upper_atom());
+    if (o == "MIN") opts |= kSearchReturnMin;
+    else if (o == "MAX") opts |= kSearchReturnMax;
+    else if (o == "ALL") opts |= kSearchReturnAll;
+    else if (o == "COUNT") opts |= kSearchReturnCount;
+    else if (o == "SAVE") opts |= kSearchReturnSave;
+    else return invalid("Unknown " + command + " return option " + o);
+  }
+  return opts == 0 ? uint32_t{kSearchReturnAll} : opts;
+}
+
 Result<CommandArgs> parse_search(ArgReader& r, bool) {
   SearchArgs a;
-  if (r.take_atom("RETURN")) {  // search-return-opts (RFC 4731, 5182)
-    CYR_TRY(r.open());
-    uint32_t opts = 0;
-    while (!r.take_close()) {
-      CYR_ASSIGN(o, r.upper_atom());
-      if (o == "MIN") opts |= kSearchReturnMin;
-      else if (o == "MAX") opts |= kSearchReturnMax;
-      else if (o == "ALL") opts |= kSearchReturnAll;
-      else if (o == "COUNT") opts |= kSearchReturnCount;
-      else if (o == "SAVE") opts |= kSearchReturnSave;
-      else return invalid("Unknown SEARCH return option " + o);
-    }
-    if (opts == 0) opts = kSearchReturnAll;  // RETURN () is RETURN (ALL)
+  if (r.take_atom("RETURN")) {
+    CYR_ASSIGN(opts, parse_return_options(r, "SEARCH"));
     a.return_options = opts;
   }
   if (r.take_atom("CHARSET")) {
@@ -898,19 +905,8 @@ Result<std::vector<SortCriterion>> parse_sort_criteria(ArgReader& r) {
 
 Result<CommandArgs> parse_sort(ArgReader& r, bool) {
   SortArgs a;
-  if (r.take_atom("RETURN")) {  // sort-return-opts (RFC 5267; SAVE from RFC 5182)
-    CYR_TRY(r.open());
-    uint32_t opts = 0;
-    while (!r.take_close()) {
-      CYR_ASSIGN(o, r.upper_atom());
-      if (o == "MIN") opts |= kSearchReturnMin;
-      else if (o == "MAX") opts |= kSearchReturnMax;
-      else if (o == "ALL") opts |= kSearchReturnAll;
-      else if (o == "COUNT") opts |= kSearchReturnCount;
-      else if (o == "SAVE") opts |= kSearchReturnSave;
-      else return invalid("Unknown SORT return option " + o);
-    }
-    if (opts == 0) opts = kSearchReturnAll;
+  if (r.take_atom("RETURN")) {
+    CYR_ASSIGN(opts, parse_return_options(r, "SORT"));
     a.return_options = opts;
   }
   CYR_ASSIGN(criteria, parse_sort_criteria(r));

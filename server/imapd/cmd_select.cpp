@@ -74,15 +74,10 @@ awaitable<Reply> Session::cmd_select(const imap::SelectArgs& a, bool examine) {
   (void)co_await claim_recent(0);
 
   uint32_t first_unseen = 0;
-  std::vector<std::string>& keywords = selected_->keywords;
   for (uint32_t s = 1; s <= v.exists(); ++s) {
     const auto& r = v.at(s);
     if (!first_unseen && !(r.flags.system & store::kFlagSeen)) first_unseen = s;
-    for (const auto& k : r.flags.keywords)
-      if (keywords.size() < 1000 && std::none_of(keywords.begin(), keywords.end(), [&](const std::string& known) {
-            return imap::iequals(known, k);
-          }))
-        keywords.push_back(k);
+    note_keywords(r);
   }
   write_flags_list();
   w_.begin_untagged().number(v.exists()).atom("EXISTS").end_line();

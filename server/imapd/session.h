@@ -137,6 +137,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Before a FETCH shows `r`'s flags: a keyword the client was not told of
   // yet is announced with new FLAGS and PERMANENTFLAGS (RFC 3501 7.2.6).
   void announce_keywords(const store::MessageRecord& r);
+  // Adds `r`'s keywords not in Selected::keywords yet (bounded); true if any.
+  bool note_keywords(const store::MessageRecord& r);
   // The response code for an APPEND/COPY/MOVE target that does not exist
   // (or that the user may not see): TRYCREATE only where the user could
   // create it (their own folders; anywhere for an admin), else NONEXISTENT

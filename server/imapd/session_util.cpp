@@ -177,7 +177,7 @@ void Session::write_permanent_flags() {
   w_.untagged_status(imap::StatusKind::Ok, imap::ResponseCode::permanent_flags(perm), "Ok");
 }
 
-void Session::announce_keywords(const store::MessageRecord& r) {
+bool Session::note_keywords(const store::MessageRecord& r) {
   bool added = false;
   for (const auto& k : r.flags.keywords) {
     if (selected_->keywords.size() >= kMaxAnnouncedKeywords) break;
@@ -187,7 +187,11 @@ void Session::announce_keywords(const store::MessageRecord& r) {
       added = true;
     }
   }
-  if (!added) return;
+  return added;
+}
+
+void Session::announce_keywords(const store::MessageRecord& r) {
+  if (!note_keywords(r)) return;
   // Cyrus sends both, to every session that sees the new keyword.
   write_flags_list();
   write_permanent_flags();

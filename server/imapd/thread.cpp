@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "server/imap/parser_args.h"
 #include "store/base/ascii.h"
 #include "store/mail/message.h"
 
@@ -121,12 +122,7 @@ BaseSubject base_subject(std::string_view raw_subject) {
   return out;
 }
 
-std::string ascii_casemap_key(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  return out;
-}
+std::string ascii_casemap_key(std::string_view s) { return imap::to_upper(s); }
 
 std::vector<std::string> parse_msg_ids(std::string_view value, size_t max_ids) {
   std::vector<std::string> out;

@@ -278,10 +278,14 @@ class IncludedScripts {
 // days after it expired.
 std::string duplicate_box(const std::string& userid) { return ".sieve-duplicate." + userid; }
 
-std::string duplicate_db_key(const std::string& key) {
-  std::string k = "duplicate\x1f" + key;
-  if (k.size() > store::DuplicateDb::kMaxIdLength) k = "duplicate\x1f" + mail::MessageGuid::of(key).to_hex();
-  return k;
+// The id Sieve's records (vacation, duplicate) keep in the duplicate
+// database: "kind<US>key", or "kind<US>" and the SHA-1 of that when it is
+// longer than the database takes.
+std::string sieve_record_id(std::string_view kind, std::string_view key) {
+  std::string id = std::string(kind) + '\x1f' + std::string(key);
+  if (id.size() > store::DuplicateDb::kMaxIdLength)
+    id = std::string(kind) + '\x1f' + mail::MessageGuid::of(id).to_hex();
+  return id;
 }
 
 // editheader: where the header Sieve read sits in the stored message: after
@@ -500,7 +504,7 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
   };
   in.duplicate_seen = [&](const std::string& key) {
     if (!dupdb) return false;
-    auto expires = dupdb->marked_at(duplicate_db_key(key), duplicate_box(t.userid));
+    auto expires = dupdb->marked_at(sieve_record_id("duplicate", key), duplicate_box(t.userid));
     return expires.ok() && *expires && **expires > in.now;
   };
   if (!s.servername.empty()) {
@@ -605,10 +609,8 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
         for (auto& c : who) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         // One answer per sender, handle and interval, remembered where
         // duplicate deliveries are (Cyrus keeps it in deliver.db too).
-        std::string key = "vacation\x1f" + v.handle + "\x1f" + who;
+        std::string key = sieve_record_id("vacation", v.handle + "\x1f" + who);
         std::string box = ".vacation." + t.userid;
-        if (key.size() > store::DuplicateDb::kMaxIdLength)
-          key = "vacation\x1f" + mail::MessageGuid::of(key).to_hex();
         if (dupdb) {
           auto when = dupdb->marked_at(key, box);
           if (when.ok() && *when && in.now - **when < interval) break;
@@ -668,7 +670,7 @@ std::optional<Reply> deliver_with_sieve(store::Store& store, store::DuplicateDb*
   if (dupdb) {
     for (const auto& d : out.duplicates) {
       int64_t seconds = std::clamp<int64_t>(d.seconds, 0, s.sieve_duplicate_max_seconds);
-      Status st = dupdb->mark(duplicate_db_key(d.key), duplicate_box(t.userid), in.now + seconds);
+      Status st = dupdb->mark(sieve_record_id("duplicate", d.key), duplicate_box(t.userid), in.now + seconds);
       if (!st.ok())
         CYR_LOG(Warning, sid, "sieve: %s: recording a duplicate id failed: %s", t.userid.c_str(),
                 st.error().describe().c_str());

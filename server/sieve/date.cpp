@@ -68,26 +68,12 @@ std::optional<int> parse_zone_offset(std::string_view zone) {
 }
 
 std::optional<ZonedTime> parse_zoned_date(std::string_view value) {
-  auto utc = mail::parse_rfc5322_date(value);
-  if (!utc) return std::nullopt;
+  // The header's own zone is what the parser read: "+0100", or an obsolete
+  // name (EST, ...), 0 for those it does not know.
   ZonedTime t;
+  auto utc = mail::parse_rfc5322_date(value, &t.zone_minutes);
+  if (!utc) return std::nullopt;
   t.utc = *utc;
-  // The zone is the last word: "+0100", or an obsolete name.
-  std::string_view v = value;
-  size_t comment = v.find('(');
-  if (comment != std::string_view::npos) v = v.substr(0, comment);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n'))
-    v.remove_suffix(1);
-  size_t space = v.find_last_of(" \t");
-  std::string_view word = space == std::string_view::npos ? v : v.substr(space + 1);
-  if (auto offset = parse_zone_offset(word)) {
-    t.zone_minutes = *offset;
-  } else {
-    static const std::pair<const char*, int> kNamed[] = {{"EST", -300}, {"EDT", -240}, {"CST", -360}, {"CDT", -300},
-                                                         {"MST", -420}, {"MDT", -360}, {"PST", -480}, {"PDT", -420}};
-    for (const auto& [name, minutes] : kNamed)
-      if (iequals(word, name)) t.zone_minutes = minutes;
-  }
   return t;
 }
 
@@ -117,15 +103,6 @@ std::optional<std::string> date_part(const ZonedTime& t, std::string_view part) 
   return std::nullopt;
 }
 
-std::string rfc5322_date(const ZonedTime& t) {
-  static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  Fields f = fields_of(t);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d ", kDays[f.weekday], f.day, kMonths[f.month - 1],
-                f.year, f.hour, f.minute, f.second);
-  return buf + zone_string(t.zone_minutes, false);
-}
+std::string rfc5322_date(const ZonedTime& t) { return mail::format_rfc5322_date(t.utc, t.zone_minutes); }
 
 }  // namespace cyr::sieve
