@@ -132,16 +132,19 @@ Status SyncLink::reconcile() {
     // had lost its role) is kept rather than deleted: losing mail is worse
     // than an extra folder the verifier reports.
     copts.delete_orphans = false;
+    copts.reconcile = true;
     sync::SyncClient client(*store_, **peer, copts);
     result = client.sync_all();
     if (result.ok()) {
       const auto& st = client.stats();
       CYR_LOG(Notice, "failover",
-              "reconcile: %llu mailboxes applied, %llu unchanged, %llu full compares, %llu renumbered, %llu copied back",
+              "reconcile: %llu mailboxes applied, %llu unchanged, %llu full compares, %llu renumbered, %llu copied "
+              "back, %llu subscriptions/scripts/seen states taken from the peer",
               static_cast<unsigned long long>(st.mailboxes_applied),
               static_cast<unsigned long long>(st.mailboxes_unchanged),
               static_cast<unsigned long long>(st.full_syncs), static_cast<unsigned long long>(st.renumbered),
-              static_cast<unsigned long long>(st.copied_back));
+              static_cast<unsigned long long>(st.copied_back),
+              static_cast<unsigned long long>(st.meta_copied_back));
     }
     (*peer)->close();
   }

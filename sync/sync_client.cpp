@@ -820,8 +820,16 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
   };
   for (auto& s : mine)
     if (!theirs.count(s)) CYR_TRY(sub("SUB", s));
-  for (auto& s : theirs)
-    if (!mine.count(s)) CYR_TRY(sub("UNSUB", s));
+  for (auto& s : theirs) {
+    if (mine.count(s)) continue;
+    if (opts_.reconcile) {
+      // Subscribed on the old primary after the split: keep it on both.
+      CYR_TRY(local_.subscribe(userid, s, true));
+      ++stats_.meta_copied_back;
+    } else {
+      CYR_TRY(sub("UNSUB", s));
+    }
+  }
   CYR_TRY(sync_sieve(userid, remote.sieve));
   // Seen state, by mailbox uniqueid.
   std::map<std::string, store::SeenState> rseen;
@@ -847,10 +855,18 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
   }
   for (auto& n : seen_names) {
     auto seen = local_.get_seen(userid, n);
-    if (!seen.ok() || (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0)) continue;
+    if (!seen.ok()) continue;
     auto info = local_.lookup(n);
     if (!info.ok()) continue;
     auto it = rseen.find(info->uniqueid);
+    if (opts_.reconcile && it != rseen.end() && it->second.lastchange > seen->lastchange) {
+      // The old primary's seen state changed after ours: it wins, as the
+      // newer state would have in one store.
+      CYR_TRY(local_.set_seen(userid, n, it->second));
+      ++stats_.meta_copied_back;
+      continue;
+    }
+    if (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0) continue;
     if (it != rseen.end() && it->second == *seen) continue;
     Value v = Value::kvlist();
     v.add_str("USERID", userid);
@@ -983,6 +999,7 @@ Status SyncClient::sync_sieve(const std::string& userid, const std::vector<Value
   auto scripts = local_.sieve_scripts(userid);
   if (!scripts.ok()) return scripts.take_error();
   std::map<std::string, std::string> their_guid;  // NAME -> GUID hex
+  std::map<std::string, int64_t> their_update;    // NAME -> LAST_UPDATE
   std::string their_active;
   for (auto& item : remote) {
     auto file = item.get_str("FILENAME");
@@ -993,7 +1010,40 @@ Status SyncClient::sync_sieve(const std::string& userid, const std::vector<Value
       if (active) their_active = f.substr(0, f.size() - 3);
     } else if (f.size() > 7 && f.ends_with(".script")) {
       auto g = item.get_guid("GUID");
-      their_guid[f.substr(0, f.size() - 7)] = g.ok() ? *g : std::string();
+      std::string name = f.substr(0, f.size() - 7);
+      their_guid[name] = g.ok() ? *g : std::string();
+      auto d = item.get_date("LAST_UPDATE");
+      their_update[name] = d.ok() ? *d : 0;
+    }
+  }
+  if (opts_.reconcile) {
+    // Scripts the old primary has and we lack, or changed after our copy,
+    // come back here first; the pass below then finds them equal. Without
+    // tombstones a script this node deleted while the other was cut off
+    // comes back too (inactive): a lost deletion is recoverable by the
+    // user, a lost script is not.
+    bool changed = false;
+    for (auto& [name, guid] : their_guid) {
+      const store::SieveScript* ours = nullptr;
+      for (auto& sc : *scripts)
+        if (sc.name == name) ours = &sc;
+      if (ours && (mail::MessageGuid::of(ours->content).to_hex() == guid ||
+                   ours->last_update >= their_update[name]))
+        continue;
+      auto content = fetch_remote_sieve(userid, name);
+      if (!content.ok()) return content.take_error();
+      CYR_TRY(local_.put_sieve_script(userid, name, *content, store::WriteMode::Normal, their_update[name]));
+      ++stats_.meta_copied_back;
+      changed = true;
+    }
+    // Which script is active stays ours: without the time of an activation
+    // we cannot tell the old primary's newer choice from a script this node
+    // deactivated (and perhaps deleted) since, and activating the wrong one
+    // could send vacation replies the user turned off. A copied-back script
+    // arrives inactive.
+    if (changed) {
+      scripts = local_.sieve_scripts(userid);
+      if (!scripts.ok()) return scripts.take_error();
     }
   }
   auto apply = [&](const char* what, Value v) -> Status {
@@ -1033,6 +1083,23 @@ Status SyncClient::sync_sieve(const std::string& userid, const std::vector<Value
     }
   }
   return {};
+}
+
+Result<std::string> SyncClient::fetch_remote_sieve(const std::string& userid, const std::string& name) {
+  Value v = Value::kvlist();
+  v.add_str("USERID", userid);
+  v.add_str("FILENAME", name + ".script");
+  auto r = call("GET", "FETCH_SIEVE", std::move(v));
+  if (!r.ok()) return r.take_error();
+  for (auto& item : *r) {
+    if (item.is_final() || item.key != "SIEVE") continue;
+    auto val = item.value();
+    if (!val.ok()) return val.take_error();
+    auto c = (*val)->get_str("CONTENT");
+    if (!c.ok()) return c.take_error();
+    return std::string(*c);
+  }
+  return Error(Errc::Invalid, "GET FETCH_SIEVE " + userid + " " + name + ": no SIEVE in the answer");
 }
 
 Status SyncClient::sync_meta(const std::string& userid) {

@@ -33,6 +33,12 @@ namespace cyr::sync {
 struct SyncClientOptions {
   bool no_copyback = false;      // -O: report a checksum failure instead of a full compare
   bool delete_orphans = true;    // user sync: remove replica folders this node does not have
+  // Rejoin after a split brain (failover/sync_link.cpp): the replica is the
+  // old primary and may hold user changes this node never saw. Instead of
+  // overwriting them, subscriptions only it has, Sieve scripts only it has
+  // or changed later, and seen state it changed later are copied back here
+  // first (messages are copied back by the mailbox compare in any mode).
+  bool reconcile = false;
   size_t upload_batch_files = 1024;
   uint64_t upload_batch_bytes = 32u << 20;
   size_t reserve_batch = 8192;
@@ -52,6 +58,7 @@ struct SyncStats {
   uint64_t full_syncs = 0;
   uint64_t renumbered = 0;
   uint64_t copied_back = 0;
+  uint64_t meta_copied_back = 0;  // reconcile: subscriptions, scripts, seen states taken from the replica
 };
 
 // What a replica mailbox holds after an APPLY MAILBOX it accepted from a
@@ -166,6 +173,8 @@ class SyncClient {
   Result<Replies> call(const char* verb, const char* name, Value arg);
   Result<RemoteUser> get_user(const std::string& userid);
   Status sync_sieve(const std::string& userid, const std::vector<Value>& remote);
+  // The content of one of the replica's scripts (GET FETCH_SIEVE).
+  Result<std::string> fetch_remote_sieve(const std::string& userid, const std::string& name);
   Result<std::vector<MailboxState>> get_mailboxes(const std::vector<std::string>& names);
   Status update_mailbox(const std::string& name, std::optional<MailboxState> remote);
   Status update_once(const std::string& name, const std::optional<MailboxState>& remote, bool repeat);

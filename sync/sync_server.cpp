@@ -277,6 +277,7 @@ std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
     else if (n == "QUOTA") st = get_quota(a, out);
     else if (n == "FETCH") st = get_fetch(a, out);
     else if (n == "ANNOTATION") st = get_annotation(a, out);
+    else if (n == "FETCH_SIEVE") st = get_fetch_sieve(a, out);
     else st = coded(Errc::Invalid, "IMAP_PROTOCOL_ERROR Protocol error", "unknown GET " + n);
   } else if (cmd.verb == "APPLY" && n != "CAPABILITIES" && opts_.refuse_apply_on_primary &&
              store_.node_state().role == store::Role::Primary) {
@@ -466,6 +467,33 @@ Status SyncServerSession::get_meta(const Value& arg, Replies& out) {
   auto userid = arg.as_str();
   if (!userid.ok()) return bad_parameters(userid.error());
   return seen_and_subs(std::string(*userid), out);
+}
+
+static std::optional<std::string> script_name(std::string_view filename, std::string_view suffix);
+
+// One script's content (Cyrus's GET FETCH_SIEVE, answered with
+// `* SIEVE %(USERID FILENAME LAST_UPDATE CONTENT)`). A failover rejoin uses
+// it to copy back scripts only the old primary has.
+Status SyncServerSession::get_fetch_sieve(const Value& arg, Replies& out) {
+  auto user = arg.get_str("USERID");
+  if (!user.ok()) return bad_parameters(user.error());
+  auto file = arg.get_str("FILENAME");
+  if (!file.ok()) return bad_parameters(file.error());
+  auto name = script_name(*file, ".script");
+  if (!name) return bad_parameters(Error(Errc::Invalid, "not a script file"));
+  auto scripts = store_.sieve_scripts(std::string(*user));
+  if (!scripts.ok()) return scripts.take_error();
+  for (auto& sc : *scripts) {
+    if (sc.name != *name) continue;
+    Value v = Value::kvlist();
+    v.add_str("USERID", std::string(*user));
+    v.add_str("FILENAME", std::string(*file));
+    v.add_date("LAST_UPDATE", sc.last_update);
+    v.add_str("CONTENT", sc.content);
+    out.push_back(make_item("SIEVE", std::move(v)));
+    return {};
+  }
+  return coded(Errc::NotFound, "IMAP_MAILBOX_NONEXISTENT No such script", "no sieve script " + std::string(*file));
 }
 
 Status SyncServerSession::get_quota(const Value& arg, Replies& out) {

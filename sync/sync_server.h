@@ -81,6 +81,7 @@ class SyncServerSession {
   Status get_mailboxes(const Value& arg, Replies& out);
   Status get_fullmailbox(const Value& arg, Replies& out);
   Status get_meta(const Value& arg, Replies& out);
+  Status get_fetch_sieve(const Value& arg, Replies& out);
   Status get_quota(const Value& arg, Replies& out);
   Status get_fetch(const Value& arg, Replies& out);
   Status get_annotation(const Value& arg, Replies& out);

@@ -102,6 +102,15 @@ def test_kill_primary_under_load_then_rejoin(args):
         # Deliveries the primary acknowledged but could not replicate: only
         # the rejoin's copy-back can bring them to the new primary.
         pair.proxies["ab_sync"].cut()
+        # A user change other than mail that only the old primary sees: the
+        # rejoin must take it back too (SyncClientOptions::reconcile).
+        c = imap(pair.node("b"), "fred")
+        assert b"INBOX" not in b"".join(x or b"" for x in c.lsub()[1])
+        c.logout()
+        c = imap(pair.node("a"), "fred")
+        typ, _ = c.subscribe("INBOX")
+        assert typ == "OK"
+        c.logout()
         n = len(load.accepted)
         wait_for(lambda: len(load.accepted) >= n + 10, 20, what="unreplicated deliveries")
         t_kill = time.monotonic()
@@ -126,6 +135,10 @@ def test_kill_primary_under_load_then_rejoin(args):
         # (by the rejoin's reconcile or by the new primary's rolling client).
         log = pair.node("b").log()
         assert "split brain" in log or re.search(r"[1-9][0-9]* copied back", log), "no copy-back in the log"
+        c = imap(pair.node("b"), "fred")
+        subs = b"".join(x or b"" for x in c.lsub()[1])
+        c.logout()
+        assert b"INBOX" in subs, subs
         print("  promoted after %.2fs, first delivery on the new primary %.2fs after kill -9, %d delivered"
               % (promoted, first_b, len(accepted)))
     finally:

@@ -805,5 +805,94 @@ TEST_F(Pair, SieveApplyTakesOnlyScriptFilesAndCheckedFields) {
   EXPECT_EQ(apply("UNSIEVE", un), ReplyKind::Ok);  // already gone: fine
 }
 
+
+// A failover rejoin (SyncClientOptions::reconcile) after the replica acted
+// as a primary on its own: what only it changed comes back instead of being
+// overwritten, and both nodes end identical.
+TEST_F(Pair, ReconcileCopiesBackTheOldPrimarysUserChanges) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.sb")).ok());
+  ASSERT_TRUE(m.create_mailbox(named("user.sb.Lists")).ok());
+  ASSERT_TRUE(m.put_sieve_script("sb", "main", "keep;\r\n", WriteMode::Normal, 1000).ok());
+  ASSERT_TRUE(m.put_sieve_script("sb", "both", "discard;\r\n", WriteMode::Normal, 1000).ok());
+  ASSERT_TRUE(m.put_sieve_script("sb", "oursnewer", "keep;\r\n", WriteMode::Normal, 1000).ok());
+  ASSERT_TRUE(m.activate_sieve_script("sb", "main").ok());
+  ASSERT_TRUE(m.set_seen("sb", "user.sb.Lists", store::SeenState{1000, 2, 1000, "1:2"}).ok());
+  ASSERT_TRUE(m.set_seen("sb", "user.sb", store::SeenState{1000, 1, 1000, "1"}).ok());
+  ASSERT_TRUE(client().sync_user("sb").ok());
+  expect_identical({"sb"});
+
+  // Split brain: the old primary (our replica) takes writes on its own.
+  ASSERT_TRUE(r.set_node_state({store::Role::Primary, 2}).ok());
+  ASSERT_TRUE(r.subscribe("sb", "user.sb.Lists", true).ok());
+  ASSERT_TRUE(r.put_sieve_script("sb", "fromold", "stop;\r\n", WriteMode::Normal, 3000).ok());
+  ASSERT_TRUE(r.put_sieve_script("sb", "both", "fileinto \"x\";\r\n", WriteMode::Normal, 3000).ok());
+  ASSERT_TRUE(r.put_sieve_script("sb", "oursnewer", "discard;\r\n", WriteMode::Normal, 2000).ok());
+  ASSERT_TRUE(r.activate_sieve_script("sb", "fromold").ok());
+  ASSERT_TRUE(r.set_seen("sb", "user.sb.Lists", store::SeenState{3000, 3, 3000, "1:3"}).ok());
+  ASSERT_TRUE(r.set_seen("sb", "user.sb", store::SeenState{2000, 1, 2000, ""}).ok());
+  // Meanwhile on the new primary:
+  ASSERT_TRUE(m.put_sieve_script("sb", "oursnewer", "stop;\r\n", WriteMode::Normal, 2500).ok());
+  ASSERT_TRUE(m.set_seen("sb", "user.sb", store::SeenState{2500, 1, 2500, "1"}).ok());
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3}).ok());
+
+  SyncClientOptions o;
+  o.delete_orphans = false;
+  o.reconcile = true;
+  auto c = client(o);
+  ASSERT_TRUE(c.sync_user("sb").ok());
+  // The subscription, the new script, the later edit of "both", the later
+  // seen state on Lists: 4 things taken back.
+  EXPECT_EQ(c.stats().meta_copied_back, 4u);
+  expect_identical({"sb"});
+  EXPECT_EQ(*m.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});
+  std::map<std::string, std::string> content;
+  auto scripts = m.sieve_scripts("sb");
+  ASSERT_TRUE(scripts.ok());
+  for (auto& sc : *scripts) content[sc.name] = sc.content;
+  EXPECT_EQ(content["fromold"], "stop;\r\n");
+  EXPECT_EQ(content["both"], "fileinto \"x\";\r\n");
+  EXPECT_EQ(content["oursnewer"], "stop;\r\n");  // ours was the later edit
+  EXPECT_EQ(content["main"], "keep;\r\n");
+  // The active script stays the new primary's (see sync_sieve).
+  EXPECT_EQ(active_script(m, "sb"), "main");
+  EXPECT_EQ(active_script(r, "sb"), "main");
+  EXPECT_EQ(m.get_seen("sb", "user.sb.Lists")->seenuids, "1:3");
+  EXPECT_EQ(m.get_seen("sb", "user.sb")->seenuids, "1");  // ours was later
+
+  // An ordinary user sync would have overwritten all of it instead.
+  ASSERT_TRUE(r.subscribe("sb", "user.sb", true, WriteMode::Replication).ok());
+  ASSERT_TRUE(client().sync_user("sb").ok());
+  EXPECT_EQ(*r.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});
+  EXPECT_EQ(*m.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});
+}
+
+TEST_F(Pair, GetFetchSieveAnswersOneScriptOrNo) {
+  Store& r = *replica.store;
+  ASSERT_TRUE(r.put_sieve_script("fs", "main", "keep;\r\n", WriteMode::Replication, 1234).ok());
+  auto get = [&](const std::string& file) {
+    Value v = Value::kvlist();
+    v.add_str("USERID", "fs");
+    v.add_str("FILENAME", file);
+    return server.execute(SyncCommand{"GET", "FETCH_SIEVE", std::move(v), ""});
+  };
+  auto out = get("main.script");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].key, "SIEVE");
+  auto v = out[0].value();
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*(*v)->get_str("CONTENT"), "keep;\r\n");
+  EXPECT_EQ(*(*v)->get_date("LAST_UPDATE"), 1234);
+  EXPECT_EQ(out[1].kind, ReplyKind::Ok);
+  out = get("other.script");
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().kind, ReplyKind::No);
+  EXPECT_EQ(out.back().code, "IMAP_MAILBOX_NONEXISTENT");
+  out = get("main.bc");
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().kind, ReplyKind::No);
+}
+
 }  // namespace
 }  // namespace cyr::sync
