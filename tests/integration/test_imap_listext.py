@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -412,10 +413,26 @@ def unauthenticate_then_joe(fred, n):
     lines = fred.ok('LIST "" "*"')
     assert lines == ['* LIST (\\HasNoChildren) "/" INBOX'], lines
     assert fred.ok("NAMESPACE")[0].startswith('* NAMESPACE (("" "/"))'), "namespace"
-    # joe's INBOX, not fred's.
-    lines = fred.ok("SELECT INBOX")
-    assert "* 0 EXISTS" in lines, lines
     return fred
+
+
+def idle_for(c, seconds, meanwhile):
+    """IDLE on c while meanwhile() runs; the untagged lines it got."""
+    c.n += 1
+    tag = "t%d" % c.n
+    c.send(("%s IDLE\r\n" % tag).encode())
+    line = c.readline()
+    assert line.startswith(b"+"), line
+    meanwhile()
+    time.sleep(seconds)
+    c.send(b"DONE\r\n")
+    lines = []
+    while True:
+        line = c.readline()[:-2].decode()
+        if line.startswith(tag + " "):
+            assert line.startswith(tag + " OK"), line
+            return lines
+        lines.append(line)
 
 
 def test_unauthenticate(args):
@@ -439,8 +456,16 @@ def test_unauthenticate(args):
         lines = other.ok("STATUS INBOX (MESSAGES)")
         assert lines == ["* STATUS INBOX (MESSAGES 2)"], lines
         # A change to fred's INBOX reaches fred's sessions only, not the
-        # one that was fred's and now is joe's with joe's INBOX selected.
-        append(other, "INBOX", "three")
+        # connection that was fred's (no selection, no watcher left: IDLE
+        # in the authenticated state reports nothing).
+        lines = idle_for(fred, 1.0, lambda: append(other, "INBOX", "three"))
+        assert lines == [], lines
+        # joe's INBOX, not fred's.
+        lines = fred.ok("SELECT INBOX")
+        assert "* 0 EXISTS" in lines, lines
+        lines = fred.ok("NOOP")
+        assert lines == [], lines
+        append(other, "INBOX", "four")
         lines = fred.ok("NOOP")
         assert lines == [], lines
         # The log names the user who left.
