@@ -49,6 +49,10 @@ awaitable<Reply> Session::cmd_id(const imap::IdArgs& a) {
 
 awaitable<Reply> Session::cmd_starttls(const std::string& tag) {
   if (conn_->is_tls()) co_return Reply::bad("Already using TLS");
+  // Only after UNAUTHENTICATE can a compressed connection be here; TLS goes
+  // below compression, never above it (RFC 4978 4), so it is refused before
+  // the OK rather than failing after it.
+  if (conn_->is_compressed()) co_return Reply::bad("TLS cannot start once COMPRESS is active");
   auto ctx = service_->ctx->tls_context ? service_->ctx->tls_context() : nullptr;
   if (!ctx) co_return Reply::no("TLS is not configured on this server");
   w_.tagged(tag, imap::StatusKind::Ok, {}, "Begin TLS negotiation now");

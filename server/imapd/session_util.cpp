@@ -21,7 +21,9 @@ std::vector<std::string> Session::capabilities() const {
   std::vector<std::string> caps = {"IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR"};
   if (state_ == SessionState::NotAuthenticated) {
     bool tls = conn_->is_tls();
-    if (!tls && service_->ctx->tls_context && service_->ctx->tls_context())
+    // Not once COMPRESS is active (after UNAUTHENTICATE): see cmd_starttls.
+    if (!tls && !conn_->is_compressed() && service_->ctx->tls_context &&
+        service_->ctx->tls_context())
       caps.push_back("STARTTLS");
     for (const auto& m : service_->auth->mechanisms(tls)) caps.push_back("AUTH=" + m);
     if (!service_->auth->plaintext_allowed(tls)) caps.push_back("LOGINDISABLED");

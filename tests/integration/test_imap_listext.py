@@ -14,6 +14,7 @@ capabilities), also under COMPRESS."""
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -100,6 +101,15 @@ class Client:
         self.out = zlib.compressobj(6, zlib.DEFLATED, -15)
         self.inf = zlib.decompressobj(-15)
 
+    def starttls(self):
+        lines, tagged = self.command("STARTTLS")
+        assert tagged.startswith("OK"), (lines, tagged)
+        assert not self.buf, self.buf
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(self.sock)
+
     def capabilities(self):
         lines = self.ok("CAPABILITY")
         assert len(lines) == 1 and lines[0].startswith("* CAPABILITY "), lines
@@ -112,8 +122,15 @@ class Client:
             pass
 
 
-def start_node(args, extra=""):
+def start_node(args, extra="", tls=False):
     n = Node(args.bin, CYRUS_CONF, imapd_extra=IMAPD_EXTRA + extra, keep=args.keep)
+    if tls:  # STARTTLS offered, with a throwaway certificate
+        cert, key = n.path("cert.pem"), n.path("key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
+        n.write_imapd_conf(IMAPD_EXTRA + extra +
+                           "tls_server_cert: %s\ntls_server_key: %s\n" % (cert, key))
     os.makedirs(n.confdir, exist_ok=True)
     os.makedirs(n.path("spool"), exist_ok=True)
     for user in USERS:
@@ -480,9 +497,27 @@ def test_unauthenticate(args):
             c.close()
 
 
-def test_unauthenticate_admin_and_compress(args):
-    with start_node(args) as n:
+def test_unauthenticate_keeps_tls(args):
+    with start_node(args, tls=True) as n:
         c = Client(n)
+        assert "STARTTLS" in c.capabilities()
+        c.starttls()
+        c.login("fred")
+        c.ok("UNAUTHENTICATE")
+        caps = c.capabilities()
+        assert "STARTTLS" not in caps and "UNAUTHENTICATE" not in caps, caps
+        lines, tagged = c.command("STARTTLS")
+        assert tagged == "BAD Already using TLS", tagged
+        c.login("joe")  # still over TLS
+        assert c.ok('LIST "" "*"') == ['* LIST (\\HasNoChildren) "/" INBOX']
+        c.ok("LOGOUT")
+        c.close()
+
+
+def test_unauthenticate_admin_and_compress(args):
+    with start_node(args, tls=True) as n:
+        c = Client(n)
+        assert "STARTTLS" in c.capabilities()
         c.login("admin")
         admin_caps = c.capabilities()
         assert "X-REPLICATION" in admin_caps and "UNAUTHENTICATE" in admin_caps, admin_caps
@@ -493,6 +528,10 @@ def test_unauthenticate_admin_and_compress(args):
         c.ok("UNAUTHENTICATE")
         caps = c.capabilities()
         assert "X-REPLICATION" not in caps and "COMPRESS=DEFLATE" not in caps, caps
+        # TLS would have to go above compression (RFC 4978 4): not offered, refused.
+        assert "STARTTLS" not in caps, caps
+        lines, tagged = c.command("STARTTLS")
+        assert lines == [] and tagged == "BAD TLS cannot start once COMPRESS is active", tagged
         c.login("fred")
         caps = c.capabilities()
         # An admin's powers are gone: no X-REPLICATION, no other users' folders.
@@ -511,4 +550,4 @@ def test_unauthenticate_admin_and_compress(args):
 
 if __name__ == "__main__":
     run_tests([test_list_myrights, test_list_metadata, test_xlist, test_unauthenticate,
-               test_unauthenticate_admin_and_compress])
+               test_unauthenticate_keeps_tls, test_unauthenticate_admin_and_compress])
