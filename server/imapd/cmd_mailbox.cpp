@@ -393,7 +393,7 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, ListVerb verb) {
     // After the LIST line, in Cyrus's order: STATUS (RFC 5819), MYRIGHTS
     // (RFC 8440), METADATA (RFC 9590); only for mailboxes, never for a
     // \NonExistent or \Noselect name.
-    if (!e.exists || lsub) continue;
+    if (!e.exists || lsub || !(want_status || want_myrights || want_metadata)) continue;
     const mail::Rights rights = rights_on(e.info);
     if (want_status && (rights & right::kRead)) {
       auto st = co_await write_status(e.info, ext, a.status_items);
