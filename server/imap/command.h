@@ -68,7 +68,7 @@ enum class CommandId {
   StartTls, Authenticate, Login,
   // authenticated
   Enable, Compress, Select, Examine, Create, Delete, Rename, Subscribe, Unsubscribe,
-  List, Lsub, Namespace, Status, Append, Idle,
+  List, Lsub, Xlist, Namespace, Status, Append, Idle, Unauthenticate,
   GetAcl, SetAcl, DeleteAcl, ListRights, MyRights,
   GetQuota, GetQuotaRoot, SetQuota, GetMetadata, SetMetadata,
   // selected
@@ -141,7 +141,14 @@ enum ListReturn : uint32_t {
   kListReturnChildren = 1u << 1,
   kListReturnSpecialUse = 1u << 2,
   kListReturnStatus = 1u << 3,
+  kListReturnMyRights = 1u << 4,  // RFC 8440
+  kListReturnMetadata = 1u << 5,  // RFC 9590
 };
+
+// Entries one GETMETADATA or one LIST ... RETURN (METADATA (...)) may ask
+// for: twice the entries one owner may store (256 shared and 256 private,
+// server/imapd/metadata.h), so every stored entry can be named; more is BAD.
+inline constexpr size_t kMaxMetadataRequestEntries = 512;
 
 enum StatusItem : uint32_t {
   kStatusMessages = 1u << 0,
@@ -155,12 +162,16 @@ enum StatusItem : uint32_t {
   kStatusDeleted = 1u << 8,        // RFC 9051
 };
 
-struct ListArgs {  // LIST (with RFC 5258 / 5819 / 6154) and LSUB
+struct ListArgs {  // LIST (with RFC 5258 / 5819 / 6154 / 8440 / 9590), LSUB and XLIST
   uint32_t select_options = 0;  // ListSelect bits
   std::string reference;
   std::vector<std::string> patterns;  // one or more
   uint32_t return_options = 0;        // ListReturn bits
   uint32_t status_items = 0;          // StatusItem bits, with kListReturnStatus
+  // With kListReturnMetadata: the entries asked for (one or more, as sent;
+  // checked when the command runs, as GETMETADATA's) and MAXSIZE.
+  std::vector<std::string> metadata_entries;
+  std::optional<uint64_t> metadata_maxsize;
   bool extended = false;  // selection/return options or a pattern list was used
   bool operator==(const ListArgs&) const = default;
 };

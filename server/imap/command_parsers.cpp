@@ -180,6 +180,42 @@ Result<uint32_t> status_item_list(ArgReader& r) {
   return items;
 }
 
+// The MAXSIZE of a METADATA request: at most once.
+Status metadata_maxsize(ArgReader& r, std::optional<uint64_t>& maxsize) {
+  if (maxsize) return invalid("MAXSIZE given twice");
+  CYR_ASSIGN(n, r.number64());
+  maxsize = n;
+  return {};
+}
+
+// An entry of a METADATA request, counted against kMaxMetadataRequestEntries.
+Status metadata_request_entry(ArgReader& r, std::vector<std::string>& entries) {
+  if (entries.size() >= kMaxMetadataRequestEntries)
+    return invalid("Too many metadata entries (at most " +
+                   std::to_string(kMaxMetadataRequestEntries) + ")");
+  CYR_ASSIGN(e, r.astring());
+  entries.push_back(std::move(e));
+  return {};
+}
+
+// LIST's METADATA return option (RFC 9590) after the word METADATA: one
+// entry, or a list of entries, as Cyrus reads it; MAXSIZE n (RFC 5464's
+// option) may stand in the list or right after it. Entries start with '/',
+// so an atom MAXSIZE is never an entry.
+Status parse_list_metadata_option(ArgReader& r, ListArgs& a) {
+  if (r.take_open()) {
+    while (!r.take_close()) {
+      if (r.take_atom("MAXSIZE")) CYR_TRY(metadata_maxsize(r, a.metadata_maxsize));
+      else CYR_TRY(metadata_request_entry(r, a.metadata_entries));
+    }
+  } else if (!r.peek_close()) {
+    CYR_TRY(metadata_request_entry(r, a.metadata_entries));
+  }
+  if (r.take_atom("MAXSIZE")) CYR_TRY(metadata_maxsize(r, a.metadata_maxsize));
+  if (a.metadata_entries.empty()) return invalid("METADATA needs at least one entry");
+  return {};
+}
+
 Result<CommandArgs> parse_list(ArgReader& r, bool) {
   ListArgs a;
   if (r.take_open()) {  // list-select-opts (RFC 5258)
@@ -226,6 +262,13 @@ Result<CommandArgs> parse_list(ArgReader& r, bool) {
         a.return_options |= kListReturnStatus;
         CYR_ASSIGN(items, status_item_list(r));
         a.status_items = items;
+      } else if (opt == "MYRIGHTS") {  // RFC 8440; twice is harmless, as in Cyrus
+        a.return_options |= kListReturnMyRights;
+      } else if (opt == "METADATA") {  // RFC 9590
+        // Twice would leave open which entries (and MAXSIZE) apply.
+        if (a.return_options & kListReturnMetadata) return invalid("METADATA given twice");
+        a.return_options |= kListReturnMetadata;
+        CYR_TRY(parse_list_metadata_option(r, a));
       } else {
         return invalid("Unknown LIST return option " + opt);
       }
@@ -400,23 +443,16 @@ Result<CommandArgs> parse_getmetadata(ArgReader& r, bool) {
     if (r.peek_atom("MAXSIZE") || r.peek_atom("DEPTH")) {
       CYR_TRY(parse_getmetadata_options(r, a));
     } else {
-      while (!r.take_close()) {
-        CYR_ASSIGN(e, r.astring());
-        a.entries.push_back(std::move(e));
-      }
+      while (!r.take_close()) CYR_TRY(metadata_request_entry(r, a.entries));
       if (a.entries.empty()) return invalid("Missing entry");
       CYR_TRY(r.end());
       return CommandArgs{std::move(a)};
     }
   }
   if (r.take_open()) {
-    while (!r.take_close()) {
-      CYR_ASSIGN(e, r.astring());
-      a.entries.push_back(std::move(e));
-    }
+    while (!r.take_close()) CYR_TRY(metadata_request_entry(r, a.entries));
   } else {
-    CYR_ASSIGN(e, r.astring());
-    a.entries.push_back(std::move(e));
+    CYR_TRY(metadata_request_entry(r, a.entries));
   }
   if (a.entries.empty()) return invalid("Missing entry");
   CYR_TRY(r.end());
@@ -960,10 +996,14 @@ const CommandSpec kCommands[] = {
     {"UNSUBSCRIBE", CommandId::Unsubscribe, parse_mailbox_only, kAuthSel | kWrite},
     {"LIST", CommandId::List, parse_list, kAuthSel},
     {"LSUB", CommandId::Lsub, parse_lsub, kAuthSel},
+    // XLIST takes LSUB's arguments (reference pattern): the clients that
+    // still send it know nothing of LIST-EXTENDED.
+    {"XLIST", CommandId::Xlist, parse_lsub, kAuthSel},
     {"NAMESPACE", CommandId::Namespace, parse_no_args, kAuthSel},
     {"STATUS", CommandId::Status, parse_status, kAuthSel},
     {"APPEND", CommandId::Append, parse_append, kAuthSel | kWrite},
     {"IDLE", CommandId::Idle, parse_no_args, kAuthSel | kBreaksSeqs},
+    {"UNAUTHENTICATE", CommandId::Unauthenticate, parse_no_args, kAuthSel | kBreaksSeqs},
     {"GETACL", CommandId::GetAcl, parse_mailbox_only, kAuthSel},
     {"SETACL", CommandId::SetAcl, parse_setacl, kAuthSel | kWrite},
     {"DELETEACL", CommandId::DeleteAcl, parse_mailbox_identifier, kAuthSel | kWrite},

@@ -81,10 +81,14 @@ awaitable<Reply> Session::cmd_myrights(const imap::MailboxArgs& a) {
   if (!internal) co_return error_reply(internal.error(), "MYRIGHTS");
   auto info = co_await lookup_visible(*internal);
   if (!info) co_return error_reply(info.error(), "MYRIGHTS");
-  w_.begin_untagged().atom("MYRIGHTS").mailbox(a.mailbox)
-      .astring(mail::format_rights(rights_on(*info)));
-  w_.end_line();
+  write_myrights(a.mailbox, *info);
   co_return Reply::ok("Myrights completed");
+}
+
+void Session::write_myrights(std::string_view external, const store::MailboxInfo& info) {
+  w_.begin_untagged().atom("MYRIGHTS").mailbox(external)
+      .astring(mail::format_rights(rights_on(info)));
+  w_.end_line();
 }
 
 void Session::write_quota(const store::QuotaInfo& q) {

@@ -1,6 +1,6 @@
 // Any-state and login commands: CAPABILITY NOOP LOGOUT ID STARTTLS LOGIN
-// AUTHENTICATE ENABLE NAMESPACE, and COMPRESS (which, like STARTTLS, changes
-// the connection's layers).
+// AUTHENTICATE UNAUTHENTICATE ENABLE NAMESPACE, and COMPRESS (which, like
+// STARTTLS, changes the connection's layers).
 #include "server/auth/base64.h"
 #include "server/imap/parser_args.h"
 #include "server/imapd/session.h"
@@ -49,6 +49,10 @@ awaitable<Reply> Session::cmd_id(const imap::IdArgs& a) {
 
 awaitable<Reply> Session::cmd_starttls(const std::string& tag) {
   if (conn_->is_tls()) co_return Reply::bad("Already using TLS");
+  // Only after UNAUTHENTICATE can a compressed connection be here; TLS goes
+  // below compression, never above it (RFC 4978 4), so it is refused before
+  // the OK rather than failing after it.
+  if (conn_->is_compressed()) co_return Reply::bad("TLS cannot start once COMPRESS is active");
   auto ctx = service_->ctx->tls_context ? service_->ctx->tls_context() : nullptr;
   if (!ctx) co_return Reply::no("TLS is not configured on this server");
   w_.tagged(tag, imap::StatusKind::Ok, {}, "Begin TLS negotiation now");
@@ -169,6 +173,38 @@ awaitable<Reply> Session::cmd_authenticate(const imap::AuthenticateArgs& a) {
     response = std::move(*dec);
   }
   co_return Reply::bad("Too many authentication rounds");
+}
+
+// RFC 8437: back to the not-authenticated state, so that the next LOGIN or
+// AUTHENTICATE starts from a connection as good as new. What belongs to the
+// connection stays: TLS and COMPRESS (RFC 8437 3: the layers are not
+// undone). Everything the login set up goes (forget_login).
+awaitable<Reply> Session::cmd_unauthenticate() {
+  CYR_LOG(Notice, sid_, "unauthenticate: %s", identity_->userid.c_str());
+  forget_login();
+  co_return Reply::ok("Unauthenticate completed");
+}
+
+// Every member a login or a later command of that user sets is reset here
+// (see session.h): a member added there must be added here too.
+void Session::forget_login() {
+  // The selected mailbox is closed as UNSELECT closes it: nothing is
+  // expunged. Its watcher goes with it (no more IDLE or change reports).
+  deselect();
+  // A watcher callback already running on the store's thread may still set
+  // the old flag; the next user's selection starts from a flag of its own.
+  dirty_ = std::make_shared<std::atomic<bool>>(false);
+  saved_search_.clear();
+  condstore_ = false;  // ENABLE and CONDSTORE-using commands
+  qresync_ = false;
+  // X-REPLICATION: the admin's replication engine (and the permission,
+  // which follows identity_).
+  replication_.reset();
+  if (counted_login_ && identity_) service_->logins.remove(identity_->userid);
+  counted_login_ = false;
+  identity_.reset();
+  ns_.reset();
+  state_ = SessionState::NotAuthenticated;
 }
 
 awaitable<Reply> Session::cmd_enable(const imap::EnableArgs& a) {

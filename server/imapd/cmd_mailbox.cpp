@@ -220,21 +220,40 @@ struct ListEntry {
 
 }  // namespace
 
-awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
+awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, ListVerb verb) {
+  const bool lsub = verb == ListVerb::Lsub;
+  const bool xlist = verb == ListVerb::Xlist;
+  const char* verb_name = lsub ? "LSUB" : xlist ? "XLIST" : "LIST";
+  const char* done_text = lsub ? "Lsub completed" : xlist ? "Xlist completed" : "List completed";
   const char sep = ns_->separator();
   const std::string sep_str(1, sep);
-  // LIST "" "": the hierarchy separator and root (RFC 3501 6.3.8).
+  // LIST "" "": the hierarchy separator and root (RFC 3501 6.3.8); XLIST
+  // answers it too, as Cyrus does.
   if (!lsub && a.patterns.size() == 1 && a.patterns[0].empty() && !a.extended) {
-    w_.begin_untagged().atom("LIST").begin_list().atom("\\Noselect").end_list()
+    w_.begin_untagged().atom(verb_name).begin_list().atom("\\Noselect").end_list()
         .string(sep_str).string("").end_line();
-    co_return Reply::ok("List completed");
+    co_return Reply::ok(done_text);
   }
+
+  // RETURN (METADATA ...) entries are checked before anything is listed, as
+  // GETMETADATA checks them (a bad one is BAD).
+  const bool want_metadata = a.return_options & imap::kListReturnMetadata;
+  std::vector<MetadataEntry> metadata_wanted;
+  if (want_metadata) {
+    for (const auto& raw : a.metadata_entries) {
+      auto parsed = parse_metadata_entry(raw, false);
+      if (!parsed) co_return Reply::bad(parsed.error().user_message);
+      metadata_wanted.push_back(std::move(*parsed));
+    }
+  }
+  const bool want_myrights = a.return_options & imap::kListReturnMyRights;
 
   bool want_subscribed = lsub || (a.select_options & imap::kListSelectSubscribed) ||
                          (a.return_options & imap::kListReturnSubscribed);
   bool select_subscribed = lsub || (a.select_options & imap::kListSelectSubscribed);
   bool select_special = a.select_options & imap::kListSelectSpecialUse;
-  bool want_special = settings_.specialusealways || select_special ||
+  // XLIST always shows special-use attributes (Cyrus: its whole point).
+  bool want_special = settings_.specialusealways || select_special || xlist ||
                       (a.return_options & imap::kListReturnSpecialUse);
   bool want_status = a.return_options & imap::kListReturnStatus;
 
@@ -325,7 +344,6 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
     co_return std::string();
   };
 
-  const char* verb = lsub ? "LSUB" : "LIST";
   // Mailboxes first (in name order, INBOX first), then placeholders merged in order.
   std::vector<std::pair<std::string, ListEntry>> out;
   for (auto& [ext, e] : visible)
@@ -338,13 +356,14 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
     return x.first < y.first;
   });
 
+  uint64_t longest_omitted = 0;
   for (auto& [ext, e] : out) {
     const bool child_subscribed = subscribed_below.count(ext) != 0;
     if (select_subscribed && !e.subscribed) {
       // Not subscribed itself: shown only for a subscribed mailbox below it
       // that the patterns do not reach (see subscribed_below).
       if (!child_subscribed || (!lsub && !recursive)) continue;
-      w_.begin_untagged().atom(verb).begin_list();
+      w_.begin_untagged().atom(verb_name).begin_list();
       if (lsub) {
         w_.atom("\\Noselect");
       } else if (!e.exists) {
@@ -358,8 +377,10 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
     }
     if (want_special && e.exists && !own_inbox.empty() && mail::mboxname_is_same_or_below(e.internal, own_inbox))
       e.special_use = co_await special_of(e.internal);
+    // XLIST marks the user's own INBOX \Inbox (Gmail's attribute, as Cyrus does).
+    if (xlist && e.exists && e.internal == own_inbox) e.special_use = "\\Inbox";
     if (select_special && e.special_use.empty()) continue;
-    w_.begin_untagged().atom(verb).begin_list();
+    w_.begin_untagged().atom(verb_name).begin_list();
     if (!e.exists && e.subscribed && !lsub) w_.atom("\\NonExistent");
     if (!e.exists && (!e.subscribed || lsub)) w_.atom("\\Noselect");
     if (want_subscribed && e.subscribed && !lsub) w_.atom("\\Subscribed");
@@ -369,12 +390,35 @@ awaitable<Reply> Session::cmd_list(const imap::ListArgs& a, bool lsub) {
     if (!lsub && recursive && child_subscribed)
       w_.begin_list().string("CHILDINFO").begin_list().string("SUBSCRIBED").end_list().end_list();
     w_.end_line();
-    if (want_status && e.exists && !lsub && (rights_on(e.info) & right::kRead)) {
+    // After the LIST line, in Cyrus's order: STATUS (RFC 5819), MYRIGHTS
+    // (RFC 8440), METADATA (RFC 9590); only for mailboxes, never for a
+    // \NonExistent or \Noselect name.
+    if (!e.exists || lsub || !(want_status || want_myrights || want_metadata)) continue;
+    const mail::Rights rights = rights_on(e.info);
+    if (want_status && (rights & right::kRead)) {
       auto st = co_await write_status(e.info, ext, a.status_items);
       (void)st;
     }
+    if (want_myrights) write_myrights(ext, e.info);
+    // Metadata as GETMETADATA would answer for this mailbox: only where the
+    // user may read it (l and r; admins always), else nothing.
+    if (want_metadata &&
+        (identity_->is_admin || (rights & (right::kLookup | right::kRead)) ==
+                                    (right::kLookup | right::kRead))) {
+      auto answer = co_await collect_metadata(&e.info, metadata_wanted, "0", a.metadata_maxsize);
+      if (!answer) {
+        CYR_LOG(Warning, sid_, "LIST METADATA of %s: %s", e.internal.c_str(),
+                answer.error().describe().c_str());
+        continue;
+      }
+      if (!answer->entries.empty()) write_metadata_response(w_, ext, answer->entries);
+      longest_omitted = std::max(longest_omitted, answer->longest_omitted);
+    }
   }
-  co_return Reply::ok(lsub ? "Lsub completed" : "List completed");
+  // RFC 9590 / 5464 4.2.1: values MAXSIZE left out are reported once.
+  if (longest_omitted)
+    co_return Reply::ok(done_text, ResponseCode::metadata_long_entries(longest_omitted));
+  co_return Reply::ok(done_text);
 }
 
 awaitable<Status> Session::write_status(const store::MailboxInfo& info,

@@ -68,35 +68,14 @@ struct Candidate {
 
 }  // namespace
 
-awaitable<Reply> Session::cmd_getmetadata(const imap::GetMetadataArgs& a) {
-  std::vector<MetadataEntry> wanted;
-  const bool deep = a.depth && *a.depth != "0";
-  for (const auto& e : a.entries) {
-    auto parsed = parse_metadata_entry(e, deep);
-    if (!parsed) co_return Reply::bad(parsed.error().user_message);
-    wanted.push_back(std::move(*parsed));
-  }
-  const std::string depth = a.depth.value_or("0");
+awaitable<Result<MetadataAnswer>> Session::collect_metadata(const store::MailboxInfo* info,
+                                                            const std::vector<MetadataEntry>& wanted,
+                                                            const std::string& depth,
+                                                            std::optional<uint64_t> maxsize) {
   const std::string user = identity_->userid;
-
-  std::string internal;
-  std::optional<store::MailboxInfo> info;
-  if (!a.mailbox.empty()) {
-    auto in = to_internal(a.mailbox);
-    if (!in) co_return error_reply(in.error(), "GETMETADATA");
-    internal = *in;
-    auto found = co_await lookup_visible(internal);
-    if (!found) co_return error_reply(found.error(), "GETMETADATA");
-    mail::Rights r = rights_on(*found);
-    // Administrators may read any mailbox's entries, as in Cyrus (whose
-    // admin holds only the implicit 'a' on user folders): an admin comparing
-    // or auditing two servers must see the same annotations on both.
-    if (!identity_->is_admin && (r & (right::kLookup | right::kRead)) != (right::kLookup | right::kRead))
-      co_return Reply::no("Permission denied", ResponseCode::no_perm());
-    info = std::move(*found);
-  }
+  const std::string internal = info ? info->name : std::string();
   auto stored = co_await blocking([&] { return store_.annotations(internal); });
-  if (!stored) co_return error_reply(stored.error(), "GETMETADATA");
+  if (!stored) co_return stored.take_error();
 
   // Everything this user may see, in one list.
   std::vector<Candidate> all;
@@ -119,9 +98,8 @@ awaitable<Reply> Session::cmd_getmetadata(const imap::GetMetadataArgs& a) {
     vendor("uniqueid", info->uniqueid);
   }
 
-  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  MetadataAnswer answer;
   std::set<std::string> sent;
-  uint64_t longest_omitted = 0;
   for (const auto& w : wanted) {
     bool any = false;
     for (const auto& c : all) {
@@ -130,19 +108,49 @@ awaitable<Reply> Session::cmd_getmetadata(const imap::GetMetadataArgs& a) {
       any = true;
       std::string name = c.entry.imap();
       if (!sent.insert(name).second) continue;
-      if (a.maxsize && c.value.size() > *a.maxsize) {
-        longest_omitted = std::max<uint64_t>(longest_omitted, c.value.size());
+      if (maxsize && c.value.size() > *maxsize) {
+        answer.longest_omitted = std::max<uint64_t>(answer.longest_omitted, c.value.size());
         continue;
       }
-      out.emplace_back(std::move(name), c.value);
+      answer.entries.emplace_back(std::move(name), c.value);
     }
     // An entry that does not exist is answered with NIL, as Cyrus does.
     if (!any && !w.name.empty() && sent.insert(w.imap()).second)
-      out.emplace_back(w.imap(), std::nullopt);
+      answer.entries.emplace_back(w.imap(), std::nullopt);
   }
-  if (!out.empty()) write_metadata_response(w_, a.mailbox, out);
-  if (longest_omitted)
-    co_return Reply::ok("Getmetadata completed", ResponseCode::metadata_long_entries(longest_omitted));
+  co_return answer;
+}
+
+awaitable<Reply> Session::cmd_getmetadata(const imap::GetMetadataArgs& a) {
+  std::vector<MetadataEntry> wanted;
+  const bool deep = a.depth && *a.depth != "0";
+  for (const auto& e : a.entries) {
+    auto parsed = parse_metadata_entry(e, deep);
+    if (!parsed) co_return Reply::bad(parsed.error().user_message);
+    wanted.push_back(std::move(*parsed));
+  }
+  const std::string depth = a.depth.value_or("0");
+
+  std::optional<store::MailboxInfo> info;
+  if (!a.mailbox.empty()) {
+    auto in = to_internal(a.mailbox);
+    if (!in) co_return error_reply(in.error(), "GETMETADATA");
+    auto found = co_await lookup_visible(*in);
+    if (!found) co_return error_reply(found.error(), "GETMETADATA");
+    mail::Rights r = rights_on(*found);
+    // Administrators may read any mailbox's entries, as in Cyrus (whose
+    // admin holds only the implicit 'a' on user folders): an admin comparing
+    // or auditing two servers must see the same annotations on both.
+    if (!identity_->is_admin && (r & (right::kLookup | right::kRead)) != (right::kLookup | right::kRead))
+      co_return Reply::no("Permission denied", ResponseCode::no_perm());
+    info = std::move(*found);
+  }
+  auto answer = co_await collect_metadata(info ? &*info : nullptr, wanted, depth, a.maxsize);
+  if (!answer) co_return error_reply(answer.error(), "GETMETADATA");
+  if (!answer->entries.empty()) write_metadata_response(w_, a.mailbox, answer->entries);
+  if (answer->longest_omitted)
+    co_return Reply::ok("Getmetadata completed",
+                        ResponseCode::metadata_long_entries(answer->longest_omitted));
   co_return Reply::ok("Getmetadata completed");
 }
 

@@ -391,14 +391,16 @@ awaitable<Reply> Session::execute(const imap::Request& req) {
     case CommandId::Compress: return cmd_compress(req.tag);
     case CommandId::Enable: return cmd_enable(c.as<imap::EnableArgs>());
     case CommandId::Namespace: return cmd_namespace();
+    case CommandId::Unauthenticate: return cmd_unauthenticate();
     case CommandId::Create: return cmd_create(c.as<imap::CreateArgs>());
     case CommandId::Delete: return cmd_delete(c.as<imap::MailboxArgs>());
     case CommandId::Rename: return cmd_rename(c.as<imap::RenameArgs>());
     case CommandId::Subscribe: return cmd_subscribe(c.as<imap::MailboxArgs>(), true);
     case CommandId::Unsubscribe:
       return cmd_subscribe(c.as<imap::MailboxArgs>(), false);
-    case CommandId::List: return cmd_list(c.as<imap::ListArgs>(), false);
-    case CommandId::Lsub: return cmd_list(c.as<imap::ListArgs>(), true);
+    case CommandId::List: return cmd_list(c.as<imap::ListArgs>(), ListVerb::List);
+    case CommandId::Lsub: return cmd_list(c.as<imap::ListArgs>(), ListVerb::Lsub);
+    case CommandId::Xlist: return cmd_list(c.as<imap::ListArgs>(), ListVerb::Xlist);
     case CommandId::Status: return cmd_status(c.as<imap::StatusArgs>());
     case CommandId::Select: return cmd_select(c.as<imap::SelectArgs>(), false);
     case CommandId::Examine: return cmd_select(c.as<imap::SelectArgs>(), true);

@@ -35,6 +35,7 @@
 #include "server/imap/response.h"
 #include "server/imapd/imapd_service.h"
 #include "server/imapd/mailbox_view.h"
+#include "server/imapd/metadata.h"
 #include "server/imapd/replication_hook.h"
 #include "server/net/connection.h"
 #include "store/mail/acl.h"
@@ -63,6 +64,16 @@ struct Reply {
 };
 
 enum class SessionState { NotAuthenticated, Authenticated, Selected, Logout };
+
+// Which of the listing commands cmd_list answers: they share one walk.
+enum class ListVerb { List, Lsub, Xlist };
+
+// The METADATA entries of one mailbox (or the server) that a request asked
+// for, as GETMETADATA answers them (see Session::collect_metadata).
+struct MetadataAnswer {
+  std::vector<std::pair<std::string, std::optional<std::string>>> entries;  // NIL: no such entry
+  uint64_t longest_omitted = 0;  // the longest value MAXSIZE left out (0: none)
+};
 
 // The selected mailbox.
 struct Selected {
@@ -170,13 +181,18 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Reply> cmd_authenticate(const imap::AuthenticateArgs& a);
   awaitable<Reply> cmd_enable(const imap::EnableArgs& a);
   awaitable<Reply> cmd_namespace();
+  awaitable<Reply> cmd_unauthenticate();
+  // Drops everything of the logged-in user (UNAUTHENTICATE): identity,
+  // namespace, selection and its watcher, ENABLEd extensions, "$", the
+  // replication engine, the login count.
+  void forget_login();
   Reply finish_login(const auth::AuthIdentity& id);
   // cmd_mailbox.cpp
   awaitable<Reply> cmd_create(const imap::CreateArgs& a);
   awaitable<Reply> cmd_delete(const imap::MailboxArgs& a);
   awaitable<Reply> cmd_rename(const imap::RenameArgs& a);
   awaitable<Reply> cmd_subscribe(const imap::MailboxArgs& a, bool on);
-  awaitable<Reply> cmd_list(const imap::ListArgs& a, bool lsub);
+  awaitable<Reply> cmd_list(const imap::ListArgs& a, ListVerb verb);
   awaitable<Reply> cmd_status(const imap::StatusArgs& a);
   awaitable<Status> write_status(const store::MailboxInfo& info, const std::string& external,
                                  uint32_t items);
@@ -210,6 +226,8 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Reply> cmd_setacl(const imap::SetAclArgs& a, bool remove);
   awaitable<Reply> cmd_listrights(const imap::SetAclArgs& a);
   awaitable<Reply> cmd_myrights(const imap::MailboxArgs& a);
+  // "* MYRIGHTS name rights": MYRIGHTS's answer, also LIST RETURN (MYRIGHTS)'s.
+  void write_myrights(std::string_view external, const store::MailboxInfo& info);
   awaitable<Reply> cmd_getquota(const imap::QuotaRootArgs& a);
   awaitable<Reply> cmd_getquotaroot(const imap::MailboxArgs& a);
   awaitable<Reply> cmd_setquota(const imap::SetQuotaArgs& a);
@@ -217,6 +235,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // cmd_metadata.cpp
   awaitable<Reply> cmd_getmetadata(const imap::GetMetadataArgs& a);
   awaitable<Reply> cmd_setmetadata(const imap::SetMetadataArgs& a);
+  // The entries `wanted` (depth "0", "1" or "infinity"; values longer than
+  // maxsize left out) of mailbox `info`, or of the server when info is
+  // null, as this user may see them: GETMETADATA's answer, also LIST RETURN
+  // (METADATA)'s. The caller has checked the user's rights.
+  awaitable<Result<MetadataAnswer>> collect_metadata(const store::MailboxInfo* info,
+                                                     const std::vector<MetadataEntry>& wanted,
+                                                     const std::string& depth,
+                                                     std::optional<uint64_t> maxsize);
 
   std::shared_ptr<ImapdService> service_;
   std::shared_ptr<server::net::Connection> conn_;
@@ -227,6 +253,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string out_;
   imap::ResponseWriter w_;
 
+  // The user's state, from login to LOGOUT or UNAUTHENTICATE: a member
+  // added here is reset in forget_login() too.
   SessionState state_ = SessionState::NotAuthenticated;
   std::optional<auth::AuthIdentity> identity_;
   std::optional<mail::Namespace> ns_;

@@ -21,7 +21,9 @@ std::vector<std::string> Session::capabilities() const {
   std::vector<std::string> caps = {"IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR"};
   if (state_ == SessionState::NotAuthenticated) {
     bool tls = conn_->is_tls();
-    if (!tls && service_->ctx->tls_context && service_->ctx->tls_context())
+    // Not once COMPRESS is active (after UNAUTHENTICATE): see cmd_starttls.
+    if (!tls && !conn_->is_compressed() && service_->ctx->tls_context &&
+        service_->ctx->tls_context())
       caps.push_back("STARTTLS");
     for (const auto& m : service_->auth->mechanisms(tls)) caps.push_back("AUTH=" + m);
     if (!service_->auth->plaintext_allowed(tls)) caps.push_back("LOGINDISABLED");
@@ -32,7 +34,8 @@ std::vector<std::string> Session::capabilities() const {
         "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CONDSTORE", "QRESYNC", "ESEARCH",
         "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
-        "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER"})
+        "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER",
+        "LIST-MYRIGHTS", "LIST-METADATA", "XLIST", "UNAUTHENTICATE"})
     caps.push_back(c);
   // After login only, as Cyrus does: compressing the login exchange saves
   // nothing. Not once active (RFC 4978 section 3: a second COMPRESS fails).
