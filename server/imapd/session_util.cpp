@@ -32,7 +32,8 @@ std::vector<std::string> Session::capabilities() const {
         "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CONDSTORE", "QRESYNC", "ESEARCH",
         "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
-        "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER"})
+        "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER", "OBJECTID",
+        "SAVEDATE", "WITHIN", "PREVIEW"})
     caps.push_back(c);
   // After login only, as Cyrus does: compressing the login exchange saves
   // nothing. Not once active (RFC 4978 section 3: a second COMPRESS fails).
