@@ -144,8 +144,9 @@ std::string email_id(const mail::MessageGuid& guid) {
 }
 
 int64_t save_date_for_search(const store::MessageRecord& r) {
-  // A record without a save date (from a replica of an old Cyrus) is
-  // searched by its internal date, as RFC 8514 section 4 and Cyrus do.
+  // A record without a save date (0: e.g. replicated from an old Cyrus)
+  // is compared by its internal date, the best stand-in for when it was
+  // saved, so SAVEDBEFORE d and SAVEDSINCE d still split the mailbox in two.
   return r.savedate != 0 ? r.savedate : r.internaldate;
 }
 

@@ -264,7 +264,7 @@ def test_emailid_threadid_savedate(args):
             assert not any(x.startswith(("* SEARCH", "* SORT", "* 1 FETCH")) for x in lines), lines
 
         # CONDSTORE / QRESYNC FETCH and UID FETCH carry the new items too.
-        for cmd in ("ENABLE QRESYNC", "SELECT INBOX"):
+        for cmd in ("UNSELECT", "ENABLE QRESYNC", "SELECT INBOX"):
             tag, _ = c.raw(cmd)
             assert " OK " in tag, (cmd, tag)
         tag, lines = c.raw("UID FETCH 1:* (EMAILID SAVEDATE) (CHANGEDSINCE 0)")
