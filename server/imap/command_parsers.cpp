@@ -649,7 +649,6 @@ Result<CommandArgs> parse_fetch(ArgReader& r, bool uid) {
   };
   if (r.take_open()) {
     while (!r.take_close()) {
-      if (a.items.size() >= r.limits().max_items) return invalid("Too many FETCH items");
       CYR_ASSIGN(att, r.atom());
       CYR_ASSIGN(item, parse_fetch_item(att, r.limits().max_items));
       if (item.kind == K::Preview) CYR_TRY(parse_preview_modifiers(r, item));
