@@ -136,7 +136,7 @@ std::string decoded_part_text(const mail::BodyPart& part, std::string_view raw) 
 }
 
 std::string email_id(const mail::MessageGuid& guid) {
-  // Cyrus 3.6 (search_emailid_match, jmap_set_emailid): "M" and the first 24
+  // Cyrus 3.6 (search_emailid_match in imap/search_expr.c): "M" and the first 24
   // hex digits of the GUID. The same bytes have the same id in every mailbox
   // and on both nodes of a replicated pair.
   if (guid.is_null()) return std::string();
