@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -58,6 +59,12 @@ struct DateTime {
   int zone_minutes = 0;  // offset east of UTC, e.g. -0700 => -420
   bool operator==(const DateTime&) const = default;
 };
+
+// ---------------------------------------------------------------- object ids
+
+// objectid = 1*255(ALPHA / DIGIT / "_" / "-") (RFC 8474 section 7).
+inline constexpr size_t kMaxObjectIdLength = 255;
+bool is_object_id(std::string_view s);
 
 // ---------------------------------------------------------------- command ids
 
@@ -160,6 +167,7 @@ enum StatusItem : uint32_t {
   kStatusSize = 1u << 6,           // RFC 8438
   kStatusAppendLimit = 1u << 7,    // RFC 7889
   kStatusDeleted = 1u << 8,        // RFC 9051
+  kStatusMailboxId = 1u << 9,      // RFC 8474
 };
 
 struct ListArgs {  // LIST (with RFC 5258 / 5819 / 6154 / 8440 / 9590), LSUB and XLIST
@@ -281,9 +289,13 @@ struct FetchItem {
     BinarySection,  // BINARY[...] / BINARY.PEEK[...] (RFC 3516)
     BinarySize,     // BINARY.SIZE[...]
     ModSeq,         // RFC 7162
+    EmailId, ThreadId,  // RFC 8474
+    SaveDate,           // RFC 8514
+    Preview,            // RFC 8970
   };
   Kind kind = Kind::Flags;
   bool peek = false;
+  bool lazy = false;  // PREVIEW (LAZY): the server may answer NIL if a preview is costly
   Section section;
   std::optional<Partial> partial;
   bool operator==(const FetchItem&) const = default;
@@ -325,6 +337,9 @@ struct SearchKey {
     Uid, SequenceSet,                                  // set
     ModSeq,   // number; modseq_entry/modseq_entry_type when given (RFC 7162)
     Older, Younger,  // number of seconds (RFC 5032)
+    EmailId, ThreadId,                           // text = the objectid (RFC 8474)
+    SavedBefore, SavedOn, SavedSince,            // date (RFC 8514)
+    SaveDateSupported,                           // RFC 8514
   };
   Kind kind = Kind::All;
   std::string text;

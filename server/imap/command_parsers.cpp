@@ -162,7 +162,7 @@ Result<uint32_t> status_item(ArgReader& r) {
       {"UIDNEXT", kStatusUidNext},       {"UIDVALIDITY", kStatusUidValidity},
       {"UNSEEN", kStatusUnseen},         {"HIGHESTMODSEQ", kStatusHighestModSeq},
       {"SIZE", kStatusSize},             {"APPENDLIMIT", kStatusAppendLimit},
-      {"DELETED", kStatusDeleted},
+      {"DELETED", kStatusDeleted},       {"MAILBOXID", kStatusMailboxId},
   };
   for (const auto& [n, bit] : kItems)
     if (name == n) return bit;
@@ -596,7 +596,9 @@ Result<FetchItem> parse_fetch_item(std::string_view atom, size_t max_items) {
         {"RFC822.HEADER", K::Rfc822Header}, {"RFC822.SIZE", K::Rfc822Size},
         {"RFC822.TEXT", K::Rfc822Text},    {"BODY", K::Body},
         {"BODYSTRUCTURE", K::BodyStructure}, {"UID", K::Uid},
-        {"MODSEQ", K::ModSeq},
+        {"MODSEQ", K::ModSeq},             {"EMAILID", K::EmailId},
+        {"THREADID", K::ThreadId},         {"SAVEDATE", K::SaveDate},
+        {"PREVIEW", K::Preview},
     };
     for (const auto& [n, k] : kSimple)
       if (name == n) {
@@ -647,6 +649,30 @@ Result<FetchItem> parse_fetch_item(std::string_view atom, size_t max_items) {
   return it;
 }
 
+// True if the next tokens are "(" LAZY: PREVIEW's modifier list (RFC 8970),
+// not the fetch-modifiers list (CHANGEDSINCE ...) that may follow the items.
+bool preview_modifiers_follow(const ArgReader& r) {
+  if (!r.peek_open()) return false;
+  ArgReader ahead = r;
+  (void)ahead.take_open();
+  return ahead.peek_atom("LAZY");
+}
+
+// preview-mod list: "(" "LAZY" *(SP "LAZY") ")", if one follows; RFC 8970
+// defines only LAZY, anything else is BAD.
+Status parse_preview_modifiers(ArgReader& r, FetchItem& item) {
+  if (!r.take_open()) return ok_status();
+  size_t count = 0;
+  while (!r.take_close()) {
+    CYR_ASSIGN(mod, r.upper_atom());
+    if (mod != "LAZY") return invalid("Unknown PREVIEW modifier " + mod);
+    if (++count > 8) return invalid("Too many PREVIEW modifiers");
+    item.lazy = true;
+  }
+  if (count == 0) return invalid("Empty PREVIEW modifier list");
+  return ok_status();
+}
+
 Result<CommandArgs> parse_fetch(ArgReader& r, bool uid) {
   FetchArgs a;
   CYR_ASSIGN(set, r.sequence_set());
@@ -661,6 +687,7 @@ Result<CommandArgs> parse_fetch(ArgReader& r, bool uid) {
     while (!r.take_close()) {
       CYR_ASSIGN(att, r.atom());
       CYR_ASSIGN(item, parse_fetch_item(att, r.limits().max_items));
+      if (item.kind == K::Preview) CYR_TRY(parse_preview_modifiers(r, item));
       a.items.push_back(std::move(item));
     }
     if (a.items.empty()) return invalid("Empty FETCH item list");
@@ -673,6 +700,10 @@ Result<CommandArgs> parse_fetch(ArgReader& r, bool uid) {
       if (up == "FULL") a.items.push_back(simple(K::Body));
     } else {
       CYR_ASSIGN(item, parse_fetch_item(att, r.limits().max_items));
+      // "FETCH 1 PREVIEW (LAZY)": a list after a lone PREVIEW is its
+      // modifiers when it starts with one; otherwise it is the fetch-modifiers.
+      if (item.kind == K::Preview && preview_modifiers_follow(r))
+        CYR_TRY(parse_preview_modifiers(r, item));
       a.items.push_back(std::move(item));
     }
   }
@@ -789,6 +820,7 @@ Result<SearchKey> parse_search_key(ArgReader& r, size_t depth) {
   static const std::pair<const char*, K> kDateKeys[] = {
       {"BEFORE", K::Before}, {"ON", K::On}, {"SINCE", K::Since},
       {"SENTBEFORE", K::SentBefore}, {"SENTON", K::SentOn}, {"SENTSINCE", K::SentSince},
+      {"SAVEDBEFORE", K::SavedBefore}, {"SAVEDON", K::SavedOn}, {"SAVEDSINCE", K::SavedSince},
   };
   for (const auto& [n, k] : kDateKeys)
     if (name == n) {
@@ -805,6 +837,17 @@ Result<SearchKey> parse_search_key(ArgReader& r, size_t depth) {
     if ((key.kind == K::Older || key.kind == K::Younger) && n == 0)
       return invalid("Interval must not be zero");
     key.number = n;
+    return key;
+  }
+  if (name == "SAVEDATESUPPORTED") {  // RFC 8514
+    key.kind = K::SaveDateSupported;
+    return key;
+  }
+  if (name == "EMAILID" || name == "THREADID") {  // RFC 8474: search-key =/ ... SP objectid
+    CYR_ASSIGN(id, r.atom());
+    if (!is_object_id(id)) return invalid("Invalid " + name + " object id");
+    key.kind = name == "EMAILID" ? K::EmailId : K::ThreadId;
+    key.text = std::move(id);
     return key;
   }
   if (name == "HEADER") {

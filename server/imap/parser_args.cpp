@@ -61,6 +61,16 @@ std::string to_upper(std::string_view s) {
   return out;
 }
 
+bool is_object_id(std::string_view s) {
+  if (s.empty() || s.size() > kMaxObjectIdLength) return false;
+  for (char c : s) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool SequenceSet::contains(uint32_t n, uint32_t star_value) const {
   for (const SeqRange& r : ranges) {
     uint32_t a = r.first == kSeqStar ? star_value : r.first;

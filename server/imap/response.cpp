@@ -110,6 +110,10 @@ ResponseCode ResponseCode::unseen(uint32_t seq) {
 ResponseCode ResponseCode::highest_modseq(uint64_t v) {
   return ResponseCode("HIGHESTMODSEQ " + std::to_string(v));
 }
+ResponseCode ResponseCode::mailbox_id(std::string_view id) {
+  if (!is_object_id(id)) return ResponseCode(std::string());
+  return ResponseCode("MAILBOXID (" + std::string(id) + ")");
+}
 ResponseCode ResponseCode::modified(const std::vector<uint32_t>& numbers) {
   return ResponseCode("MODIFIED " + format_uid_set(numbers));
 }

@@ -82,6 +82,8 @@ class ResponseCode {
   static ResponseCode uid_next(uint32_t v);
   static ResponseCode unseen(uint32_t seq);
   static ResponseCode highest_modseq(uint64_t v);
+  // RFC 8474: "MAILBOXID (id)"; no code for an id that is not an objectid.
+  static ResponseCode mailbox_id(std::string_view id);
   static ResponseCode modified(const std::vector<uint32_t>& numbers);  // RFC 7162
   static ResponseCode permanent_flags(const std::vector<std::string>& flags);
   static ResponseCode capability(const std::vector<std::string>& caps);

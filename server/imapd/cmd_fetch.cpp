@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "server/imapd/fetch_format.h"
+#include "server/imapd/search_eval.h"
 #include "server/imapd/session.h"
 #include "store/base/log.h"
 
@@ -62,7 +63,7 @@ awaitable<void> finish_structure_read(StructureChunk& chunk) {
 bool needs_structure(const imap::FetchItem& it) {
   return it.kind == K::Envelope || it.kind == K::Body || it.kind == K::BodyStructure ||
          it.kind == K::BodySection || it.kind == K::Rfc822Header || it.kind == K::Rfc822Text ||
-         it.kind == K::BinarySection || it.kind == K::BinarySize;
+         it.kind == K::BinarySection || it.kind == K::BinarySize || it.kind == K::Preview;
 }
 bool needs_bytes(const imap::FetchItem& it) {
   return it.kind == K::BodySection || it.kind == K::Rfc822 || it.kind == K::Rfc822Header ||
@@ -88,6 +89,7 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
   if (!seqs) co_return error_reply(seqs.error(), "FETCH");
   if (a.changed_since) condstore_ = true;
   bool any_structure = false, any_bytes = false, any_seen = false, want_modseq = false;
+  bool want_preview = false;
   bool want_flags = false, want_uid = by_uid || qresync_;  // with QRESYNC every FETCH carries the UID (RFC 7162)
   // ENVELOPE is the only item that needs the structure: then only the
   // envelope is decoded, as views into the stored blob (no body parts, no
@@ -101,6 +103,7 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
     want_modseq |= it.kind == K::ModSeq;
     want_flags |= it.kind == K::Flags;
     want_uid |= it.kind == K::Uid;
+    want_preview |= it.kind == K::Preview;
   }
   if (a.changed_since) want_modseq = true;
   envelope_only = envelope_only && any_structure && !any_bytes;
@@ -172,6 +175,7 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
   std::vector<std::optional<std::string>> blobs;
   size_t blobs_from = 0;
   mail::EnvelopeView envelope;  // reused: its vectors keep their capacity
+  std::string preview;
   for (size_t k = 0; k < todo.size(); ++k) {
     const uint32_t s = todo[k];
     std::optional<mail::MessageStructure> st;
@@ -205,6 +209,24 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
         any_missing = true;
         CYR_LOG(Warning, sid_, "FETCH: no structure for %s uid %u", name.c_str(), uid);
         continue;
+      }
+      if (want_preview) {
+        // Only the start of the one part the preview is made of is read
+        // (kPreviewMaxRawBytes), unless the whole message is here anyway.
+        preview.clear();
+        if (const mail::BodyPart* part = preview_part(*st); part && part->body_size > 0) {
+          const uint64_t want = std::min<uint64_t>(part->body_size, kPreviewMaxRawBytes);
+          const bool truncated = want < part->body_size;
+          if (any_bytes) {
+            if (part->body_offset < bytes.size())
+              preview = make_preview(
+                  *part, std::string_view(bytes).substr(part->body_offset, want), truncated);
+          } else {
+            auto raw = co_await blocking(
+                [&] { return store_.read_message(name, uid, part->body_offset, want); });
+            if (raw) preview = make_preview(*part, *raw, truncated);
+          }
+        }
       }
     }
     // After the awaits: the view does not change during this command, and a
@@ -273,6 +295,24 @@ awaitable<Reply> Session::cmd_fetch(const imap::FetchArgs& a, bool by_uid) {
           // The grammar allows only a number: a part that does not exist is 0.
           w_.number(binaries[i].data.size());
           break;
+        case K::EmailId: {
+          std::string id = email_id(rec.guid);
+          w_.atom("EMAILID");
+          if (id.empty()) w_.nil();
+          else w_.begin_list().atom(id).end_list();
+          break;
+        }
+        // No conversations database, so no thread ids: RFC 8474 section 5.2
+        // allows NIL.
+        case K::ThreadId: w_.atom("THREADID").nil(); break;
+        case K::SaveDate:
+          w_.atom("SAVEDATE");
+          if (rec.savedate == 0) w_.nil();
+          else w_.string(format_internal_date(rec.savedate));
+          break;
+        // LAZY changes nothing: the preview is computed from at most
+        // kPreviewMaxRawBytes, cheap enough to answer every time.
+        case K::Preview: w_.atom("PREVIEW").string(preview); break;
       }
     }
     w_.end_list().end_line();

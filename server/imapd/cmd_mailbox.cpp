@@ -108,7 +108,7 @@ awaitable<Reply> Session::cmd_create(const imap::CreateArgs& a) {
     auto st = co_await blocking([&] { return store_.set_annotation(ann); });
     if (!st) co_return error_reply(st.error(), "CREATE special-use");
   }
-  co_return Reply::ok("Create completed");
+  co_return Reply::ok("Create completed", ResponseCode::mailbox_id(created->uniqueid));
 }
 
 awaitable<Reply> Session::cmd_delete(const imap::MailboxArgs& a) {
@@ -466,6 +466,8 @@ awaitable<Status> Session::write_status(const store::MailboxInfo& info,
   if (items & imap::kStatusSize) w_.atom("SIZE").number(info.total_size);
   if (items & imap::kStatusAppendLimit) w_.atom("APPENDLIMIT").number(settings_.max_message);
   if (items & imap::kStatusDeleted) w_.atom("DELETED").number(deleted);
+  if ((items & imap::kStatusMailboxId) && imap::is_object_id(info.uniqueid))
+    w_.atom("MAILBOXID").begin_list().atom(info.uniqueid).end_list();
   w_.end_list().end_line();
   co_return ok_status();
 }

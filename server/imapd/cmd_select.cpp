@@ -88,6 +88,8 @@ awaitable<Reply> Session::cmd_select(const imap::SelectArgs& a, bool examine) {
   w_.untagged_status(imap::StatusKind::Ok, ResponseCode::uid_validity(info->uidvalidity), "Ok");
   w_.untagged_status(imap::StatusKind::Ok, ResponseCode::uid_next(info->last_uid + 1), "Ok");
   w_.untagged_status(imap::StatusKind::Ok, ResponseCode::highest_modseq(info->highestmodseq), "Ok");
+  if (imap::is_object_id(info->uniqueid))
+    w_.untagged_status(imap::StatusKind::Ok, ResponseCode::mailbox_id(info->uniqueid), "Ok");
 
   if (a.qresync && a.qresync->uidvalidity == info->uidvalidity) {
     store::ModSeq since = a.qresync->modseq;

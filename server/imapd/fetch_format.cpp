@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include "server/imap/parser_args.h"
+#include "server/imapd/search_eval.h"
+#include "store/mail/utf8.h"
 
 namespace cyr::imapd {
 
@@ -390,6 +392,174 @@ BinaryContent extract_binary(const mail::MessageStructure& msg, std::string_view
   } else {
     out.status = BinaryContent::Status::UnknownCte;
     out.encoding = enc;
+  }
+  return out;
+}
+
+namespace {
+
+bool is_attachment(const mail::BodyPart& part) {
+  return part.disposition && *part.disposition == "attachment";
+}
+
+// Depth-first, children in order; multipart nesting is bounded by the
+// stored structure, and by `depth` here all the same.
+const mail::BodyPart* first_text_part(const mail::BodyPart& part, std::string_view subtype,
+                                      size_t depth) {
+  if (depth > 64) return nullptr;
+  if (part.is_multipart()) {
+    for (const auto& c : part.children)
+      if (const auto* found = first_text_part(c, subtype, depth + 1)) return found;
+    return nullptr;
+  }
+  if (part.type == "text" && part.subtype == subtype && !is_attachment(part)) return &part;
+  return nullptr;
+}
+
+bool html_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; }
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && imap::iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// Finds "</name" (any case) at or after `from`; npos if absent.
+size_t find_end_tag(std::string_view html, size_t from, std::string_view name) {
+  for (size_t i = html.find('<', from); i != std::string_view::npos; i = html.find('<', i + 1)) {
+    if (i + 1 < html.size() && html[i + 1] == '/' && starts_with_nocase(html.substr(i + 2), name))
+      return i;
+  }
+  return std::string_view::npos;
+}
+
+// Decodes the character reference at html[i] == '&'; appends it and
+// returns the index after it, or appends '&' and returns i + 1.
+size_t decode_entity(std::string_view html, size_t i, std::string& out) {
+  static const std::pair<std::string_view, std::string_view> kNamed[] = {
+      {"amp;", "&"}, {"lt;", "<"}, {"gt;", ">"}, {"quot;", "\""}, {"apos;", "'"},
+      {"nbsp;", " "},
+  };
+  std::string_view rest = html.substr(i + 1);
+  for (const auto& [name, text] : kNamed)
+    if (starts_with_nocase(rest, name)) {
+      out += text;
+      return i + 1 + name.size();
+    }
+  if (!rest.empty() && rest[0] == '#') {
+    bool hex = rest.size() > 1 && (rest[1] == 'x' || rest[1] == 'X');
+    size_t k = hex ? 2 : 1;
+    uint32_t cp = 0;
+    size_t digits = 0;
+    while (k < rest.size() && digits < 8) {
+      char c = rest[k];
+      int v = c >= '0' && c <= '9' ? c - '0'
+              : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (v < 0) break;
+      cp = cp * (hex ? 16 : 10) + uint32_t(v);
+      ++k, ++digits;
+    }
+    if (digits > 0 && k < rest.size() && rest[k] == ';') {
+      if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+      mail::append_utf8(out, cp);
+      return i + 1 + k + 1;
+    }
+  }
+  out += '&';
+  return i + 1;
+}
+
+}  // namespace
+
+std::string html_to_text(std::string_view html) {
+  static const std::string_view kSkipContent[] = {"head", "style", "script", "title"};
+  static const std::string_view kBlocks[] = {
+      "p", "br", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+      "ul", "ol", "table", "blockquote", "hr", "pre", "body"};
+  std::string out;
+  out.reserve(html.size());
+  size_t i = 0;
+  while (i < html.size()) {
+    char c = html[i];
+    if (c == '&') {
+      i = decode_entity(html, i, out);
+      continue;
+    }
+    if (c != '<') {
+      out += c;
+      ++i;
+      continue;
+    }
+    if (html.substr(i, 4) == "<!--") {
+      size_t end = html.find("-->", i + 4);
+      i = end == std::string_view::npos ? html.size() : end + 3;
+      continue;
+    }
+    size_t close = html.find('>', i + 1);
+    if (close == std::string_view::npos) break;  // an unfinished tag at the end
+    std::string_view tag = html.substr(i + 1, close - i - 1);
+    bool end_tag = !tag.empty() && tag[0] == '/';
+    if (end_tag) tag.remove_prefix(1);
+    size_t name_len = 0;
+    while (name_len < tag.size() && !html_space(static_cast<unsigned char>(tag[name_len])) &&
+           tag[name_len] != '/' && tag[name_len] != '>')
+      ++name_len;
+    std::string name = imap::to_upper(tag.substr(0, name_len));
+    i = close + 1;
+    auto named = [&](std::string_view n) { return imap::iequals(name, n); };
+    if (!end_tag && std::any_of(std::begin(kSkipContent), std::end(kSkipContent), named)) {
+      size_t end = find_end_tag(html, i, name);
+      if (end == std::string_view::npos) break;
+      size_t end_close = html.find('>', end);
+      i = end_close == std::string_view::npos ? html.size() : end_close + 1;
+      continue;
+    }
+    if (std::any_of(std::begin(kBlocks), std::end(kBlocks), named)) out += ' ';
+  }
+  return out;
+}
+
+const mail::BodyPart* preview_part(const mail::MessageStructure& msg) {
+  if (const auto* plain = first_text_part(msg.root, "plain", 0)) return plain;
+  return first_text_part(msg.root, "html", 0);
+}
+
+std::string make_preview(const mail::BodyPart& part, std::string_view raw, bool truncated) {
+  // A cut body may end inside an encoded unit (a quoted-printable escape, a
+  // base64 quantum, a multi-byte character): drop the partial last line.
+  if (truncated) {
+    size_t lf = raw.rfind('\n');
+    if (lf != std::string_view::npos) raw = raw.substr(0, lf + 1);
+  }
+  std::string text = decoded_part_text(part, raw);
+  if (part.subtype == "html") text = html_to_text(text);
+  // Bytes in an unknown charset came through as they were: U+FFFD for
+  // whatever is not UTF-8, so the preview is always a valid UTF-8 string.
+  if (auto valid = mail::convert_to_utf8("utf-8", text)) text = std::move(*valid);
+  std::string out;
+  size_t chars = 0;
+  bool pending_space = false;
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80 && (html_space(c) || c == '\v')) {
+      pending_space = !out.empty();
+      ++i;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f) {  // other controls: not text
+      ++i;
+      continue;
+    }
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+    if (pending_space) {
+      if (chars + 1 >= kPreviewMaxChars) break;
+      out += ' ';
+      ++chars;
+      pending_space = false;
+    }
+    if (chars >= kPreviewMaxChars) break;
+    out.append(text, i, std::min(len, text.size() - i));
+    ++chars;
+    i += len;
   }
   return out;
 }

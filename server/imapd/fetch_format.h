@@ -69,6 +69,35 @@ BinaryContent extract_binary(const mail::MessageStructure& msg, std::string_view
 std::string filter_header_fields(std::string_view header_block,
                                  const std::vector<std::string>& names, bool exclude);
 
+// ---- PREVIEW (RFC 8970)
+
+// At most this many characters (code points) of text in a preview.
+inline constexpr size_t kPreviewMaxChars = 200;
+// At most this many bytes of the chosen part's body are read and decoded:
+// 200 characters never need more, whatever the encoding or markup around
+// them, and a huge text part costs no more than a small one.
+inline constexpr uint64_t kPreviewMaxRawBytes = 64 * 1024;
+
+// The part a preview is made of: the first text/plain part that is not an
+// attachment, else the first such text/html part (multipart/alternative
+// included), not looking into attached messages. nullptr if there is none.
+const mail::BodyPart* preview_part(const mail::MessageStructure& msg);
+
+// The preview text of `part` from the start of its body as stored (`raw`,
+// at most kPreviewMaxRawBytes of it; `truncated` when that is not all of
+// it): transfer encoding and charset undone (decoded_part_text, the
+// decoder SEARCH BODY uses), HTML tags dropped and the common entities
+// replaced for text/html, whitespace runs made one space and trimmed, then
+// cut to kPreviewMaxChars characters, never inside a UTF-8 sequence.
+// Always valid UTF-8; "" when the part has no text.
+std::string make_preview(const mail::BodyPart& part, std::string_view raw, bool truncated);
+
+// Text of an HTML document without its markup: tags and comments dropped,
+// the contents of <head>, <style> and <script> dropped, block elements
+// (p, br, div, li, tr, td, h1..h6 ...) as a space, and &amp; &lt; &gt;
+// &quot; &apos; &nbsp; and numeric character references decoded.
+std::string html_to_text(std::string_view html);
+
 // "BODY[1.2.HEADER.FIELDS (FROM TO)]<0>": the name of a section item in a
 // response (peek is never echoed; the origin octet only with a partial).
 // Also "BINARY[1.2]<0>" and "BINARY.SIZE[1.2]".

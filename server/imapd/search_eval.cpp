@@ -87,15 +87,7 @@ void collect_body_text(const mail::BodyPart& part, const std::string& bytes, std
   if (part.body_offset >= bytes.size()) return;
   std::string_view raw(bytes.data() + part.body_offset,
                        std::min<uint64_t>(part.body_size, bytes.size() - part.body_offset));
-  std::string decoded = mail::decode_transfer_encoding(raw, part.encoding);
-  if (part.type == "text") {
-    auto cs = part.param("charset");
-    std::optional<std::string> utf8 =
-        mail::convert_to_utf8(cs ? std::string(*cs) : std::string("us-ascii"), decoded);
-    out += utf8 ? *utf8 : decoded;
-  } else {
-    out += decoded;
-  }
+  out += decoded_part_text(part, raw);
   out += '\n';
 }
 
@@ -132,6 +124,30 @@ imap::Date date_of(int64_t t) {
   std::tm tm{};
   gmtime_r(&tt, &tm);
   return imap::Date{tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+}
+
+std::string decoded_part_text(const mail::BodyPart& part, std::string_view raw) {
+  std::string decoded = mail::decode_transfer_encoding(raw, part.encoding);
+  if (part.type != "text") return decoded;
+  auto cs = part.param("charset");
+  std::optional<std::string> utf8 =
+      mail::convert_to_utf8(cs ? std::string(*cs) : std::string("us-ascii"), decoded);
+  return utf8 ? std::move(*utf8) : decoded;
+}
+
+std::string email_id(const mail::MessageGuid& guid) {
+  // Cyrus 3.6 (search_emailid_match in imap/search_expr.c): "M" and the first 24
+  // hex digits of the GUID. The same bytes have the same id in every mailbox
+  // and on both nodes of a replicated pair.
+  if (guid.is_null()) return std::string();
+  return "M" + guid.to_hex().substr(0, 24);
+}
+
+int64_t save_date_for_search(const store::MessageRecord& r) {
+  // A record without a save date (0: e.g. replicated from an old Cyrus)
+  // is compared by its internal date, the best stand-in for when it was
+  // saved, so SAVEDBEFORE d and SAVEDSINCE d still split the mailbox in two.
+  return r.savedate != 0 ? r.savedate : r.internaldate;
 }
 
 bool search_charset_supported(const std::optional<std::string>& charset) {
@@ -226,6 +242,14 @@ bool search_matches(const SearchKey& key, SearchMessage& msg) {
     case K::ModSeq: return r.modseq >= key.number;
     case K::Older: return msg.now - r.internaldate >= static_cast<int64_t>(key.number);
     case K::Younger: return msg.now - r.internaldate <= static_cast<int64_t>(key.number);
+    case K::EmailId: return key.text == email_id(r.guid);
+    // No conversations database: no message has a thread id (FETCH THREADID is NIL).
+    case K::ThreadId: return false;
+    case K::SavedBefore: return compare_dates(date_of(save_date_for_search(r)), key.date) < 0;
+    case K::SavedOn: return compare_dates(date_of(save_date_for_search(r)), key.date) == 0;
+    case K::SavedSince: return compare_dates(date_of(save_date_for_search(r)), key.date) >= 0;
+    // Every mailbox keeps save dates (RFC 8514: then the key matches all).
+    case K::SaveDateSupported: return true;
   }
   return false;
 }

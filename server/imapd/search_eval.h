@@ -54,6 +54,20 @@ bool search_needs_content(const imap::SearchKey& key);
 // on UTF-8 text.
 bool contains_folded(std::string_view haystack, std::string_view needle);
 
+// RFC 8474 EMAILID of a message: "M" and the first 24 lowercase hex digits
+// of its GUID, as Cyrus 3.6 forms it; "" for the null GUID.
+std::string email_id(const mail::MessageGuid& guid);
+
+// The save date SAVEDBEFORE/SAVEDON/SAVEDSINCE compare: the record's save
+// date, or its internal date when it has none (savedate 0).
+int64_t save_date_for_search(const store::MessageRecord& r);
+
+// The text of a leaf part for searching and previews: its
+// Content-Transfer-Encoding undone and, for text/*, its charset converted to
+// UTF-8 (bytes in an unknown charset are kept as they are). `raw` is the
+// part's body as stored, or a prefix of it.
+std::string decoded_part_text(const mail::BodyPart& part, std::string_view raw);
+
 // The date part of a time in UTC, as (year, month, day), for BEFORE/ON/SINCE.
 imap::Date date_of(int64_t t);
 

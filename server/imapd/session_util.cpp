@@ -35,7 +35,8 @@ std::vector<std::string> Session::capabilities() const {
         "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER",
-        "LIST-MYRIGHTS", "LIST-METADATA", "XLIST", "UNAUTHENTICATE"})
+        "LIST-MYRIGHTS", "LIST-METADATA", "XLIST", "UNAUTHENTICATE", "OBJECTID", "SAVEDATE",
+        "WITHIN", "PREVIEW"})
     caps.push_back(c);
   // After login only, as Cyrus does: compressing the login exchange saves
   // nothing. Not once active (RFC 4978 section 3: a second COMPRESS fails).

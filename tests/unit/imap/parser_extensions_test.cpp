@@ -369,6 +369,123 @@ TEST(Within, OlderYounger) {  // RFC 5032
   EXPECT_NE(parse_error("a SEARCH YOUNGER 0\r\n"), "");
 }
 
+TEST(Within, BadIntervals) {  // RFC 5032: nz-number
+  EXPECT_NE(parse_error("a SEARCH OLDER 0\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH OLDER x\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH OLDER\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH YOUNGER -5\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH YOUNGER 4294967296\r\n"), "");  // beyond 32 bits
+  auto s = parse_ok("a UID SORT (DATE) UTF-8 OLDER 4294967295\r\n").command.as<SortArgs>();
+  EXPECT_EQ(s.key.children[0].kind, SearchKey::Kind::Older);
+  EXPECT_EQ(s.key.children[0].number, 4294967295u);
+}
+
+TEST(ObjectId, FetchItems) {  // RFC 8474
+  auto f = parse_ok("a UID FETCH 1:* (EMAILID THREADID UID) (CHANGEDSINCE 5)\r\n")
+               .command.as<FetchArgs>();
+  ASSERT_EQ(f.items.size(), 3u);
+  EXPECT_EQ(f.items[0].kind, FetchItem::Kind::EmailId);
+  EXPECT_EQ(f.items[1].kind, FetchItem::Kind::ThreadId);
+  EXPECT_EQ(f.changed_since, 5u);
+  EXPECT_EQ(parse_ok("a FETCH 2 emailid\r\n").command.as<FetchArgs>().items[0].kind,
+            FetchItem::Kind::EmailId);
+  EXPECT_NE(parse_error("a FETCH 1 EMAILID[]\r\n"), "");
+  EXPECT_NE(parse_error("a FETCH 1 (EMAILIDS)\r\n"), "");
+}
+
+TEST(ObjectId, SearchKeys) {
+  auto s = parse_ok("a SEARCH EMAILID M6d99ebfc4b5a17d7f3fba1d4 THREADID T64b478a75b7ea9d6\r\n")
+               .command.as<SearchArgs>();
+  ASSERT_EQ(s.key.children.size(), 2u);
+  EXPECT_EQ(s.key.children[0].kind, SearchKey::Kind::EmailId);
+  EXPECT_EQ(s.key.children[0].text, "M6d99ebfc4b5a17d7f3fba1d4");
+  EXPECT_EQ(s.key.children[1].kind, SearchKey::Kind::ThreadId);
+  EXPECT_EQ(s.key.children[1].text, "T64b478a75b7ea9d6");
+  // In ESEARCH, SORT and THREAD too: they share the search-key parser.
+  EXPECT_EQ(parse_ok("a SEARCH RETURN (COUNT) NOT EMAILID Mx\r\n").command.as<SearchArgs>()
+                .key.children[0].children[0].kind,
+            SearchKey::Kind::EmailId);
+  EXPECT_EQ(parse_ok("a SORT (ARRIVAL) UTF-8 EMAILID M1\r\n").command.as<SortArgs>()
+                .key.children[0].kind,
+            SearchKey::Kind::EmailId);
+  EXPECT_EQ(parse_ok("a THREAD REFERENCES UTF-8 THREADID T1\r\n").command.as<ThreadArgs>()
+                .key.children[0].kind,
+            SearchKey::Kind::ThreadId);
+  // objectid = 1*255(ALPHA / DIGIT / "_" / "-"): nothing else, not empty, not quoted.
+  EXPECT_NE(parse_error("a SEARCH EMAILID M12.34\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH EMAILID \"M1234\"\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH EMAILID\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH EMAILID (M1)\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH THREADID T1+2\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH EMAILID " + std::string(256, 'a') + "\r\n"), "");
+  EXPECT_EQ(parse_ok("a SEARCH EMAILID " + std::string(255, 'a') + "\r\n").command.id,
+            CommandId::Search);
+}
+
+TEST(ObjectId, StatusMailboxId) {
+  auto s = parse_ok("a STATUS INBOX (MESSAGES MAILBOXID)\r\n").command.as<StatusArgs>();
+  EXPECT_EQ(s.items, uint32_t(kStatusMessages | kStatusMailboxId));
+  auto l = parse_ok("a LIST \"\" % RETURN (STATUS (MAILBOXID))\r\n").command.as<ListArgs>();
+  EXPECT_EQ(l.status_items, uint32_t(kStatusMailboxId));
+  EXPECT_NE(parse_error("a STATUS INBOX (MAILBOXID x)\r\n"), "");
+}
+
+TEST(ObjectId, IsObjectId) {
+  EXPECT_TRUE(is_object_id("F2212ea87-6097-4256-9d51-71338625"));
+  EXPECT_TRUE(is_object_id("a_b-C9"));
+  EXPECT_FALSE(is_object_id(""));
+  EXPECT_FALSE(is_object_id("a b"));
+  EXPECT_FALSE(is_object_id("a.b"));
+  EXPECT_FALSE(is_object_id(std::string(256, 'x')));
+}
+
+TEST(SaveDate, FetchAndSearch) {  // RFC 8514
+  auto f = parse_ok("a FETCH 1 (SAVEDATE INTERNALDATE)\r\n").command.as<FetchArgs>();
+  EXPECT_EQ(f.items[0].kind, FetchItem::Kind::SaveDate);
+  auto s = parse_ok("a UID SEARCH SAVEDBEFORE 1-Feb-2024 SAVEDON \"2-Feb-2024\" "
+                    "SAVEDSINCE 03-Mar-2020 SAVEDATESUPPORTED\r\n")
+               .command.as<SearchArgs>();
+  ASSERT_EQ(s.key.children.size(), 4u);
+  EXPECT_EQ(s.key.children[0].kind, SearchKey::Kind::SavedBefore);
+  EXPECT_EQ(s.key.children[0].date, (Date{2024, 2, 1}));
+  EXPECT_EQ(s.key.children[1].kind, SearchKey::Kind::SavedOn);
+  EXPECT_EQ(s.key.children[1].date, (Date{2024, 2, 2}));
+  EXPECT_EQ(s.key.children[2].kind, SearchKey::Kind::SavedSince);
+  EXPECT_EQ(s.key.children[2].date, (Date{2020, 3, 3}));
+  EXPECT_EQ(s.key.children[3].kind, SearchKey::Kind::SaveDateSupported);
+  EXPECT_NE(parse_error("a SEARCH SAVEDON 31-Foo-2024\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH SAVEDON 2024-02-01\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH SAVEDBEFORE\r\n"), "");
+  EXPECT_NE(parse_error("a SEARCH SAVEDSINCE 1-Feb\r\n"), "");
+}
+
+TEST(Preview, FetchItem) {  // RFC 8970
+  auto f = parse_ok("a FETCH 1 (UID PREVIEW)\r\n").command.as<FetchArgs>();
+  ASSERT_EQ(f.items.size(), 2u);
+  EXPECT_EQ(f.items[1].kind, FetchItem::Kind::Preview);
+  EXPECT_FALSE(f.items[1].lazy);
+  f = parse_ok("a FETCH 1 (PREVIEW (LAZY) FLAGS)\r\n").command.as<FetchArgs>();
+  ASSERT_EQ(f.items.size(), 2u);
+  EXPECT_TRUE(f.items[0].lazy);
+  EXPECT_EQ(f.items[1].kind, FetchItem::Kind::Flags);
+  f = parse_ok("a FETCH 1 PREVIEW (lazy)\r\n").command.as<FetchArgs>();
+  ASSERT_EQ(f.items.size(), 1u);
+  EXPECT_TRUE(f.items[0].lazy);
+  // A list after a lone PREVIEW that is not LAZY is the fetch-modifiers.
+  f = parse_ok("a UID FETCH 1:* PREVIEW (CHANGEDSINCE 7)\r\n").command.as<FetchArgs>();
+  EXPECT_FALSE(f.items[0].lazy);
+  EXPECT_EQ(f.changed_since, 7u);
+  f = parse_ok("a UID FETCH 1:* PREVIEW (LAZY) (CHANGEDSINCE 7 VANISHED)\r\n")
+          .command.as<FetchArgs>();
+  EXPECT_TRUE(f.items[0].lazy);
+  EXPECT_TRUE(f.vanished);
+  EXPECT_NE(parse_error("a FETCH 1 (PREVIEW (FUZZY))\r\n"), "");
+  EXPECT_NE(parse_error("a FETCH 1 (PREVIEW ())\r\n"), "");
+  EXPECT_NE(parse_error("a FETCH 1 (PREVIEW (LAZY)\r\n"), "");
+  EXPECT_NE(parse_error("a FETCH 1 PREVIEW (FUZZY)\r\n"), "");
+  EXPECT_NE(parse_error("a FETCH 1 PREVIEW[]\r\n"), "");
+}
+
 TEST(Binary, FetchItems) {  // RFC 3516
   auto f = parse_ok("a FETCH 1 (BINARY[1.2]<0.100> BINARY.PEEK[] BINARY.SIZE[3])\r\n")
                .command.as<FetchArgs>();

@@ -214,3 +214,82 @@ TEST(FetchFormat, Dates) {
 
 }  // namespace
 }  // namespace cyr::imapd
+
+namespace cyr::imapd {
+namespace {
+
+// The preview of a whole parsed message, as FETCH PREVIEW makes it.
+std::string preview_of(const std::string& message) {
+  mail::MessageStructure st = mail::parse_message(message);
+  const mail::BodyPart* part = preview_part(st);
+  if (!part) return "<none>";
+  std::string_view raw = std::string_view(message).substr(part->body_offset, part->body_size);
+  bool truncated = raw.size() > kPreviewMaxRawBytes;
+  return make_preview(*part, raw.substr(0, kPreviewMaxRawBytes), truncated);
+}
+
+TEST(Preview, QuotedPrintableLatin1) {
+  std::string m =
+      "Subject: x\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "  Caf=E9   cr=E8me\r\n\r\n\tbr=FBl=E9e soft=\r\nbreak  \r\n";
+  EXPECT_EQ(preview_of(m), "Caf\xC3\xA9 cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e softbreak");
+}
+
+TEST(Preview, HtmlOnly) {
+  std::string m =
+      "Subject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+      "<html><head><title>T</title><style>p {color: red}</style></head>\r\n"
+      "<body><p>Hello&nbsp;<b>W</b>orld &amp; friends</p><!-- hidden --><div>x &lt; y&#233;"
+      "&#x263A;</div><script>alert(1)</script>end</body></html>\r\n";
+  EXPECT_EQ(preview_of(m), "Hello World & friends x < y\xC3\xA9\xE2\x98\xBA end");
+}
+
+TEST(Preview, AlternativePrefersPlainAndSkipsAttachments) {
+  std::string m =
+      "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"\r\n\r\n"
+      "--M\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\n"
+      "attached\r\n"
+      "--M\r\nContent-Type: multipart/alternative; boundary=\"A\"\r\n\r\n"
+      "--A\r\nContent-Type: text/html\r\n\r\n<p>html version</p>\r\n"
+      "--A\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\ncGxhaW4gdmVyc2lvbg==\r\n"
+      "--A--\r\n--M--\r\n";
+  EXPECT_EQ(preview_of(m), "plain version");
+}
+
+TEST(Preview, NoTextIsEmpty) {
+  EXPECT_EQ(preview_of("Subject: x\r\nContent-Type: image/png\r\n\r\nPNG\r\n"), "<none>");
+  EXPECT_EQ(preview_of("Subject: x\r\n\r\n \r\n\t\r\n"), "");
+}
+
+TEST(Preview, CutAt200CharactersNeverInsideOne) {
+  std::string body;
+  for (int i = 0; i < 300; ++i) body += "\xC3\xA9";  // 300 two-byte characters
+  std::string p = preview_of("Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n");
+  EXPECT_EQ(p.size(), 2 * kPreviewMaxChars);
+  EXPECT_EQ(p, body.substr(0, 2 * kPreviewMaxChars));
+  // Invalid UTF-8 becomes U+FFFD, still within the limit.
+  p = preview_of("Content-Type: text/plain; charset=utf-8\r\n\r\nab\xFF" "cd\r\n");
+  EXPECT_EQ(p, "ab\xEF\xBF\xBD" "cd");
+}
+
+TEST(Preview, ReadsOnlyTheBoundedPrefix) {
+  // A body far longer than the read bound: the preview comes from its
+  // start; the cut last line (mid quoted-printable escape) is dropped.
+  std::string body = "first line =C3=A9\r\n";
+  while (body.size() < 3 * kPreviewMaxRawBytes) body += "filler filler filler =C3=A9=\r\n";
+  std::string m = "Content-Type: text/plain; charset=utf-8\r\n"
+                  "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + body;
+  std::string p = preview_of(m);
+  EXPECT_EQ(p.substr(0, 13), "first line \xC3\xA9");
+  EXPECT_LE(p.size(), 4 * kPreviewMaxChars);
+}
+
+TEST(Preview, HtmlToTextLeavesUnknownEntitiesAndUnfinishedTags) {
+  EXPECT_EQ(html_to_text("a &bogus; b &#xZZ; c<br>d<unfinished"), "a &bogus; b &#xZZ; c d");
+  EXPECT_EQ(html_to_text("<SCRIPT>x</script>y<Style>z"), "y");
+}
+
+}  // namespace
+}  // namespace cyr::imapd

@@ -180,3 +180,65 @@ TEST(SearchEval, Charsets) {
 
 }  // namespace
 }  // namespace cyr::imapd
+
+namespace cyr::imapd {
+namespace {
+
+TEST(SearchEval, EmailIdIsMAndTheGuidsFirst24HexDigits) {
+  Fixture f;
+  f.rec.guid = mail::MessageGuid::of(f.bytes);
+  std::string id = email_id(f.rec.guid);
+  EXPECT_EQ(id, "M" + f.rec.guid.to_hex().substr(0, 24));
+  EXPECT_EQ(id.size(), 25u);
+  EXPECT_TRUE(match(f, key(K::EmailId, id)));
+  EXPECT_FALSE(match(f, key(K::EmailId, "M" + f.rec.guid.to_hex())));  // whole GUID: no
+  EXPECT_FALSE(match(f, key(K::EmailId, "m" + f.rec.guid.to_hex().substr(0, 24))));
+  EXPECT_FALSE(match(f, key(K::ThreadId, "T0000000000000000")));
+  EXPECT_EQ(email_id(mail::MessageGuid()), "");
+  EXPECT_EQ(f.loads, 0) << "no message content read for object ids";
+}
+
+TEST(SearchEval, SaveDates) {
+  Fixture f;
+  f.rec.internaldate = 1583229600;  // 2020-03-03
+  f.rec.savedate = 1700000000;      // 2023-11-14
+  imap::SearchKey k = key(K::SavedOn);
+  k.date = {2023, 11, 14};
+  EXPECT_TRUE(match(f, k));
+  k.date = {2020, 3, 3};
+  EXPECT_FALSE(match(f, k));
+  k = key(K::SavedBefore);
+  k.date = {2023, 11, 14};
+  EXPECT_FALSE(match(f, k));
+  k.date = {2023, 11, 15};
+  EXPECT_TRUE(match(f, k));
+  k = key(K::SavedSince);
+  k.date = {2023, 11, 14};
+  EXPECT_TRUE(match(f, k));
+  k.date = {2023, 11, 15};
+  EXPECT_FALSE(match(f, k));
+  // No save date: the internal date stands in.
+  f.rec.savedate = 0;
+  k = key(K::SavedOn);
+  k.date = {2020, 3, 3};
+  EXPECT_TRUE(match(f, k));
+  EXPECT_TRUE(match(f, key(K::SaveDateSupported)));
+  EXPECT_EQ(f.loads, 0);
+}
+
+TEST(SearchEval, OlderYoungerAreInclusiveSecondsFromNow) {
+  Fixture f;  // now = internaldate + 100
+  imap::SearchKey older = key(K::Older);
+  older.number = 100;
+  EXPECT_TRUE(match(f, older));
+  older.number = 101;
+  EXPECT_FALSE(match(f, older));
+  imap::SearchKey younger = key(K::Younger);
+  younger.number = 99;
+  EXPECT_FALSE(match(f, younger));
+  younger.number = 100;
+  EXPECT_TRUE(match(f, younger));
+}
+
+}  // namespace
+}  // namespace cyr::imapd

@@ -542,6 +542,43 @@ TEST_F(StoreTest, CopyMoveAndSingleInstance) {
   EXPECT_EQ(a.st_nlink, 2u);  // the staging name is gone
 }
 
+// RFC 8514: the save date is when the message entered this mailbox, by
+// APPEND, COPY, MOVE or delivery, whatever its internal date says.
+TEST_F(StoreTest, SaveDateIsWhenTheMessageEnteredThisMailbox) {
+  create("user.fred");
+  create("user.fred.Dst");
+  create("user.fred.Far", "other");
+  const int64_t before = static_cast<int64_t>(::time(nullptr));
+  append("user.fred", message("s1"));  // internal date 1700000000 (Nov 2023)
+  append("user.fred", message("s2"));
+  auto in_window = [&](int64_t t) {
+    return t >= before && t <= static_cast<int64_t>(::time(nullptr));
+  };
+  auto orig = store_->record("user.fred", 1);
+  ASSERT_TRUE(orig.ok());
+  EXPECT_EQ(orig->internaldate, 1700000000);
+  EXPECT_TRUE(in_window(orig->savedate)) << orig->savedate;
+  ASSERT_TRUE(store_->copy("user.fred", UidSet::of({1}), "user.fred.Dst", false).ok());
+  auto copied = store_->record("user.fred.Dst", 1);
+  ASSERT_TRUE(copied.ok());
+  EXPECT_EQ(copied->internaldate, 1700000000);  // the internal date travels
+  EXPECT_TRUE(in_window(copied->savedate)) << copied->savedate;
+  EXPECT_GE(copied->savedate, orig->savedate);
+  ASSERT_TRUE(store_->copy("user.fred", UidSet::of({2}), "user.fred.Far", true).ok());
+  auto moved = store_->record("user.fred.Far", 1);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->internaldate, 1700000000);
+  EXPECT_TRUE(in_window(moved->savedate)) << moved->savedate;
+  auto d = store_->deliver({"user.fred.Dst"},
+                           AppendMessage{MessageSource::memory(message("lmtp")), {}, 1600000000});
+  ASSERT_EQ(d.size(), 1u);
+  ASSERT_TRUE(d[0].ok());
+  auto delivered = store_->record("user.fred.Dst", d[0]->uids[0]);
+  ASSERT_TRUE(delivered.ok());
+  EXPECT_EQ(delivered->internaldate, 1600000000);
+  EXPECT_TRUE(in_window(delivered->savedate)) << delivered->savedate;
+}
+
 TEST_F(StoreTest, ChangeRecordsForEveryKind) {
   create("user.fred");
   create("user.fred.A");
