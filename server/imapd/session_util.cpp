@@ -28,10 +28,10 @@ std::vector<std::string> Session::capabilities() const {
     return caps;
   }
   for (const char* c :
-       {"NAMESPACE", "UIDPLUS", "MULTIAPPEND", "UNSELECT", "CHILDREN", "LIST-EXTENDED",
+       {"NAMESPACE", "UIDPLUS", "MULTIAPPEND", "CATENATE", "UNSELECT", "CHILDREN", "LIST-EXTENDED",
         "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CONDSTORE", "QRESYNC", "ESEARCH",
         "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
-        "THREAD=REFERENCES", "MOVE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
+        "THREAD=REFERENCES", "MOVE", "REPLACE", "ACL", "RIGHTS=kxten", "QUOTA", "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE", "STATUS=SIZE", "BINARY", "METADATA", "METADATA-SERVER"})
     caps.push_back(c);
   // After login only, as Cyrus does: compressing the login exchange saves
