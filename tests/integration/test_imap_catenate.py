@@ -392,6 +392,7 @@ def test_replace(args):
         assert c.fetch_body("INBOX", 4) == b"Subject: draft 2 (edited)\r\n\r\nversion 2\r\n"
         assert c.fetch_body("Drafts", 1) == new
         # With QRESYNC the expunge is a VANISHED.
+        c.ok(b"UNSELECT")
         c.ok(b"ENABLE QRESYNC")
         c.ok(b"SELECT INBOX")
         tagged, lines = c.command(b"UID REPLACE 1 Drafts ", Lit(b"Subject: q\r\n\r\nq\r\n"))
