@@ -32,27 +32,37 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
-// Appends the staged file `path` to fd, a chunk at a time.
-Status copy_file_into(const std::string& path, int fd) {
-  int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Error(Errc::Io, "Cannot read a staged literal", path + ": " + strerror(errno));
+// Appends `length` octets of `in` from `offset` (length 0: to its end) to
+// `out`, a chunk at a time: a large literal or message is never in memory.
+Status copy_range(int in, uint64_t offset, uint64_t length, int out) {
   std::string buf(kCopyChunk, '\0');
-  Status st = ok_status();
-  for (;;) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
+  uint64_t left = length;
+  while (length == 0 || left > 0) {
+    size_t want = length == 0 ? buf.size() : static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    ssize_t n = ::pread(in, buf.data(), want, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      st = Error(Errc::Io, "Cannot read a staged literal", path + ": " + strerror(errno));
-      break;
-    }
+    if (n < 0) return Error(Errc::Io, "Cannot read a CATENATE part", strerror(errno));
     if (n == 0) break;
-    if (!write_all(fd, std::string_view(buf.data(), static_cast<size_t>(n)))) {
-      st = Error(Errc::Io, "Cannot write a CATENATE message", strerror(errno));
-      break;
-    }
+    if (!write_all(out, std::string_view(buf.data(), static_cast<size_t>(n))))
+      return Error(Errc::Io, "Cannot write a CATENATE message", strerror(errno));
+    offset += static_cast<uint64_t>(n);
+    if (length != 0) left -= static_cast<uint64_t>(n);
   }
-  ::close(in);
-  return st;
+  return ok_status();
+}
+
+struct FdGuard {
+  int fd = -1;
+  ~FdGuard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Appends the staged file `path` to fd.
+Status copy_file_into(const std::string& path, int fd) {
+  FdGuard in{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (in.fd < 0) return Error(Errc::Io, "Cannot read a staged literal", path + ": " + strerror(errno));
+  return copy_range(in.fd, 0, 0, fd);
 }
 
 }  // namespace
@@ -98,12 +108,23 @@ Result<Session::UrlData> Session::read_catenate_url(const std::string& text) {
     return rec.take_error();
   }
   if (rec->expunged()) return bad("No such message");
+  if (!url->section) {
+    // The whole message, or ;PARTIAL= of it: copied from its file, which
+    // may be as large as APPENDLIMIT, by the caller (never read whole).
+    d.from_file = true;
+    d.offset = std::min<uint64_t>(url->partial ? url->partial->offset : 0, rec->size);
+    d.length = rec->size - d.offset;
+    if (url->partial && url->partial->length) d.length = std::min<uint64_t>(d.length, *url->partial->length);
+    d.mailbox = *internal;
+    d.uid = url->uid;
+    return d;
+  }
   auto bytes = store_.read_message(*internal, url->uid);
   if (!bytes) {
     if (bytes.error().code == Errc::NotFound) return bad("No such message");
     return bytes.take_error();
   }
-  if (url->section) {
+  {
     // The same extraction as FETCH BODY[section] (fetch_format.h).
     auto blob = store_.structure(*internal, url->uid);
     if (!blob) {
@@ -115,8 +136,6 @@ Result<Session::UrlData> Session::read_catenate_url(const std::string& text) {
     auto data = extract_section(*st, *bytes, *url->section);
     if (!data) return bad("No such section");
     d.bytes = std::move(*data);
-  } else {
-    d.bytes = std::move(*bytes);
   }
   if (url->partial) {
     // RFC 5092 ;PARTIAL=offset[.length] of the data named so far; past the
@@ -228,10 +247,7 @@ awaitable<std::variant<Reply, Session::Appended>> Session::append_received(const
       int fd = made->first;
       assembled.push_back(made->second);
       sources[i] = made->second;
-      struct FdGuard {
-        int fd;
-        ~FdGuard() { ::close(fd); }
-      } guard{fd};
+      FdGuard guard{fd};
       uint64_t total = 0;
       auto too_big = [&] {
         o.refusal = Reply::no("CATENATE result too big (APPENDLIMIT " + std::to_string(max_message) + ")",
@@ -259,13 +275,23 @@ awaitable<std::variant<Reply, Session::Appended>> Session::append_received(const
           o.refusal = std::move(data->refusal);
           return o;
         }
-        total += data->bytes.size();
+        total += data->from_file ? data->length : data->bytes.size();
         if (total > max_message) {
           too_big();
           return o;
         }
-        if (!write_all(fd, data->bytes))
+        if (data->from_file) {
+          auto opened = store_.open_message(data->mailbox, data->uid);
+          if (!opened) {
+            if (opened.error().code != Errc::NotFound) return opened.take_error();
+            o.refusal = Reply::no("CATENATE: No such message", ResponseCode::bad_url(p.url));
+            return o;
+          }
+          FdGuard in{*opened};
+          if (data->length > 0) CYR_TRY(copy_range(in.fd, data->offset, data->length, fd));
+        } else if (!write_all(fd, data->bytes)) {
           return Error(Errc::Io, "Cannot write a CATENATE message", strerror(errno));
+        }
       }
       if (total == 0) {
         o.refusal = Reply::no("CATENATE result is empty");

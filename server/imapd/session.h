@@ -206,7 +206,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // A CATENATE URL part's data, or the NO [BADURL] to answer. Blocking.
   struct UrlData {
     std::optional<Reply> refusal;
-    std::string bytes;
+    std::string bytes;  // a section's data
+    // No section: `length` octets from `offset` of the message file, which
+    // the caller copies (a whole message is not read into memory).
+    bool from_file = false;
+    std::string mailbox;
+    store::Uid uid = 0;
+    uint64_t offset = 0, length = 0;
   };
   Result<UrlData> read_catenate_url(const std::string& url);
   // cmd_store.cpp

@@ -175,8 +175,9 @@ class Raw:
         return int(re.search(rb"MESSAGES (\d+)", lines[0]).group(1))
 
 
-def start_node(args):
-    n = Node(args.bin, CYRUS_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
+def start_node(args, max_message=MAX_MESSAGE):
+    extra = IMAPD_EXTRA.replace("maxmessagesize: %d" % MAX_MESSAGE, "maxmessagesize: %d" % max_message)
+    n = Node(args.bin, CYRUS_CONF, imapd_extra=extra, keep=args.keep)
     os.makedirs(n.confdir, exist_ok=True)
     os.makedirs(n.path("spool"), exist_ok=True)
     for user in ("admin", "fred", "barney"):
@@ -258,6 +259,27 @@ def test_catenate_byte_exact(args):
         assert c.fetch_body("INBOX", uid) == MULTIPART
         _, lines = c.ok(b"UID FETCH %d (FLAGS)" % uid)
         assert b"\\Seen" not in lines[0], lines
+        c.close()
+
+
+def test_catenate_large_parts(args):
+    # Parts above the in-memory literal size (256 KiB): the TEXT literal is
+    # staged to a file and copied, the whole-message URL copied from the
+    # message file, a PARTIAL of it read as a range.
+    with start_node(args, max_message=8 << 20) as n:
+        c = Raw(n)
+        body = b"".join(b"line %07d of a large message\r\n" % i for i in range(40000))
+        big = b"Subject: big\r\n\r\n" + body
+        tagged, _ = c.ok(b"APPEND INBOX ", Lit(big, sync=True))
+        _, uid = appended(tagged)
+        text = b"X-Note: " + b"n" * 600000 + b"\r\n"
+        tagged, _ = c.ok(b"APPEND Drafts CATENATE (TEXT ", Lit(text, sync=True),
+                         b" URL \"/INBOX/;UID=%d\" URL \"/INBOX/;UID=%d/;PARTIAL=300000.500000\"" % (uid, uid),
+                         b" URL \"/INBOX/;UID=%d/;SECTION=TEXT/;PARTIAL=17\")" % uid)
+        _, duid = appended(tagged)
+        got = c.fetch_body("Drafts", duid)
+        want = text + big + big[300000:800000] + body[17:]
+        assert len(got) == len(want) and got == want, (len(got), len(want))
         c.close()
 
 
@@ -449,6 +471,7 @@ def test_replace_refused(args):
 
 
 if __name__ == "__main__":
-    run_tests([test_capabilities, test_catenate_byte_exact, test_catenate_badurl,
+    run_tests([test_capabilities, test_catenate_byte_exact, test_catenate_large_parts,
+               test_catenate_badurl,
                test_catenate_toobig, test_multiappend_catenate_atomic, test_catenate_nul,
                test_replace, test_replace_refused])
