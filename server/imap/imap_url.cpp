@@ -144,6 +144,8 @@ Result<ImapUrl> parse_imap_url(std::string_view url) {
   auto decoded = percent_decode(mailbox);
   if (!decoded) return decoded.take_error();
   out.mailbox = std::move(*decoded);
+  // As a mailbox argument's: any case of INBOX is INBOX (RFC 3501 5.1).
+  if (iequals(out.mailbox, "INBOX")) out.mailbox = "INBOX";
 
   // The parameters in order; each but ;UIDVALIDITY= follows a "/".
   enum Step { kUidValidity, kUid, kSection, kPartial, kDone };

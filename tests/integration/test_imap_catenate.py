@@ -312,6 +312,14 @@ def test_catenate_badurl(args):
             assert tagged.startswith(b"T%d " % c.tags + want), (url, tagged)
             assert why in tagged, (url, tagged)
         assert c.messages("Drafts") == before
+        # Synchronizing literals after a bad URL: the server still asks for
+        # them ("+"), reads the whole command, then answers BADURL; the next
+        # command is read as a command.
+        url = b"/INBOX/;UID=%d" % (uid + 50)
+        tagged, _ = c.command(b"APPEND Drafts CATENATE (URL \"" + url + b"\" TEXT ",
+                              Lit(b"a\r\n", sync=True), b" TEXT ", Lit(b"b\r\n", sync=True), b")")
+        assert b"NO [BADURL " + url + b"] " in tagged, tagged
+        c.ok(b"NOOP")
         # A URL that cannot go into the response code as it is.
         tagged, _ = c.command(b"APPEND INBOX CATENATE (URL \"/IN]BOX/;UID=1\")")
         assert b"NO [BADURL /IN%5DBOX/;UID=1] " in tagged, tagged

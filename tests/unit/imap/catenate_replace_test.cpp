@@ -213,6 +213,8 @@ TEST(ImapUrl, AbsolutePath) {
   EXPECT_FALSE(w->section);
   EXPECT_EQ(w->partial, (ImapUrlPartial{100, std::nullopt}));
   EXPECT_EQ(parse_imap_url("/INBOX/;UID=7/;SECTION=TEXT")->section->text, Section::Text::Text);
+  EXPECT_EQ(parse_imap_url("/inBox/;UID=7")->mailbox, "INBOX");
+  EXPECT_EQ(parse_imap_url("/inBox/Sub/;UID=7")->mailbox, "inBox/Sub");
   // UTF-8 mailbox names are %-escaped (RFC 5092 3.3).
   EXPECT_EQ(parse_imap_url("/Entw%C3%BCrfe/;UID=1")->mailbox, "Entw\xc3\xbc" "rfe");
 }
