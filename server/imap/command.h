@@ -80,6 +80,7 @@ enum class CommandId {
   GetQuota, GetQuotaRoot, SetQuota, GetMetadata, SetMetadata,
   // selected
   Check, Close, Unselect, Expunge, Search, Fetch, Store, Copy, Move, Sort, Thread,
+  Replace,
   // Cyrus replication over IMAP (X-REPLICATION)
   SyncApply, SyncGet, SyncRestart,
 };
@@ -190,12 +191,35 @@ struct StatusArgs {
   bool operator==(const StatusArgs&) const = default;
 };
 
+// CATENATE (RFC 4469): a message built from these parts, in order.
+// More parts than this is BAD (and a TEXT literal past it is refused before
+// it is read): each TEXT part is a staged literal, each URL a message read.
+inline constexpr size_t kMaxCatenateParts = 100;
+// A URL longer than this is BAD: no URL naming a mailbox of this server
+// (names are bounded far below) needs more.
+inline constexpr size_t kMaxCatenateUrl = 2048;
+
+struct CatenatePart {
+  enum class Kind { Text, Url };
+  Kind kind = Kind::Text;
+  // Text: the literal, like AppendMessage's (a MessageLiteral event).
+  uint64_t size = 0;
+  uint32_t literal = 0;
+  bool binary = false;
+  // Url: the IMAP URL as sent (imap_url.h parses it when the command runs).
+  std::string url;
+  bool operator==(const CatenatePart&) const = default;
+};
+
 struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<DateTime> internal_date;
   uint64_t size = 0;     // literal size announced by the client
   uint32_t literal = 0;  // index of this message's MessageLiteral event in the command
   bool binary = false;   // sent as literal8 "~{N}" (RFC 3516): NULs allowed
+  // CATENATE: the parts (1..kMaxCatenateParts); size, literal and binary
+  // above are then unused. Empty for a message sent as one literal.
+  std::vector<CatenatePart> catenate;
   bool operator==(const AppendMessage&) const = default;
 };
 
@@ -203,6 +227,12 @@ struct AppendArgs {  // MULTIAPPEND (RFC 3502): one or more messages
   std::string mailbox;
   std::vector<AppendMessage> messages;
   bool operator==(const AppendArgs&) const = default;
+};
+
+struct ReplaceArgs {  // REPLACE / UID REPLACE (RFC 8508)
+  SequenceSet source;  // one number (or "*"): the message replaced
+  AppendArgs append;   // the target mailbox and exactly one message
+  bool operator==(const ReplaceArgs&) const = default;
 };
 
 struct EnableArgs {
@@ -418,7 +448,7 @@ using CommandArgs =
                  RenameArgs, ListArgs, StatusArgs, AppendArgs, EnableArgs, IdArgs, SetAclArgs,
                  QuotaRootArgs, SetQuotaArgs, GetMetadataArgs, SetMetadataArgs, SequenceArgs,
                  CopyArgs, FetchArgs, StoreArgs, SearchArgs, SortArgs, ThreadArgs, SyncArgs,
-                 CompressArgs>;
+                 CompressArgs, ReplaceArgs>;
 
 struct Command {
   CommandId id = CommandId::Noop;

@@ -300,29 +300,89 @@ Result<CommandArgs> parse_status(ArgReader& r, bool) {
 
 // ---------------------------------------------------------------- APPEND
 
+// cat-part *(SP cat-part) ")" after "CATENATE (" (RFC 4469 5):
+// "TEXT" SP literal / "URL" SP astring. The TEXT literals are message
+// literals (the framer streams them); the URLs are checked when the command
+// runs, against the store, so here only their length is bounded.
+Result<std::vector<CatenatePart>> catenate_parts(ArgReader& r) {
+  std::vector<CatenatePart> parts;
+  do {
+    if (parts.size() >= kMaxCatenateParts)
+      return invalid("Too many CATENATE parts (at most " + std::to_string(kMaxCatenateParts) + ")");
+    CatenatePart p;
+    if (r.take_atom("TEXT")) {
+      CYR_ASSIGN(lit, r.message_literal());
+      p.kind = CatenatePart::Kind::Text;
+      p.size = lit.size;
+      p.literal = lit.index;
+      p.binary = lit.binary;
+    } else if (r.take_atom("URL")) {
+      CYR_ASSIGN(url, r.astring());
+      if (url.empty()) return invalid("Empty CATENATE URL");
+      if (url.size() > kMaxCatenateUrl)
+        return invalid("CATENATE URL too long (at most " + std::to_string(kMaxCatenateUrl) + " octets)");
+      p.kind = CatenatePart::Kind::Url;
+      p.url = std::move(url);
+    } else {
+      return invalid("Expected TEXT or URL in CATENATE");
+    }
+    parts.push_back(std::move(p));
+  } while (!r.take_close());
+  return parts;
+}
+
+// append-message (RFC 4466 / 3502): [flag-list] [date-time] followed by a
+// literal, a literal8 (RFC 3516) or CATENATE (...) (RFC 4469).
+Result<AppendMessage> append_message(ArgReader& r) {
+  AppendMessage m;
+  if (r.peek_open()) {
+    CYR_ASSIGN(flags, r.flag_list());
+    m.flags = std::move(flags);
+  }
+  const auto* t = r.peek();
+  if (t && t->kind == Kind::Quoted) {
+    CYR_ASSIGN(dt, r.date_time());
+    m.internal_date = dt;
+  }
+  if (r.take_atom("CATENATE")) {
+    CYR_TRY(r.open());
+    if (r.peek_close()) return invalid("CATENATE needs at least one part");
+    CYR_ASSIGN(parts, catenate_parts(r));
+    m.catenate = std::move(parts);
+    return m;
+  }
+  CYR_ASSIGN(lit, r.message_literal());
+  m.size = lit.size;
+  m.literal = lit.index;
+  m.binary = lit.binary;
+  return m;
+}
+
 Result<CommandArgs> parse_append(ArgReader& r, bool) {
   AppendArgs a;
   CYR_ASSIGN(mbox, r.mailbox());
   a.mailbox = std::move(mbox);
-  while (!r.at_end()) {  // MULTIAPPEND: one or more of [flags] [date-time] literal
-    AppendMessage m;
-    if (r.peek_open()) {
-      CYR_ASSIGN(flags, r.flag_list());
-      m.flags = std::move(flags);
-    }
-    const auto* t = r.peek();
-    if (t && t->kind == Kind::Quoted) {
-      CYR_ASSIGN(dt, r.date_time());
-      m.internal_date = dt;
-    }
-    auto lit = r.message_literal();
-    if (!lit.ok()) return lit.take_error();
-    m.size = lit->size;
-    m.literal = lit->index;
-    m.binary = lit->binary;
+  while (!r.at_end()) {  // MULTIAPPEND: one or more messages
+    CYR_ASSIGN(m, append_message(r));
     a.messages.push_back(std::move(m));
   }
   if (a.messages.empty()) return invalid("Missing message literal");
+  return CommandArgs{std::move(a)};
+}
+
+// RFC 8508: REPLACE seq-number mailbox append-message (UID REPLACE: a UID).
+Result<CommandArgs> parse_replace(ArgReader& r, bool) {
+  ReplaceArgs a;
+  CYR_ASSIGN(set, r.sequence_set(/*allow_saved=*/false));
+  if (set.ranges.size() != 1 || set.ranges[0].first != set.ranges[0].last)
+    return invalid("REPLACE takes one message number");
+  a.source = std::move(set);
+  CYR_ASSIGN(mbox, r.mailbox());
+  a.append.mailbox = std::move(mbox);
+  if (r.at_end()) return invalid("Missing message literal");
+  CYR_ASSIGN(m, append_message(r));
+  a.append.messages.push_back(std::move(m));
+  CYR_TRY(r.end());
   return CommandArgs{std::move(a)};
 }
 
@@ -1068,6 +1128,8 @@ const CommandSpec kCommands[] = {
     {"COPY", CommandId::Copy, parse_copy, kSelected | kWrite | kUsesSeqs | kAllowsUid},
     {"MOVE", CommandId::Move, parse_copy,
      kSelected | kWrite | kUsesSeqs | kBreaksSeqs | kAllowsUid},
+    {"REPLACE", CommandId::Replace, parse_replace,
+     kSelected | kWrite | kUsesSeqs | kBreaksSeqs | kAllowsUid},
     {"SORT", CommandId::Sort, parse_sort, kSelected | kUsesSeqs | kAllowsUid},
     {"THREAD", CommandId::Thread, parse_thread, kSelected | kUsesSeqs | kAllowsUid},
     {"SYNCAPPLY", CommandId::SyncApply, parse_raw, kAuthSel | kWrite},
@@ -1076,6 +1138,10 @@ const CommandSpec kCommands[] = {
 };
 
 }  // namespace
+
+Result<Section> parse_section_spec(std::string_view text, size_t max_items) {
+  return parse_section(text, /*binary=*/false, max_items);
+}
 
 const CommandSpec* find_command(std::string_view name) {
   for (const CommandSpec& c : kCommands)

@@ -134,6 +134,8 @@ void Parser::reset_command() {
   messages_ = 0;
   raw_capture_ = false;
   raw_.clear();
+  catenate_open_.reset();
+  catenate_text_ = 0;
   skip_tail_.clear();
   pending_sync_literal_ = false;
   error_tag_.clear();
@@ -401,6 +403,7 @@ std::optional<ParseResult> Parser::on_line_end() {
       if (prev != Prev::Value && prev != Prev::Open) { error = "Unexpected ')'"; break; }
       if (depth_ == 0) { error = "Unbalanced parentheses"; break; }
       --depth_;
+      if (depth_ == 0) catenate_open_.reset();
       push(Token::Kind::ListClose, {});
       prev = Prev::Value;
       ++i;
@@ -409,6 +412,12 @@ std::optional<ParseResult> Parser::on_line_end() {
     if (prev == Prev::Value) { error = "Missing space between arguments"; break; }
     if (c == '(') {
       if (++depth_ > limits_.max_depth) { error = "Too deeply nested"; break; }
+      // A CATENATE list (RFC 4469): its TEXT literals are message parts.
+      if (depth_ == 1 && !tokens_.empty() && tokens_.back().kind == Token::Kind::Atom &&
+          iequals(tokens_.back().text, "CATENATE")) {
+        catenate_open_ = tokens_.size() + 1;  // the index of the first part
+        catenate_text_ = 0;
+      }
       push(Token::Kind::ListOpen, {});
       prev = Prev::Open;
       ++i;
@@ -504,16 +513,52 @@ std::optional<ParseResult> Parser::on_line_end() {
   return finish_command();
 }
 
+// What a literal announced at the end of the tokens so far carries: an
+// APPEND / REPLACE message at the top level, or the TEXT part of a CATENATE
+// list (RFC 4469), is streamed to the session (MessageLiteral) instead of
+// buffered. The tokeniser notes where a CATENATE list opened
+// (catenate_open_), so this needs no walk over the tokens.
+Parser::MessageContext Parser::message_context() const {
+  MessageContext m;
+  if (raw_capture_ || tokens_.size() < 3) return m;
+  size_t name = tokens_[1].kind == Token::Kind::Atom && iequals(tokens_[1].text, "UID") ? 2 : 1;
+  const Token& cmd = tokens_[name];
+  if (cmd.kind != Token::Kind::Atom) return m;
+  bool append = name == 1 && iequals(cmd.text, "APPEND");
+  bool replace = iequals(cmd.text, "REPLACE");
+  if (!append && !replace) return m;
+  if (depth_ == 0) {
+    // After the mailbox name: a literal before it is the name itself.
+    m.is_message = tokens_.size() >= name + (append ? 2 : 3);
+    return m;
+  }
+  if (depth_ != 1 || !catenate_open_ || tokens_.back().kind != Token::Kind::Atom ||
+      !iequals(tokens_.back().text, "TEXT"))
+    return m;
+  m.is_message = true;
+  m.catenate_text_part = true;
+  // After the "(": TEXT/URL and its value per part, this TEXT included.
+  m.catenate_parts = (tokens_.size() - *catenate_open_) / 2 + 1;
+  m.catenate_text = catenate_text_;
+  return m;
+}
+
 std::optional<ParseResult> Parser::on_literal_announced(uint64_t size, bool sync, bool binary) {
-  bool is_message = !raw_capture_ && depth_ == 0 && tokens_.size() >= 3 &&
-                    tokens_[1].kind == Token::Kind::Atom && iequals(tokens_[1].text, "APPEND");
-  // literal8 carries an APPEND message (RFC 3516 4.4) or a SETMETADATA value
-  // (RFC 5464 5.3); anywhere else it is a syntax error.
+  const MessageContext ctx = message_context();
+  const bool is_message = ctx.is_message;
+  if (ctx.catenate_parts > kMaxCatenateParts) {
+    line_ = sync ? "" : "{" + std::to_string(size) + "+}";
+    return fail_and_skip("", "Too many CATENATE parts (at most " +
+                                 std::to_string(kMaxCatenateParts) + ")", true);
+  }
+  // literal8 carries an APPEND or REPLACE message or CATENATE TEXT part
+  // (RFC 3516 4.4, RFC 4469 5) or a SETMETADATA value (RFC 5464 5.3);
+  // anywhere else it is a syntax error.
   if (binary && !is_message &&
       !(tokens_.size() >= 2 && tokens_[1].kind == Token::Kind::Atom &&
         iequals(tokens_[1].text, "SETMETADATA"))) {
     line_ = sync ? "" : "{" + std::to_string(size) + "+}";
-    return fail_and_skip("", "literal8 is allowed only in APPEND and SETMETADATA", true);
+    return fail_and_skip("", "literal8 is allowed only in APPEND, REPLACE and SETMETADATA", true);
   }
   uint64_t limit;
   if (raw_capture_)
@@ -521,6 +566,11 @@ std::optional<ParseResult> Parser::on_literal_announced(uint64_t size, bool sync
   else
     limit = is_message ? limits_.max_message : limits_.max_literal;
   bool too_big = size > limit;
+  // The TEXT parts of one CATENATE make one message: together they are
+  // bounded as one (URL parts are added when the command runs).
+  if (ctx.catenate_text_part &&
+      size > limits_.max_message - std::min(ctx.catenate_text, limits_.max_message))
+    too_big = true;
   // Many small literals must not add up to unbounded memory either.
   uint64_t total_room =
       limits_.max_literal_total - std::min(literal_total_, limits_.max_literal_total);
@@ -554,6 +604,7 @@ std::optional<ParseResult> Parser::on_literal_announced(uint64_t size, bool sync
     t.index = index;
     t.binary = binary;
     tokens_.push_back(std::move(t));
+    if (ctx.catenate_text_part) catenate_text_ += size;
     phase_ = Phase::Message;
     return MessageLiteral{size, sync, index, binary};
   }

@@ -7,8 +7,9 @@
 //   NeedLiteral     a synchronizing literal {N} was announced: the session
 //                   sends "+ Ready" (or calls cancel_command() and answers
 //                   NO/BAD; the client then abandons the command).
-//   MessageLiteral  APPEND's message literal: the next `size` bytes are the
-//                   message. If synchronizing, send "+ Ready" first. The bytes
+//   MessageLiteral  APPEND's (or REPLACE's) message literal, or the literal
+//                   of a CATENATE TEXT part: the next `size` bytes are the
+//                   message (or part). If synchronizing, send "+ Ready" first. The bytes
 //                   then come as MessageData chunks (never all at once in
 //                   memory); literal i of a command is AppendMessage::literal i.
 //   MessageData     a chunk of that message, pointing into the parser's buffer:
@@ -138,6 +139,14 @@ class Parser {
     Closed,         // after a Bye
   };
 
+  struct MessageContext {
+    bool is_message = false;          // streamed as a MessageLiteral
+    bool catenate_text_part = false;  // a CATENATE TEXT part (RFC 4469)
+    size_t catenate_parts = 0;        // parts of that list so far, this one included
+    uint64_t catenate_text = 0;       // octets of the list's earlier TEXT parts
+  };
+  MessageContext message_context() const;
+
   // nullopt: nothing to report yet, keep reading.
   std::optional<ParseResult> on_line_end();
   std::optional<ParseResult> on_literal_announced(uint64_t size, bool sync, bool binary = false);
@@ -166,6 +175,10 @@ class Parser {
   uint64_t literal_total_ = 0; // bytes of buffered (non-message) literals so far
   uint32_t messages_ = 0;      // message literals so far in this command
   bool raw_capture_ = false;   // SYNC* command: capturing raw bytes
+  // Inside a CATENATE list: the token index of its first part, and the
+  // octets of its TEXT literals so far (bounded together by max_message).
+  std::optional<size_t> catenate_open_;
+  uint64_t catenate_text_ = 0;
   std::string raw_;
   std::string skip_tail_;      // SkipLine: last bytes, to find a literal announcement
   bool pending_sync_literal_ = false;  // literal announced, not yet started

@@ -74,5 +74,8 @@ using ::cyr::iequals;  // store/base/ascii.h
 std::string to_upper(std::string_view s);
 Result<Date> parse_date_text(std::string_view text);
 Result<DateTime> parse_date_time_text(std::string_view text);
+// The section-spec inside BODY[...] ("1.2.HEADER.FIELDS (FROM)", "TEXT", ""),
+// as FETCH reads it; also what an IMAP URL's ;SECTION= names (imap_url.h).
+Result<Section> parse_section_spec(std::string_view text, size_t max_items = 10000);
 
 }  // namespace cyr::imap

@@ -186,6 +186,21 @@ ResponseCode ResponseCode::metadata_max_size(uint64_t size) {
   return ResponseCode("METADATA MAXSIZE " + std::to_string(size));
 }
 
+ResponseCode ResponseCode::bad_url(std::string_view url) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string t = "BADURL ";
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7f || c == ']') {
+      t += '%';
+      t += kHex[c >> 4];
+      t += kHex[c & 15];
+    } else {
+      t += static_cast<char>(c);
+    }
+  }
+  return ResponseCode(std::move(t));
+}
+
 ResponseCode ResponseCode::named(std::string_view atom) {
   // Empty or not an atom: no code at all, rather than a malformed one.
   return ResponseCode(is_atom(atom) ? std::string(atom) : std::string());

@@ -99,6 +99,10 @@ class ResponseCode {
   static ResponseCode metadata_max_size(uint64_t size);
   static ResponseCode metadata_too_many() { return ResponseCode("METADATA TOOMANY"); }
   static ResponseCode metadata_no_private() { return ResponseCode("METADATA NOPRIVATE"); }
+  // RFC 4469 5: "BADURL " and the URL as sent, bare (erratum 4046), with
+  // any octet a response code cannot carry ("]", controls, space, 8-bit)
+  // %-escaped so the code stays one well-formed token.
+  static ResponseCode bad_url(std::string_view url);
   // RFC 4978 / other extensions: a bare atom code (must be a valid atom).
   static ResponseCode named(std::string_view atom);
 

@@ -145,6 +145,19 @@ void Session::drop_append_bodies() {
   append_memory_ = 0;
 }
 
+std::filesystem::path Session::staging_dir() const {
+  return std::filesystem::path(service_->ctx->conf->get_string("configdirectory")) / "tmp";
+}
+
+Result<std::pair<int, std::string>> Session::create_staging_file(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string tmpl = (dir / "imapd-append.XXXXXX").string();
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) return Error(Errc::Io, "Cannot create a temporary file", dir.string() + ": " + strerror(errno));
+  return std::make_pair(fd, std::move(tmpl));
+}
+
 // Receives an APPEND message literal, refusing it (NO [TOOBIG]) when it is
 // larger than maxmessagesize. A small one (the common case: kMemoryLiteralMax,
 // within kMemoryAppendMax for the whole command and the service's
@@ -173,19 +186,12 @@ awaitable<bool> Session::receive_message(const imap::MessageLiteral& lit) {
     body.bytes.reserve(static_cast<size_t>(lit.size));
     append_memory_ += lit.size;
   } else {
-    auto dir = std::filesystem::path(service_->ctx->conf->get_string("configdirectory")) / "tmp";
+    auto dir = staging_dir();
     // The lambdas handed to the pool are named variables, not temporaries
     // in the co_await expression: with GCC 12 a temporary lambda with
     // init-captures there is destroyed while still in use (valgrind:
     // invalid reads of a freed capture).
-    auto create = [dir]() -> Result<std::pair<int, std::string>> {
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      std::string tmpl = (dir / "imapd-append.XXXXXX").string();
-      int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-      if (fd < 0) return Error(Errc::Io, "Cannot create a temporary file", dir.string() + ": " + strerror(errno));
-      return std::make_pair(fd, std::move(tmpl));
-    };
+    auto create = [dir]() { return create_staging_file(dir); };
     auto made = co_await blocking(std::move(create));
     if (!made) {
       CYR_LOG(Error, sid_, "APPEND: %s", made.error().describe().c_str());
@@ -349,6 +355,10 @@ awaitable<void> Session::dispatch(const imap::Request& req) {
     if (state_ == SessionState::Logout) co_return;
     reply = co_await execute(req);
   }
+  // The literals an APPEND or REPLACE staged are the handler's to take; one
+  // refused before it took them (wrong state, replica, read-only mailbox)
+  // must not keep their memory and files until the next APPEND.
+  drop_append_bodies();
   // Changes made elsewhere are reported after the command's own responses,
   // before its tagged completion (RFC 3501 7.4.1: EXPUNGE is not allowed
   // after FETCH, STORE or SEARCH by sequence number).
@@ -413,6 +423,7 @@ awaitable<Reply> Session::execute(const imap::Request& req) {
     case CommandId::Store: return cmd_store(c.as<imap::StoreArgs>(), c.uid);
     case CommandId::Copy: return cmd_copy(c.as<imap::CopyArgs>(), c.uid, false);
     case CommandId::Move: return cmd_copy(c.as<imap::CopyArgs>(), c.uid, true);
+    case CommandId::Replace: return cmd_replace(c.as<imap::ReplaceArgs>(), c.uid);
     case CommandId::Fetch: return cmd_fetch(c.as<imap::FetchArgs>(), c.uid);
     case CommandId::Search:
       return cmd_search(c.as<imap::SearchArgs>(), c.uid, req.tag);

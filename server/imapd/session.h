@@ -26,8 +26,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "server/imap/command.h"
@@ -112,6 +114,10 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<bool> read_more(bool at_command_start);
   awaitable<bool> receive_message(const imap::MessageLiteral& lit);
   void refuse_append(imap::ResponseCode code, std::string text);
+  // Where APPEND literals and CATENATE results are staged (configdirectory/tmp).
+  std::filesystem::path staging_dir() const;
+  // A new temporary file there: its fd and path. Blocking: on the pool.
+  static Result<std::pair<int, std::string>> create_staging_file(const std::filesystem::path& dir);
   awaitable<void> dispatch(const imap::Request& req);
   awaitable<Reply> execute(const imap::Request& req);
   Reply error_reply(const Error& e, const char* what);
@@ -203,6 +209,28 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Reply> cmd_idle(const std::string& tag);
   // cmd_append.cpp
   awaitable<Reply> cmd_append(const imap::AppendArgs& a);
+  awaitable<Reply> cmd_replace(const imap::ReplaceArgs& a, bool by_uid);
+  // The messages of an APPEND or REPLACE (their literals were received while
+  // the command was read; CATENATE parts are assembled here) into the store
+  // in one transaction. A refusal is the Reply to answer with.
+  struct Appended {
+    std::string mailbox;  // internal name
+    store::AppendResult res;
+  };
+  awaitable<std::variant<Reply, Appended>> append_received(const imap::AppendArgs& a,
+                                                           const char* what);
+  // A CATENATE URL part's data, or the NO [BADURL] to answer. Blocking.
+  struct UrlData {
+    std::optional<Reply> refusal;
+    std::string bytes;  // a section's data
+    // No section: `length` octets from `offset` of the message file, which
+    // the caller copies (a whole message is not read into memory).
+    bool from_file = false;
+    std::string mailbox;
+    store::Uid uid = 0;
+    uint64_t offset = 0, length = 0;
+  };
+  Result<UrlData> read_catenate_url(const std::string& url);
   // cmd_store.cpp
   awaitable<Reply> cmd_store(const imap::StoreArgs& a, bool by_uid);
   awaitable<Reply> cmd_copy(const imap::CopyArgs& a, bool by_uid, bool move);

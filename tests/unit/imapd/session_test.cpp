@@ -126,6 +126,13 @@ TEST_F(SessionTest, ReplicaRefusesWritesButServesReads) {
   EXPECT_EQ(list.front(), "* LIST (\\HasNoChildren) \"/\" INBOX");
   auto store = command("f", "STORE 1:* +FLAGS (\\Seen)").back();
   EXPECT_EQ(store.rfind("f NO [UNAVAILABLE]", 0), 0u) << store;
+  // REPLACE (RFC 8508) and a CATENATE APPEND (RFC 4469) are writes too; the
+  // staged literal is dropped and the session goes on.
+  auto replace = command("g", "UID REPLACE 1 INBOX {5+}\r\nhello").back();
+  EXPECT_EQ(replace.rfind("g NO [UNAVAILABLE]", 0), 0u) << replace;
+  auto catenate = command("h", "APPEND INBOX CATENATE (TEXT {5+}\r\nhello URL \"/INBOX/;UID=1\")").back();
+  EXPECT_EQ(catenate.rfind("h NO [UNAVAILABLE]", 0), 0u) << catenate;
+  EXPECT_EQ(command("i", "NOOP").back().rfind("i OK", 0), 0u);
 }
 
 TEST_F(SessionTest, AppendTooBigIsRefusedAndSessionContinues) {
