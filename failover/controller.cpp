@@ -75,9 +75,16 @@ Controller::Controller(std::shared_ptr<store::Store> store, ControllerOptions op
       now_(std::move(now)) {
   started_ = now_();
   last_primary_alive_ = started_;  // give a running primary one timeout to answer
+  // The store keeps whether a rejoin is pending (NodeState::rejoining), so
+  // that its replication server can hold off the primary's ordinary
+  // replication until the reconcile. Older versions kept a marker file.
+  rejoin_ = store_->node_state().rejoining;
   if (!opts_.state_dir.empty()) {
     std::error_code ec;
-    rejoin_ = std::filesystem::exists(opts_.state_dir / "rejoin", ec);
+    if (std::filesystem::exists(opts_.state_dir / "rejoin", ec)) {
+      rejoin_ = true;
+      set_rejoin(true);
+    }
   }
   // Until the lease (or, without a witness, the peer) confirms this node is
   // still the primary, it takes no writes: after a crash the pair may have
@@ -131,15 +138,15 @@ void Controller::event(const std::string& what) {
 
 void Controller::set_rejoin(bool on) {
   rejoin_ = on;
+  auto st = store_->node_state();
+  if (st.rejoining != on) {
+    st.rejoining = on;
+    if (Status s = store_->set_node_state(st); !s.ok())
+      CYR_LOG(Error, kLog, "cannot record the rejoin as %s: %s", on ? "pending" : "done", s.error().describe().c_str());
+  }
   if (opts_.state_dir.empty()) return;
   std::error_code ec;
-  std::filesystem::create_directories(opts_.state_dir, ec);
-  auto marker = opts_.state_dir / "rejoin";
-  if (on) {
-    std::ofstream(marker) << "reconcile with the new primary before anything else\n";
-  } else {
-    std::filesystem::remove(marker, ec);
-  }
+  std::filesystem::remove(opts_.state_dir / "rejoin", ec);  // an older version's marker
 }
 
 bool Controller::lease_valid(Clock::time_point now) const { return lease_until_ && now < *lease_until_; }
@@ -471,7 +478,15 @@ Status Controller::become_primary(uint64_t epoch, std::optional<Clock::time_poin
 Status Controller::become_replica(uint64_t epoch, const std::string& why, bool needs_rejoin) {
   link_->stop();
   auto st = store_->node_state();
-  store::NodeState next{store::Role::Replica, std::max(epoch, st.epoch)};
+  // The rejoin is recorded with the role, in one write: the replication
+  // server must never see this node as a replica that is not rejoining, or
+  // the new primary's replication could overwrite what only it has.
+  store::NodeState next{store::Role::Replica, std::max(epoch, st.epoch), needs_rejoin || st.rejoining};
+  if (needs_rejoin) {
+    // Heartbeat answers too (state_words_locked), before the role changes.
+    std::lock_guard lk(mu_);
+    rejoin_ = true;
+  }
   Status s = store_->set_node_state(next);
   std::lock_guard lk(mu_);
   lease_until_.reset();
@@ -483,7 +498,6 @@ Status Controller::become_replica(uint64_t epoch, const std::string& why, bool n
     update_hold(st, now_());
     return s;
   }
-  if (needs_rejoin) set_rejoin(true);
   update_hold(next, now_());
   event("now replica of epoch " + std::to_string(next.epoch) + ": " + why);
   hook_(HookEvent{"replica", next.epoch, opts_.peer, why});

@@ -59,7 +59,7 @@ struct ControllerOptions {
   // A rejoin's RECONCILE request; a longer full sync goes on at the primary
   // and the next request (one heartbeat later) finds less to do.
   std::chrono::milliseconds reconcile_timeout{120000};
-  std::filesystem::path state_dir;       // {configdirectory}/failover (rejoin marker)
+  std::filesystem::path state_dir;       // {configdirectory}/failover (an older version kept its rejoin marker here)
   std::string sync_mode = "async";       // shown by status
   // failover_secret (auth.h): what the transport authenticates with; status
   // shows whether there is one. "" = the control port is open.

@@ -93,6 +93,12 @@ const char* role_name(Role r);
 struct NodeState {
   Role role = Role::Primary;
   uint64_t epoch = 0;
+  // A replica that was primary and must be reconciled with the new primary
+  // before it follows it (docs/failover.md, Rejoin). Until then its
+  // replication server takes writes only from the reconcile itself, so that
+  // the new primary's ordinary replication cannot overwrite changes only
+  // this node has (subscriptions, Sieve scripts, seen state) first.
+  bool rejoining = false;
   friend bool operator==(const NodeState&, const NodeState&) = default;
 };
 

@@ -1348,6 +1348,7 @@ Status StoreImpl::init() {
       int64_t v = st->i64(1);
       if (k == "role") node_.role = v == 1 ? Role::Replica : Role::Primary;
       if (k == "epoch") node_.epoch = static_cast<uint64_t>(v);
+      if (k == "rejoining") node_.rejoining = v != 0;
       if (k == "last_uidvalidity") last_uidvalidity_ = static_cast<uint32_t>(v);
       if (k == "log_changes") stored_log_changes = v;
       if (k == "foreign_seen_indexed") foreign_seen_indexed = v != 0;
@@ -1411,7 +1412,11 @@ Status StoreImpl::set_node_state(const NodeState& st) {
     auto b = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('epoch', ?)");
     if (!b.ok()) return b.take_error();
     (*b)->bind(1, static_cast<int64_t>(st.epoch));
-    return (*b)->run();
+    CYR_TRY((*b)->run());
+    auto c = db.cached("INSERT OR REPLACE INTO node(key, value) VALUES('rejoining', ?)");
+    if (!c.ok()) return c.take_error();
+    (*c)->bind(1, int64_t(st.rejoining ? 1 : 0));
+    return (*c)->run();
   });
   if (!s.ok()) return s;
   std::lock_guard lk(node_mu_);

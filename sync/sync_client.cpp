@@ -1134,6 +1134,15 @@ Status SyncClient::sync_mailboxes(const std::vector<std::string>& names) {
 }
 
 Status SyncClient::sync_all() {
+  if (opts_.reconcile) {
+    // A rejoining node takes writes only from a session that says it is
+    // the reconcile (sync_frame.h). A server that does not know the name
+    // (a Cyrus, an older version) answers without it and refuses nothing.
+    Value caps = Value::list();
+    caps.push(Value::str(std::string(kReconcileCapability)));
+    auto r = call("APPLY", "CAPABILITIES", std::move(caps));
+    if (!r.ok()) return r.take_error();
+  }
   auto inboxes = local_.list("*");
   if (!inboxes.ok()) return inboxes.take_error();
   std::set<std::string> users;

@@ -19,6 +19,11 @@
 
 namespace cyr::sync {
 
+// Our own APPLY CAPABILITIES name: a failover rejoin's reconcile session,
+// the one session a rejoining node takes replicated writes from
+// (store::NodeState::rejoining). A Cyrus server answers ENABLED without it.
+inline constexpr std::string_view kReconcileCapability = "X-RECONCILE";
+
 struct SyncCommand {
   std::string verb;  // upper-cased: GET, APPLY, RESTORE, NOOP, EXIT, ...
   std::string name;  // GET/APPLY/RESTORE only: the operation, upper-cased

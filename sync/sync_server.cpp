@@ -283,6 +283,12 @@ std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
              store_.node_state().role == store::Role::Primary) {
     st = coded(Errc::Unavailable, "IMAP_MAILBOX_LOCKED This node is the primary of its pair; it takes no replicated writes",
                "APPLY " + n + " refused: node is primary");
+  } else if (cmd.verb == "APPLY" && n != "CAPABILITIES" && !reconcile_session_ && store_.node_state().rejoining) {
+    // A former primary waiting for its rejoin's reconcile: the new
+    // primary's ordinary replication would overwrite what only this node
+    // has (NodeState::rejoining). Only the reconcile's own session writes.
+    st = coded(Errc::Unavailable, "IMAP_MAILBOX_LOCKED This node is rejoining its pair; it takes replicated writes only from the reconcile",
+               "APPLY " + n + " refused: rejoin pending");
   } else if (cmd.verb == "APPLY") {
     if (n == "RESERVE") st = apply_reserve(a, out);
     else if (n == "MESSAGE") st = apply_message(a);
@@ -1068,10 +1074,19 @@ Status SyncServerSession::apply_unuser(const Value& arg) {
 }
 
 Status SyncServerSession::apply_capabilities(const Value& arg, Replies& out) {
-  // We know no optional capability yet; echo the empty set, which a 3.6
-  // client requires whenever it sent CAPABILITIES.
-  (void)arg;
-  out.push_back(make_item("ENABLED", Value::list()));
+  // The one optional capability we know is our own X-RECONCILE: the session
+  // of a failover rejoin's reconcile, which alone may write while this node
+  // is rejoining. Cyrus's SIEVE-MAILBOX is not offered, so not enabled. The
+  // ENABLED set is echoed even when empty, as a 3.6 client requires.
+  Value enabled = Value::list();
+  for (const auto& item : arg.items()) {
+    auto name = item.as_str();
+    if (name.ok() && *name == kReconcileCapability) {
+      reconcile_session_ = true;
+      enabled.push(Value::str(std::string(kReconcileCapability)));
+    }
+  }
+  out.push_back(make_item("ENABLED", std::move(enabled)));
   return {};
 }
 

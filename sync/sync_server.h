@@ -129,6 +129,7 @@ class SyncServerSession {
   uint64_t next_stage_ = 0;
   bool force_ = false;
   bool exit_requested_ = false;
+  bool reconcile_session_ = false;  // APPLY CAPABILITIES (X-RECONCILE) was sent
 };
 
 // The reply for an error: NO with the Cyrus code first (reference §3.10).

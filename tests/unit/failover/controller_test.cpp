@@ -248,10 +248,13 @@ TEST_F(ControllerTest, ReplicaPromotesWhenThePrimaryDiesAndTheOldPrimaryRejoins)
   make("A", store::Role::Primary);
   EXPECT_FALSE(writable(A()));
   run_for(milliseconds(250));
-  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1}));
+  // A replica with its rejoin pending, recorded in the store with the role
+  // (its replication server holds off the new primary's ordinary writes).
+  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1, true}));
   EXPECT_FALSE(writable(A()));
   run_for(milliseconds(500));
   EXPECT_EQ(B().link->reconciles, 1) << "the new primary copies back what only the old one had";
+  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1, false}));
   std::string all;
   for (auto& l : A().ctl->status().lines) all += l + "\n";
   EXPECT_NE(all.find("rejoin no"), std::string::npos) << all;
@@ -327,7 +330,7 @@ TEST_F(ControllerTest, WithoutAWitnessPromotionIsManual) {
   cut_.clear();
   make("A", store::Role::Primary, false);
   run_for(milliseconds(250));
-  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1}));
+  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1, true}));
   EXPECT_FALSE(parse_reply(A().ctl->handle("PROMOTE", true))->ok);
 }
 

@@ -3,6 +3,7 @@
 // text reaches the client inside ENVELOPE and BODYSTRUCTURE: written wrong,
 // a crafted header could end the response early and inject lines of its
 // own. So the output is read back by an independent reader of IMAP syntax.
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -180,6 +181,24 @@ int fetch(const uint8_t* data, size_t size) {
     size_t crlf = status.find("\r\n");
     FUZZ_CHECK(crlf != std::string_view::npos && crlf + 2 == status.size());
     FUZZ_CHECK(status.substr(0, crlf).find_first_of("\r\n") == std::string_view::npos);
+  }
+  // PREVIEW (RFC 8970): whatever the part holds, the preview is valid UTF-8
+  // of at most kPreviewMaxChars characters with no control characters, read
+  // from at most kPreviewMaxRawBytes of the part.
+  if (const mail::BodyPart* part = imapd::preview_part(msg); part && part->body_offset <= in.size()) {
+    const uint64_t want = std::min<uint64_t>(part->body_size, imapd::kPreviewMaxRawBytes);
+    std::string_view raw = in.substr(part->body_offset, want);
+    std::string p = imapd::make_preview(*part, raw, want < part->body_size);
+    size_t chars = 0;
+    for (size_t i = 0; i < p.size(); ++chars) {
+      const unsigned char c = static_cast<unsigned char>(p[i]);
+      FUZZ_CHECK(c >= 0x20 && c != 0x7f);
+      const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+      FUZZ_CHECK(len > 0 && i + len <= p.size());
+      for (size_t k = 1; k < len; ++k) FUZZ_CHECK((static_cast<unsigned char>(p[i + k]) & 0xc0) == 0x80);
+      i += len;
+    }
+    FUZZ_CHECK(chars <= imapd::kPreviewMaxChars);
   }
   return 0;
 }

@@ -835,13 +835,19 @@ TEST_F(Pair, ReconcileCopiesBackTheOldPrimarysUserChanges) {
   // Meanwhile on the new primary:
   ASSERT_TRUE(m.put_sieve_script("sb", "oursnewer", "stop;\r\n", WriteMode::Normal, 2500).ok());
   ASSERT_TRUE(m.set_seen("sb", "user.sb", store::SeenState{2500, 1, 2500, "1"}).ok());
-  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3}).ok());
+  // Back as a replica with the rejoin pending: ordinary replication is held
+  // off (it would overwrite all of the above), only the reconcile writes.
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
+  auto held = client().sync_user("sb");
+  ASSERT_FALSE(held.ok());
+  EXPECT_EQ(held.error().code, Errc::InUse);  // IMAP_MAILBOX_LOCKED: try again later
+  EXPECT_EQ(*r.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});
 
   SyncClientOptions o;
   o.delete_orphans = false;
   o.reconcile = true;
   auto c = client(o);
-  ASSERT_TRUE(c.sync_user("sb").ok());
+  ASSERT_TRUE(c.sync_all().ok());
   // The subscription, the new script, the later edit of "both", the later
   // seen state on Lists: 4 things taken back.
   EXPECT_EQ(c.stats().meta_copied_back, 4u);
@@ -861,7 +867,9 @@ TEST_F(Pair, ReconcileCopiesBackTheOldPrimarysUserChanges) {
   EXPECT_EQ(m.get_seen("sb", "user.sb.Lists")->seenuids, "1:3");
   EXPECT_EQ(m.get_seen("sb", "user.sb")->seenuids, "1");  // ours was later
 
-  // An ordinary user sync would have overwritten all of it instead.
+  // Once the rejoin is done, an ordinary user sync makes the replica follow
+  // again (it would have overwritten all of the above).
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
   ASSERT_TRUE(r.subscribe("sb", "user.sb", true, WriteMode::Replication).ok());
   ASSERT_TRUE(client().sync_user("sb").ok());
   EXPECT_EQ(*r.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});

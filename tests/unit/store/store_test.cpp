@@ -654,6 +654,15 @@ TEST_F(StoreTest, WatchersAreCalledAfterCommit) {
   EXPECT_EQ(seen.size(), 3u);
 }
 
+TEST_F(StoreTest, NodeStateKeepsAPendingRejoinAcrossARestart) {
+  ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 4, true}).ok());
+  reopen();
+  EXPECT_EQ(store_->node_state(), (NodeState{Role::Replica, 4, true}));
+  ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 4, false}).ok());
+  reopen();
+  EXPECT_EQ(store_->node_state(), (NodeState{Role::Replica, 4, false}));
+}
+
 TEST_F(StoreTest, ReplicaFenceAndReplicationWrites) {
   create("user.fred");
   ASSERT_TRUE(store_->set_node_state(NodeState{Role::Replica, 7}).ok());
