@@ -9,6 +9,7 @@ ManageSieve, while another user still logs in; -s pop3 denies POP3 only;
 cyr_synclog: on a node that keeps no change log it writes nothing and says
 so; with sync_log on, a record for a user whose mail predates the log makes
 the rolling replicator (inside cyr_master) copy that user to the replica.
+On the replica, cyr_deny -s syncserver refuses the csync login.
 
 cyr_ctl_deliver: -d shows the duplicate-delivery entry that two LMTP
 deliveries of one Message-ID left; -E 0 prunes it."""
@@ -298,6 +299,28 @@ def test_synclog_user_reaches_replica(args):
         wait_for(lambda: replicated() >= before + 2, 60, what="the -m and -s records replicated")
         p = synclog(master, "-s", "wilma", "user.nobody")
         assert p.returncode == 65, p
+
+        # cyr_deny on the csync service: the replication login is refused
+        # with the message; other services of the replica are not affected.
+        def csync_login():
+            s = socket.create_connection(node_addr(replica, "syncserver"), timeout=30)
+            f = s.makefile("rb")
+            while not f.readline().startswith(b"* OK"):
+                pass
+            ir = base64.b64encode(b"\0admin\0secret").decode()
+            s.sendall(("AUTHENTICATE PLAIN %s\r\n" % ir).encode())
+            line = f.readline().decode().rstrip("\r\n")
+            s.close()
+            return line
+        assert csync_login().startswith("OK"), csync_login()
+        deny = [os.path.join(replica.bin_dir, "cyr_deny"), "-C", replica.imapd_conf]
+        p = subprocess.run(deny + ["-s", "syncserver", "-m", "Replication paused", "admin"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p
+        assert csync_login() == "NO Replication paused"
+        assert mailbox_count(replica, "user/wilma") == 3  # IMAP still lets the admin in
+        assert subprocess.run(deny + ["-a", "admin"], capture_output=True).returncode == 0
+        assert csync_login().startswith("OK")
     finally:
         for node in (master, replica):
             if node is not None:
