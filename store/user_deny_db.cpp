@@ -127,10 +127,19 @@ Result<std::unique_ptr<UserDenyDb>> UserDenyDb::open(const fs::path& path, Mode 
   std::unique_ptr<UserDenyDb> d(new UserDenyDb());
   d->path_ = path;
   d->db_ = std::move(*db);
-  // A no-op once the table exists; a read-only open of an empty file made
-  // by someone else still gets a usable (empty) table.
-  CYR_TRY(d->db_->exec(kSchema));
-  CYR_TRY(d->db_->exec("PRAGMA user_version = 1"));
+  if (create) {
+    CYR_TRY(d->db_->exec(kSchema));
+    CYR_TRY(d->db_->exec("PRAGMA user_version = 1"));
+    return d;
+  }
+  // Read-only (the daemons): no schema write; a file without the table (an
+  // SQLite file that is not ours, or one cyr_deny is creating right now)
+  // counts as no list yet.
+  auto t = d->db_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'user_deny'");
+  if (!t.ok()) return t.take_error();
+  auto row = t->step();
+  if (!row.ok()) return row.take_error();
+  if (!*row) return Error(Errc::NotFound, "No deny list in the database", path.string());
   return d;
 }
 

@@ -63,9 +63,11 @@ class UserDenyDb {
 
   enum class Mode { ReadOnly, ReadWrite };  // ReadWrite creates the file (mode 0600) if missing
 
-  // Fails with NotFound when the file does not exist in ReadOnly mode, and
+  // Fails with NotFound in ReadOnly mode (which writes nothing) when the
+  // file or its table does not exist, and
   // with Corrupted when it is not a deny database (a Cyrus flat or twoskip
-  // user_deny.db copied over: convert it with cyr_deny, see the runbook).
+  // user_deny.db copied over: enter its entries again with cyr_deny, see
+  // docs/migrating-from-cyrus.md).
   static Result<std::unique_ptr<UserDenyDb>> open(const std::filesystem::path& path, Mode mode);
   ~UserDenyDb();
   UserDenyDb(const UserDenyDb&) = delete;

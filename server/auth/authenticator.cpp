@@ -227,7 +227,9 @@ store::UserDenyDb* Authenticator::deny_db() {
   if (!deny_db_) {
     auto db = store::UserDenyDb::open(opts_.userdeny_db_path, store::UserDenyDb::Mode::ReadOnly);
     if (!db) {
-      CYR_LOG(Warning, "", "user_deny.db unreadable, not applied: %s", db.error().describe().c_str());
+      // NotFound: an empty file cyr_deny is still creating; retried next login.
+      if (db.error().code != Errc::NotFound)
+        CYR_LOG(Warning, "", "user_deny.db unreadable, not applied: %s", db.error().describe().c_str());
       return nullptr;
     }
     deny_db_ = std::move(*db);

@@ -121,6 +121,18 @@ TEST(UserDenyDb, RefusesUnboundedOrUnsafeInput) {
   EXPECT_EQ(*(*db)->denied(std::string(300, 'x'), "imap"), std::nullopt);
 }
 
+TEST(UserDenyDb, ReadOnlyOpenWritesNothing) {
+  ScopedTempDir temp("userdeny_ro");
+  auto path = std::filesystem::path(temp.path) / "user_deny.db";
+  { std::ofstream f(path); }  // an empty file: cyr_deny about to create the table
+  auto ro = UserDenyDb::open(path, UserDenyDb::Mode::ReadOnly);
+  ASSERT_FALSE(ro.ok());
+  EXPECT_EQ(ro.error().code, Errc::NotFound);
+  auto rw = UserDenyDb::open(path, UserDenyDb::Mode::ReadWrite);
+  ASSERT_TRUE(rw.ok()) << rw.error().describe();
+  EXPECT_TRUE(UserDenyDb::open(path, UserDenyDb::Mode::ReadOnly).ok());
+}
+
 TEST(UserDenyDb, AForeignFileIsReportedNotOverwritten) {
   ScopedTempDir temp("userdeny_foreign");
   auto path = std::filesystem::path(temp.path) / "user_deny.db";
