@@ -65,10 +65,6 @@ std::optional<std::string> login_denied_message(const Error& e) {
   return e.user_message;
 }
 
-namespace {
-
-}  // namespace
-
 std::vector<std::string> supported_mechanisms() { return {"SCRAM-SHA-256", "PLAIN", "LOGIN"}; }
 
 // ---------------------------------------------------------------------------
@@ -214,11 +210,12 @@ Result<AuthIdentity> Authenticator::authorize_login(const ClientInfo& client, st
   return id;
 }
 
-store::UserDenyDb* Authenticator::deny_db() {
+std::shared_ptr<store::UserDenyDb> Authenticator::deny_db() {
   std::lock_guard lk(deny_mu_);
   // A stat per login: the file may be created (first cyr_deny) or removed
-  // while we run; an open database is kept, and SQLite shows it each
-  // commit of cyr_deny at the next read.
+  // while we run. An open database is kept: each read sees cyr_deny's last
+  // commit. Shared, so that a login still reading keeps it alive when
+  // another thread drops it.
   struct stat st;
   if (::stat(opts_.userdeny_db_path.c_str(), &st) != 0) {
     deny_db_.reset();
@@ -234,13 +231,13 @@ store::UserDenyDb* Authenticator::deny_db() {
     }
     deny_db_ = std::move(*db);
   }
-  return deny_db_.get();
+  return deny_db_;
 }
 
 Status Authenticator::check_deny_list(const ClientInfo& client, const AuthIdentity& id) {
   if (opts_.deny_service.empty() || opts_.userdeny_db_path.empty()) return {};
   if (opts_.deny_exempts_admins && id.is_admin) return {};
-  store::UserDenyDb* db = deny_db();
+  auto db = deny_db();
   if (!db) return {};
   auto msg = db->denied(id.userid, opts_.deny_service);
   if (!msg) {

@@ -209,7 +209,7 @@ class Authenticator final : public CredentialVerifier {
   Result<UserDb*> user_db();  // opened on first use: the file may appear after start
   // The deny list, opened when its file first exists (cyr_deny creates it
   // while the daemon runs); null while there is none.
-  store::UserDenyDb* deny_db();
+  std::shared_ptr<store::UserDenyDb> deny_db();
   // authorize() and then check_deny_list(): what both login paths run.
   friend class SaslExchange;
   Result<AuthIdentity> authorize_login(const ClientInfo& client, std::string_view mechanism,
@@ -226,7 +226,7 @@ class Authenticator final : public CredentialVerifier {
   std::mutex db_mu_;
   std::unique_ptr<UserDb> db_;
   std::mutex deny_mu_;
-  std::unique_ptr<store::UserDenyDb> deny_db_;
+  std::shared_ptr<store::UserDenyDb> deny_db_;
   mutable std::mutex failures_mu_;
   std::map<std::string, FailureRecord, std::less<>> failures_;
 };
