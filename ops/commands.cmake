@@ -24,4 +24,7 @@ set(CYR_COMMANDS
   df
   userseen
   tls_prune
+  deny
+  synclog
+  ctl_deliver
 )

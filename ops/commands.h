@@ -54,6 +54,9 @@ int unexpunge_main(int argc, char** argv);
 int df_main(int argc, char** argv);
 int userseen_main(int argc, char** argv);
 int tls_prune_main(int argc, char** argv);
+int deny_main(int argc, char** argv);
+int synclog_main(int argc, char** argv);
+int ctl_deliver_main(int argc, char** argv);
 
 
 // Adds the csync service ("sync_server") to the master's registry (ops/register_sync.cpp).

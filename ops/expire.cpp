@@ -24,10 +24,9 @@
 #include <vector>
 
 #include "ops/adm/common.h"
+#include "ops/adm/duplicate_prune.h"
 #include "ops/adm/housekeeping.h"
 #include "ops/commands.h"
-#include "store/config/paths.h"
-#include "store/duplicate_db.h"
 
 namespace cyr::ops {
 namespace {
@@ -145,40 +144,12 @@ int expire_main(int argc, char** argv) {
 
   // 1. The duplicate-delivery database.
   if (a.expire_dup) {
-    auto conf = config::ImapdConf::load(a.conf_path, nullptr);
-    if (!conf.ok()) {
-      fprintf(stderr, "cyr_expire: %s\n", conf.error().describe().c_str());
+    auto path = adm::configured_duplicate_db_path(a.conf_path);
+    if (!path.ok()) {
+      fprintf(stderr, "cyr_expire: %s\n", path.error().describe().c_str());
       return adm::kExConfig;
     }
-    auto paths = config::Paths::from_config(*conf);
-    if (!paths.ok()) {
-      fprintf(stderr, "cyr_expire: %s\n", paths.error().describe().c_str());
-      return adm::kExConfig;
-    }
-    if (!std::filesystem::exists(paths->duplicate_db_path)) {
-      if (a.verbose) printf("duplicate db %s does not exist: nothing to prune\n", paths->duplicate_db_path.c_str());
-    } else {
-      auto db = store::DuplicateDb::open(paths->duplicate_db_path);
-      if (!db.ok()) {
-        fprintf(stderr, "cyr_expire: duplicate db: %s\n", db.error().describe().c_str());
-        rc = 1;
-      } else {
-        auto total = (*db)->count();
-        Result<uint64_t> pruned = uint64_t{0};
-        if (!a.dry_run) pruned = (*db)->prune(now - *a.expire_dup);
-        if (!pruned.ok() || !total.ok()) {
-          fprintf(stderr, "cyr_expire: duplicate db: %s\n",
-                  (!pruned.ok() ? pruned.error() : total.error()).describe().c_str());
-          rc = 1;
-        } else if (a.dry_run) {
-          printf("duplicate db: %llu entries; pruning skipped (-n)\n", static_cast<unsigned long long>(*total));
-        } else {
-          printf("duplicate db: pruned %llu of %llu entries older than %lld s\n",
-                 static_cast<unsigned long long>(*pruned), static_cast<unsigned long long>(*total),
-                 static_cast<long long>(*a.expire_dup));
-        }
-      }
-    }
+    if (adm::prune_duplicate_db("cyr_expire", *path, *a.expire_dup, now, a.dry_run, a.verbose)) rc = 1;
   }
 
   if (a.delete_after && a.verbose)

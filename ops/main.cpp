@@ -34,6 +34,9 @@ constexpr CommandSpec kCommands[] = {
     {"df", &df_main, "space used and free on each partition"},
     {"userseen", &userseen_main, "clear (-d) all users' seen state"},
     {"tls_prune", &tls_prune_main, "TLS session cache upkeep (in memory here: reports only)"},
+    {"deny", &deny_main, "deny (-s services, -m message) a user access, allow again (-a), list (-l)"},
+    {"synclog", &synclog_main, "add a record (-u user, -m mailbox, ...) to the replication change log"},
+    {"ctl_deliver", &ctl_deliver_main, "dump (-d) or prune (-E age) the duplicate-delivery database"},
 };
 
 int usage(FILE* out) {

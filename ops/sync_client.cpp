@@ -77,28 +77,6 @@ bool set_mode(Args& a, Mode m) {
   return true;
 }
 
-std::optional<store::ChangeRecord> change_of(const sync::SyncLogEvent& e) {
-  using T = sync::SyncLogType;
-  using K = store::ChangeKind;
-  store::ChangeRecord c;
-  c.arg1 = e.arg1;
-  c.arg2 = e.arg2;
-  switch (e.type) {
-    case T::User: c.kind = K::User; break;
-    case T::Meta: case T::Sieve: c.kind = K::Seen; break;
-    case T::Mailbox: case T::DoubleMailbox: c.kind = K::Mailbox; break;
-    case T::Append: c.kind = K::Append; break;
-    case T::Rename: c.kind = K::Rename; break;
-    case T::Unmailbox: c.kind = K::Unmailbox; break;
-    case T::Quota: c.kind = K::Quota; break;
-    case T::Annotation: c.kind = K::Annotation; break;
-    case T::Seen: c.kind = K::Seen; break;
-    case T::Sub: case T::Unsub: c.kind = K::Sub; break;
-    case T::Unuser: return std::nullopt;
-  }
-  return c;
-}
-
 Status run_file(store::Store& st, sync::SyncClient& client, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(Errc::NotFound, "Cannot read " + path);
@@ -113,14 +91,7 @@ Status run_file(store::Store& st, sync::SyncClient& client, const std::string& p
       CYR_TRY(client.unuser(e.arg1));
       continue;
     }
-    if (auto c = change_of(e)) {
-      // DOUBLEMAILBOX carries two names.
-      changes.push_back(*c);
-      if (e.type == sync::SyncLogType::DoubleMailbox) {
-        c->arg1 = e.arg2;
-        changes.push_back(*c);
-      }
-    }
+    for (auto& c : sync::change_records_of(e)) changes.push_back(std::move(c));
   }
   for (auto& c : changes)
     if (c.kind == store::ChangeKind::Seen) client.add_seen_hint(c.arg1, c.arg2);

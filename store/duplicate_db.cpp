@@ -138,4 +138,18 @@ Result<uint64_t> DuplicateDb::count() {
   return n;
 }
 
+Status DuplicateDb::for_each(
+    const std::function<void(std::string_view id, std::string_view mailbox, int64_t mark)>& fn) {
+  std::lock_guard lk(mu_);
+  CYR_TRY(reopen_if_missing());
+  auto s = db_->prepare("SELECT id, mailbox, mark FROM duplicate ORDER BY id, mailbox");
+  if (!s.ok()) return s.take_error();
+  while (true) {
+    auto row = s->step();
+    if (!row.ok()) return row.take_error();
+    if (!*row) return {};
+    fn(s->view(0), s->view(1), s->i64(2));
+  }
+}
+
 }  // namespace cyr::store

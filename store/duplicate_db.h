@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +61,9 @@ class DuplicateDb {
   Result<uint64_t> prune(int64_t older_than);
   // Number of entries (tests, cyr_info).
   Result<uint64_t> count();
+  // Every entry, ordered by id then mailbox (cyr_ctl_deliver -d). Holds the
+  // database's mutex throughout: for admin tools, not the delivery path.
+  Status for_each(const std::function<void(std::string_view id, std::string_view mailbox, int64_t mark)>& fn);
 
   const std::filesystem::path& path() const { return path_; }
 

@@ -449,7 +449,10 @@ class CsyncSession : public std::enable_shared_from_this<CsyncSession> {
       if (!step.ok()) {
         boost::asio::steady_timer t(conn_->get_executor(), authn->failure_delay(client.address));
         co_await t.async_wait(boost::asio::use_awaitable);
-        wire_.write("NO authentication failure\r\n");
+        if (auto denied = auth::login_denied_message(step.error()))
+          wire_.write("NO " + *denied + "\r\n");
+        else
+          wire_.write("NO authentication failure\r\n");
         co_return true;
       }
       if (step->done) {

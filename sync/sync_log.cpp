@@ -320,4 +320,32 @@ void apply_promotion(SyncPlan& plan, const FailureDecision& d) {
   std::erase_if(plan.subs, [&](const SubItem& s) { return s.user == u; });
 }
 
+std::vector<store::ChangeRecord> change_records_of(const SyncLogEvent& e) {
+  using T = SyncLogType;
+  using K = store::ChangeKind;
+  store::ChangeRecord c;
+  c.arg1 = e.arg1;
+  c.arg2 = e.arg2;
+  switch (e.type) {
+    case T::User: c.kind = K::User; break;
+    case T::Meta: case T::Sieve: c.kind = K::Seen; break;
+    case T::Mailbox: c.kind = K::Mailbox; break;
+    case T::DoubleMailbox: {
+      store::ChangeRecord second{0, 0, K::Mailbox, e.arg2, ""};
+      c.kind = K::Mailbox;
+      c.arg2.clear();
+      return {c, second};
+    }
+    case T::Append: c.kind = K::Append; break;
+    case T::Rename: c.kind = K::Rename; break;
+    case T::Unmailbox: c.kind = K::Unmailbox; break;
+    case T::Quota: c.kind = K::Quota; break;
+    case T::Annotation: c.kind = K::Annotation; break;
+    case T::Seen: c.kind = K::Seen; break;
+    case T::Sub: case T::Unsub: c.kind = K::Sub; break;
+    case T::Unuser: return {};
+  }
+  return {c};
+}
+
 }  // namespace cyr::sync

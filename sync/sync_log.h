@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "store/base/result.h"
+#include "store/types.h"
 
 namespace cyr::sync {
 
@@ -73,6 +74,15 @@ struct SyncLogContents {
 // A whole log file. A last line without LF (an interrupted writer) is still
 // read. Fails only when the file holds more than limits.max_events lines.
 Result<SyncLogContents> parse_sync_log(std::string_view content, const SyncLogLimits& limits = {});
+
+// The store change records (the rolling replicator's input) one log event
+// stands for: none for UNUSER (the change log has no such record; removing
+// a user is cyr_sync_client -u's job), two MAILBOX records for
+// DOUBLEMAILBOX, one otherwise. META and SIEVE become a SEEN record of the
+// user with no uniqueid: all three make the rolling client sync the user's
+// meta data (seen state, subscriptions, Sieve scripts). Used by
+// cyr_sync_client -f and cyr_synclog.
+std::vector<store::ChangeRecord> change_records_of(const SyncLogEvent& e);
 
 // --- Mailbox names ------------------------------------------------------------
 

@@ -57,6 +57,12 @@ Result<AuthOptions> auth_options_from_config(const ImapdConf& conf, std::string_
 
   std::string confdir = conf.get_string("configdirectory");
   if (!confdir.empty()) o.user_db_path = std::filesystem::path(confdir) / kUserDbFileName;
+  // The same default as config::Paths (cyr_deny writes where this reads).
+  std::string deny_path = conf.get_string("userdeny_db_path");
+  if (!deny_path.empty()) o.userdeny_db_path = deny_path;
+  else if (!confdir.empty()) o.userdeny_db_path = std::filesystem::path(confdir) / "user_deny.db";
+  o.deny_service = std::string(config_service);
+  o.deny_exempts_admins = sasl_service == "imap";
 
   std::string sock = raw_value(conf, "sasl_saslauthd_path", config_service);
   if (!sock.empty()) o.saslauthd_path = sock;

@@ -1,5 +1,7 @@
 #include "server/auth/authenticator.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -53,7 +55,15 @@ Error auth_failed(std::string detail) {
   return Error(Errc::Perm, "Authentication failed", std::move(detail));
 }
 
+// The detail that marks a deny-list refusal (login_denied_message).
+constexpr std::string_view kDeniedDetail = "user_deny.db: access denied";
+
 }  // namespace
+
+std::optional<std::string> login_denied_message(const Error& e) {
+  if (e.code != Errc::Perm || !e.detail.starts_with(kDeniedDetail)) return std::nullopt;
+  return e.user_message;
+}
 
 std::vector<std::string> supported_mechanisms() { return {"SCRAM-SHA-256", "PLAIN", "LOGIN"}; }
 
@@ -85,8 +95,15 @@ Result<SaslStep> SaslExchange::step(std::optional<std::string_view> response) {
   auto r = mech_->step(response);
   if (!r) return fail(r.take_error());
   if (!r->done) return r;
-  auto who = auth_.authorize(mech_->name(), mech_->authcid(), mech_->authzid());
-  if (!who) return fail(who.take_error());
+  auto who = auth_.authorize_login(client_, mech_->name(), mech_->authcid(), mech_->authzid());
+  if (!who) {
+    // The credentials were right: not a failure to slow down (it is logged).
+    if (login_denied_message(who.error())) {
+      state_ = State::Failed;
+      return who.take_error();
+    }
+    return fail(who.take_error());
+  }
   identity_ = std::move(*who);
   if (!r->data.empty() && !success_data_allowed_) {
     state_ = State::AwaitFinalAck;
@@ -185,6 +202,56 @@ Result<AuthIdentity> Authenticator::authorize(std::string_view mechanism, std::s
   return id;
 }
 
+Result<AuthIdentity> Authenticator::authorize_login(const ClientInfo& client, std::string_view mechanism,
+                                                    std::string_view authcid, std::string_view authzid) {
+  auto id = authorize(mechanism, authcid, authzid);
+  if (!id) return id;
+  CYR_TRY(check_deny_list(client, *id));
+  return id;
+}
+
+std::shared_ptr<store::UserDenyDb> Authenticator::deny_db() {
+  std::lock_guard lk(deny_mu_);
+  // A stat per login: the file may be created (first cyr_deny) or removed
+  // while we run. An open database is kept: each read sees cyr_deny's last
+  // commit. Shared, so that a login still reading keeps it alive when
+  // another thread drops it.
+  struct stat st;
+  if (::stat(opts_.userdeny_db_path.c_str(), &st) != 0) {
+    deny_db_.reset();
+    return nullptr;
+  }
+  if (!deny_db_) {
+    auto db = store::UserDenyDb::open(opts_.userdeny_db_path, store::UserDenyDb::Mode::ReadOnly);
+    if (!db) {
+      // NotFound: an empty file cyr_deny is still creating; retried next login.
+      if (db.error().code != Errc::NotFound)
+        CYR_LOG(Warning, "", "user_deny.db unreadable, not applied: %s", db.error().describe().c_str());
+      return nullptr;
+    }
+    deny_db_ = std::move(*db);
+  }
+  return deny_db_;
+}
+
+Status Authenticator::check_deny_list(const ClientInfo& client, const AuthIdentity& id) {
+  if (opts_.deny_service.empty() || opts_.userdeny_db_path.empty()) return {};
+  if (opts_.deny_exempts_admins && id.is_admin) return {};
+  auto db = deny_db();
+  if (!db) return {};
+  auto msg = db->denied(id.userid, opts_.deny_service);
+  if (!msg) {
+    CYR_LOG(Warning, client.session_id, "user_deny.db lookup of %s failed, not applied: %s",
+            log_safe(id.userid).c_str(), msg.error().describe().c_str());
+    return {};
+  }
+  if (!*msg) return {};
+  CYR_LOG(Notice, client.session_id, "login: %s %s %s denied by user_deny.db for service %s",
+          client_host(client).c_str(), log_safe(id.userid).c_str(), id.mechanism.c_str(),
+          opts_.deny_service.c_str());
+  return Error(Errc::Perm, std::move(**msg), std::string(kDeniedDetail) + " for " + opts_.deny_service);
+}
+
 Result<UserDb*> Authenticator::user_db() {
   std::lock_guard lk(db_mu_);
   if (db_) return db_.get();
@@ -262,10 +329,10 @@ Result<AuthIdentity> Authenticator::authenticate(const ClientInfo& client, std::
     record_failure(client, "plaintext", user, e);
     return e;
   }
-  auto id = authorize("plaintext", user, {});
+  auto id = authorize_login(client, "plaintext", user, {});
   if (!id) {
     Error e = id.take_error();
-    record_failure(client, "plaintext", user, e);
+    if (!login_denied_message(e)) record_failure(client, "plaintext", user, e);
     return e;
   }
   CYR_LOG(Notice, client.session_id, "login: %s %s plaintext User logged in", client_host(client).c_str(),

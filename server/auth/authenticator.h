@@ -33,6 +33,7 @@
 #include "server/auth/saslauthd.h"
 #include "server/auth/user_db.h"
 #include "store/base/result.h"
+#include "store/user_deny_db.h"
 
 namespace cyr::config {
 class ImapdConf;
@@ -54,14 +55,23 @@ struct AuthOptions {
   bool username_tolower = true;        // username_tolower
   uint32_t iterations = kDefaultIterations;  // sasl_scram_iteration_counter, for new passwords
   std::chrono::milliseconds failed_login_pause{3000};  // failedloginpause
+  // The deny list (cyr_deny): `deny_service` is this service's cyrus.conf
+  // name, matched against each entry's service patterns; empty: no check.
+  std::string deny_service;
+  std::filesystem::path userdeny_db_path;  // userdeny_db_path, default {configdirectory}/user_deny.db
+  // Cyrus's imapd lets admins in whatever the list says (so an admin can
+  // still repair a mailbox); its other services do not.
+  bool deny_exempts_admins = false;
   // Tests only: the clock used for the failure window. Null: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 // Reads the options above for one service from imapd.conf: sasl_pwcheck_method,
 // sasl_saslauthd_path, sasl_mech_list, allowplaintext, admins,
-// username_tolower, sasl_scram_iteration_counter, failedloginpause and
-// configdirectory (for passwd.db); "<config_service>_<option>" overrides apply.
+// username_tolower, sasl_scram_iteration_counter, failedloginpause,
+// configdirectory (for passwd.db) and userdeny_db_path; "<config_service>_<option>"
+// overrides apply. The deny list is checked under the name config_service
+// (admins exempt when sasl_service is "imap", as in Cyrus).
 // Fails (Invalid) on an unknown pwcheck method or mechanism or a bad iteration count.
 Result<AuthOptions> auth_options_from_config(const config::ImapdConf& conf,
                                              std::string_view config_service,
@@ -90,6 +100,14 @@ struct AuthIdentity {
   bool is_admin = false;  // userid is in admins:
   bool proxied() const { return userid != authcid; }
 };
+
+// A login refused by the deny list (cyr_deny) after the credentials were
+// right: the message to show the client (the admin's, or Cyrus's default),
+// or nullopt for any other error. Protocols answer it with their
+// authorization-failure reply (IMAP NO [AUTHORIZATIONFAILED], POP3
+// -ERR [AUTH], ManageSieve NO (AUTHORIZATIONFAILED)...) instead of
+// "authentication failed".
+std::optional<std::string> login_denied_message(const Error& e);
 
 class Authenticator;
 
@@ -162,6 +180,13 @@ class Authenticator final : public CredentialVerifier {
   Result<AuthIdentity> authorize(std::string_view mechanism, std::string_view authcid,
                                  std::string_view authzid) const;
 
+  // The deny list check every successful login passes (authenticate() and
+  // SASL exchanges call it; so may a protocol that logs in some other way):
+  // ok, or Perm with login_denied_message() set. One indexed lookup of the
+  // user in user_deny.db; no read at all while that file does not exist. A
+  // list that cannot be read lets the user in (logged), as in Cyrus.
+  Status check_deny_list(const ClientInfo& client, const AuthIdentity& id);
+
   // How long the caller should wait before answering a failed attempt from
   // this address: failedloginpause doubled for each recent failure (at most
   // 8x); zero with no failure in the last kFailureWindow.
@@ -182,6 +207,13 @@ class Authenticator final : public CredentialVerifier {
  private:
   std::chrono::steady_clock::time_point now() const;
   Result<UserDb*> user_db();  // opened on first use: the file may appear after start
+  // The deny list, opened when its file first exists (cyr_deny creates it
+  // while the daemon runs); null while there is none.
+  std::shared_ptr<store::UserDenyDb> deny_db();
+  // authorize() and then check_deny_list(): what both login paths run.
+  friend class SaslExchange;
+  Result<AuthIdentity> authorize_login(const ClientInfo& client, std::string_view mechanism,
+                                       std::string_view authcid, std::string_view authzid);
   bool has_method(PwcheckMethod m) const;
 
   struct FailureRecord {
@@ -193,6 +225,8 @@ class Authenticator final : public CredentialVerifier {
   std::string unknown_user_salt_key_;  // see ScramServerOptions
   std::mutex db_mu_;
   std::unique_ptr<UserDb> db_;
+  std::mutex deny_mu_;
+  std::shared_ptr<store::UserDenyDb> deny_db_;
   mutable std::mutex failures_mu_;
   std::map<std::string, FailureRecord, std::less<>> failures_;
 };

@@ -123,6 +123,8 @@ awaitable<Reply> Session::cmd_login(const imap::LoginArgs& a) {
     co_await sleep_for(authn->failure_delay(client.address));
     if (id.error().code == Errc::Temp || id.error().code == Errc::Unavailable)
       co_return Reply::no("Authentication service unavailable", ResponseCode::unavailable());
+    if (auto denied = auth::login_denied_message(id.error()))
+      co_return Reply::no(*denied, ResponseCode::authorization_failed());
     co_return Reply::no("Authentication failed", ResponseCode::authentication_failed());
   }
   co_return finish_login(*id);
@@ -151,6 +153,8 @@ awaitable<Reply> Session::cmd_authenticate(const imap::AuthenticateArgs& a) {
         co_return Reply::no("Authentication service unavailable", ResponseCode::unavailable());
       if (step.error().code == Errc::Invalid || step.error().code == Errc::Limit)
         co_return Reply::bad("Invalid authentication exchange");
+      if (auto denied = auth::login_denied_message(step.error()))
+        co_return Reply::no(*denied, ResponseCode::authorization_failed());
       co_return Reply::no("Authentication failed", ResponseCode::authentication_failed());
     }
     if (step->done) co_return finish_login(exchange->identity());

@@ -356,6 +356,9 @@ class ManageSieveSession {
         co_await sleep_for(authn->failure_delay(client.address));
         if (step.error().code == Errc::Temp || step.error().code == Errc::Unavailable)
           co_return reply(Response::no("Authentication service unavailable", Code::TryLater)), true;
+        // RFC 5804 has no authorization-failure code: the deny message alone.
+        if (auto denied = auth::login_denied_message(step.error()))
+          co_return reply(Response::no(*denied)), true;
         co_return reply(Response::no("Authentication failed")), true;
       }
       if (step->done) co_return authenticated(exchange->identity(), step->data), true;

@@ -190,6 +190,8 @@ class Pop3Session {
       co_await sleep_for(authn->failure_delay(client.address));
       if (id.error().code == Errc::Temp || id.error().code == Errc::Unavailable)
         co_return send("-ERR [SYS/TEMP] Authentication service unavailable\r\n"), true;
+      if (auto denied = auth::login_denied_message(id.error()))
+        co_return send("-ERR [AUTH] " + *denied + "\r\n"), true;
       co_return send("-ERR [AUTH] Invalid login\r\n"), true;
     }
     co_return co_await open_maildrop(*id);
@@ -231,6 +233,8 @@ class Pop3Session {
         co_await sleep_for(authn->failure_delay(client.address));
         if (step.error().code == Errc::Temp)
           co_return send("-ERR [SYS/TEMP] Authentication service unavailable\r\n"), true;
+        if (auto denied = auth::login_denied_message(step.error()))
+          co_return send("-ERR [AUTH] " + *denied + "\r\n"), true;
         co_return send("-ERR [AUTH] Authentication failed\r\n"), true;
       }
       if (step->done) co_return co_await open_maildrop(exchange->identity());

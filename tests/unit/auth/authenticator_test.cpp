@@ -142,6 +142,81 @@ TEST_F(AuthenticatorTest, PlainExchangeWithProxyLogin) {
   EXPECT_GT(a.failure_delay(tls_client.address), 0ms);
 }
 
+// The deny list (cyr_deny) is checked after the credentials, in both login
+// paths, under this service's cyrus.conf name; the refusal carries the
+// admin's message, is not counted as a failed login, and a change to the
+// list applies to the next login. Admins are exempt on imap only.
+TEST_F(AuthenticatorTest, DenyListRefusesAfterSuccessfulLogin) {
+  opts.userdeny_db_path = dir.path() / "user_deny.db";
+  opts.deny_service = "pop3";
+  auto a = make();
+  // No list yet: everyone in, and nothing is created.
+  ASSERT_TRUE(a.authenticate(tls_client, "fred", "secret").ok());
+  EXPECT_FALSE(std::filesystem::exists(opts.userdeny_db_path));
+
+  auto db = store::UserDenyDb::open(opts.userdeny_db_path, store::UserDenyDb::Mode::ReadWrite);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->deny("fred", "pop3", "Account suspended").ok());
+  ASSERT_TRUE((*db)->deny("admin", "*", "").ok());
+
+  auto refused = a.authenticate(tls_client, "fred", "secret");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(login_denied_message(refused.error()), std::optional<std::string>("Account suspended"));
+  EXPECT_EQ(a.failure_delay(tls_client.address), 0ms);  // the password was right
+  // A wrong password is still "authentication failed", not the deny message.
+  auto wrong = a.authenticate(tls_client, "fred", "nope");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(login_denied_message(wrong.error()), std::nullopt);
+
+  // SASL: the same check after the exchange succeeds.
+  auto ex = a.start_sasl(tls_client, "PLAIN");
+  ASSERT_TRUE(ex.ok());
+  auto r = (*ex)->step(plain("", "fred", "secret"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(login_denied_message(r.error()), std::optional<std::string>("Account suspended"));
+  // An admin acting as fred is refused as fred.
+  auto ex2 = a.start_sasl(tls_client, "PLAIN");
+  auto r2 = (*ex2)->step(plain("fred", "admin", "root-pw"));
+  ASSERT_FALSE(r2.ok());
+  EXPECT_TRUE(login_denied_message(r2.error()).has_value());
+  // Admins are not exempt outside imap.
+  auto adm = a.authenticate(tls_client, "admin", "root-pw");
+  ASSERT_FALSE(adm.ok());
+  EXPECT_EQ(login_denied_message(adm.error()), std::optional<std::string>(std::string(store::UserDenyDb::kDefaultMessage)));
+
+  // Other services and users are not affected.
+  EXPECT_TRUE(a.authenticate(tls_client, "bob", "bob-pw").ok());
+  opts.deny_service = "imap";
+  opts.deny_exempts_admins = true;
+  auto imap = make();
+  EXPECT_TRUE(imap.authenticate(tls_client, "fred", "secret").ok());
+  EXPECT_TRUE(imap.authenticate(tls_client, "admin", "root-pw").ok());  // Cyrus's imapd lets admins in
+
+  // Allowed again: the next login passes, same Authenticator.
+  ASSERT_TRUE(*(*db)->allow("fred"));
+  EXPECT_TRUE(a.authenticate(tls_client, "fred", "secret").ok());
+  // The list removed while running: no entry, no error.
+  db->reset();
+  std::filesystem::remove(opts.userdeny_db_path);
+  EXPECT_TRUE(a.authenticate(tls_client, "admin", "root-pw").ok());
+}
+
+TEST_F(AuthenticatorTest, DenyOptionsFromConfig) {
+  auto conf = config::ImapdConf::parse("configdirectory: /var/imap\n", "imapd.conf", nullptr);
+  ASSERT_TRUE(conf.ok());
+  auto imap = auth_options_from_config(*conf, "imaps", "imap");
+  ASSERT_TRUE(imap.ok());
+  EXPECT_EQ(imap->deny_service, "imaps");
+  EXPECT_EQ(imap->userdeny_db_path, "/var/imap/user_deny.db");
+  EXPECT_TRUE(imap->deny_exempts_admins);
+  auto conf2 = config::ImapdConf::parse("configdirectory: /var/imap\nuserdeny_db_path: /srv/deny.db\n", "imapd.conf", nullptr);
+  ASSERT_TRUE(conf2.ok());
+  auto pop = auth_options_from_config(*conf2, "pop3", "pop");
+  ASSERT_TRUE(pop.ok());
+  EXPECT_EQ(pop->userdeny_db_path, "/srv/deny.db");
+  EXPECT_FALSE(pop->deny_exempts_admins);
+}
+
 TEST_F(AuthenticatorTest, StartSaslRefusesMechanismsNotOffered) {
   auto a = make();
   EXPECT_EQ(a.start_sasl(plain_client, "PLAIN").error().code, Errc::Invalid);  // before TLS

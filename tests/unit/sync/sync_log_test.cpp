@@ -256,3 +256,34 @@ TEST(SyncLog, PromotionJoinsTheRestOfTheCycle) {
 
 }  // namespace
 }  // namespace cyr::sync
+
+namespace cyr::sync {
+namespace {
+
+// cyr_synclog and cyr_sync_client -f turn log events into change records.
+TEST(SyncLog, ChangeRecordsOfEvents) {
+  using K = store::ChangeKind;
+  auto one = [](SyncLogEvent e) {
+    auto r = change_records_of(e);
+    EXPECT_EQ(r.size(), 1u);
+    return r.empty() ? store::ChangeRecord{} : r[0];
+  };
+  EXPECT_EQ(one({SyncLogType::User, "fred", ""}).kind, K::User);
+  EXPECT_EQ(one({SyncLogType::Mailbox, "user.fred", ""}).kind, K::Mailbox);
+  EXPECT_EQ(one({SyncLogType::Unmailbox, "user.fred.x", ""}).kind, K::Unmailbox);
+  EXPECT_EQ(one({SyncLogType::Quota, "user.fred", ""}).kind, K::Quota);
+  EXPECT_EQ(one({SyncLogType::Annotation, "", ""}).kind, K::Annotation);
+  auto seen = one({SyncLogType::Seen, "fred", "uid-1"});
+  EXPECT_EQ(seen.kind, K::Seen);
+  EXPECT_EQ(seen.arg2, "uid-1");
+  EXPECT_EQ(one({SyncLogType::Sieve, "fred", ""}).kind, K::Seen);  // a meta sync of fred
+  EXPECT_EQ(one({SyncLogType::Unsub, "fred", "shared.x"}).kind, K::Sub);
+  auto dbl = change_records_of({SyncLogType::DoubleMailbox, "user.a", "user.b"});
+  ASSERT_EQ(dbl.size(), 2u);
+  EXPECT_EQ(dbl[0].arg1, "user.a");
+  EXPECT_EQ(dbl[1].arg1, "user.b");
+  EXPECT_TRUE(change_records_of({SyncLogType::Unuser, "fred", ""}).empty());
+}
+
+}  // namespace
+}  // namespace cyr::sync
