@@ -395,18 +395,24 @@ void Controller::tick_replica(store::NodeState st, Clock::time_point now) {
               s.error().describe().c_str());
   }
   if (rejoin && peer.reachable && peer.role == "primary" && peer.writable) {
-    std::lock_guard lk(mu_);
-    event("rejoin: asking the primary to reconcile (copy back what only this node has)");
-  }
-  if (rejoin && peer.reachable && peer.role == "primary" && peer.writable) {
+    {
+      std::lock_guard lk(mu_);
+      if (last_reconcile_failure_.empty())
+        event("rejoin: asking the primary to reconcile (copy back what only this node has)");
+    }
     auto r = transport_(opts_.peer, "RECONCILE " + opts_.node + " " + std::to_string(st.epoch),
                         opts_.reconcile_timeout);
     std::lock_guard lk(mu_);
     if (r.ok() && r->ok) {
       set_rejoin(false);
+      last_reconcile_failure_.clear();
       event("rejoin done: reconciled with the primary, now following it");
     } else {
-      event("rejoin: reconcile failed, will retry: " + (r.ok() ? r->text : r.error().describe()));
+      // Retried at every heartbeat; said again only when the reason changes.
+      std::string why = r.ok() ? r->text : r.error().describe();
+      if (why != last_reconcile_failure_)
+        event("rejoin: reconcile failed, will retry (cyr_failover abandon-rejoin --force gives it up): " + why);
+      last_reconcile_failure_ = why;
     }
   }
   if (opts_.witness.empty() || opts_.peer.empty()) return;  // promotion is manual only
@@ -530,7 +536,23 @@ std::string Controller::handle(const std::string& line, bool trusted) {
   }
   if (v == "SWITCHOVER" && a.empty()) return format_reply(switchover());
   if (v == "PROMOTE" && a.size() == 1 && (a[0] == "FORCE" || a[0] == "force")) return format_reply(promote_force());
+  if (v == "ABANDON-REJOIN" && a.empty()) return format_reply(abandon_rejoin());
   return format_reply({false, "BAD unknown request or wrong arguments", {}});
+}
+
+// The operator's way out of a rejoin that cannot finish (the reconcile
+// keeps failing, see status): the node stops waiting, its replication
+// server takes the primary's writes again, and whatever only this node had
+// and the reconcile did not copy back may be overwritten. Messages are still
+// copied back by the ordinary mailbox compare (split brain); subscriptions,
+// Sieve scripts and seen state are not.
+Reply Controller::abandon_rejoin() {
+  std::lock_guard lk(mu_);
+  if (!rejoin_) return {false, "NO-REJOIN no rejoin is pending on this node", {}};
+  set_rejoin(false);
+  last_reconcile_failure_.clear();
+  event("rejoin abandoned by the operator: following the primary without a reconcile");
+  return {true, "ABANDONED the rejoin; this node now follows the primary", {}};
 }
 
 Reply Controller::takeover(const std::string& from, uint64_t epoch) {
@@ -560,15 +582,19 @@ Reply Controller::reconcile_request(const std::string& from, uint64_t epoch) {
   if (epoch != st.epoch) return {false, "EPOCH this node is at epoch " + std::to_string(st.epoch), {}};
   {
     std::lock_guard lk(mu_);
-    event("reconciling with " + from + " (full sync with copy-back)");
+    if (last_served_reconcile_failure_.empty()) event("reconciling with " + from + " (full sync with copy-back)");
   }
   auto t0 = Clock::now();
   Status s = link_->reconcile();
   std::lock_guard lk(mu_);
   if (!s.ok()) {
-    event("reconcile with " + from + " failed: " + s.error().describe());
+    // The rejoining node asks again at every heartbeat: said once per reason.
+    std::string why = s.error().describe();
+    if (why != last_served_reconcile_failure_) event("reconcile with " + from + " failed: " + why);
+    last_served_reconcile_failure_ = why;
     return {false, "FAILED " + s.error().user_message, {}};
   }
+  last_served_reconcile_failure_.clear();
   event("reconciled with " + from + " in " + seconds_text(secs(Clock::now() - t0)) + " s");
   return {true, "RECONCILED", {}};
 }

@@ -125,6 +125,7 @@ class Controller {
   void set_sync_state(std::function<std::string()> f) { sync_state_ = std::move(f); }
   Reply switchover();
   Reply promote_force();
+  Reply abandon_rejoin();
 
   store::NodeState node_state() const { return store_->node_state(); }
   bool writable() const { return store_->check_writable().ok(); }
@@ -184,6 +185,8 @@ class Controller {
   bool promoting_ = false;        // replica: asking the witness for the next epoch
   std::string hold_;              // the hold currently set in the store
   std::string last_refusal_;      // the witness's last refusal (logged once)
+  std::string last_reconcile_failure_;  // a rejoin's last reconcile failure (logged once)
+  std::string last_served_reconcile_failure_;  // the same, on the primary that runs it
   std::string last_peer_error_;   // why an unreachable peer does not answer (logged once)
   // Whether our last PING was answered. Kept apart from peer_.reachable,
   // which the peer's own PINGs also set: with a one-way link (it reaches us,

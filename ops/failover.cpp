@@ -5,6 +5,7 @@
 //   cyr_failover status     [-C imapd.conf] [-M cyrus.conf] [-a host:port]
 //   cyr_failover switchover [-C imapd.conf] [-M cyrus.conf] [-a host:port]
 //   cyr_failover promote --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]
+//   cyr_failover abandon-rejoin --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]
 //
 // The controller runs inside cyr_master (it must: it sets the role and the
 // write hold of the master's Store and owns its rolling replication), started
@@ -74,7 +75,8 @@ int usage(const char* why) {
           "usage: cyr_failover witness -l host:port [-s statefile] [-k secretfile] [-C imapd.conf]\n"
           "       cyr_failover status [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n"
           "       cyr_failover switchover [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n"
-          "       cyr_failover promote --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n");
+          "       cyr_failover promote --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n"
+          "       cyr_failover abandon-rejoin --force [-C imapd.conf] [-M cyrus.conf] [-a host:port]\n");
   return kExitUsage;
 }
 
@@ -311,7 +313,7 @@ int failover_main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (a == "--force" && sub == "promote") {
+    if (a == "--force" && (sub == "promote" || sub == "abandon-rejoin")) {
       force = true;
     } else if (a == "-C" || a == "-M" || a == "-a" || a == "-l" || a == "-s" || a == "-k") {
       const char* v = value();
@@ -338,6 +340,11 @@ int failover_main(int argc, char** argv) {
     if (!force)
       return usage("promote needs --force: promotion is automatic with a witness; forcing it can make two primaries");
     verb = "PROMOTE FORCE";
+  } else if (sub == "abandon-rejoin") {
+    if (!force)
+      return usage("abandon-rejoin needs --force: user changes only this node has that the reconcile did not copy "
+                   "back (subscriptions, Sieve scripts, seen state) may be overwritten");
+    verb = "ABANDON-REJOIN";
   } else {
     return usage(("unknown subcommand \"" + sub + "\"").c_str());
   }

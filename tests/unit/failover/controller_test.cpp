@@ -32,8 +32,10 @@ class FakeLink : public ReplicationLink {
   Lag lag() const override { return Lag{running, running, 0, 0, ""}; }
   Status reconcile() override {
     ++reconciles;
+    if (fail_reconcile) return Error(Errc::Io, "reconcile failed (test)");
     return {};
   }
+  bool fail_reconcile = false;
   store::Store* store_;
   bool replicate = true;
   std::atomic<bool> running{false};
@@ -332,6 +334,35 @@ TEST_F(ControllerTest, WithoutAWitnessPromotionIsManual) {
   run_for(milliseconds(250));
   EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1, true}));
   EXPECT_FALSE(parse_reply(A().ctl->handle("PROMOTE", true))->ok);
+}
+
+// A reconcile that keeps failing leaves the rejoin pending (the node's
+// replication server holds off the primary) until the operator gives it up.
+TEST_F(ControllerTest, AnOperatorCanAbandonARejoinThatCannotFinish) {
+  make("A", store::Role::Primary, false);
+  make("B", store::Role::Replica, false);
+  run_for(milliseconds(500));
+  cut_.insert("A");
+  run_for(milliseconds(1000), {"A"});
+  ASSERT_TRUE(parse_reply(B().ctl->handle("PROMOTE FORCE", true))->ok);
+  B().link->fail_reconcile = true;
+  nodes_.erase("A");
+  cut_.clear();
+  make("A", store::Role::Primary, false);
+  run_for(milliseconds(2000));
+  EXPECT_GE(B().link->reconciles, 2) << "retried";
+  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1, true}));
+  EXPECT_FALSE(parse_reply(A().ctl->handle("ABANDON-REJOIN", false))->ok) << "only the operator";
+  auto r = parse_reply(A().ctl->handle("ABANDON-REJOIN", true));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok) << r->text;
+  EXPECT_EQ(A().store->node_state(), (store::NodeState{store::Role::Replica, 1, false}));
+  const int tried = B().link->reconciles;
+  run_for(milliseconds(1000));
+  EXPECT_EQ(B().link->reconciles, tried) << "no reconcile asked for after abandoning";
+  r = parse_reply(A().ctl->handle("ABANDON-REJOIN", true));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);  // nothing pending any more
 }
 
 TEST_F(ControllerTest, SwitchoverSwapsRolesAfterReplicationDrains) {
