@@ -19,11 +19,12 @@ ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_vi
   if (maxmsg > 0) s.max_message = static_cast<uint64_t>(maxmsg);
   s.maxlogins_per_user = conf.get_int("maxlogins_per_user", service);
   s.ns = store::namespace_options_from_config(conf, service);
-  // implicit_owner_rights may hold letters this server does not model ('n'):
-  // keep the ones it does.
+  // implicit_owner_rights may hold letters this server does not model (a
+  // site's own, or Cyrus 2's '0'-'9'): keep the RFC 4314 ones, 'n' included
+  // (the default "lkxan" lets owners write /shared annotations, as in Cyrus).
   std::string letters;
   for (char c : conf.get_string("implicit_owner_rights", service))
-    if (std::string_view("lrswipkxteacd").find(c) != std::string_view::npos) letters += c;
+    if (std::string_view("lrswipkxteacdn").find(c) != std::string_view::npos) letters += c;
   if (auto r = mail::parse_rights(letters)) s.implicit_owner_rights = *r;
   s.servername = conf.get_string("servername", service);
   if (s.servername.empty()) {

@@ -256,6 +256,15 @@ def test_list_and_create_like_cyrus(args):
         assert typ == "NO" and b"NOPERM" in data[0], (typ, data)
         untagged, _ = raw_command(c, 'LISTRIGHTS Sent admin')
         assert untagged and untagged[0].endswith(" n"), untagged  # the annotation right too (RFC 5464)
+        # The owner's implicit rights are implicit_owner_rights ("lkxan"),
+        # 'n' included, whatever the owner's own ACL entry says (Cyrus).
+        untagged, _ = raw_command(c, 'LISTRIGHTS Sent fred')
+        assert untagged and untagged[0].startswith('* LISTRIGHTS Sent fred "lkxan"'), untagged
+        admin = connect(n, "admin")
+        ok(admin.setacl("user/fred/Sent", "fred", "lrs"))
+        admin.logout()
+        untagged, _ = raw_command(c, 'MYRIGHTS Sent')
+        assert untagged == ['* MYRIGHTS Sent lrskxcan'], untagged  # c: the legacy letter for k
         c.logout()
 
 
