@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "server/imap/imap_url.h"
 #include "server/imap/parser.h"
 #include "tests/unit/fuzz/targets.h"
 
@@ -112,6 +113,18 @@ int imap_parser(const uint8_t* data, size_t size) {
   auto pieces = run(in, piece);
   // parser.h: feeding input in pieces of any size gives exactly the same events.
   FUZZ_CHECK(whole == pieces);
+  // A CATENATE URL part (imap_url.h) is read from the same kind of bytes.
+  // What it accepts names a message (UID 1 or more) and decodes to text
+  // without NUL, CR or LF; parsing is deterministic.
+  std::string_view url = in.substr(0, 4096);
+  auto parsed = imap::parse_imap_url(url);
+  if (parsed) {
+    FUZZ_CHECK(parsed->uid != 0);
+    FUZZ_CHECK(parsed->mailbox.find_first_of(std::string_view("\0\r\n", 3)) == std::string::npos);
+    if (parsed->user) FUZZ_CHECK(parsed->user->find_first_of(std::string_view("\0\r\n", 3)) == std::string::npos);
+    auto again = imap::parse_imap_url(url);
+    FUZZ_CHECK(again && *again == *parsed);
+  }
   return 0;
 }
 
