@@ -51,7 +51,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
-from harness import Node  # noqa: E402
+from harness import Node, set_password  # noqa: E402
 
 # unixhierarchysep is on by default here: IMAP names are user/NAME.
 IMAPD_EXTRA = "admins: admin\nallowplaintext: yes\nduplicatesuppression: no\n"
@@ -217,12 +217,6 @@ class Watcher(threading.Thread):
 
 
 # ---- our pair ---------------------------------------------------------------------------
-
-def set_password(node, user, password="secret"):
-    os.makedirs(node.confdir, exist_ok=True)
-    os.makedirs(node.path("spool"), exist_ok=True)
-    subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
-                   input=(password + "\n").encode(), check=True, capture_output=True)
 
 
 def addr(node, service):

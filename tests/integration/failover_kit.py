@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-from harness import Node, wait_for
+from harness import Node, set_password, wait_for
 
 # The pair's failover_secret: control connections and lease requests
 # authenticate with it (docs/failover.md).
@@ -145,14 +145,6 @@ class Witness:
 def addr_of(node, service):
     host, port = node.ports()[service][0].rsplit(":", 1)
     return host, int(port)
-
-
-def set_password(node, user, password="secret"):
-    os.makedirs(node.confdir, exist_ok=True)
-    os.makedirs(node.path("spool"), exist_ok=True)
-    res = subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
-                         input=(password + "\n").encode(), capture_output=True)
-    assert res.returncode == 0, res.stderr
 
 
 class Pair:

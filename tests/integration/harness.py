@@ -28,6 +28,16 @@ def parse_args():
     return p.parse_args()
 
 
+def set_password(node, user, password="secret"):
+    """Gives `user` its password in `node`'s password database (cyr_passwd),
+    creating the node's directories first: a node need not be started."""
+    os.makedirs(node.confdir, exist_ok=True)
+    os.makedirs(node.path("spool"), exist_ok=True)
+    res = subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
+                         input=(password + "\n").encode(), capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

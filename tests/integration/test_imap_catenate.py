@@ -27,7 +27,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
+from harness import Node, run_tests, set_password  # noqa: E402
 
 CYRUS_CONF = ('SERVICES {\n'
               '  imap cmd="imapd" listen="127.0.0.1:0"\n'
@@ -178,12 +178,8 @@ class Raw:
 def start_node(args, max_message=MAX_MESSAGE):
     extra = IMAPD_EXTRA.replace("maxmessagesize: %d" % MAX_MESSAGE, "maxmessagesize: %d" % max_message)
     n = Node(args.bin, CYRUS_CONF, imapd_extra=extra, keep=args.keep)
-    os.makedirs(n.confdir, exist_ok=True)
-    os.makedirs(n.path("spool"), exist_ok=True)
     for user in ("admin", "fred", "barney"):
-        res = subprocess.run([os.path.join(n.bin_dir, "cyr_passwd"), "-C", n.imapd_conf, user],
-                             input=b"secret\n", capture_output=True, timeout=30)
-        assert res.returncode == 0, res.stderr
+        set_password(n, user)
     n.start()
     host, port = addr(n)
     admin = imaplib.IMAP4(host, port, timeout=30)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
+from harness import Node, run_tests, set_password  # noqa: E402
 
 CYRUS_CONF = 'SERVICES {\n  imap cmd="imapd" listen="127.0.0.1:0"\n}\n'
 IMAPD_EXTRA = "admins: admin\nallowplaintext: yes\n"
@@ -33,14 +33,6 @@ def message(subject, body="Hello.\r\n", n=0):
             "Date: Tue, 3 Mar 2020 10:%02d:00 +0000\r\n"
             "Message-ID: <%s@example.com>\r\n"
             "\r\n%s" % (subject, n % 60, re.sub(r"\W", "", subject), body)).encode()
-
-
-def set_password(node, user, password):
-    os.makedirs(node.confdir, exist_ok=True)
-    os.makedirs(node.path("spool"), exist_ok=True)
-    res = subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
-                         input=(password + "\n").encode(), capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr
 
 
 def address(node):

@@ -21,7 +21,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
+from harness import Node, run_tests, set_password  # noqa: E402
 
 CYRUS_CONF = ('SERVICES {\n'
               '  imap cmd="imapd" listen="127.0.0.1:0"\n'
@@ -131,12 +131,8 @@ def start_node(args, extra="", tls=False):
                        check=True, capture_output=True, timeout=60)
         n.write_imapd_conf(IMAPD_EXTRA + extra +
                            "tls_server_cert: %s\ntls_server_key: %s\n" % (cert, key))
-    os.makedirs(n.confdir, exist_ok=True)
-    os.makedirs(n.path("spool"), exist_ok=True)
     for user in USERS:
-        res = subprocess.run([os.path.join(n.bin_dir, "cyr_passwd"), "-C", n.imapd_conf, user],
-                             input=b"secret\n", capture_output=True, timeout=30)
-        assert res.returncode == 0, res.stderr
+        set_password(n, user)
     n.start()
     admin = Client(n)
     admin.login("admin")

@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
+from harness import Node, run_tests, set_password  # noqa: E402
 
 CYRUS_CONF = ('SERVICES {\n'
               '  imap cmd="imapd" listen="127.0.0.1:0"\n'
@@ -79,12 +79,8 @@ def connect(node, user="fred"):
 
 def start_node(args):
     n = Node(args.bin, CYRUS_CONF, imapd_extra=IMAPD_EXTRA, keep=args.keep)
-    os.makedirs(n.confdir, exist_ok=True)
-    os.makedirs(n.path("spool"), exist_ok=True)
     for user in ("admin", "fred"):
-        res = subprocess.run([os.path.join(n.bin_dir, "cyr_passwd"), "-C", n.imapd_conf, user],
-                             input=b"secret\n", capture_output=True, timeout=30)
-        assert res.returncode == 0, res.stderr
+        set_password(n, user)
     return n
 
 

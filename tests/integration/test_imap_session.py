@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
+from harness import Node, run_tests, set_password  # noqa: E402
 
 imaplib.Commands.setdefault("BOGUS", ("AUTH", "NONAUTH", "SELECTED"))
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
@@ -28,14 +28,6 @@ MESSAGE = (b"From: Fred <fred@example.com>\r\n"
            b"Message-ID: <1@example.com>\r\n"
            b"\r\n"
            b"Let us meet for a coffee.\r\n")
-
-
-def set_password(node, user, password):
-    os.makedirs(node.confdir, exist_ok=True)
-    os.makedirs(node.path("spool"), exist_ok=True)
-    res = subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
-                   input=(password + "\n").encode(), capture_output=True)
-    assert res.returncode == 0, res.stderr
 
 
 def address(node):

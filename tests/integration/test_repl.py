@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, run_tests  # noqa: E402
+from harness import Node, run_tests, set_password  # noqa: E402
 
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 
@@ -25,14 +25,6 @@ def message(i, size=200):
     body = ("line %d of the body\r\n" % i) * max(1, size // 20)
     return ("From: a@example.com\r\nTo: fred@example.com\r\nSubject: msg %d\r\n"
             "Message-ID: <%d@example.com>\r\n\r\n%s" % (i, i, body)).encode()
-
-
-def set_password(node, user, password):
-    os.makedirs(node.confdir, exist_ok=True)
-    os.makedirs(node.path("spool"), exist_ok=True)
-    res = subprocess.run([os.path.join(node.bin_dir, "cyr_passwd"), "-C", node.imapd_conf, user],
-                         input=(password + "\n").encode(), capture_output=True)
-    assert res.returncode == 0, res.stderr
 
 
 def addr(node, service):
