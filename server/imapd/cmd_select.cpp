@@ -197,6 +197,10 @@ awaitable<Reply> Session::cmd_idle(const std::string& tag) {
       state_ = SessionState::Logout;
       break;
     }
+    if (!co_await still_allowed()) {
+      (void)co_await flush();
+      break;
+    }
     if (selected_) {
       co_await report_changes(true);
       if (!out_.empty()) (void)co_await flush();

@@ -123,6 +123,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Reply error_reply(const Error& e, const char* what);
   awaitable<Status> flush();
   void say_bye(std::string_view text);
+  // False (BYE written, state Logout) when cyr_deny has denied the logged-in
+  // user this service since the last check; see kDenyRecheck.
+  awaitable<bool> still_allowed();
   void end_session_cleanup();
 
   template <class F>
@@ -287,6 +290,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<auth::AuthIdentity> identity_;
   std::optional<mail::Namespace> ns_;
   bool counted_login_ = false;
+  // cyr_deny for a session already logged in: Cyrus's imapd checks the deny
+  // list before every command and ends the session with BYE [ALERT]. Here
+  // at most once per kDenyRecheck (a blocking-pool hop for an SQLite read;
+  // no read at all while user_deny.db does not exist), before a command and
+  // during IDLE.
+  static constexpr std::chrono::seconds kDenyRecheck{5};
+  std::chrono::steady_clock::time_point last_deny_check_{};
   bool condstore_ = false;  // ENABLE CONDSTORE, or a CONDSTORE-using command
   bool qresync_ = false;    // ENABLE QRESYNC
   std::optional<Selected> selected_;

@@ -178,6 +178,40 @@ def test_deny_allow_list_while_running(args):
         assert "denied by user_deny.db for service pop3" in n.log()
 
 
+def test_deny_ends_a_running_imap_session(args):
+    """As Cyrus's imapd: a session already logged in when its user is
+    denied gets BYE [ALERT] <message> at its next command (checked at most
+    every 5 s, Session::kDenyRecheck), and the connection ends."""
+    with DenyNode(args) as n:
+        n.start()
+        s = socket.create_connection(n.addr("imap"), timeout=30)
+        f = s.makefile("rb")
+        f.readline()  # greeting
+
+        def command(line):
+            s.sendall(line.encode() + b"\r\n")
+            tag, out = line.split()[0], []
+            while True:
+                got = f.readline().decode()
+                if not got:
+                    return out, None  # connection closed
+                out.append(got.rstrip("\r\n"))
+                if got.startswith(tag + " "):
+                    return out, got.rstrip("\r\n")
+
+        assert command("a1 LOGIN barney barneypw")[1].startswith("a1 OK")
+        assert command("a2 SELECT INBOX")[1].startswith("a2 OK")
+        n.cmd("deny", "-m", "Mailbox moving, back in an hour", "barney")
+        time.sleep(5.5)
+        untagged, tagged = command("a3 NOOP")
+        assert tagged is None and untagged == ["* BYE [ALERT] Mailbox moving, back in an hour"], (untagged, tagged)
+        s.close()
+        assert "access denied by cyr_deny since login; session ended" in n.log()
+        # Allowed again: a new session runs past the recheck.
+        n.cmd("deny", "-a", "barney")
+        assert n.imap_login("barney", "barneypw")[0] == "OK"
+
+
 def test_ctl_deliver_dump_and_prune(args):
     with DenyNode(args) as n:
         n.start()
@@ -329,5 +363,6 @@ def test_synclog_user_reaches_replica(args):
 
 
 if __name__ == "__main__":
-    run_tests([test_deny_allow_list_while_running, test_ctl_deliver_dump_and_prune,
+    run_tests([test_deny_allow_list_while_running, test_deny_ends_a_running_imap_session,
+               test_ctl_deliver_dump_and_prune,
                test_synclog_user_reaches_replica])
