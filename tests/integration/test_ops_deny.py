@@ -178,7 +178,7 @@ def test_deny_allow_list_while_running(args):
         assert "denied by user_deny.db for service pop3" in n.log()
 
 
-def test_deny_ends_a_running_imap_session(args):
+def test_deny_ends_running_imap_and_pop3_sessions(args):
     """As Cyrus's imapd: a session already logged in when its user is
     denied gets BYE [ALERT] <message> at its next command (checked at most
     every 5 s, Session::kDenyRecheck), and the connection ends."""
@@ -210,6 +210,32 @@ def test_deny_ends_a_running_imap_session(args):
         # Allowed again: a new session runs past the recheck.
         n.cmd("deny", "-a", "barney")
         assert n.imap_login("barney", "barneypw")[0] == "OK"
+
+        # POP3, as Cyrus's pop3d: -ERR [SYS/TEMP] <message>, and the session
+        # ends without its UPDATE state (the DELE is not carried out).
+        c = n.lmtp()
+        _, dr = transaction(c, ["barney"], message("pop-deny@example.com"))
+        assert dr and dr[0][0] == 250, dr
+        c.quit()
+        p = socket.create_connection(n.addr("pop3"), timeout=30)
+        pf = p.makefile("rb")
+        pf.readline()
+        for line in ("USER barney", "PASS barneypw", "DELE 1"):
+            p.sendall(line.encode() + b"\r\n")
+            assert pf.readline().startswith(b"+OK"), line
+        n.cmd("deny", "-s", "pop3", "-m", "POP3 closed for the move", "barney")
+        time.sleep(5.5)
+        p.sendall(b"QUIT\r\n")
+        assert pf.readline() == b"-ERR [SYS/TEMP] POP3 closed for the move\r\n"
+        assert pf.readline() == b""  # closed
+        p.close()
+        n.cmd("deny", "-a", "barney")
+        host, port = n.addr("pop3")
+        pop = poplib.POP3(host, port, timeout=60)
+        pop.user("barney")
+        pop.pass_("barneypw")
+        assert pop.stat()[0] == 1  # the DELE was not carried out
+        pop.quit()
 
 
 def test_ctl_deliver_dump_and_prune(args):
@@ -363,6 +389,6 @@ def test_synclog_user_reaches_replica(args):
 
 
 if __name__ == "__main__":
-    run_tests([test_deny_allow_list_while_running, test_deny_ends_a_running_imap_session,
+    run_tests([test_deny_allow_list_while_running, test_deny_ends_running_imap_and_pop3_sessions,
                test_ctl_deliver_dump_and_prune,
                test_synclog_user_reaches_replica])
