@@ -86,11 +86,9 @@ awaitable<Reply> Session::cmd_search(const imap::SearchArgs& a, bool by_uid,
     nums.push_back(by_uid ? h.uid : h.seq);
     max_modseq = std::max(max_modseq, h.modseq);
   }
+  const auto answer_modseq = modseq ? std::optional<store::ModSeq>(max_modseq) : std::nullopt;
   if (!a.return_options) {
-    w_.begin_untagged().atom("SEARCH");
-    for (uint32_t n : nums) w_.number(n);
-    if (modseq && !nums.empty()) w_.begin_list().atom("MODSEQ").number(max_modseq).end_list();
-    w_.end_line();
+    write_number_list("SEARCH", nums, answer_modseq);
     co_return Reply::ok("Search completed");
   }
   uint32_t ret = *a.return_options;
@@ -101,17 +99,33 @@ awaitable<Reply> Session::cmd_search(const imap::SearchArgs& a, bool by_uid,
     ret &= ~uint32_t(imap::kSearchReturnSave);
     if (ret == 0) co_return Reply::ok("Search completed");  // SAVE alone: no ESEARCH
   }
+  write_esearch(tag, by_uid, ret, nums, false, answer_modseq);
+  co_return Reply::ok("Search completed");
+}
+
+void Session::write_number_list(std::string_view verb, const std::vector<uint32_t>& nums,
+                                std::optional<store::ModSeq> modseq) {
+  w_.begin_untagged().atom(verb);
+  for (uint32_t n : nums) w_.number(n);
+  if (modseq && !nums.empty()) w_.begin_list().atom("MODSEQ").number(*modseq).end_list();
+  w_.end_line();
+}
+
+void Session::write_esearch(const std::string& tag, bool by_uid, uint32_t ret, const std::vector<uint32_t>& nums,
+                            bool keep_order, std::optional<store::ModSeq> modseq) {
   w_.begin_untagged().atom("ESEARCH").begin_list().atom("TAG").string(tag).end_list();
   if (by_uid) w_.atom("UID");
   if (!nums.empty()) {
     if (ret & imap::kSearchReturnMin) w_.atom("MIN").number(nums.front());
     if (ret & imap::kSearchReturnMax) w_.atom("MAX").number(nums.back());
-    if (ret & imap::kSearchReturnAll) w_.atom("ALL").uid_set(nums);
+    if (ret & imap::kSearchReturnAll) {
+      if (keep_order) w_.atom("ALL").atom(imap::format_uid_sequence(nums));
+      else w_.atom("ALL").uid_set(nums);
+    }
   }
   if (ret & imap::kSearchReturnCount) w_.atom("COUNT").number(nums.size());
-  if (modseq && !nums.empty()) w_.atom("MODSEQ").number(max_modseq);
+  if (modseq && !nums.empty()) w_.atom("MODSEQ").number(*modseq);
   w_.end_line();
-  co_return Reply::ok("Search completed");
 }
 
 }  // namespace cyr::imapd

@@ -176,11 +176,9 @@ awaitable<Reply> Session::cmd_sort(const imap::SortArgs& a, bool by_uid, const s
     nums.push_back(by_uid ? records[i].uid : i + 1);
     max_modseq = std::max(max_modseq, records[i].modseq);
   }
+  const auto answer_modseq = modseq ? std::optional<store::ModSeq>(max_modseq) : std::nullopt;
   if (!a.return_options) {
-    w_.begin_untagged().atom("SORT");
-    for (uint32_t n : nums) w_.number(n);
-    if (modseq && !nums.empty()) w_.begin_list().atom("MODSEQ").number(max_modseq).end_list();
-    w_.end_line();
+    write_number_list("SORT", nums, answer_modseq);
     co_return Reply::ok("Sort completed");
   }
   // ESORT: MIN and MAX are the first and last in sort order, ALL keeps the
@@ -193,16 +191,7 @@ awaitable<Reply> Session::cmd_sort(const imap::SortArgs& a, bool by_uid, const s
     ret &= ~uint32_t(imap::kSearchReturnSave);
     if (ret == 0) co_return Reply::ok("Sort completed");
   }
-  w_.begin_untagged().atom("ESEARCH").begin_list().atom("TAG").string(tag).end_list();
-  if (by_uid) w_.atom("UID");
-  if (!nums.empty()) {
-    if (ret & imap::kSearchReturnMin) w_.atom("MIN").number(nums.front());
-    if (ret & imap::kSearchReturnMax) w_.atom("MAX").number(nums.back());
-    if (ret & imap::kSearchReturnAll) w_.atom("ALL").atom(imap::format_uid_sequence(nums));
-  }
-  if (ret & imap::kSearchReturnCount) w_.atom("COUNT").number(nums.size());
-  if (modseq && !nums.empty()) w_.atom("MODSEQ").number(max_modseq);
-  w_.end_line();
+  write_esearch(tag, by_uid, ret, nums, true, answer_modseq);
   co_return Reply::ok("Sort completed");
 }
 

@@ -249,6 +249,16 @@ class Session : public std::enable_shared_from_this<Session> {
                                                 const imap::SearchKey& key,
                                                 const std::vector<store::Uid>& saved,
                                                 const store::UidSet& recent);
+  // The answers SEARCH and SORT share. `nums` are in answer order; `modseq`
+  // is the highest of the matches when CONDSTORE asked for it (RFC 7162
+  // 3.1.5: not sent for an empty result). "* SEARCH|SORT n..." [(MODSEQ m)]:
+  void write_number_list(std::string_view verb, const std::vector<uint32_t>& nums,
+                         std::optional<store::ModSeq> modseq);
+  // "* ESEARCH (TAG t) [UID] MIN MAX ALL COUNT [MODSEQ]" for the RETURN
+  // options in `ret`. ALL keeps the answer order for ESORT (RFC 5267 3.2),
+  // and is a set for ESEARCH.
+  void write_esearch(const std::string& tag, bool by_uid, uint32_t ret, const std::vector<uint32_t>& nums,
+                     bool keep_order, std::optional<store::ModSeq> modseq);
   // cmd_sort.cpp
   awaitable<Reply> cmd_sort(const imap::SortArgs& a, bool by_uid, const std::string& tag);
   awaitable<Reply> cmd_thread(const imap::ThreadArgs& a, bool by_uid);
