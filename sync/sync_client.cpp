@@ -856,6 +856,9 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
   for (auto& n : seen_names) {
     auto seen = local_.get_seen(userid, n);
     if (!seen.ok()) continue;
+    const bool empty = seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0;
+    // Only a reconcile takes the replica's state where ours is empty.
+    if (empty && !opts_.reconcile) continue;
     auto info = local_.lookup(n);
     if (!info.ok()) continue;
     auto it = rseen.find(info->uniqueid);
@@ -866,7 +869,7 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
       ++stats_.meta_copied_back;
       continue;
     }
-    if (seen->lastuid == 0 && seen->seenuids.empty() && seen->lastread == 0) continue;
+    if (empty) continue;
     if (it != rseen.end() && it->second == *seen) continue;
     Value v = Value::kvlist();
     v.add_str("USERID", userid);
