@@ -129,8 +129,7 @@ Status SyncLink::reconcile() {
   } else {
     sync::SyncClientOptions copts = opts_.client;
     // A folder only the rejoining node has (created before it noticed it
-    // had lost its role) is kept rather than deleted: losing mail is worse
-    // than an extra folder the verifier reports.
+    // had lost its role) is copied here with its mail, not deleted there.
     copts.delete_orphans = false;
     copts.reconcile = true;
     sync::SyncClient client(*store_, **peer, copts);
@@ -139,11 +138,12 @@ Status SyncLink::reconcile() {
       const auto& st = client.stats();
       CYR_LOG(Notice, "failover",
               "reconcile: %llu mailboxes applied, %llu unchanged, %llu full compares, %llu renumbered, %llu copied "
-              "back, %llu subscriptions/scripts/seen states taken from the peer",
+              "back, %llu mailboxes only the peer had copied here, %llu subscriptions/scripts/seen states taken from the peer",
               static_cast<unsigned long long>(st.mailboxes_applied),
               static_cast<unsigned long long>(st.mailboxes_unchanged),
               static_cast<unsigned long long>(st.full_syncs), static_cast<unsigned long long>(st.renumbered),
               static_cast<unsigned long long>(st.copied_back),
+              static_cast<unsigned long long>(st.mailboxes_copied_back),
               static_cast<unsigned long long>(st.meta_copied_back));
     }
     (*peer)->close();

@@ -767,6 +767,109 @@ Status SyncClient::full_update(const std::string& name) {
   return {};
 }
 
+Result<std::string> SyncClient::pull_mailbox(const std::string& name) {
+  auto r = call("GET", "FULLMAILBOX", Value::str(name));
+  if (!r.ok()) {
+    if (r.error().code == Errc::NotFound) return std::string();
+    return r.take_error();
+  }
+  std::optional<MailboxState> remote;
+  for (auto& item : *r)
+    if (!item.is_final() && item.key == "MAILBOX")
+      if (auto v = item.value(); v.ok()) {
+        auto m = mailbox_state_from_dlist(**v, false);
+        if (!m.ok()) return m.take_error();
+        remote = std::move(*m);
+      }
+  if (!remote || remote->intermediate() || remote->deleted()) return std::string();
+  if (remote->name != name) return Error(Errc::Invalid, "GET FULLMAILBOX " + name + " answered " + remote->name);
+  // Known here under another name: the rename pass handles it.
+  if (local_.lookup_by_uniqueid(remote->uniqueid).ok()) return std::string();
+  std::string target = name;
+  if (local_.lookup(name).ok()) {
+    // Both nodes created a folder of this name while they were apart. Ours
+    // keeps the name; theirs comes back beside it, and the rename pass then
+    // gives the replica's copy the same name.
+    if (name == user_inbox_name(mailbox_owner(name)))
+      return Error(Errc::Exists, "IMAP_MAILBOX_MOVED " + name +
+                                     " exists on both nodes with different uniqueids; it cannot be renamed aside");
+    target = name + "-" + remote->uniqueid.substr(0, 8);
+    if (local_.lookup(target).ok())
+      return Error(Errc::Exists, "IMAP_MAILBOX_EXISTS " + target + " already exists; cannot copy back " + name);
+  }
+  store::CreateMailboxRequest req;
+  req.name = target;
+  req.partition = remote->partition;
+  req.uniqueid = remote->uniqueid;
+  req.uidvalidity = remote->uidvalidity;
+  req.acl = remote->acl;
+  auto created = local_.create_mailbox(req, store::WriteMode::Replication);
+  if (!created.ok() && created.error().user_message == "Unknown partition") {
+    req.partition.clear();  // a partition only the old primary has: ours is the default
+    created = local_.create_mailbox(req, store::WriteMode::Replication);
+  }
+  if (!created.ok()) return created.take_error();
+  CYR_LOG(Notice, opts_.sid, "sync_client: %s: only the replica had it (uniqueid %s, %zu records); copying it back as %s",
+          name.c_str(), remote->uniqueid.c_str(), remote->records.size(), target.c_str());
+
+  store::MailboxCounters c;
+  c.last_uid = remote->last_uid;
+  c.highestmodseq = remote->highestmodseq;
+  c.recentuid = remote->recentuid;
+  c.recenttime = remote->recenttime;
+  c.last_appenddate = remote->last_appenddate;
+  c.pop3_last_login = remote->pop3_last_login;
+  c.pop3_show_after = remote->pop3_show_after;
+  if (remote->createdmodseq) c.createdmodseq = remote->createdmodseq;
+  if (remote->foldermodseq) c.foldermodseq = remote->foldermodseq;
+  c.options = remote->options;
+  // Bodies are held in memory one chunk at a time.
+  constexpr size_t kChunkMessages = 256;
+  constexpr uint64_t kChunkBytes = 64u << 20;
+  std::vector<store::ApplyRecord> chunk;
+  uint64_t chunk_bytes = 0;
+  auto flush = [&](bool last) -> Status {
+    if (chunk.empty() && !last) return {};
+    Status st = chunk.empty() ? local_.set_counters(target, c, store::WriteMode::Replication)
+                              : local_.apply_records(target, chunk, store::WriteMode::Replication, last ? &c : nullptr);
+    chunk.clear();
+    chunk_bytes = 0;
+    return st;
+  };
+  for (auto& x : remote->records) {
+    store::ApplyRecord ar{x, std::nullopt};
+    if (!x.expunged()) {
+      Value arg = Value::kvlist();
+      arg.add_str("MBOXNAME", name);
+      arg.add_str("PARTITION", remote->partition);
+      arg.add_str("UNIQUEID", remote->uniqueid);
+      arg.add_guid("GUID", x.guid.to_hex());
+      arg.add_num("UID", x.uid);
+      auto fr = call("GET", "FETCH", std::move(arg));
+      if (!fr.ok()) return fr.take_error();
+      std::optional<std::string> body;
+      for (auto& item : *fr)
+        if (!item.is_final() && item.key == "MESSAGE")
+          if (auto v = item.value(); v.ok() && (*v)->kind() == ValueKind::File) body = (*v)->file_literal().body;
+      if (!body || body->size() != x.size || mail::MessageGuid::of(*body) != x.guid)
+        return Error(Errc::Io, "IMAP_IOERROR copy-back file does not match its GUID", name);
+      chunk_bytes += body->size();
+      ar.source = store::MessageSource::memory(std::move(*body));
+      ++stats_.copied_back;
+    }
+    chunk.push_back(std::move(ar));
+    if (chunk.size() >= kChunkMessages || chunk_bytes >= kChunkBytes) CYR_TRY(flush(false));
+  }
+  CYR_TRY(flush(true));
+  for (auto a : remote->annotations) {
+    a.mailbox = target;
+    if (a.modseq == 0) a.modseq = remote->highestmodseq;
+    CYR_TRY(local_.set_annotation(a, store::WriteMode::Replication));
+  }
+  ++stats_.mailboxes_copied_back;
+  return target;
+}
+
 // ---- users, mailboxes, everything -------------------------------------------------
 
 Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& remote,
@@ -930,7 +1033,8 @@ Result<std::map<std::string, std::set<std::string>>> foreign_seen_index(store::S
 }
 
 Status SyncClient::sync_user(const std::string& userid) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  bool pulled = false;  // reconcile: the replica-only mailboxes were taken once
+  for (int attempt = 0; attempt < 4; ++attempt) {
     auto remote = get_user(userid);
     if (!remote.ok()) return remote.take_error();
     auto names = local_user_mailboxes(local_, userid);
@@ -981,6 +1085,25 @@ Status SyncClient::sync_user(const std::string& userid) {
       std::sort(orphans.rbegin(), orphans.rend());  // children first
       for (auto& o : orphans) CYR_TRY(unmailbox(o));
       if (!orphans.empty()) continue;
+    }
+    // Reconcile: a folder only the old primary has was created there and
+    // never replicated, or (without mailbox tombstones this cannot be told
+    // apart) deleted here while it was cut off. Left on the replica, the
+    // next ordinary user sync would delete it with its mail; so it is taken
+    // here, parents first, and the passes below find both sides equal.
+    if (opts_.reconcile && !pulled) {
+      pulled = true;
+      std::vector<std::string> theirs_only;
+      for (auto& f : remote->folders)
+        if (!local_uids.count(f.uniqueid)) theirs_only.push_back(f.name);
+      std::sort(theirs_only.begin(), theirs_only.end());
+      bool any = false;
+      for (auto& o : theirs_only) {
+        auto got = pull_mailbox(o);
+        if (!got.ok()) return got.take_error();
+        any = any || !got->empty();
+      }
+      if (any) continue;
     }
     for (auto& n : *names) {
       std::optional<MailboxState> rs;

@@ -37,7 +37,8 @@ struct SyncClientOptions {
   // old primary and may hold user changes this node never saw. Instead of
   // overwriting them, subscriptions only it has, Sieve scripts only it has
   // or changed later, and seen state it changed later are copied back here
-  // first (messages are copied back by the mailbox compare in any mode).
+  // first, and so are mailboxes only it has (with their messages; messages
+  // of shared mailboxes are copied back by the mailbox compare in any mode).
   bool reconcile = false;
   size_t upload_batch_files = 1024;
   uint64_t upload_batch_bytes = 32u << 20;
@@ -59,6 +60,7 @@ struct SyncStats {
   uint64_t renumbered = 0;
   uint64_t copied_back = 0;
   uint64_t meta_copied_back = 0;  // reconcile: subscriptions, scripts, seen states taken from the replica
+  uint64_t mailboxes_copied_back = 0;  // reconcile: mailboxes only the replica had, created here
 };
 
 // What a replica mailbox holds after an APPLY MAILBOX it accepted from a
@@ -185,6 +187,11 @@ class SyncClient {
   // false (nothing sent) when no partial state can be built.
   Result<bool> send_partial(const std::string& name, const std::optional<MailboxState>& remote);
   Status full_update(const std::string& name);
+  // Reconcile: a mailbox only the replica (the old primary) has is created
+  // here with its uniqueid, UIDs, flags and annotations, every message read
+  // back with GET FETCH. Returns the local name (`name`, or `name` with a
+  // suffix when a different mailbox took the name here), "" if skipped.
+  Result<std::string> pull_mailbox(const std::string& name);
   Status upload(const std::string& mailbox, const std::string& partition,
                 const std::vector<store::MessageRecord>& recs);
   Status sync_user_meta(const std::string& userid, const RemoteUser& remote,

@@ -110,6 +110,9 @@ def test_kill_primary_under_load_then_rejoin(args):
         c = imap(pair.node("a"), "fred")
         typ, _ = c.subscribe("INBOX")
         assert typ == "OK"
+        # And a folder with mail in it that only the old primary has.
+        assert c.create("INBOX.Split")[0] == "OK"
+        assert c.append("INBOX.Split", None, None, b"Subject: split\r\n\r\nonly on a\r\n")[0] == "OK"
         c.logout()
         n = len(load.accepted)
         wait_for(lambda: len(load.accepted) >= n + 10, 20, what="unreplicated deliveries")
@@ -139,6 +142,12 @@ def test_kill_primary_under_load_then_rejoin(args):
         subs = b"".join(x or b"" for x in c.lsub()[1])
         c.logout()
         assert b"INBOX" in subs, subs
+        c = imap(pair.node("b"), "fred")
+        typ, data = c.select("INBOX.Split", readonly=True)
+        assert typ == "OK" and data == [b"1"], (typ, data)
+        typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
+        assert typ == "OK" and b"only on a" in data[0][1], data
+        c.logout()
         print("  promoted after %.2fs, first delivery on the new primary %.2fs after kill -9, %d delivered"
               % (promoted, first_b, len(accepted)))
     finally:

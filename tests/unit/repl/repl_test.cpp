@@ -876,6 +876,73 @@ TEST_F(Pair, ReconcileCopiesBackTheOldPrimarysUserChanges) {
   EXPECT_EQ(*m.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});
 }
 
+// Folders the old primary created while it was cut off exist only there.
+// The reconcile copies them here, mail and all (before, they stayed on the
+// replica, where the next ordinary user sync deleted them); a folder both
+// created under the same name comes back beside ours.
+TEST_F(Pair, ReconcileCopiesBackMailboxesOnlyTheOldPrimaryHas) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.sc")).ok());
+  append(master, "user.sc", "before");
+  ASSERT_TRUE(client().sync_user("sc").ok());
+
+  ASSERT_TRUE(r.set_node_state({store::Role::Primary, 2}).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sc.New")).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sc.New.Sub")).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sc.Clash")).ok());
+  append(replica, "user.sc.New", "one");
+  store::Uid flagged = append(replica, "user.sc.New", "two", store::kFlagFlagged);
+  store::Uid gone = append(replica, "user.sc.New", "three");
+  ASSERT_TRUE(r.expunge("user.sc.New", store::UidSet::of({gone})).ok());
+  append(replica, "user.sc.New.Sub", "four");
+  append(replica, "user.sc.Clash", "theirs");
+  ASSERT_TRUE(r.set_annotation(store::Annotation{"user.sc.New", "/comment", "", "from the split", 0}).ok());
+  // The new primary made a folder of the same name meanwhile.
+  ASSERT_TRUE(m.create_mailbox(named("user.sc.Clash")).ok());
+  append(master, "user.sc.Clash", "ours");
+  std::string new_id = r.lookup("user.sc.New")->uniqueid;
+  std::string clash_id = r.lookup("user.sc.Clash")->uniqueid;
+
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
+  SyncClientOptions o;
+  o.delete_orphans = false;
+  o.reconcile = true;
+  auto c = client(o);
+  auto st = c.sync_all();
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  EXPECT_EQ(c.stats().mailboxes_copied_back, 3u);
+  EXPECT_EQ(c.stats().copied_back, 4u);  // the expunged one travels as a tombstone
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
+  expect_identical({"sc"});
+
+  auto here = m.lookup("user.sc.New");
+  ASSERT_TRUE(here.ok());
+  EXPECT_EQ(here->uniqueid, new_id);  // the same mailbox, not a copy
+  auto recs = m.records("user.sc.New", false);
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 2u);
+  EXPECT_EQ((*recs)[1].uid, flagged);
+  EXPECT_TRUE((*recs)[1].flags.system & store::kFlagFlagged);
+  EXPECT_EQ(m.records("user.sc.New.Sub", false)->size(), 1u);
+  auto notes = m.annotations("user.sc.New");
+  ASSERT_TRUE(notes.ok());
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_EQ((*notes)[0].value, "from the split");
+  // Ours keeps the name; theirs sits beside it, on both nodes.
+  std::string aside = "user.sc.Clash-" + clash_id.substr(0, 8);
+  EXPECT_EQ(m.records("user.sc.Clash", false)->size(), 1u);
+  EXPECT_NE(m.lookup("user.sc.Clash")->uniqueid, clash_id);
+  EXPECT_EQ(m.lookup(aside)->uniqueid, clash_id);
+  EXPECT_EQ(r.lookup(aside)->uniqueid, clash_id);
+  EXPECT_EQ(m.read_message(aside, 1)->find("theirs") != std::string::npos, true);
+
+  // An ordinary user sync afterwards deletes nothing.
+  ASSERT_TRUE(client().sync_user("sc").ok());
+  expect_identical({"sc"});
+  EXPECT_EQ(r.records("user.sc.New", false)->size(), 2u);
+}
+
 TEST_F(Pair, GetFetchSieveAnswersOneScriptOrNo) {
   Store& r = *replica.store;
   ASSERT_TRUE(r.put_sieve_script("fs", "main", "keep;\r\n", WriteMode::Replication, 1234).ok());
