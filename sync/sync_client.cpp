@@ -71,21 +71,6 @@ std::string reply_code(const Error& e) {
   return std::string(m.substr(0, m.find(' ')));
 }
 
-std::string userid_of_inbox(std::string_view name) {
-  std::string domain;
-  if (auto bang = name.find('!'); bang != std::string_view::npos) {
-    domain = std::string(name.substr(0, bang));
-    name.remove_prefix(bang + 1);
-  }
-  if (!name.starts_with("user.")) return "";
-  name.remove_prefix(5);
-  if (name.empty() || name.find('.') != std::string_view::npos) return "";
-  std::string u;
-  for (char c : name) u.push_back(c == '^' ? '.' : c);
-  if (!domain.empty()) u += "@" + domain;
-  return u;
-}
-
 static Result<std::vector<std::string>> local_user_mailboxes(store::Store& s, const std::string& userid) {
   std::string inbox = user_inbox_name(userid);
   std::vector<std::string> names;
@@ -904,8 +889,24 @@ Status SyncClient::sync_user_meta(const std::string& userid, const RemoteUser& r
       if (!r.ok()) return r.take_error();
     }
   }
-  for (auto& [root, _] : rq)
+  for (auto& [root, q] : rq)
     if (!roots.count(root)) {
+      if (opts_.reconcile && local_.lookup(root).ok()) {
+        // A quota the old primary has on one of this user's mailboxes and
+        // we do not (set there after the split, or a user pull_users
+        // created here): kept, as the reconcile keeps its other changes.
+        std::optional<uint64_t> storage, messages;
+        if (q->has("STORAGE")) {
+          if (auto n = q->get_num("STORAGE"); n.ok()) storage = *n;
+        } else if (auto n = q->get_num("LIMIT"); n.ok() && *n != kUnlimitedQuota && *n != UINT64_MAX) {
+          storage = *n;
+        }
+        if (q->has("MESSAGE"))
+          if (auto n = q->get_num("MESSAGE"); n.ok()) messages = *n;
+        CYR_TRY(local_.set_quota(root, storage, messages));
+        ++stats_.meta_copied_back;
+        continue;
+      }
       auto r = call("APPLY", "UNQUOTA", Value::str(root));
       if (!r.ok() && r.error().code != Errc::NotFound) return r.take_error();
     }
@@ -1167,6 +1168,12 @@ Status SyncClient::sync_sieve(const std::string& userid, const std::vector<Value
     // deactivated (and perhaps deleted) since, and activating the wrong one
     // could send vacation replies the user turned off. A copied-back script
     // arrives inactive.
+    // A user this node did not have at all (pull_users) has made no
+    // choice here: the old primary's active script stays active.
+    if (pulled_users_.count(userid) && !their_active.empty() && their_guid.count(their_active)) {
+      CYR_TRY(local_.activate_sieve_script(userid, their_active));
+      changed = true;
+    }
     if (changed) {
       scripts = local_.sieve_scripts(userid);
       if (!scripts.ok()) return scripts.take_error();
@@ -1268,6 +1275,7 @@ Status SyncClient::sync_all() {
     caps.push(Value::str(std::string(kReconcileCapability)));
     auto r = call("APPLY", "CAPABILITIES", std::move(caps));
     if (!r.ok()) return r.take_error();
+    CYR_TRY(pull_users());
   }
   auto inboxes = local_.list("*");
   if (!inboxes.ok()) return inboxes.take_error();
@@ -1320,6 +1328,42 @@ Status SyncClient::sync_all() {
   for (auto& u : late) {
     note("seen state of " + u + " on mailboxes synced after it");
     CYR_TRY(sync_meta(u));
+  }
+  return {};
+}
+
+// Reconcile: users only the old primary has (created there and never
+// replicated, or removed here while it was cut off) are created here from
+// its mailboxes; the user walk of sync_all then takes their subscriptions,
+// scripts and seen state as for any user.
+Status SyncClient::pull_users() {
+  auto r = call("GET", kListUsersCommand.data(), Value::list());
+  if (!r.ok()) {
+    // A server without the command (Cyrus, an older version): users only
+    // it has stay there, as before.
+    CYR_LOG(Notice, opts_.sid, "sync_client: the replica cannot list its users (%s); users only it has are not copied back",
+            r.error().user_message.c_str());
+    return {};
+  }
+  std::vector<std::string> theirs;
+  for (auto& item : *r)
+    if (!item.is_final() && item.key == "USER")
+      if (auto v = item.value(); v.ok())
+        if (auto u = (*v)->as_str(); u.ok()) theirs.emplace_back(*u);
+  for (auto& u : theirs) {
+    if (local_.lookup(user_inbox_name(u)).ok()) continue;
+    auto remote = get_user(u);
+    if (!remote.ok()) return remote.take_error();
+    std::vector<std::string> names;
+    for (auto& f : remote->folders) names.push_back(f.name);
+    std::sort(names.begin(), names.end());  // the INBOX first, parents before children
+    CYR_LOG(Notice, opts_.sid, "sync_client: user %s: only the replica has it (%zu mailboxes); copying it back",
+            u.c_str(), names.size());
+    for (auto& n : names) {
+      auto got = pull_mailbox(n);
+      if (!got.ok()) return got.take_error();
+    }
+    pulled_users_.insert(u);
   }
   return {};
 }

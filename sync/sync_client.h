@@ -59,7 +59,7 @@ struct SyncStats {
   uint64_t full_syncs = 0;
   uint64_t renumbered = 0;
   uint64_t copied_back = 0;
-  uint64_t meta_copied_back = 0;  // reconcile: subscriptions, scripts, seen states taken from the replica
+  uint64_t meta_copied_back = 0;  // reconcile: subscriptions, scripts, seen states, quotas taken from the replica
   uint64_t mailboxes_copied_back = 0;  // reconcile: mailboxes only the replica had, created here
 };
 
@@ -192,6 +192,7 @@ class SyncClient {
   // back with GET FETCH. Returns the local name (`name`, or `name` with a
   // suffix when a different mailbox took the name here), "" if skipped.
   Result<std::string> pull_mailbox(const std::string& name);
+  Status pull_users();
   Status upload(const std::string& mailbox, const std::string& partition,
                 const std::vector<store::MessageRecord>& recs);
   Status sync_user_meta(const std::string& userid, const RemoteUser& remote,
@@ -208,6 +209,7 @@ class SyncClient {
   uint64_t staged_bytes_ = 0;             // their size, as far as send_known_round staged them
   std::vector<std::string> remote_names_; // replica folders to RESERVE from
   std::map<std::string, std::set<std::string>> seen_hints_;  // userid -> foreign mailbox uniqueids
+  std::set<std::string> pulled_users_;  // reconcile: users created here from the replica (pull_users)
   ReplicaStates* states_ = nullptr;
 };
 
@@ -227,9 +229,5 @@ struct VerifyReport {
 // both nodes: mailbox set, headers, SYNC_CRC, then records where they
 // differ; quota, subscriptions and seen state. Fails only on a transport error.
 Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vector<std::string>& users);
-
-// "user.fred" -> "fred", "user.j^doe" -> "j.doe", "example.com!user.fred" ->
-// "fred@example.com"; "" for a name that is not a user's INBOX.
-std::string userid_of_inbox(std::string_view name);
 
 }  // namespace cyr::sync

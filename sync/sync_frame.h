@@ -23,6 +23,10 @@ namespace cyr::sync {
 // the one session a rejoining node takes replicated writes from
 // (store::NodeState::rejoining). A Cyrus server answers ENABLED without it.
 inline constexpr std::string_view kReconcileCapability = "X-RECONCILE";
+// Our own GET: every user with an INBOX on the answering node, one
+// `* USER name` item each. A failover reconcile asks the old primary for
+// the users only it has. A Cyrus server refuses it; the caller then skips.
+inline constexpr std::string_view kListUsersCommand = "X-USERS";
 
 struct SyncCommand {
   std::string verb;  // upper-cased: GET, APPLY, RESTORE, NOOP, EXIT, ...

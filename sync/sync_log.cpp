@@ -165,6 +165,21 @@ Result<SyncLogContents> parse_sync_log(std::string_view content, const SyncLogLi
   return out;
 }
 
+std::string userid_of_inbox(std::string_view name) {
+  std::string domain;
+  if (auto bang = name.find('!'); bang != std::string_view::npos) {
+    domain = std::string(name.substr(0, bang));
+    name.remove_prefix(bang + 1);
+  }
+  if (!name.starts_with("user.")) return "";
+  name.remove_prefix(5);
+  if (name.empty() || name.find('.') != std::string_view::npos) return "";
+  std::string u;
+  for (char c : name) u.push_back(c == '^' ? '.' : c);
+  if (!domain.empty()) u += "@" + domain;
+  return u;
+}
+
 std::string mailbox_owner(std::string_view name, std::string_view deleted_prefix) {
   std::string domain;
   size_t bang = name.find('!');

@@ -92,6 +92,10 @@ std::vector<store::ChangeRecord> change_records_of(const SyncLogEvent& e);
 std::string mailbox_owner(std::string_view internal_name,
                           std::string_view deleted_prefix = "DELETED");
 
+// "user.fred" -> "fred", "user.j^doe" -> "j.doe", "example.com!user.fred" ->
+// "fred@example.com"; "" for a name that is not a user's INBOX.
+std::string userid_of_inbox(std::string_view name);
+
 // --- One cycle's plan -------------------------------------------------------------
 
 struct MailboxGroup {

@@ -15,6 +15,7 @@
 #include "store/mail/acl.h"
 #include "store/mail/guid.h"
 #include "sync/mailbox_sync.h"
+#include "sync/sync_log.h"
 
 namespace cyr::sync {
 
@@ -278,6 +279,7 @@ std::vector<SyncReply> SyncServerSession::execute(const SyncCommand& cmd) {
     else if (n == "FETCH") st = get_fetch(a, out);
     else if (n == "ANNOTATION") st = get_annotation(a, out);
     else if (n == "FETCH_SIEVE") st = get_fetch_sieve(a, out);
+    else if (n == kListUsersCommand) st = get_users(out);
     else st = coded(Errc::Invalid, "IMAP_PROTOCOL_ERROR Protocol error", "unknown GET " + n);
   } else if (cmd.verb == "APPLY" && n != "CAPABILITIES" && opts_.refuse_apply_on_primary &&
              store_.node_state().role == store::Role::Primary) {
@@ -500,6 +502,16 @@ Status SyncServerSession::get_fetch_sieve(const Value& arg, Replies& out) {
     return {};
   }
   return coded(Errc::NotFound, "IMAP_MAILBOX_NONEXISTENT No such script", "no sieve script " + std::string(*file));
+}
+
+Status SyncServerSession::get_users(Replies& out) {
+  auto names = store_.list("*");
+  if (!names.ok()) return names.take_error();
+  for (auto& n : *names) {
+    std::string u = userid_of_inbox(n);
+    if (!u.empty()) out.push_back(make_item("USER", Value::str(u)));
+  }
+  return {};
 }
 
 Status SyncServerSession::get_quota(const Value& arg, Replies& out) {

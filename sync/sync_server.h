@@ -82,6 +82,7 @@ class SyncServerSession {
   Status get_fullmailbox(const Value& arg, Replies& out);
   Status get_meta(const Value& arg, Replies& out);
   Status get_fetch_sieve(const Value& arg, Replies& out);
+  Status get_users(Replies& out);
   Status get_quota(const Value& arg, Replies& out);
   Status get_fetch(const Value& arg, Replies& out);
   Status get_annotation(const Value& arg, Replies& out);

@@ -114,6 +114,12 @@ def test_kill_primary_under_load_then_rejoin(args):
         assert c.create("INBOX.Split")[0] == "OK"
         assert c.append("INBOX.Split", None, None, b"Subject: split\r\n\r\nonly on a\r\n")[0] == "OK"
         c.logout()
+        # And a whole user created there.
+        c = imap(pair.node("a"), "admin")
+        assert c.create("user.newbie")[0] == "OK"
+        assert c.setacl("user.newbie", "admin", "lrswipkxtecda")[0] == "OK"
+        assert c.append("user.newbie", None, None, b"Subject: hi\r\n\r\nnew user\r\n")[0] == "OK"
+        c.logout()
         n = len(load.accepted)
         wait_for(lambda: len(load.accepted) >= n + 10, 20, what="unreplicated deliveries")
         t_kill = time.monotonic()
@@ -147,6 +153,10 @@ def test_kill_primary_under_load_then_rejoin(args):
         assert typ == "OK" and data == [b"1"], (typ, data)
         typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
         assert typ == "OK" and b"only on a" in data[0][1], data
+        c.logout()
+        c = imap(pair.node("b"), "admin")
+        typ, data = c.select("user.newbie", readonly=True)
+        assert typ == "OK" and data == [b"1"], (typ, data)
         c.logout()
         print("  promoted after %.2fs, first delivery on the new primary %.2fs after kill -9, %d delivered"
               % (promoted, first_b, len(accepted)))

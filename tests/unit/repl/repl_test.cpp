@@ -13,6 +13,7 @@
 #include "sync/mailbox_sync.h"
 #include "sync/rolling_sync.h"
 #include "sync/sync_client.h"
+#include "sync/sync_log.h"
 #include "sync/sync_peer.h"
 #include "sync/sync_server.h"
 #include "tests/unit/store/store_test_util.h"
@@ -941,6 +942,73 @@ TEST_F(Pair, ReconcileCopiesBackMailboxesOnlyTheOldPrimaryHas) {
   ASSERT_TRUE(client().sync_user("sc").ok());
   expect_identical({"sc"});
   EXPECT_EQ(r.records("user.sc.New", false)->size(), 2u);
+}
+
+// A user the old primary created while cut off (or never replicated)
+// exists only there. The reconcile asks it for its users (GET X-USERS) and
+// creates this one here whole: mailboxes, mail, subscriptions, scripts
+// (the active one stays active: nothing chose otherwise here), seen state
+// and quota.
+TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.se")).ok());
+  ASSERT_TRUE(client().sync_user("se").ok());
+
+  ASSERT_TRUE(r.set_node_state({store::Role::Primary, 2}).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sf")).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sf.Work")).ok());
+  append(replica, "user.sf", "welcome");
+  append(replica, "user.sf.Work", "report");
+  ASSERT_TRUE(r.subscribe("sf", "user.sf.Work", true).ok());
+  ASSERT_TRUE(r.put_sieve_script("sf", "vacation", "keep;\r\n", WriteMode::Normal, 3000).ok());
+  ASSERT_TRUE(r.activate_sieve_script("sf", "vacation").ok());
+  ASSERT_TRUE(r.set_seen("sf", "user.sf", store::SeenState{3000, 1, 3000, "1"}).ok());
+  ASSERT_TRUE(r.set_quota("user.sf", 2048, std::nullopt).ok());
+
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
+  SyncClientOptions o;
+  o.delete_orphans = false;
+  o.reconcile = true;
+  auto c = client(o);
+  auto st = c.sync_all();
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  EXPECT_EQ(c.stats().mailboxes_copied_back, 2u);
+  EXPECT_EQ(c.stats().copied_back, 2u);
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
+  expect_identical({"se", "sf"});
+
+  EXPECT_EQ(m.records("user.sf", false)->size(), 1u);
+  EXPECT_EQ(m.records("user.sf.Work", false)->size(), 1u);
+  EXPECT_EQ(*m.subscriptions("sf"), std::vector<std::string>{"user.sf.Work"});
+  EXPECT_EQ(active_script(m, "sf"), "vacation");
+  EXPECT_EQ(active_script(r, "sf"), "vacation");
+  EXPECT_EQ(m.get_seen("sf", "user.sf")->seenuids, "1");
+  auto q = m.get_quota("user.sf");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->storage_limit_kib, std::optional<uint64_t>(2048));
+  ASSERT_TRUE(r.get_quota("user.sf").ok());  // not removed on the old primary
+  // A second reconcile finds nothing to take.
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
+  auto again = client(o);
+  ASSERT_TRUE(again.sync_all().ok());
+  EXPECT_EQ(again.stats().mailboxes_copied_back, 0u);
+  EXPECT_EQ(again.stats().meta_copied_back, 0u);
+}
+
+TEST_F(Pair, GetXUsersListsEveryUserWithAnInbox) {
+  Store& r = *replica.store;
+  ASSERT_TRUE(r.create_mailbox(named("user.ua"), WriteMode::Replication).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.ua.Sub"), WriteMode::Replication).ok());
+  ASSERT_TRUE(r.create_mailbox(named("example.com!user.j^b"), WriteMode::Replication).ok());
+  ASSERT_TRUE(r.create_mailbox(named("shared"), WriteMode::Replication).ok());
+  auto out = server.execute(SyncCommand{"GET", "X-USERS", Value::list(), ""});
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().kind, ReplyKind::Ok);
+  std::set<std::string> users;
+  for (auto& item : out)
+    if (item.key == "USER") users.insert(std::string(*(*item.value())->as_str()));
+  EXPECT_EQ(users, (std::set<std::string>{"ua", "j.b@example.com"}));
 }
 
 TEST_F(Pair, GetFetchSieveAnswersOneScriptOrNo) {
