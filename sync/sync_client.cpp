@@ -1332,10 +1332,10 @@ Status SyncClient::sync_all() {
   return {};
 }
 
-// Reconcile: users only the old primary has (created there and never
-// replicated, or removed here while it was cut off) are created here from
-// its mailboxes; the user walk of sync_all then takes their subscriptions,
-// scripts and seen state as for any user.
+// Reconcile: users and shared mailboxes only the old primary has (created
+// there and never replicated, or removed here while it was cut off) are
+// created here from its mailboxes; the user walk of sync_all then takes
+// the users' subscriptions, scripts and seen state as for any user.
 Status SyncClient::pull_users() {
   auto r = call("GET", kListUsersCommand.data(), Value::list());
   if (!r.ok()) {
@@ -1345,11 +1345,11 @@ Status SyncClient::pull_users() {
             r.error().user_message.c_str());
     return {};
   }
-  std::vector<std::string> theirs;
+  std::vector<std::string> theirs, shared;
   for (auto& item : *r)
-    if (!item.is_final() && item.key == "USER")
+    if (!item.is_final() && (item.key == "USER" || item.key == "SHARED"))
       if (auto v = item.value(); v.ok())
-        if (auto u = (*v)->as_str(); u.ok()) theirs.emplace_back(*u);
+        if (auto u = (*v)->as_str(); u.ok()) (item.key == "USER" ? theirs : shared).emplace_back(*u);
   for (auto& u : theirs) {
     if (local_.lookup(user_inbox_name(u)).ok()) continue;
     auto remote = get_user(u);
@@ -1364,6 +1364,13 @@ Status SyncClient::pull_users() {
       if (!got.ok()) return got.take_error();
     }
     pulled_users_.insert(u);
+  }
+  // Shared mailboxes only it has, parents first.
+  std::sort(shared.begin(), shared.end());
+  for (auto& n : shared) {
+    if (local_.lookup(n).ok()) continue;
+    auto got = pull_mailbox(n);
+    if (!got.ok()) return got.take_error();
   }
   return {};
 }

@@ -24,8 +24,9 @@ namespace cyr::sync {
 // (store::NodeState::rejoining). A Cyrus server answers ENABLED without it.
 inline constexpr std::string_view kReconcileCapability = "X-RECONCILE";
 // Our own GET: every user with an INBOX on the answering node, one
-// `* USER name` item each. A failover reconcile asks the old primary for
-// the users only it has. A Cyrus server refuses it; the caller then skips.
+// `* USER name` item each, and every shared (non-user) mailbox, one
+// `* SHARED name` item each. A failover reconcile asks the old primary for
+// the ones only it has. A Cyrus server refuses it; the caller then skips.
 inline constexpr std::string_view kListUsersCommand = "X-USERS";
 
 struct SyncCommand {

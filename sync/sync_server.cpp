@@ -510,6 +510,7 @@ Status SyncServerSession::get_users(Replies& out) {
   for (auto& n : *names) {
     std::string u = userid_of_inbox(n);
     if (!u.empty()) out.push_back(make_item("USER", Value::str(u)));
+    else if (mailbox_owner(n).empty()) out.push_back(make_item("SHARED", Value::str(n)));
   }
   return {};
 }

@@ -965,6 +965,8 @@ TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
   ASSERT_TRUE(r.activate_sieve_script("sf", "vacation").ok());
   ASSERT_TRUE(r.set_seen("sf", "user.sf", store::SeenState{3000, 1, 3000, "1"}).ok());
   ASSERT_TRUE(r.set_quota("user.sf", 2048, std::nullopt).ok());
+  ASSERT_TRUE(r.create_mailbox(named("team")).ok());
+  append(replica, "team", "shared news");
 
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
   SyncClientOptions o;
@@ -973,10 +975,12 @@ TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
   auto c = client(o);
   auto st = c.sync_all();
   ASSERT_TRUE(st.ok()) << st.error().describe();
-  EXPECT_EQ(c.stats().mailboxes_copied_back, 2u);
-  EXPECT_EQ(c.stats().copied_back, 2u);
+  EXPECT_EQ(c.stats().mailboxes_copied_back, 3u);
+  EXPECT_EQ(c.stats().copied_back, 3u);
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
   expect_identical({"se", "sf"});
+  expect_identical();  // and the shared mailbox
+  EXPECT_EQ(m.records("team", false)->size(), 1u);
 
   EXPECT_EQ(m.records("user.sf", false)->size(), 1u);
   EXPECT_EQ(m.records("user.sf.Work", false)->size(), 1u);
@@ -996,7 +1000,7 @@ TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
   EXPECT_EQ(again.stats().meta_copied_back, 0u);
 }
 
-TEST_F(Pair, GetXUsersListsEveryUserWithAnInbox) {
+TEST_F(Pair, GetXUsersListsEveryUserAndSharedMailbox) {
   Store& r = *replica.store;
   ASSERT_TRUE(r.create_mailbox(named("user.ua"), WriteMode::Replication).ok());
   ASSERT_TRUE(r.create_mailbox(named("user.ua.Sub"), WriteMode::Replication).ok());
@@ -1005,10 +1009,13 @@ TEST_F(Pair, GetXUsersListsEveryUserWithAnInbox) {
   auto out = server.execute(SyncCommand{"GET", "X-USERS", Value::list(), ""});
   ASSERT_FALSE(out.empty());
   EXPECT_EQ(out.back().kind, ReplyKind::Ok);
-  std::set<std::string> users;
-  for (auto& item : out)
+  std::set<std::string> users, shared;
+  for (auto& item : out) {
     if (item.key == "USER") users.insert(std::string(*(*item.value())->as_str()));
+    if (item.key == "SHARED") shared.insert(std::string(*(*item.value())->as_str()));
+  }
   EXPECT_EQ(users, (std::set<std::string>{"ua", "j.b@example.com"}));
+  EXPECT_EQ(shared, (std::set<std::string>{"shared"}));
 }
 
 TEST_F(Pair, GetFetchSieveAnswersOneScriptOrNo) {
