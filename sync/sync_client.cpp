@@ -721,20 +721,8 @@ Status SyncClient::full_update(const std::string& name) {
     CYR_LOG(Info, opts_.sid, "sync_client: %s: renumbered uid %u (split brain)", name.c_str(), x.uid);
   }
   for (auto& x : copyback) {
-    Value arg = Value::kvlist();
-    arg.add_str("MBOXNAME", name);
-    arg.add_str("PARTITION", remote->partition);
-    arg.add_str("UNIQUEID", remote->uniqueid);
-    arg.add_guid("GUID", x.guid.to_hex());
-    arg.add_num("UID", x.uid);
-    auto fr = call("GET", "FETCH", std::move(arg));
-    if (!fr.ok()) return fr.take_error();
-    std::optional<std::string> body;
-    for (auto& item : *fr)
-      if (!item.is_final() && item.key == "MESSAGE")
-        if (auto v = item.value(); v.ok() && (*v)->kind() == ValueKind::File) body = (*v)->file_literal().body;
-    if (!body || body->size() != x.size || mail::MessageGuid::of(*body) != x.guid)
-      return Error(Errc::Io, "IMAP_IOERROR copy-back file does not match its GUID", name);
+    auto body = fetch_remote_body(*remote, x);
+    if (!body.ok()) return body.take_error();
     CYR_TRY(append_copy(std::move(*body), x));
     ++stats_.copied_back;
     CYR_LOG(Info, opts_.sid, "sync_client: %s: copied back replica uid %u", name.c_str(), x.uid);
@@ -750,6 +738,64 @@ Status SyncClient::full_update(const std::string& name) {
     if (!er.ok()) return er.take_error();
   }
   return {};
+}
+
+// Reconcile: the replica's INBOX `name` is another mailbox than ours (both
+// nodes created it while apart). Its messages are appended to ours, with
+// their flags and internal dates, under new UIDs.
+Status SyncClient::merge_remote_inbox(const std::string& name) {
+  auto r = call("GET", "FULLMAILBOX", Value::str(name));
+  if (!r.ok()) return r.take_error();
+  std::optional<MailboxState> remote;
+  for (auto& item : *r)
+    if (!item.is_final() && item.key == "MAILBOX")
+      if (auto v = item.value(); v.ok()) {
+        auto m = mailbox_state_from_dlist(**v, false);
+        if (!m.ok()) return m.take_error();
+        remote = std::move(*m);
+      }
+  if (!remote) return Error(Errc::NotFound, "IMAP_MAILBOX_NONEXISTENT " + name + " on the replica");
+  size_t merged = 0;
+  for (auto& x : remote->records) {
+    if (x.expunged()) continue;
+    auto body = fetch_remote_body(*remote, x);
+    if (!body.ok()) return body.take_error();
+    store::AppendRequest req;
+    req.mailbox = name;
+    req.check_quota = false;
+    store::AppendMessage msg;
+    msg.source = store::MessageSource::memory(std::move(*body));
+    msg.flags = x.flags;
+    msg.flags.system &= store::kSettableSystemFlags;
+    msg.internaldate = x.internaldate;
+    req.messages.push_back(std::move(msg));
+    auto a = local_.append(req);
+    if (!a.ok()) return a.take_error();
+    ++stats_.copied_back;
+    ++merged;
+  }
+  CYR_LOG(Notice, opts_.sid, "sync_client: %s: the replica's INBOX is another mailbox (uniqueid %s); %zu messages "
+          "copied into ours, and it will be replaced by ours", name.c_str(), remote->uniqueid.c_str(), merged);
+  return {};
+}
+
+// One message of a replica mailbox (GET FETCH), checked against its GUID.
+Result<std::string> SyncClient::fetch_remote_body(const MailboxState& remote, const store::MessageRecord& x) {
+  Value arg = Value::kvlist();
+  arg.add_str("MBOXNAME", remote.name);
+  arg.add_str("PARTITION", remote.partition);
+  arg.add_str("UNIQUEID", remote.uniqueid);
+  arg.add_guid("GUID", x.guid.to_hex());
+  arg.add_num("UID", x.uid);
+  auto fr = call("GET", "FETCH", std::move(arg));
+  if (!fr.ok()) return fr.take_error();
+  std::optional<std::string> body;
+  for (auto& item : *fr)
+    if (!item.is_final() && item.key == "MESSAGE")
+      if (auto v = item.value(); v.ok() && (*v)->kind() == ValueKind::File) body = (*v)->file_literal().body;
+  if (!body || body->size() != x.size || mail::MessageGuid::of(*body) != x.guid)
+    return Error(Errc::Io, "IMAP_IOERROR copy-back file does not match its GUID", remote.name);
+  return std::move(*body);
 }
 
 Result<std::string> SyncClient::pull_mailbox(const std::string& name) {
@@ -775,7 +821,7 @@ Result<std::string> SyncClient::pull_mailbox(const std::string& name) {
     // Both nodes created a folder of this name while they were apart. Ours
     // keeps the name; theirs comes back beside it, and the rename pass then
     // gives the replica's copy the same name.
-    if (name == user_inbox_name(mailbox_owner(name)))
+    if (name == user_inbox_name(mailbox_owner(name)))  // sync_user merges these (merge_remote_inbox)
       return Error(Errc::Exists, "IMAP_MAILBOX_MOVED " + name +
                                      " exists on both nodes with different uniqueids; it cannot be renamed aside");
     target = name + "-" + remote->uniqueid.substr(0, 8);
@@ -824,20 +870,8 @@ Result<std::string> SyncClient::pull_mailbox(const std::string& name) {
   for (auto& x : remote->records) {
     store::ApplyRecord ar{x, std::nullopt};
     if (!x.expunged()) {
-      Value arg = Value::kvlist();
-      arg.add_str("MBOXNAME", name);
-      arg.add_str("PARTITION", remote->partition);
-      arg.add_str("UNIQUEID", remote->uniqueid);
-      arg.add_guid("GUID", x.guid.to_hex());
-      arg.add_num("UID", x.uid);
-      auto fr = call("GET", "FETCH", std::move(arg));
-      if (!fr.ok()) return fr.take_error();
-      std::optional<std::string> body;
-      for (auto& item : *fr)
-        if (!item.is_final() && item.key == "MESSAGE")
-          if (auto v = item.value(); v.ok() && (*v)->kind() == ValueKind::File) body = (*v)->file_literal().body;
-      if (!body || body->size() != x.size || mail::MessageGuid::of(*body) != x.guid)
-        return Error(Errc::Io, "IMAP_IOERROR copy-back file does not match its GUID", name);
+      auto body = fetch_remote_body(*remote, x);
+      if (!body.ok()) return body.take_error();
       chunk_bytes += body->size();
       ar.source = store::MessageSource::memory(std::move(*body));
       ++stats_.copied_back;
@@ -1035,6 +1069,8 @@ Result<std::map<std::string, std::set<std::string>>> foreign_seen_index(store::S
 
 Status SyncClient::sync_user(const std::string& userid) {
   bool pulled = false;  // reconcile: the replica-only mailboxes were taken once
+  bool inbox_merged = false;  // reconcile: the replica's other INBOX was emptied into ours
+  const std::string inbox = user_inbox_name(userid);
   for (int attempt = 0; attempt < 4; ++attempt) {
     auto remote = get_user(userid);
     if (!remote.ok()) return remote.take_error();
@@ -1100,6 +1136,14 @@ Status SyncClient::sync_user(const std::string& userid) {
       std::sort(theirs_only.begin(), theirs_only.end());
       bool any = false;
       for (auto& o : theirs_only) {
+        if (o == inbox && local_.lookup(inbox).ok()) {
+          // Both nodes created this user's INBOX while apart (a delivery
+          // with autocreate on each): its messages join ours, and once the
+          // rest is reconciled the replica's INBOX is replaced by ours.
+          CYR_TRY(merge_remote_inbox(inbox));
+          inbox_merged = true;
+          continue;
+        }
         auto got = pull_mailbox(o);
         if (!got.ok()) return got.take_error();
         any = any || !got->empty();
@@ -1107,6 +1151,7 @@ Status SyncClient::sync_user(const std::string& userid) {
       if (any) continue;
     }
     for (auto& n : *names) {
+      if (inbox_merged && n == inbox) continue;  // the replica's is still another mailbox
       std::optional<MailboxState> rs;
       if (auto info = local_.lookup(n); info.ok())
         if (auto it = by_uid.find(info->uniqueid); it != by_uid.end()) rs = *it->second;
@@ -1114,7 +1159,12 @@ Status SyncClient::sync_user(const std::string& userid) {
       if (!st.ok()) return st;
       if (std::find(remote_names_.begin(), remote_names_.end(), n) == remote_names_.end()) remote_names_.push_back(n);
     }
-    return sync_user_meta(userid, *remote, *names);
+    Status meta = sync_user_meta(userid, *remote, *names);
+    if (!meta.ok() || !inbox_merged) return meta;
+    // Its mail, folders, scripts and seen state are here now: the replica's
+    // INBOX (with what is below it) goes, and the next pass sends ours.
+    CYR_TRY(unmailbox(inbox));
+    inbox_merged = false;
   }
   return Error(Errc::Temp, "IMAP_SYNC_CHANGED too many renames for user " + userid);
 }

@@ -193,6 +193,8 @@ class SyncClient {
   // suffix when a different mailbox took the name here), "" if skipped.
   Result<std::string> pull_mailbox(const std::string& name);
   Status pull_users();
+  Status merge_remote_inbox(const std::string& name);
+  Result<std::string> fetch_remote_body(const MailboxState& remote, const store::MessageRecord& x);
   Status upload(const std::string& mailbox, const std::string& partition,
                 const std::vector<store::MessageRecord>& recs);
   Status sync_user_meta(const std::string& userid, const RemoteUser& remote,

@@ -1000,6 +1000,46 @@ TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
   EXPECT_EQ(again.stats().meta_copied_back, 0u);
 }
 
+// Both nodes created the same user's INBOX while apart (a delivery with
+// autocreate on each). The old primary's messages join the new primary's
+// INBOX, its folders and user data come over, and its INBOX is replaced.
+TEST_F(Pair, ReconcileMergesAnInboxBothNodesCreated) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.sg")).ok());
+  append(master, "user.sg", "on the new primary");
+  ASSERT_TRUE(r.set_node_state({store::Role::Primary, 2}).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sg")).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sg.Sub")).ok());
+  append(replica, "user.sg", "old one");
+  append(replica, "user.sg", "old two", store::kFlagFlagged);
+  append(replica, "user.sg.Sub", "old three");
+  ASSERT_TRUE(r.put_sieve_script("sg", "s", "keep;\r\n", WriteMode::Normal, 3000).ok());
+  ASSERT_TRUE(r.subscribe("sg", "user.sg.Sub", true).ok());
+  ASSERT_NE(m.lookup("user.sg")->uniqueid, r.lookup("user.sg")->uniqueid);
+
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
+  SyncClientOptions o;
+  o.delete_orphans = false;
+  o.reconcile = true;
+  auto c = client(o);
+  auto st = c.sync_all();
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
+  expect_identical({"sg"});
+  auto recs = m.records("user.sg", false);
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 3u);
+  EXPECT_TRUE((*recs)[2].flags.system & store::kFlagFlagged);
+  EXPECT_NE(m.read_message("user.sg", (*recs)[1].uid)->find("old one"), std::string::npos);
+  EXPECT_EQ(r.lookup("user.sg")->uniqueid, m.lookup("user.sg")->uniqueid);
+  EXPECT_EQ(m.records("user.sg.Sub", false)->size(), 1u);
+  EXPECT_EQ(r.records("user.sg.Sub", false)->size(), 1u);
+  EXPECT_EQ(m.sieve_scripts("sg")->size(), 1u);
+  EXPECT_EQ(r.sieve_scripts("sg")->size(), 1u);
+  EXPECT_EQ(*m.subscriptions("sg"), std::vector<std::string>{"user.sg.Sub"});
+}
+
 TEST_F(Pair, GetXUsersListsEveryUserAndSharedMailbox) {
   Store& r = *replica.store;
   ASSERT_TRUE(r.create_mailbox(named("user.ua"), WriteMode::Replication).ok());
