@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -36,6 +37,12 @@ Error io_error(const char* what, const std::string& path, int err) {
   if (err == EMFILE || err == ENFILE)
     return Error(Errc::Temp, "Too many open files, try again later",
                  std::string(what) + " " + path + ": " + std::strerror(err));
+  // A full disk refuses a write or a create cleanly: nothing reached the
+  // store, and the next write may succeed once space is freed, so it does
+  // not fence. A flush that fails for lack of space lost data the kernel
+  // had accepted (delayed allocation): that stays Io, and fences.
+  if ((err == ENOSPC || err == EDQUOT) && std::string_view(what).find("sync") == std::string_view::npos)
+    return Error(Errc::NoSpace, kNoSpaceMessage, std::string(what) + " " + path + ": " + std::strerror(err));
   return Error(Errc::Io, "Mailbox store I/O error",
                std::string(what) + " " + path + ": " + std::strerror(err));
 }

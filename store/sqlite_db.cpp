@@ -15,6 +15,10 @@ Error sqlite_error(sqlite3* db, int rc, const char* what) {
     case SQLITE_NOTADB: code = Errc::Corrupted; break;
     case SQLITE_CONSTRAINT: code = Errc::Exists; break;
     case SQLITE_TOOBIG: code = Errc::TooBig; break;
+    // A statement that could not grow the database or its WAL; SQLite has
+    // undone it. A COMMIT that fails this way still fences (the callers
+    // fence on any failed commit).
+    case SQLITE_FULL: code = Errc::NoSpace; break;
     case SQLITE_MISUSE:
     case SQLITE_ERROR: code = Errc::Internal; break;
     default: code = Errc::Io; break;
@@ -28,7 +32,7 @@ Error sqlite_error(sqlite3* db, int rc, const char* what) {
   }
   std::string detail = std::string(what) + ": " + sqlite3_errstr(rc);
   if (db) detail += std::string(" (") + sqlite3_errmsg(db) + ")";
-  return Error(code, "Mailbox store error", detail);
+  return Error(code, code == Errc::NoSpace ? kNoSpaceMessage : "Mailbox store error", detail);
 }
 
 Stmt::~Stmt() {

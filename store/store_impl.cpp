@@ -57,6 +57,14 @@ constexpr int64_t kSchemaVersion = 1;
 
 int64_t now_seconds() { return static_cast<int64_t>(::time(nullptr)); }
 
+// A file the store creates or writes (not flushes) could not be: a full
+// disk is NoSpace, which does not fence (nothing was committed), anything
+// else Io.
+Error create_error(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT) return Error(Errc::NoSpace, kNoSpaceMessage, what + ": " + strerror(err));
+  return Error(Errc::Io, "Mailbox store I/O error", what + ": " + strerror(err));
+}
+
 bool fencing_error(const Error& e) {
   return e.code == Errc::Io || e.code == Errc::Corrupted || e.code == Errc::Internal ||
          e.code == Errc::Fenced;
@@ -1469,7 +1477,10 @@ Status StoreImpl::list_write(const std::function<Status(Db&)>& fn, bool lazy) {
   st = db.exec("COMMIT");
   if (!st.ok()) {
     (void)db.exec("ROLLBACK");
-    // A failed commit may or may not have reached the disk: stop writing.
+    // A full disk refused the WAL's growth: no commit frame was written,
+    // nothing changed (run_batch). Any other failed commit may or may not
+    // have reached the disk: stop writing.
+    if (st.error().code == Errc::NoSpace) return st;
     fence(st.error());
     return fence_status();
   }
@@ -1764,18 +1775,27 @@ static Status write_fresh_shard(const Spool& spool, const std::string& tmp) {
     bytes = image;
   }
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(Errc::Io, "Mailbox store I/O error", "cannot create " + tmp + ": " + strerror(errno));
+  if (fd < 0) return create_error("cannot create " + tmp, errno);
   size_t done = 0;
+  int err = 0;
   while (done < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
+    if (w <= 0) {
+      err = w < 0 ? errno : ENOSPC;
+      break;
+    }
     done += static_cast<size_t>(w);
   }
-  bool ok = done == bytes.size() && spool.fsync_fd(fd) == 0;
-  int err = errno;
+  if (done < bytes.size()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());  // a part of an image: give the space back
+    return create_error("cannot write " + tmp, err);
+  }
+  bool ok = spool.fsync_fd(fd) == 0;
+  err = errno;
   ::close(fd);
-  if (!ok) return Error(Errc::Io, "Mailbox store I/O error", "cannot write " + tmp + ": " + strerror(err));
+  if (!ok) return Error(Errc::Io, "Mailbox store I/O error", "cannot flush " + tmp + ": " + strerror(err));
   return {};
 }
 
@@ -1846,7 +1866,7 @@ Status StoreImpl::ensure_writer(Shard& sh) {
       std::string wal = sh.path + "-wal";
       fs::remove(sh.path + "-shm", ec);
       int wfd = ::open(wal.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (wfd < 0) return Error(Errc::Io, "Mailbox store I/O error", "cannot create " + wal + ": " + strerror(errno));
+      if (wfd < 0) return create_error("cannot create " + wal, errno);
       struct stat wst;
       bool have_id = ::fstat(wfd, &wst) == 0;
       ::close(wfd);
@@ -2437,6 +2457,15 @@ void StoreImpl::run_batch(Shard& sh, std::vector<WriteOp*>& batch) {
     (void)db.exec("ROLLBACK");
     // The records we meant to forget are still there: so must the marker be.
     if (marker_dropped) (void)ensure_marker(sh.id);
+    if (st.error().code == Errc::NoSpace && flushed.ok()) {
+      // A full disk refused the WAL's growth: SQLite wrote no commit frame,
+      // so nothing of the batch is visible or durable, and the WAL is
+      // written again from its last commit. Every op fails (fail_all
+      // removes their new files); the store goes on, and writes again
+      // once space is freed.
+      fail_all(st.error());
+      return;
+    }
     fence(st.error());
     fail_all(Error(Errc::Fenced, "Mailbox store is fenced after an error", st.error().describe()));
     return;

@@ -95,6 +95,8 @@ SyncReply no_reply_for(const Error& e) {
     case Errc::Exists: return make_no("IMAP_MAILBOX_EXISTS", "Mailbox already exists");
     case Errc::InUse:
     case Errc::Temp: return make_no("IMAP_MAILBOX_LOCKED", "Mailbox locked");
+    // Retried by the sender, as a lock is, until space is freed here.
+    case Errc::NoSpace: return make_no("IMAP_MAILBOX_LOCKED", "Not enough disk space on this node");
     case Errc::Invalid:
     case Errc::Limit:
     case Errc::TooBig: return make_no("IMAP_PROTOCOL_BAD_PARAMETERS", e.user_message);
@@ -106,6 +108,7 @@ SyncReply no_reply_for(const Error& e) {
 bool is_item_refusal(const Error& e) {
   switch (e.code) {
     case Errc::Temp:         // retried by the sender
+    case Errc::NoSpace:
     case Errc::InUse:
     case Errc::Unavailable:  // this node takes no writes at all, not this item
     case Errc::Fenced:

@@ -421,6 +421,9 @@ ImapError imap_error_for(const Error& error) {
       return no(ResponseCode::no_perm(), "Permission denied");
     case Errc::NoQuota:
       return no(ResponseCode::over_quota(), "Quota exceeded");
+    case Errc::NoSpace:
+      // As Dovecot answers a full disk: the client's "storage full" path.
+      return ImapError{StatusKind::No, ResponseCode::over_quota(), kNoSpaceMessage};
     case Errc::InUse:
       return no(ResponseCode::in_use(), "Mailbox is in use, try again later");
     case Errc::Limit:

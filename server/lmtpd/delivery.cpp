@@ -213,6 +213,8 @@ Reply reply_for_store_error(const Error& e, const DeliverySettings& s) {
       return reply(451, "4.3.0", "This server does not accept mail now (replica); try the other node");
     case Errc::Fenced:
       return reply(451, "4.3.0", "Mail store stopped after a disk error; try later");
+    case Errc::NoSpace:
+      return reply(452, "4.3.1", "Insufficient system storage");
     default:
       return reply(451, "4.3.0", "Temporary failure storing the message");
   }

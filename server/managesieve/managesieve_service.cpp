@@ -73,6 +73,9 @@ Response response_for(const Error& e, const std::string& sid) {
     case Errc::Fenced:
       CYR_LOG(Notice, sid, "managesieve: %s", e.describe().c_str());
       return Response::no("Temporary failure; try again later", Code::TryLater);
+    case Errc::NoSpace:
+      CYR_LOG(Warning, sid, "managesieve: %s", e.describe().c_str());
+      return Response::no(kNoSpaceMessage, Code::TryLater);
     case Errc::Invalid:
       return Response::no(e.user_message.empty() ? "Invalid argument" : e.user_message);
     default:

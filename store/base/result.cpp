@@ -15,6 +15,7 @@ const char* errc_name(Errc c) {
     case Errc::TooBig: return "TooBig";
     case Errc::Corrupted: return "Corrupted";
     case Errc::Fenced: return "Fenced";
+    case Errc::NoSpace: return "NoSpace";
     case Errc::Invalid: return "Invalid";
     case Errc::Io: return "Io";
     case Errc::Internal: return "Internal";

@@ -25,12 +25,16 @@ enum class Errc {
   TooBig,       // message or literal larger than allowed
   Corrupted,    // on-disk data failed a check
   Fenced,       // a failed fsync or store error: this node stopped writing
+  NoSpace,      // the disk (or the user's filesystem quota) is full; nothing was written
   Invalid,      // malformed input or argument
   Io,           // operating system error
   Internal,     // a bug; should not happen
 };
 
 const char* errc_name(Errc c);
+
+// The user_message of a NoSpace error.
+inline constexpr const char* kNoSpaceMessage = "Not enough disk space on the server; try again later";
 
 struct Error {
   Errc code = Errc::Internal;
