@@ -197,8 +197,10 @@ class ManageSieveSession {
       co_return reply(Response::no(identity_ ? "Already authenticated" : "Authenticate first")), true;
     if (!arguments_match(cmd, spec->shape))
       co_return reply(Response::no("Syntax: " + std::string(spec->usage))), true;
+    if (!co_await still_allowed()) co_return false;
     co_return co_await (this->*spec->handler)(cmd);
   }
+
 
   // ---- small helpers --------------------------------------------------------
 
@@ -210,6 +212,30 @@ class ManageSieveSession {
   auto blocking(F fn) {
     return svc_->ctx->blocking->run(std::move(fn));
   }
+  // cyr_deny for a session already logged in, as imapd and pop3d do: at
+  // most once per kDenyRecheck (an SQLite read on the blocking pool; none
+  // while user_deny.db does not exist). A denied user's session ends with
+  // BYE and the deny message.
+  static constexpr std::chrono::seconds kDenyRecheck{5};
+  awaitable<bool> still_allowed() {
+    if (!identity_) co_return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_deny_check_ < kDenyRecheck) co_return true;
+    last_deny_check_ = now;
+    auto check = [auth = svc_->auth, client = client_info(), id = *identity_] {
+      return auth->check_deny_list(client, id);
+    };
+    Status st = co_await blocking(std::move(check));
+    if (st.ok()) co_return true;
+    auto message = auth::login_denied_message(st.error());
+    if (!message) co_return true;  // an unreadable list lets users in (logged by the check)
+    CYR_LOG(Notice, sid_, "managesieve: %s: access denied by cyr_deny since login; session ended",
+            identity_->userid.c_str());
+    reply(Response::bye(*message));
+    (void)co_await flush();
+    co_return false;
+  }
+
 
   auth::ClientInfo client_info() const { return server::net::client_info_of(*conn_); }
 
@@ -388,6 +414,7 @@ class ManageSieveSession {
   // The exchange succeeded: `data` is the mechanism's final message (SCRAM).
   void authenticated(const auth::AuthIdentity& id, const std::string& data) {
     identity_ = id;
+    last_deny_check_ = std::chrono::steady_clock::now();  // the login just checked it
     if (data.empty()) reply(completed());
     else reply(Response::ok("", Code::Sasl, auth::base64_encode(data)));
     if (svc_->settings.capability_after_auth) send_capabilities();
@@ -526,6 +553,7 @@ class ManageSieveSession {
   CommandParser parser_;
   sieve::CompileOptions compile_options_;
   std::optional<auth::AuthIdentity> identity_;  // set once authenticated
+  std::chrono::steady_clock::time_point last_deny_check_{};
 };
 
 // The commands of RFC 5804, with the states they are allowed in and the

@@ -178,7 +178,7 @@ def test_deny_allow_list_while_running(args):
         assert "denied by user_deny.db for service pop3" in n.log()
 
 
-def test_deny_ends_running_imap_and_pop3_sessions(args):
+def test_deny_ends_running_imap_pop3_and_sieve_sessions(args):
     """As Cyrus's imapd: a session already logged in when its user is
     denied gets BYE [ALERT] <message> at its next command (checked at most
     every 5 s, Session::kDenyRecheck), and the connection ends."""
@@ -236,6 +236,23 @@ def test_deny_ends_running_imap_and_pop3_sessions(args):
         pop.pass_("barneypw")
         assert pop.stat()[0] == 1  # the DELE was not carried out
         pop.quit()
+
+        # ManageSieve: BYE with the message at the next command.
+        m = socket.create_connection(n.addr("sieve"), timeout=30)
+        mf = m.makefile("rb")
+        while not mf.readline().startswith(b"OK"):  # capabilities, then OK
+            pass
+        plain = base64.b64encode(b"\0barney\0barneypw").decode()
+        m.sendall(('AUTHENTICATE "PLAIN" "%s"\r\n' % plain).encode())
+        assert mf.readline().startswith(b"OK"), "managesieve login"
+        m.sendall(b"LISTSCRIPTS\r\n")
+        assert mf.readline().startswith(b"OK")
+        n.cmd("deny", "-s", "sieve", "-m", "Sieve closed for the move", "barney")
+        time.sleep(5.5)
+        m.sendall(b"LISTSCRIPTS\r\n")
+        assert mf.readline() == b'BYE "Sieve closed for the move"\r\n'
+        assert mf.readline() == b""  # closed
+        m.close()
 
 
 def test_ctl_deliver_dump_and_prune(args):
@@ -389,6 +406,6 @@ def test_synclog_user_reaches_replica(args):
 
 
 if __name__ == "__main__":
-    run_tests([test_deny_allow_list_while_running, test_deny_ends_running_imap_and_pop3_sessions,
+    run_tests([test_deny_allow_list_while_running, test_deny_ends_running_imap_pop3_and_sieve_sessions,
                test_ctl_deliver_dump_and_prune,
                test_synclog_user_reaches_replica])
