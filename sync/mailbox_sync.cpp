@@ -76,6 +76,21 @@ Result<store::MessageRecord> record_from_dlist(const Value& v) {
   return r;
 }
 
+store::MailboxCounters counters_of(const MailboxState& m) {
+  store::MailboxCounters c;
+  c.last_uid = m.last_uid;
+  c.highestmodseq = m.highestmodseq;
+  c.recentuid = m.recentuid;
+  c.recenttime = m.recenttime;
+  c.last_appenddate = m.last_appenddate;
+  c.pop3_last_login = m.pop3_last_login;
+  c.pop3_show_after = m.pop3_show_after;
+  if (m.createdmodseq) c.createdmodseq = m.createdmodseq;
+  if (m.foldermodseq) c.foldermodseq = m.foldermodseq;
+  c.options = m.options;
+  return c;
+}
+
 MailboxState mailbox_state_of(const store::MailboxInfo& i, const SyncCrcs& crcs) {
   MailboxState m;
   m.uniqueid = i.uniqueid;

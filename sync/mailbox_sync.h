@@ -73,6 +73,10 @@ struct MailboxState {
 
 MailboxState mailbox_state_of(const store::MailboxInfo& info, const SyncCrcs& crcs);
 
+// The counters an APPLY MAILBOX sets (UIDVALIDITY aside: it only grows, the
+// caller decides).
+store::MailboxCounters counters_of(const MailboxState& m);
+
 // The MAILBOX %(...) value in the key order of the 3.6 client. Records are
 // written only if `with_records` (APPLY MAILBOX, FULLMAILBOX reply).
 Value mailbox_to_dlist(const MailboxState& m, bool with_records);

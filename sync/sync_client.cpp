@@ -601,14 +601,12 @@ Status SyncClient::update_mailbox(const std::string& name, std::optional<Mailbox
   return update_batched(name, now, true);
 }
 
-// Full compare and repair (reference §4.4 "Full update"): afterwards the
-// master holds every message either side had, under UIDs above both sides'
-// LAST_UID where they clashed, and one more APPLY MAILBOX makes them equal.
-Status SyncClient::full_update(const std::string& name) {
-  ++stats_.full_syncs;
+// GET FULLMAILBOX: the replica's mailbox with every record; nullopt if it
+// has none of that name.
+Result<std::optional<MailboxState>> SyncClient::get_fullmailbox(const std::string& name) {
   auto r = call("GET", "FULLMAILBOX", Value::str(name));
   if (!r.ok()) {
-    if (r.error().code == Errc::NotFound) return {};
+    if (r.error().code == Errc::NotFound) return std::optional<MailboxState>();
     return r.take_error();
   }
   std::optional<MailboxState> remote;
@@ -619,6 +617,34 @@ Status SyncClient::full_update(const std::string& name) {
         if (!m.ok()) return m.take_error();
         remote = std::move(*m);
       }
+  return remote;
+}
+
+// Appends `bytes` to our mailbox `name` as a new message with the flags and
+// internal date of the replica's record `like` (a copy-back).
+Status SyncClient::append_copy(const std::string& name, std::string bytes, const store::MessageRecord& like) {
+  store::AppendRequest req;
+  req.mailbox = name;
+  req.check_quota = false;
+  store::AppendMessage msg;
+  msg.source = store::MessageSource::memory(std::move(bytes));
+  msg.flags = like.flags;
+  msg.flags.system &= store::kSettableSystemFlags;
+  msg.internaldate = like.internaldate;
+  req.messages.push_back(std::move(msg));
+  auto a = local_.append(req);
+  if (!a.ok()) return a.take_error();
+  return {};
+}
+
+// Full compare and repair (reference §4.4 "Full update"): afterwards the
+// master holds every message either side had, under UIDs above both sides'
+// LAST_UID where they clashed, and one more APPLY MAILBOX makes them equal.
+Status SyncClient::full_update(const std::string& name) {
+  ++stats_.full_syncs;
+  auto got = get_fullmailbox(name);
+  if (!got.ok()) return got.take_error();
+  std::optional<MailboxState>& remote = *got;
   if (!remote) return {};
   auto info = local_.lookup(name);
   if (!info.ok()) return info.take_error();
@@ -697,24 +723,10 @@ Status SyncClient::full_update(const std::string& name) {
   }
   if (!writes.empty()) CYR_TRY(local_.apply_records(name, writes, store::WriteMode::Replication));
 
-  auto append_copy = [&](std::string bytes, const store::MessageRecord& like) -> Status {
-    store::AppendRequest req;
-    req.mailbox = name;
-    req.check_quota = false;
-    store::AppendMessage msg;
-    msg.source = store::MessageSource::memory(std::move(bytes));
-    msg.flags = like.flags;
-    msg.flags.system &= store::kSettableSystemFlags;
-    msg.internaldate = like.internaldate;
-    req.messages.push_back(std::move(msg));
-    auto a = local_.append(req);
-    if (!a.ok()) return a.take_error();
-    return {};
-  };
   for (auto& x : renumber) {
     auto bytes = local_.read_message(name, x.uid);
     if (!bytes.ok()) return bytes.take_error();
-    CYR_TRY(append_copy(std::move(*bytes), x));
+    CYR_TRY(append_copy(name, std::move(*bytes), x));
     auto e = local_.expunge(name, store::UidSet::of({x.uid}));
     if (!e.ok()) return e.take_error();
     ++stats_.renumbered;
@@ -723,7 +735,7 @@ Status SyncClient::full_update(const std::string& name) {
   for (auto& x : copyback) {
     auto body = fetch_remote_body(*remote, x);
     if (!body.ok()) return body.take_error();
-    CYR_TRY(append_copy(std::move(*body), x));
+    CYR_TRY(append_copy(name, std::move(*body), x));
     ++stats_.copied_back;
     CYR_LOG(Info, opts_.sid, "sync_client: %s: copied back replica uid %u", name.c_str(), x.uid);
   }
@@ -744,33 +756,16 @@ Status SyncClient::full_update(const std::string& name) {
 // nodes created it while apart). Its messages are appended to ours, with
 // their flags and internal dates, under new UIDs.
 Status SyncClient::merge_remote_inbox(const std::string& name) {
-  auto r = call("GET", "FULLMAILBOX", Value::str(name));
-  if (!r.ok()) return r.take_error();
-  std::optional<MailboxState> remote;
-  for (auto& item : *r)
-    if (!item.is_final() && item.key == "MAILBOX")
-      if (auto v = item.value(); v.ok()) {
-        auto m = mailbox_state_from_dlist(**v, false);
-        if (!m.ok()) return m.take_error();
-        remote = std::move(*m);
-      }
+  auto got = get_fullmailbox(name);
+  if (!got.ok()) return got.take_error();
+  std::optional<MailboxState>& remote = *got;
   if (!remote) return Error(Errc::NotFound, "IMAP_MAILBOX_NONEXISTENT " + name + " on the replica");
   size_t merged = 0;
   for (auto& x : remote->records) {
     if (x.expunged()) continue;
     auto body = fetch_remote_body(*remote, x);
     if (!body.ok()) return body.take_error();
-    store::AppendRequest req;
-    req.mailbox = name;
-    req.check_quota = false;
-    store::AppendMessage msg;
-    msg.source = store::MessageSource::memory(std::move(*body));
-    msg.flags = x.flags;
-    msg.flags.system &= store::kSettableSystemFlags;
-    msg.internaldate = x.internaldate;
-    req.messages.push_back(std::move(msg));
-    auto a = local_.append(req);
-    if (!a.ok()) return a.take_error();
+    CYR_TRY(append_copy(name, std::move(*body), x));
     ++stats_.copied_back;
     ++merged;
   }
@@ -799,19 +794,9 @@ Result<std::string> SyncClient::fetch_remote_body(const MailboxState& remote, co
 }
 
 Result<std::string> SyncClient::pull_mailbox(const std::string& name) {
-  auto r = call("GET", "FULLMAILBOX", Value::str(name));
-  if (!r.ok()) {
-    if (r.error().code == Errc::NotFound) return std::string();
-    return r.take_error();
-  }
-  std::optional<MailboxState> remote;
-  for (auto& item : *r)
-    if (!item.is_final() && item.key == "MAILBOX")
-      if (auto v = item.value(); v.ok()) {
-        auto m = mailbox_state_from_dlist(**v, false);
-        if (!m.ok()) return m.take_error();
-        remote = std::move(*m);
-      }
+  auto got = get_fullmailbox(name);
+  if (!got.ok()) return got.take_error();
+  std::optional<MailboxState>& remote = *got;
   if (!remote || remote->intermediate() || remote->deleted()) return std::string();
   if (remote->name != name) return Error(Errc::Invalid, "GET FULLMAILBOX " + name + " answered " + remote->name);
   // Known here under another name: the rename pass handles it.
@@ -843,17 +828,7 @@ Result<std::string> SyncClient::pull_mailbox(const std::string& name) {
   CYR_LOG(Notice, opts_.sid, "sync_client: %s: only the replica had it (uniqueid %s, %zu records); copying it back as %s",
           name.c_str(), remote->uniqueid.c_str(), remote->records.size(), target.c_str());
 
-  store::MailboxCounters c;
-  c.last_uid = remote->last_uid;
-  c.highestmodseq = remote->highestmodseq;
-  c.recentuid = remote->recentuid;
-  c.recenttime = remote->recenttime;
-  c.last_appenddate = remote->last_appenddate;
-  c.pop3_last_login = remote->pop3_last_login;
-  c.pop3_show_after = remote->pop3_show_after;
-  if (remote->createdmodseq) c.createdmodseq = remote->createdmodseq;
-  if (remote->foldermodseq) c.foldermodseq = remote->foldermodseq;
-  c.options = remote->options;
+  store::MailboxCounters c = counters_of(*remote);
   // Bodies are held in memory one chunk at a time.
   constexpr size_t kChunkMessages = 256;
   constexpr uint64_t kChunkBytes = 64u << 20;

@@ -194,6 +194,8 @@ class SyncClient {
   Result<std::string> pull_mailbox(const std::string& name);
   Status pull_users();
   Status merge_remote_inbox(const std::string& name);
+  Result<std::optional<MailboxState>> get_fullmailbox(const std::string& name);
+  Status append_copy(const std::string& name, std::string bytes, const store::MessageRecord& like);
   Result<std::string> fetch_remote_body(const MailboxState& remote, const store::MessageRecord& x);
   Status upload(const std::string& mailbox, const std::string& partition,
                 const std::vector<store::MessageRecord>& recs);

@@ -826,17 +826,7 @@ Status SyncServerSession::apply_mailbox(const Value& arg) {
     }
   }
 
-  store::MailboxCounters c;
-  c.last_uid = m.last_uid;
-  c.highestmodseq = m.highestmodseq;
-  c.recentuid = m.recentuid;
-  c.recenttime = m.recenttime;
-  c.last_appenddate = m.last_appenddate;
-  c.pop3_last_login = m.pop3_last_login;
-  c.pop3_show_after = m.pop3_show_after;
-  if (m.createdmodseq) c.createdmodseq = m.createdmodseq;
-  if (m.foldermodseq) c.foldermodseq = m.foldermodseq;
-  c.options = m.options;
+  store::MailboxCounters c = counters_of(m);
   if (m.uidvalidity > info.uidvalidity) c.uidvalidity = m.uidvalidity;
   std::optional<store::MailboxInfo> applied;  // the mailbox as the last chunk committed it
   for (size_t i = 0; i < to_apply.size(); i += store::kMaxBatchMessages) {

@@ -103,7 +103,7 @@ Reply Session::finish_login(const auth::AuthIdentity& id) {
   }
   counted_login_ = true;
   identity_ = id;
-  last_deny_check_ = std::chrono::steady_clock::now();  // the login just checked it
+  deny_recheck_.checked_now();  // the login just checked it
   ns_.emplace(settings_.ns, id.userid, id.is_admin);
   state_ = SessionState::Authenticated;
   CYR_LOG(Notice, sid_, "login: %s %s %s%s%s", client_info().address.c_str(), id.userid.c_str(),

@@ -321,16 +321,8 @@ awaitable<void> Session::run() {
 
 awaitable<bool> Session::still_allowed() {
   if (!identity_ || state_ == SessionState::NotAuthenticated) co_return true;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_deny_check_ < kDenyRecheck) co_return true;
-  last_deny_check_ = now;
-  auto check = [auth = service_->auth, client = client_info(), id = *identity_] {
-    return auth->check_deny_list(client, id);
-  };
-  Status st = co_await blocking(std::move(check));
-  if (st.ok()) co_return true;
-  auto message = auth::login_denied_message(st.error());
-  if (!message) co_return true;  // an unreadable list lets users in (logged by the check)
+  auto message = co_await deny_recheck_.denied(*service_->ctx->blocking, service_->auth, client_info(), *identity_);
+  if (!message) co_return true;
   CYR_LOG(Notice, sid_, "%s: access denied by cyr_deny since login; session ended", identity_->userid.c_str());
   w_.untagged_status(StatusKind::Bye, imap::ResponseCode::alert(), *message);
   state_ = SessionState::Logout;

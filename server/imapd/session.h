@@ -32,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "server/auth/deny_recheck.h"
 #include "server/imap/command.h"
 #include "server/imap/parser.h"
 #include "server/imap/response.h"
@@ -124,7 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Status> flush();
   void say_bye(std::string_view text);
   // False (BYE written, state Logout) when cyr_deny has denied the logged-in
-  // user this service since the last check; see kDenyRecheck.
+  // user this service since the last check (auth::DenyRecheck).
   awaitable<bool> still_allowed();
   void end_session_cleanup();
 
@@ -300,13 +301,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<auth::AuthIdentity> identity_;
   std::optional<mail::Namespace> ns_;
   bool counted_login_ = false;
-  // cyr_deny for a session already logged in: Cyrus's imapd checks the deny
-  // list before every command and ends the session with BYE [ALERT]. Here
-  // at most once per kDenyRecheck (a blocking-pool hop for an SQLite read;
-  // no read at all while user_deny.db does not exist), before a command and
-  // during IDLE.
-  static constexpr std::chrono::seconds kDenyRecheck{5};
-  std::chrono::steady_clock::time_point last_deny_check_{};
+  // cyr_deny for a session already logged in (before a command and during
+  // IDLE): a denied user's session ends with BYE [ALERT].
+  auth::DenyRecheck deny_recheck_;
   bool condstore_ = false;  // ENABLE CONDSTORE, or a CONDSTORE-using command
   bool qresync_ = false;    // ENABLE QRESYNC
   std::optional<Selected> selected_;

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "server/auth/base64.h"
+#include "server/auth/deny_recheck.h"
 #include "server/net/client_info.h"
 #include "server/net/command_loop.h"
 #include "server/net/connection.h"
@@ -212,23 +213,12 @@ class ManageSieveSession {
   auto blocking(F fn) {
     return svc_->ctx->blocking->run(std::move(fn));
   }
-  // cyr_deny for a session already logged in, as imapd and pop3d do: at
-  // most once per kDenyRecheck (an SQLite read on the blocking pool; none
-  // while user_deny.db does not exist). A denied user's session ends with
-  // BYE and the deny message.
-  static constexpr std::chrono::seconds kDenyRecheck{5};
+  // cyr_deny for a session already logged in (auth::DenyRecheck): a denied
+  // user's session ends with BYE and the deny message.
   awaitable<bool> still_allowed() {
     if (!identity_) co_return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_deny_check_ < kDenyRecheck) co_return true;
-    last_deny_check_ = now;
-    auto check = [auth = svc_->auth, client = client_info(), id = *identity_] {
-      return auth->check_deny_list(client, id);
-    };
-    Status st = co_await blocking(std::move(check));
-    if (st.ok()) co_return true;
-    auto message = auth::login_denied_message(st.error());
-    if (!message) co_return true;  // an unreadable list lets users in (logged by the check)
+    auto message = co_await deny_recheck_.denied(*svc_->ctx->blocking, svc_->auth, client_info(), *identity_);
+    if (!message) co_return true;
     CYR_LOG(Notice, sid_, "managesieve: %s: access denied by cyr_deny since login; session ended",
             identity_->userid.c_str());
     reply(Response::bye(*message));
@@ -414,7 +404,7 @@ class ManageSieveSession {
   // The exchange succeeded: `data` is the mechanism's final message (SCRAM).
   void authenticated(const auth::AuthIdentity& id, const std::string& data) {
     identity_ = id;
-    last_deny_check_ = std::chrono::steady_clock::now();  // the login just checked it
+    deny_recheck_.checked_now();  // the login just checked it
     if (data.empty()) reply(completed());
     else reply(Response::ok("", Code::Sasl, auth::base64_encode(data)));
     if (svc_->settings.capability_after_auth) send_capabilities();
@@ -553,7 +543,7 @@ class ManageSieveSession {
   CommandParser parser_;
   sieve::CompileOptions compile_options_;
   std::optional<auth::AuthIdentity> identity_;  // set once authenticated
-  std::chrono::steady_clock::time_point last_deny_check_{};
+  auth::DenyRecheck deny_recheck_;
 };
 
 // The commands of RFC 5804, with the states they are allowed in and the

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "server/auth/base64.h"
+#include "server/auth/deny_recheck.h"
 #include "server/net/client_info.h"
 #include "server/net/command_loop.h"
 #include "server/net/connection.h"
@@ -105,23 +106,12 @@ class Pop3Session {
 
   auth::ClientInfo client_info() const { return server::net::client_info_of(*conn_); }
 
-  // cyr_deny for a session already logged in, as Cyrus's pop3d checks it
-  // before each command: here at most once per kDenyRecheck (an SQLite read
-  // on the blocking pool; none while user_deny.db does not exist). A denied
+  // cyr_deny for a session already logged in (auth::DenyRecheck): a denied
   // user's session ends without the UPDATE state: nothing is deleted.
-  static constexpr std::chrono::seconds kDenyRecheck{5};
   awaitable<bool> still_allowed() {
     if (!identity_) co_return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_deny_check_ < kDenyRecheck) co_return true;
-    last_deny_check_ = now;
-    auto check = [auth = svc_->auth, client = client_info(), id = *identity_] {
-      return auth->check_deny_list(client, id);
-    };
-    Status st = co_await blocking(std::move(check));
-    if (st.ok()) co_return true;
-    auto message = auth::login_denied_message(st.error());
-    if (!message) co_return true;  // an unreadable list lets users in (logged by the check)
+    auto message = co_await deny_recheck_.denied(*svc_->ctx->blocking, svc_->auth, client_info(), *identity_);
+    if (!message) co_return true;
     CYR_LOG(Notice, sid_, "pop3: %s: access denied by cyr_deny since login; session ended", userid_.c_str());
     send("-ERR [SYS/TEMP] " + *message + "\r\n");
     (void)co_await flush();
@@ -323,7 +313,7 @@ class Pop3Session {
     transaction_ = true;
     userid_ = id.userid;
     identity_ = id;
-    last_deny_check_ = std::chrono::steady_clock::now();  // the login just checked it
+    deny_recheck_.checked_now();  // the login just checked it
     CYR_LOG(Notice, sid_, "login: %s %s %s%s", client_info().address.c_str(), id.userid.c_str(),
             id.mechanism.c_str(), conn_->is_tls() ? " TLS" : "");
     send("+OK Maildrop locked and ready (" + std::to_string(drop_.size()) + " messages)\r\n");
@@ -479,7 +469,7 @@ class Pop3Session {
   bool locked_ = false;
   std::string userid_, mailbox_;
   std::optional<auth::AuthIdentity> identity_;  // set with the maildrop (TRANSACTION state)
-  std::chrono::steady_clock::time_point last_deny_check_{};
+  auth::DenyRecheck deny_recheck_;
   uint32_t uidvalidity_ = 0;
   std::vector<DropEntry> drop_;
 };

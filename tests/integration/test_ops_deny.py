@@ -181,7 +181,7 @@ def test_deny_allow_list_while_running(args):
 def test_deny_ends_running_imap_pop3_and_sieve_sessions(args):
     """As Cyrus's imapd: a session already logged in when its user is
     denied gets BYE [ALERT] <message> at its next command (checked at most
-    every 5 s, Session::kDenyRecheck), and the connection ends."""
+    every 5 s, auth::DenyRecheck), and the connection ends."""
     with DenyNode(args) as n:
         n.start()
         s = socket.create_connection(n.addr("imap"), timeout=30)

@@ -42,6 +42,13 @@ class Pair : public ::testing::Test {
     EXPECT_TRUE(replica.store->set_node_state({store::Role::Replica, 1}).ok());
   }
   SyncClient client(SyncClientOptions o = {}) { return SyncClient(*master.store, peer, std::move(o)); }
+  // The options of a failover rejoin's reconcile (failover/sync_link.cpp).
+  SyncClient reconcile_client() {
+    SyncClientOptions o;
+    o.delete_orphans = false;
+    o.reconcile = true;
+    return client(std::move(o));
+  }
   void expect_identical(const std::vector<std::string>& users = {}) {
     auto rep = verify(*master.store, peer, users);
     ASSERT_TRUE(rep.ok()) << rep.error().describe();
@@ -844,10 +851,7 @@ TEST_F(Pair, ReconcileCopiesBackTheOldPrimarysUserChanges) {
   EXPECT_EQ(held.error().code, Errc::InUse);  // IMAP_MAILBOX_LOCKED: try again later
   EXPECT_EQ(*r.subscriptions("sb"), std::vector<std::string>{"user.sb.Lists"});
 
-  SyncClientOptions o;
-  o.delete_orphans = false;
-  o.reconcile = true;
-  auto c = client(o);
+  auto c = reconcile_client();
   ASSERT_TRUE(c.sync_all().ok());
   // The subscription, the new script, the later edit of "both", the later
   // seen state on Lists: 4 things taken back.
@@ -906,10 +910,7 @@ TEST_F(Pair, ReconcileCopiesBackMailboxesOnlyTheOldPrimaryHas) {
   std::string clash_id = r.lookup("user.sc.Clash")->uniqueid;
 
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
-  SyncClientOptions o;
-  o.delete_orphans = false;
-  o.reconcile = true;
-  auto c = client(o);
+  auto c = reconcile_client();
   auto st = c.sync_all();
   ASSERT_TRUE(st.ok()) << st.error().describe();
   EXPECT_EQ(c.stats().mailboxes_copied_back, 3u);
@@ -969,10 +970,7 @@ TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
   append(replica, "team", "shared news");
 
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
-  SyncClientOptions o;
-  o.delete_orphans = false;
-  o.reconcile = true;
-  auto c = client(o);
+  auto c = reconcile_client();
   auto st = c.sync_all();
   ASSERT_TRUE(st.ok()) << st.error().describe();
   EXPECT_EQ(c.stats().mailboxes_copied_back, 3u);
@@ -994,7 +992,7 @@ TEST_F(Pair, ReconcileCopiesBackUsersOnlyTheOldPrimaryHas) {
   ASSERT_TRUE(r.get_quota("user.sf").ok());  // not removed on the old primary
   // A second reconcile finds nothing to take.
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
-  auto again = client(o);
+  auto again = reconcile_client();
   ASSERT_TRUE(again.sync_all().ok());
   EXPECT_EQ(again.stats().mailboxes_copied_back, 0u);
   EXPECT_EQ(again.stats().meta_copied_back, 0u);
@@ -1019,10 +1017,7 @@ TEST_F(Pair, ReconcileMergesAnInboxBothNodesCreated) {
   ASSERT_NE(m.lookup("user.sg")->uniqueid, r.lookup("user.sg")->uniqueid);
 
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
-  SyncClientOptions o;
-  o.delete_orphans = false;
-  o.reconcile = true;
-  auto c = client(o);
+  auto c = reconcile_client();
   auto st = c.sync_all();
   ASSERT_TRUE(st.ok()) << st.error().describe();
   ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
