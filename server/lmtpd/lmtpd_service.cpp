@@ -32,11 +32,17 @@ namespace {
 // Output is written to the spool file in pieces of this size.
 constexpr size_t kWriteChunk = 256 * 1024;
 
+// A full disk (NoSpace: 452 4.3.1 at the end of DATA) or another error.
+Error spool_error(const std::string& what, int err) {
+  return Error(err == ENOSPC || err == EDQUOT ? Errc::NoSpace : Errc::Io, "Cannot spool message",
+               what + ": " + strerror(err));
+}
+
 Status write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t w = ::write(fd, data.data(), data.size());
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Error(Errc::Io, "Cannot spool message", std::string("write: ") + strerror(errno));
+    if (w <= 0) return spool_error("write", w < 0 ? errno : ENOSPC);
     data.remove_prefix(static_cast<size_t>(w));
   }
   return {};
@@ -68,7 +74,7 @@ struct SpoolFile {
       std::string p = (dir / "lmtp-XXXXXX").string();
       fd = ::mkstemp(p.data());
       if (fd < 0) {
-        io = Error(Errc::Io, "Cannot spool message", p + ": " + strerror(errno));
+        io = spool_error(p, errno);
         return;
       }
       path = std::move(p);
@@ -388,6 +394,8 @@ class LmtpSession {
           if (!spool->io.ok()) {
             CYR_LOG(Error, sid, "spool: %s", spool->io.error().describe().c_str());
             spool->remove();
+            if (spool->io.error().code == Errc::NoSpace)
+              return std::vector<Reply>(targets.size(), reply_for_store_error(spool->io.error(), svc->settings));
             return std::vector<Reply>(targets.size(), Reply{451, "4.3.0", "Temporary failure spooling the message"});
           }
           msg.path = spool->path;

@@ -90,6 +90,17 @@ def test_full_spool(args):
         m = provision(node)
 
         def free_space():
+            # A message too big to go to the store from memory is spooled
+            # to a file first (lmtp.spool, on the same partition): the same
+            # answer.
+            c = node.lmtp()
+            try:
+                c.sendmail("a@example.com", ["fred"], BODY * 40)
+                raise AssertionError("a 560 KiB message was accepted on a full disk")
+            except smtplib.SMTPDataError as e:
+                assert (e.smtp_code, e.smtp_error) == (452, b"4.3.1 Insufficient system storage"), e
+            c.quit()
+            assert not os.listdir(os.path.join(spool, "lmtp.spool"))  # its spool file is gone
             # An admin expunges and purges: the files go, delivery resumes.
             assert m.select("user.fred")[0] == "OK"
             assert m.store("1:100", "+FLAGS", "(\\Deleted)")[0] == "OK"
