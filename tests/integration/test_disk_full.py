@@ -101,6 +101,8 @@ def test_full_spool(args):
                 assert (e.smtp_code, e.smtp_error) == (452, b"4.3.1 Insufficient system storage"), e
             c.quit()
             assert not os.listdir(os.path.join(spool, "lmtp.spool"))  # its spool file is gone
+            typ, data = m.append("user.fred", None, None, BODY * 150)  # a literal staged to a file
+            assert typ == "NO" and data[0].startswith(b"[OVERQUOTA] Not enough disk space"), (typ, data)
             # An admin expunges and purges: the files go, delivery resumes.
             assert m.select("user.fred")[0] == "OK"
             assert m.store("1:100", "+FLAGS", "(\\Deleted)")[0] == "OK"
