@@ -6,6 +6,7 @@
 #include "server/lmtpd/lmtpd_service.h"
 #include "server/managesieve/managesieve_service.h"
 #include "server/pop3d/pop3d_service.h"
+#include "server/smmapd/smmapd_service.h"
 
 namespace cyr::server {
 
@@ -36,6 +37,7 @@ void register_protocol_services(ServiceRegistry& registry) {
   lmtpd::register_lmtpd_service(registry);  // "lmtpd"
   pop3d::register_pop3d_service(registry);  // "pop3d"
   managesieve::register_managesieve_service(registry);  // "timsieved"
+  smmapd::register_smmapd_service(registry);  // "smmapd"
 }
 
 bool SessionSlots::try_acquire() {
