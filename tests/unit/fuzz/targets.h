@@ -6,7 +6,8 @@
 // must stay valid IMAP whatever the message's headers hold, and what POP3
 // sends of one (and the POP3 commands any client sends); Sieve scripts (any
 // user, through ManageSieve; lmtpd runs them on anyone's mail) and
-// ManageSieve commands (anyone on the sieve port). Each takes arbitrary
+// ManageSieve commands (anyone on the sieve port); socketmap requests
+// (anyone on the smmapd port). Each takes arbitrary
 // bytes, must not crash, hang or grow without bound, and checks what its
 // parser promises in its header (a round trip that gives back the same
 // value, ranges inside the input, output sizes); a failed check aborts,
@@ -37,6 +38,7 @@ int fetch(const uint8_t* data, size_t size);
 int pop3(const uint8_t* data, size_t size);
 int sieve(const uint8_t* data, size_t size);
 int managesieve(const uint8_t* data, size_t size);
+int socketmap(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;  // also the corpus directory's name
@@ -53,6 +55,7 @@ inline constexpr Target kTargets[] = {
     {"pop3", &pop3},
     {"sieve", &sieve},
     {"managesieve", &managesieve},
+    {"socketmap", &socketmap},
 };
 
 // Inputs larger than this are cut: the targets look for logic errors, and
