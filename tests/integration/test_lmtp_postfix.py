@@ -147,9 +147,8 @@ def test_postfix_delivers_over_lmtp(args):
                                                         "nobody@example.com"], msg)
             assert refused == {}, refused
             s.quit()
-            # Wait for Postfix to report both deliveries before reading the
-            # mailboxes over IMAP (reading a user's shard while its very first
-            # delivery creates it hits a store race; reported, not ours to fix).
+            # Postfix delivers asynchronously: wait for it to report both
+            # deliveries before reading the mailboxes over IMAP.
             wait_for(lambda: pf.log().count("status=sent") >= 2, 60,
                      what="postfix to deliver (maillog:\n%s)" % pf.log())
             assert n.messages("user.alice") == 1
