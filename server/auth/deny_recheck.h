@@ -24,9 +24,13 @@ class DenyRecheck {
   // A login (which checks the list itself) just happened.
   void checked_now() { last_ = std::chrono::steady_clock::now(); }
 
-  // The admin's message if `id` is denied this service now. nullopt when
-  // allowed, when the last check is less than kInterval old, or when the
-  // list cannot be read (the check logs it; users are let in, as Cyrus does).
+  // Whether the last check is kInterval old: sessions ask before every
+  // command, so this is all a command costs in between.
+  bool due() const { return std::chrono::steady_clock::now() - last_ >= kInterval; }
+
+  // Checks now: the admin's message if `id` is denied this service, nullopt
+  // when allowed or when the list cannot be read (the check logs it; users
+  // are let in, as Cyrus does).
   boost::asio::awaitable<std::optional<std::string>> denied(server::BlockingPool& pool,
                                                             std::shared_ptr<Authenticator> auth,
                                                             ClientInfo client, AuthIdentity id);

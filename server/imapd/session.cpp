@@ -320,7 +320,7 @@ awaitable<void> Session::run() {
 }
 
 awaitable<bool> Session::still_allowed() {
-  if (!identity_ || state_ == SessionState::NotAuthenticated) co_return true;
+  if (!identity_ || state_ == SessionState::NotAuthenticated || !deny_recheck_.due()) co_return true;
   auto message = co_await deny_recheck_.denied(*service_->ctx->blocking, service_->auth, client_info(), *identity_);
   if (!message) co_return true;
   CYR_LOG(Notice, sid_, "%s: access denied by cyr_deny since login; session ended", identity_->userid.c_str());

@@ -216,7 +216,7 @@ class ManageSieveSession {
   // cyr_deny for a session already logged in (auth::DenyRecheck): a denied
   // user's session ends with BYE and the deny message.
   awaitable<bool> still_allowed() {
-    if (!identity_) co_return true;
+    if (!identity_ || !deny_recheck_.due()) co_return true;
     auto message = co_await deny_recheck_.denied(*svc_->ctx->blocking, svc_->auth, client_info(), *identity_);
     if (!message) co_return true;
     CYR_LOG(Notice, sid_, "managesieve: %s: access denied by cyr_deny since login; session ended",

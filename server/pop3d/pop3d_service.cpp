@@ -109,7 +109,7 @@ class Pop3Session {
   // cyr_deny for a session already logged in (auth::DenyRecheck): a denied
   // user's session ends without the UPDATE state: nothing is deleted.
   awaitable<bool> still_allowed() {
-    if (!identity_) co_return true;
+    if (!identity_ || !deny_recheck_.due()) co_return true;
     auto message = co_await deny_recheck_.denied(*svc_->ctx->blocking, svc_->auth, client_info(), *identity_);
     if (!message) co_return true;
     CYR_LOG(Notice, sid_, "pop3: %s: access denied by cyr_deny since login; session ended", userid_.c_str());
