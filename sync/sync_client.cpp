@@ -760,9 +760,15 @@ Status SyncClient::merge_remote_inbox(const std::string& name) {
   if (!got.ok()) return got.take_error();
   std::optional<MailboxState>& remote = *got;
   if (!remote) return Error(Errc::NotFound, "IMAP_MAILBOX_NONEXISTENT " + name + " on the replica");
+  // A message ours already holds is not copied again: a reconcile that
+  // failed after this point and runs again must not duplicate the mail.
+  auto mine = local_.records(name, false);
+  if (!mine.ok()) return mine.take_error();
+  std::set<std::string> have;
+  for (auto& r : *mine) have.insert(r.guid.to_hex());
   size_t merged = 0;
   for (auto& x : remote->records) {
-    if (x.expunged()) continue;
+    if (x.expunged() || have.count(x.guid.to_hex())) continue;
     auto body = fetch_remote_body(*remote, x);
     if (!body.ok()) return body.take_error();
     CYR_TRY(append_copy(name, std::move(*body), x));

@@ -162,6 +162,11 @@ class SyncClient {
   // (one round at a time, in the order sent).
   Status receive_round(const SentRound& round, bool& transport_failed);
 
+  // Reconcile, when both nodes hold a different INBOX for one user: the
+  // replica's messages that ours lacks (by GUID) are appended to ours.
+  // sync_user calls it; public so that a test can stop after it.
+  Status merge_remote_inbox(const std::string& name);
+
  private:
   using Replies = std::vector<SyncReply>;
   struct RemoteUser {
@@ -193,7 +198,6 @@ class SyncClient {
   // suffix when a different mailbox took the name here), "" if skipped.
   Result<std::string> pull_mailbox(const std::string& name);
   Status pull_users();
-  Status merge_remote_inbox(const std::string& name);
   Result<std::optional<MailboxState>> get_fullmailbox(const std::string& name);
   Status append_copy(const std::string& name, std::string bytes, const store::MessageRecord& like);
   Result<std::string> fetch_remote_body(const MailboxState& remote, const store::MessageRecord& x);

@@ -1035,6 +1035,34 @@ TEST_F(Pair, ReconcileMergesAnInboxBothNodesCreated) {
   EXPECT_EQ(*m.subscriptions("sg"), std::vector<std::string>{"user.sg.Sub"});
 }
 
+// A reconcile that stops after merging the INBOX (the link fails) and runs
+// again copies nothing twice.
+TEST_F(Pair, AnInboxMergeRunTwiceCopiesNothingTwice) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.sh")).ok());
+  append(master, "user.sh", "ours");
+  ASSERT_TRUE(r.set_node_state({store::Role::Primary, 2}).ok());
+  ASSERT_TRUE(r.create_mailbox(named("user.sh")).ok());
+  append(replica, "user.sh", "theirs one");
+  append(replica, "user.sh", "theirs two");
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, true}).ok());
+  {
+    SyncClientOptions o;
+    o.reconcile = true;
+    SyncClient c(m, peer, o);
+    ASSERT_TRUE(c.merge_remote_inbox("user.sh").ok());  // then the link fails
+  }
+  EXPECT_EQ(m.records("user.sh", false)->size(), 3u);
+  auto c = reconcile_client();
+  auto st = c.sync_all();
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  EXPECT_EQ(c.stats().copied_back, 0u);
+  EXPECT_EQ(m.records("user.sh", false)->size(), 3u);
+  ASSERT_TRUE(r.set_node_state({store::Role::Replica, 3, false}).ok());
+  expect_identical({"sh"});
+}
+
 TEST_F(Pair, GetXUsersListsEveryUserAndSharedMailbox) {
   Store& r = *replica.store;
   ASSERT_TRUE(r.create_mailbox(named("user.ua"), WriteMode::Replication).ok());
