@@ -1661,6 +1661,25 @@ Result<VerifyReport> verify(store::Store& local, SyncPeer& peer, const std::vect
   }
   auto all = local.list("*");
   if (!all.ok()) return all.take_error();
+  if (users_in.empty()) {
+    // Users and shared mailboxes only the replica has, which the walk above
+    // (from this node's list) cannot see: asked with our GET X-USERS. A
+    // server without it (a Cyrus) refuses, and they go unchecked.
+    if (auto r = call("GET", kListUsersCommand.data(), Value::list()); r.ok()) {
+      std::set<std::string> mine(all->begin(), all->end());
+      for (auto& item : *r) {
+        if (item.is_final() || (item.key != "USER" && item.key != "SHARED")) continue;
+        auto v = item.value();
+        if (!v.ok()) continue;
+        auto x = (*v)->as_str();
+        if (!x.ok()) continue;
+        std::string name = item.key == "USER" ? user_inbox_name(std::string(*x)) : std::string(*x);
+        if (mine.count(name)) continue;
+        rep.differences.push_back(item.key == "USER" ? "user " + std::string(*x) + ": only on the replica"
+                                                     : name + ": only on the replica");
+      }
+    }
+  }
   for (auto& n : *all)
     if (!scanned.count(n)) CYR_TRY(scan_readers(n));
   for (auto& ss : seen_sets) {

@@ -1063,6 +1063,24 @@ TEST_F(Pair, AnInboxMergeRunTwiceCopiesNothingTwice) {
   expect_identical({"sh"});
 }
 
+// The verifier of everything also reports users and shared mailboxes only
+// the replica has, which a walk of this node's list cannot see.
+TEST_F(Pair, VerifyReportsUsersAndSharedMailboxesOnlyOnTheReplica) {
+  Store& m = *master.store;
+  Store& r = *replica.store;
+  ASSERT_TRUE(m.create_mailbox(named("user.va")).ok());
+  ASSERT_TRUE(client().sync_user("va").ok());
+  expect_identical();
+  ASSERT_TRUE(r.create_mailbox(named("user.vb"), WriteMode::Replication).ok());
+  ASSERT_TRUE(r.create_mailbox(named("board"), WriteMode::Replication).ok());
+  auto rep = verify(m, peer, {});
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->differences, (std::vector<std::string>{"board: only on the replica", "user vb: only on the replica"}));
+  auto named_only = verify(m, peer, {"va"});  // a verify of named users looks at those only
+  ASSERT_TRUE(named_only.ok());
+  EXPECT_TRUE(named_only->identical());
+}
+
 TEST_F(Pair, GetXUsersListsEveryUserAndSharedMailbox) {
   Store& r = *replica.store;
   ASSERT_TRUE(r.create_mailbox(named("user.ua"), WriteMode::Replication).ok());
