@@ -88,6 +88,7 @@ DeliverySettings delivery_settings_from_config(const config::ImapdConf& conf, st
   int64_t maxmsg = conf.get_int("maxmessagesize", service);
   if (maxmsg > 0) s.max_message_size = static_cast<uint64_t>(maxmsg);
   s.postuser = conf.get_string("postuser", service);
+  s.catchall = conf.get_string("lmtp_catchall_mailbox", service);
   s.unixhierarchysep = conf.get_switch("unixhierarchysep", service);
   s.virtdomains = conf.get_string("virtdomains", service) != "off";
   s.defaultdomain = conf.get_string("defaultdomain", service);
@@ -130,9 +131,33 @@ Result<std::string> detail_to_internal(std::string_view detail, bool unixhierarc
   return out;
 }
 
+namespace {
+Result<Target> resolve_exactly(store::Store& store, const DeliverySettings& s, const RecipientAddress& rcpt,
+                               const std::string& poster, const std::string& sid);
+}  // namespace
+
 Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,
                                  const RecipientAddress& rcpt, const std::string& poster,
                                  const std::string& sid) {
+  auto t = resolve_exactly(store, s, rcpt, poster, sid);
+  if (t || t.error().code != Errc::NotFound || s.catchall.empty()) return t;
+  // lmtp_catchall_mailbox: mail for a user or mailbox that does not exist
+  // goes to this local user's INBOX (and through their Sieve script).
+  RecipientAddress catchall{s.catchall, std::nullopt, ""};
+  if (rcpt.user == s.catchall && !rcpt.detail) return t;
+  auto c = resolve_exactly(store, s, catchall, "", sid);
+  if (!c) {
+    CYR_LOG(Warning, sid, "lmtp_catchall_mailbox %s: %s", s.catchall.c_str(), c.error().describe().c_str());
+    return t;
+  }
+  CYR_LOG(Info, sid, "rcpt %s%s%s: no such mailbox; to lmtp_catchall_mailbox %s", rcpt.user.c_str(),
+          rcpt.domain.empty() ? "" : "@", rcpt.domain.c_str(), s.catchall.c_str());
+  return c;
+}
+
+namespace {
+Result<Target> resolve_exactly(store::Store& store, const DeliverySettings& s, const RecipientAddress& rcpt,
+                               const std::string& poster, const std::string& sid) {
   Target t;
   std::string domain = rcpt.domain;
   if (!s.virtdomains || domain == s.defaultdomain) domain.clear();
@@ -198,6 +223,7 @@ Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,
   t.quotaroot = info->quotaroot;
   return t;
 }
+}  // namespace
 
 Reply reply_for_store_error(const Error& e, const DeliverySettings& s) {
   switch (e.code) {

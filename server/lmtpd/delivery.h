@@ -39,6 +39,7 @@ struct DeliverySettings {
   bool munge8bit = true;              // munge8bit
   uint64_t max_message_size = 0;      // maxmessagesize (0: the store's bound)
   std::string postuser;               // postuser
+  std::string catchall;               // lmtp_catchall_mailbox: a local user, "" for none
   bool unixhierarchysep = true;       // folder names in +detail use '/' (else '.')
   bool virtdomains = false;
   std::string defaultdomain;          // unqualified ids live here (virtdomains)
@@ -83,6 +84,8 @@ struct Target {
 //                             `poster` has the p right there; else the INBOX
 //   postuser+shared/folder -> shared.folder (must exist, p right required)
 // poster: the authenticated LMTP user, or "" (anonymous: anyone's rights).
+// With lmtp_catchall_mailbox, an address whose user or mailbox does not
+// exist goes to that user's INBOX instead of 550.
 // Errors carry the reply in user_message: 550 5.1.1 (no such user or
 // mailbox), 550 5.7.1 (no p right on a shared target), 451 4.3.0 (store).
 Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,

@@ -221,3 +221,29 @@ TEST(Deliver, DetailToInternal) {
 
 }  // namespace
 }  // namespace cyr::lmtpd
+
+namespace cyr::lmtpd {
+namespace {
+
+TEST(Resolve, CatchallMailboxTakesUnknownRecipients) {
+  testing::TempNode n;
+  n.create("user.fred");
+  n.create("user.postmaster");
+  n.create("shared.news", "anyone\tlrsp\t");
+  DeliverySettings s;
+  s.postuser = "bb";
+  auto miss = resolve_recipient(n.store(), s, *split_recipient("nobody", true), "", "t");
+  ASSERT_FALSE(miss.ok());
+  s.catchall = "postmaster";
+  EXPECT_EQ(resolve_recipient(n.store(), s, *split_recipient("nobody", true), "", "t")->mailbox, "user.postmaster");
+  EXPECT_EQ(resolve_recipient(n.store(), s, *split_recipient("bb+shared/nope", true), "", "t")->mailbox,
+            "user.postmaster");
+  EXPECT_EQ(resolve_recipient(n.store(), s, *split_recipient("fred", true), "", "t")->mailbox, "user.fred");
+  // A catchall that does not exist changes nothing.
+  s.catchall = "ghost";
+  EXPECT_EQ(resolve_recipient(n.store(), s, *split_recipient("nobody", true), "", "t").error().user_message,
+            "550 5.1.1 User unknown");
+}
+
+}  // namespace
+}  // namespace cyr::lmtpd
