@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <ctime>
 
 #include "server/auth/base64.h"
 #include "server/auth/deny_recheck.h"
@@ -60,6 +61,7 @@ struct DropEntry {
   store::Uid uid = 0;
   uint64_t size = 0;
   bool deleted = false;
+  bool retrieved = false;  // a whole RETR was sent (popuseimapflags: \Seen at QUIT)
 };
 
 class Pop3Session {
@@ -291,11 +293,27 @@ class Pop3Session {
     mailbox_ = *inbox;
     auto store = svc_->store;
     std::string mbox = mailbox_;
-    auto load = [store, mbox]() -> Result<std::pair<store::MailboxInfo, std::vector<store::MessageRecord>>> {
+    const bool imap_flags = svc_->settings.use_imap_flags;
+    std::string user = id.userid;
+    auto load = [store, mbox, imap_flags, user, sid = sid_]()
+        -> Result<std::pair<store::MailboxInfo, std::vector<store::MessageRecord>>> {
       auto info = store->lookup(mbox);
       if (!info) return info.take_error();
       auto recs = store->records(mbox);
       if (!recs) return recs.take_error();
+      if (imap_flags && !recs->empty()) {
+        // popuseimapflags: "all messages will have the \Recent flag unset",
+        // as an IMAP SELECT does it: the user's watermark goes to the top.
+        // Not fatal (a replica takes no writes): the messages stay \Recent.
+        auto seen = store->get_seen(user, mbox);
+        if (seen && seen->lastuid < recs->back().uid) {
+          store::SeenState st = *seen;
+          st.lastuid = recs->back().uid;
+          st.lastread = static_cast<int64_t>(std::time(nullptr));
+          if (Status set = store->set_seen(user, mbox, st); !set)
+            CYR_LOG(Info, sid, "pop3: \\Recent of %s: %s", mbox.c_str(), set.error().describe().c_str());
+        }
+      }
       return std::make_pair(std::move(*info), std::move(*recs));
     };
     auto loaded = co_await blocking(std::move(load));
@@ -308,6 +326,8 @@ class Pop3Session {
     uidvalidity_ = loaded->first.uidvalidity;
     for (const auto& r : loaded->second) {
       if (r.expunged()) continue;
+      // popuseimapflags: a message IMAP marked \Deleted is not there.
+      if (svc_->settings.use_imap_flags && (r.flags.system & store::kFlagDeleted)) continue;
       drop_.push_back(DropEntry{r.uid, r.size, false});
     }
     transaction_ = true;
@@ -438,15 +458,38 @@ class Pop3Session {
       if (!co_await flush()) co_return false;
       if (eof) break;
     }
+    if (!top) {
+      for (auto& d : drop_)
+        if (d.uid == uid) d.retrieved = true;
+    }
     co_return true;
   }
 
   awaitable<bool> quit() {
     if (!transaction_) co_return send("+OK Bye\r\n"), false;
     // UPDATE state: only now do the deletions take effect.
-    store::UidSet gone;
-    for (auto& e : drop_)
+    store::UidSet gone, read;
+    for (auto& e : drop_) {
       if (e.deleted) gone.add(e.uid);
+      else if (e.retrieved) read.add(e.uid);
+    }
+    if (svc_->settings.use_imap_flags && !read.empty()) {
+      // popuseimapflags: what the client retrieved is \Seen, as the
+      // deletions, in the UPDATE state. Not fatal: mail is not lost if not.
+      auto store = svc_->store;
+      std::string mbox = mailbox_;
+      auto work = [store, mbox, read]() -> Status {
+        store::StoreFlagsRequest req;
+        req.uids = read;
+        req.op = store::FlagOp::Add;
+        req.flags.system = store::kFlagSeen;
+        auto r = store->store_flags(mbox, req);
+        if (!r) return r.take_error();
+        return {};
+      };
+      if (Status st = co_await blocking(std::move(work)); !st)
+        CYR_LOG(Notice, sid_, "pop3: \\Seen on %s: %s", mbox.c_str(), st.error().describe().c_str());
+    }
     if (!gone.empty()) {
       auto store = svc_->store;
       std::string mbox = mailbox_;
@@ -495,6 +538,7 @@ Result<server::ServiceHandler> make_pop3d_handler(std::shared_ptr<const server::
   s.timeout = conf.get_duration("poptimeout", ctx->service_name);
   s.minpoll = conf.get_duration("popminpoll", ctx->service_name);
   s.exclusive_lock = conf.get_switch("pop3_exclusive_lock", ctx->service_name);
+  s.use_imap_flags = conf.get_switch("popuseimapflags", ctx->service_name);
   s.pollpadding = conf.get_int("poppollpadding", ctx->service_name);
   s.expiretime = conf.get_duration("popexpiretime", ctx->service_name);
   s.virtdomains = conf.get_string("virtdomains", ctx->service_name) != "off";

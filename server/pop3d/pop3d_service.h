@@ -62,6 +62,7 @@ struct Pop3Settings {
   std::chrono::seconds minpoll{0};         // popminpoll
   int64_t pollpadding = 1;                 // poppollpadding
   bool exclusive_lock = false;             // pop3_exclusive_lock
+  bool use_imap_flags = false;             // popuseimapflags
   std::chrono::seconds expiretime{-1};     // popexpiretime (CAPA EXPIRE)
   bool virtdomains = false;
   std::string servername;

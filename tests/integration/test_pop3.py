@@ -5,6 +5,7 @@ maildrop lock, and popminpoll. Mail arrives over LMTP; mailboxes are
 provisioned and counted over IMAP as the admin."""
 
 import base64
+import imaplib
 import poplib
 import smtplib
 import socket
@@ -207,6 +208,33 @@ def test_popminpoll(args):
         assert n.stop() == 0
 
 
+def test_popuseimapflags(args):
+    """popuseimapflags, as Cyrus: a message IMAP marked \\Deleted is not in
+    the maildrop, what RETR sent is \\Seen after QUIT (TOP does not count),
+    and the login leaves no message \\Recent for the user."""
+    with PopNode(args, "popuseimapflags: yes\n") as n:
+        n.start()
+        n.deliver(3)
+        host, port = n.addr("imap")
+        m = imaplib.IMAP4(host, port)
+        m.login("pat", "popsecret")
+        m.select("INBOX")
+        assert m.store("2", "+FLAGS", "(\\Deleted)")[0] == "OK"
+        m.unselect()  # not CLOSE: that would expunge it
+        p = n.login()
+        assert p.stat()[0] == 2  # message 2 is hidden
+        assert b"Subject: m0" in p.retr(1)[1]
+        assert b"Subject: m2" in p.top(2, 0)[1]
+        p.quit()
+        typ, data = m.select("INBOX", readonly=True)
+        assert typ == "OK"
+        assert m.response("RECENT")[1] == [b"0"], m.response("RECENT")
+        flags = {int(x.split()[0]): x for x in m.fetch("1:3", "(FLAGS)")[1]}
+        assert b"\\Seen" in flags[1] and b"\\Seen" not in flags[3] and b"\\Deleted" in flags[2], flags
+        m.logout()
+        assert n.stop() == 0
+
+
 if __name__ == "__main__":
     run_tests([
         test_retrieve_and_delete_at_quit,
@@ -214,4 +242,5 @@ if __name__ == "__main__":
         test_two_sessions_of_one_maildrop,
         test_exclusive_lock_and_auth_plain,
         test_popminpoll,
+        test_popuseimapflags,
     ])
