@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <map>
 #include <sstream>
@@ -89,6 +90,7 @@ DeliverySettings delivery_settings_from_config(const config::ImapdConf& conf, st
   if (maxmsg > 0) s.max_message_size = static_cast<uint64_t>(maxmsg);
   s.postuser = conf.get_string("postuser", service);
   s.catchall = conf.get_string("lmtp_catchall_mailbox", service);
+  s.fuzzy_mailbox_match = conf.get_switch("lmtp_fuzzy_mailbox_match", service);
   s.unixhierarchysep = conf.get_switch("unixhierarchysep", service);
   s.virtdomains = conf.get_string("virtdomains", service) != "off";
   s.defaultdomain = conf.get_string("defaultdomain", service);
@@ -156,6 +158,29 @@ Result<Target> resolve_recipient(store::Store& store, const DeliverySettings& s,
 }
 
 namespace {
+// lmtp_fuzzy_mailbox_match, as Cyrus describes it: the user's folder whose
+// name equals `sub` ignoring case and white space, else the same for its
+// parent, and so on up; "" when none (the INBOX then gets the mail).
+Result<std::string> closest_folder(store::Store& store, const std::string& inbox, const std::string& sub) {
+  auto folders = store.list(inbox + ".*");
+  if (!folders) return folders.take_error();
+  auto squash = [](std::string_view v) {
+    std::string out;
+    for (char c : v)
+      if (!std::isspace(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  std::string want = sub;
+  while (!want.empty()) {
+    const std::string key = squash(want);
+    for (const auto& f : *folders)
+      if (squash(std::string_view(f).substr(inbox.size() + 1)) == key) return f;
+    size_t dot = want.rfind('.');
+    want = dot == std::string::npos ? std::string() : want.substr(0, dot);
+  }
+  return std::string();
+}
+
 Result<Target> resolve_exactly(store::Store& store, const DeliverySettings& s, const RecipientAddress& rcpt,
                                const std::string& poster, const std::string& sid) {
   Target t;
@@ -208,6 +233,20 @@ Result<Target> resolve_exactly(store::Store& store, const DeliverySettings& s, c
         return t;
       }
       if (!info && info.error().code != Errc::NotFound) return store_error(info.error());
+      if (!info && s.fuzzy_mailbox_match) {
+        auto near = closest_folder(store, *inbox, *sub);
+        if (!near) return store_error(near.error());
+        if (!near->empty()) {
+          auto got = find(*near);
+          if (got && may_post(got->acl, poster)) {
+            t.mailbox = got->name;
+            t.quotaroot = got->quotaroot;
+            t.userid = userid;
+            return t;
+          }
+          if (!got && got.error().code != Errc::NotFound) return store_error(got.error());
+        }
+      }
     }
     // No such folder, or no p right: the INBOX gets it (seed 002).
   }

@@ -40,6 +40,7 @@ struct DeliverySettings {
   uint64_t max_message_size = 0;      // maxmessagesize (0: the store's bound)
   std::string postuser;               // postuser
   std::string catchall;               // lmtp_catchall_mailbox: a local user, "" for none
+  bool fuzzy_mailbox_match = false;   // lmtp_fuzzy_mailbox_match
   bool unixhierarchysep = true;       // folder names in +detail use '/' (else '.')
   bool virtdomains = false;
   std::string defaultdomain;          // unqualified ids live here (virtdomains)
@@ -81,7 +82,10 @@ struct Target {
 // Maps a recipient to its mailbox (seed 002, "plus addressing"):
 //   user[@domain]          -> user.user                      (the INBOX)
 //   user+Folder/Sub        -> user.user.Folder.Sub if it exists and
-//                             `poster` has the p right there; else the INBOX
+//                             `poster` has the p right there (with
+//                             lmtp_fuzzy_mailbox_match: the folder equal but
+//                             for case and white space, else its parent's
+//                             match, and so on up); else the INBOX
 //   postuser+shared/folder -> shared.folder (must exist, p right required)
 // poster: the authenticated LMTP user, or "" (anonymous: anyone's rights).
 // With lmtp_catchall_mailbox, an address whose user or mailbox does not

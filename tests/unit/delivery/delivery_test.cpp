@@ -247,3 +247,26 @@ TEST(Resolve, CatchallMailboxTakesUnknownRecipients) {
 
 }  // namespace
 }  // namespace cyr::lmtpd
+
+namespace cyr::lmtpd {
+namespace {
+
+TEST(Resolve, FuzzyMailboxMatchIgnoresCaseAndSpaceThenTriesParents) {
+  testing::TempNode n;
+  n.create("user.fred");
+  n.create("user.fred.Mailing Lists", "fred\tlrswipkxtea\tanyone\tp\t");
+  n.create("user.fred.Mailing Lists.Cyrus", "fred\tlrswipkxtea\tanyone\tp\t");
+  n.create("user.fred.Private", "fred\tlrswipkxtea\t");
+  DeliverySettings s;
+  auto to = [&](const std::string& a) { return resolve_recipient(n.store(), s, *split_recipient(a, true), "", "t")->mailbox; };
+  EXPECT_EQ(to("fred+mailinglists"), "user.fred");  // off by default
+  s.fuzzy_mailbox_match = true;
+  EXPECT_EQ(to("fred+mailinglists"), "user.fred.Mailing Lists");
+  EXPECT_EQ(to("fred+MAILINGLISTS/cyrus"), "user.fred.Mailing Lists.Cyrus");
+  EXPECT_EQ(to("fred+mailinglists/dovecot"), "user.fred.Mailing Lists");  // the parent
+  EXPECT_EQ(to("fred+private"), "user.fred");  // found, but no p right: the INBOX
+  EXPECT_EQ(to("fred+nothing/at/all"), "user.fred");
+}
+
+}  // namespace
+}  // namespace cyr::lmtpd
