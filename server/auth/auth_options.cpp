@@ -82,6 +82,7 @@ Result<AuthOptions> auth_options_from_config(const ImapdConf& conf, std::string_
     return bad_option("sasl_mech_list: none of the listed mechanisms is supported (SCRAM-SHA-256 PLAIN LOGIN)");
 
   o.allow_plaintext = conf.get_switch("allowplaintext", config_service);
+  o.tls_required = conf.get_switch("tls_required", config_service);
   o.admins = split_list(conf.get_string("admins", config_service));
   o.username_tolower = conf.get_switch("username_tolower", config_service);
   o.failed_login_pause = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -154,6 +154,7 @@ std::vector<std::string> Authenticator::mechanisms(bool tls) const {
         candidates.push_back(m);
   }
   std::vector<std::string> out;
+  if (!tls && opts_.tls_required) return out;
   for (auto& m : candidates) {
     if ((m == "PLAIN" || m == "LOGIN") && !plaintext_allowed(tls)) continue;
     // SCRAM needs the stored keys; saslauthd only answers yes or no.
@@ -318,8 +319,8 @@ Result<ScramKeys> Authenticator::scram_keys(std::string_view authcid) {
 Result<AuthIdentity> Authenticator::authenticate(const ClientInfo& client, std::string_view user,
                                                  std::string_view password) {
   if (!plaintext_allowed(client.tls)) {
-    CYR_LOG(Notice, client.session_id, "plaintext login refused before TLS from %s (allowplaintext: no)",
-            client_host(client).c_str());
+    CYR_LOG(Notice, client.session_id, "plaintext login refused before TLS from %s (%s)", client_host(client).c_str(),
+            opts_.tls_required ? "tls_required: yes" : "allowplaintext: no");
     return Error(Errc::Perm, "Plaintext authentication requires an encrypted connection",
                  "plaintext login without TLS and allowplaintext off");
   }

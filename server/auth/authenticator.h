@@ -51,6 +51,7 @@ struct AuthOptions {
   std::chrono::milliseconds saslauthd_timeout{10'000};
   std::vector<std::string> mech_list;  // sasl_mech_list, upper-case; empty: every mechanism we have
   bool allow_plaintext = false;        // allowplaintext
+  bool tls_required = false;           // tls_required: no mechanism at all before TLS
   std::vector<std::string> admins;     // admins
   bool username_tolower = true;        // username_tolower
   uint32_t iterations = kDefaultIterations;  // sasl_scram_iteration_counter, for new passwords
@@ -154,11 +155,12 @@ class Authenticator final : public CredentialVerifier {
 
   // Mechanisms to advertise: sasl_mech_list order (or supported_mechanisms()),
   // without PLAIN and LOGIN before TLS unless allowplaintext, and without
-  // SCRAM-SHA-256 when no configured backend keeps SCRAM records.
+  // SCRAM-SHA-256 when no configured backend keeps SCRAM records. None at
+  // all before TLS with tls_required.
   std::vector<std::string> mechanisms(bool tls) const;
 
   // Whether a plaintext login (IMAP LOGIN, POP3 USER/PASS) is allowed now.
-  bool plaintext_allowed(bool tls) const { return tls || opts_.allow_plaintext; }
+  bool plaintext_allowed(bool tls) const { return tls || (opts_.allow_plaintext && !opts_.tls_required); }
 
   bool is_admin(std::string_view userid) const;
 

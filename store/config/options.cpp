@@ -343,7 +343,7 @@ const OptionSpec kOptions[] = {
     U(S("tls_crl_file", "", "certificate revocation list")),
     U(S("tls_eccurve", "prime256v1", "elliptic curve for ECDHE")),
     B("tls_prefer_server_ciphers", false, "prefer the server's cipher order"),
-    U(B("tls_required", false, "require TLS before any authentication")),
+    B("tls_required", false, "require TLS before any authentication"),
     U(S("tls_server_ca_dir", "", "CA directory for verifying servers we connect to")),
     U(S("tls_server_ca_file", "", "CA file for verifying servers we connect to")),
     S("tls_server_cert", "", "server certificate chain (two, comma-separated, allowed)"),

@@ -484,9 +484,39 @@ def test_starttls(args):
         c.logout()
 
 
+def test_tls_required(args):
+    """tls_required: no authentication at all before STARTTLS, not even SCRAM
+    (which allowplaintext does not cover) and even with allowplaintext."""
+    n = Node(args.bin, CYRUS_CONF, imapd_extra="", keep=args.keep)
+    with n:
+        cert, key = n.path("cert.pem"), n.path("key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        n.write_imapd_conf("tls_server_cert: %s\ntls_server_key: %s\nallowplaintext: yes\ntls_required: yes\n"
+                           % (cert, key))
+        set_password(n, "fred", "secret")
+        n.start()
+        c = connect(n)
+        assert "LOGINDISABLED" in c.capabilities, c.capabilities
+        assert not [x for x in c.capabilities if x.startswith("AUTH=")], c.capabilities
+        typ, data = c._simple_command("LOGIN", "fred", "secret")  # noqa: SLF001
+        assert typ == "NO", (typ, data)
+        typ, data = c._simple_command("AUTHENTICATE", "SCRAM-SHA-256")  # noqa: SLF001
+        assert typ == "NO", (typ, data)
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ok(c.starttls(ssl_context=ctx))
+        assert "AUTH=SCRAM-SHA-256" in c.capabilities and "LOGINDISABLED" not in c.capabilities, c.capabilities
+        ok(c.login("fred", "secret"))
+        c.logout()
+
+
 if __name__ == "__main__":
     run_tests([test_greeting_and_login, test_authenticate_plain_sasl_ir, test_mailbox_life,
                test_acl_and_quota, test_seen_is_per_user_on_shared_mailboxes,
                test_two_sessions_and_idle, test_fetch_across_chunks,
                test_append_bodies_in_memory_and_spooled, test_killed_master_loses_no_acknowledged_append,
-               test_sigterm_says_bye, test_starttls])
+               test_sigterm_says_bye, test_starttls, test_tls_required])

@@ -57,6 +57,21 @@ TEST_F(AuthenticatorTest, MechanismListFollowsTlsAndAllowplaintext) {
   EXPECT_TRUE(b.plaintext_allowed(false));
 }
 
+TEST_F(AuthenticatorTest, TlsRequiredOffersNothingBeforeTls) {
+  opts.allow_plaintext = true;
+  opts.tls_required = true;
+  auto a = make();
+  EXPECT_TRUE(a.mechanisms(false).empty());
+  EXPECT_EQ(a.mechanisms(true), (std::vector<std::string>{"SCRAM-SHA-256", "PLAIN", "LOGIN"}));
+  EXPECT_FALSE(a.plaintext_allowed(false));
+  EXPECT_TRUE(a.plaintext_allowed(true));
+  auto refused = a.authenticate(plain_client, "fred", "secret");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::Perm);
+  EXPECT_FALSE(a.start_sasl(plain_client, "SCRAM-SHA-256", true).ok());
+  EXPECT_TRUE(a.authenticate(tls_client, "fred", "secret").ok());
+}
+
 TEST_F(AuthenticatorTest, MechanismListHonoursSaslMechListAndBackend) {
   opts.mech_list = {"plain", "SCRAM-SHA-256", "CRAM-MD5"};
   auto a = make();
