@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "server/imap/parser_args.h"
 #include "server/imapd/list_match.h"
@@ -24,6 +25,10 @@ bool known_special_use(std::string_view u) {
     if (imap::iequals(k, u)) return true;
   return false;
 }
+
+// Cyrus 3.6's answer to deleting, or moving to another parent, a mailbox
+// whose special use specialuse_protect lists.
+constexpr std::string_view kSpecialUseConflict = "SPECIAL-USE flag conflict";
 
 std::string strip_trailing_separator(std::string name, char sep) {
   while (name.size() > 1 && name.back() == sep) name.pop_back();
@@ -111,6 +116,22 @@ awaitable<Reply> Session::cmd_create(const imap::CreateArgs& a) {
   co_return Reply::ok("Create completed", ResponseCode::mailbox_id(created->uniqueid));
 }
 
+// Whether the mailbox's special use (its shared /specialuse annotation) is
+// one specialuse_protect lists.
+awaitable<bool> Session::protected_special_use(const std::string& internal) {
+  if (settings_.specialuse_protect.empty()) co_return false;
+  auto anns = co_await blocking([&] { return store_.annotations(internal); });
+  if (!anns) co_return false;
+  for (const auto& an : *anns) {
+    if (an.entry != kSpecialUseEntry || !an.userid.empty()) continue;
+    std::istringstream uses(an.value);
+    for (std::string u; uses >> u;)
+      for (const auto& p : settings_.specialuse_protect)
+        if (imap::iequals(u, p)) co_return true;
+  }
+  co_return false;
+}
+
 awaitable<Reply> Session::cmd_delete(const imap::MailboxArgs& a) {
   auto internal = to_internal(a.mailbox);
   if (!internal) co_return error_reply(internal.error(), "DELETE");
@@ -120,6 +141,10 @@ awaitable<Reply> Session::cmd_delete(const imap::MailboxArgs& a) {
   if (user_inbox && !identity_->is_admin) co_return Reply::no("Cannot delete INBOX");
   if (!identity_->is_admin && !(rights_on(*info) & right::kDeleteMbox))
     co_return Reply::no("Permission denied", ResponseCode::no_perm());
+  if (!identity_->is_admin) {
+    const bool guarded = co_await protected_special_use(*internal);
+    if (guarded) co_return Reply::no(std::string(kSpecialUseConflict), ResponseCode::cannot());
+  }
   if (!user_inbox) {
     // The store deletes a whole subtree; IMAP DELETE names one mailbox, so
     // one with children is refused rather than taking them along.
@@ -158,6 +183,10 @@ awaitable<Reply> Session::cmd_rename(const imap::RenameArgs& a) {
     }
     if (!parent || !(rights_on(*parent) & right::kCreate))
       co_return Reply::no("Permission denied", ResponseCode::no_perm());
+    if (mail::mboxname_parent(*from) != mail::mboxname_parent(*to)) {
+      const bool guarded = co_await protected_special_use(*from);
+      if (guarded) co_return Reply::no(std::string(kSpecialUseConflict), ResponseCode::cannot());
+    }
   }
 
   if (mail::mboxname_is_user_inbox(*from) && !identity_->is_admin) {

@@ -34,6 +34,11 @@ ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_vi
   s.serverinfo = conf.get_string("serverinfo", service) != "off";
   s.imapidresponse = conf.get_switch("imapidresponse", service);
   s.specialusealways = conf.get_switch("specialusealways", service);
+  {
+    s.specialuse_protect.clear();
+    std::istringstream words(conf.get_string("specialuse_protect", service));
+    for (std::string w; words >> w;) s.specialuse_protect.push_back(w);
+  }
   s.anyoneuseracl = conf.get_switch("anyoneuseracl", service);
   int64_t maxword = conf.get_int("maxword", service);
   if (maxword > 0) s.max_line = std::max<size_t>(s.max_line, static_cast<size_t>(maxword));

@@ -38,6 +38,10 @@ struct ImapdSettings {
   bool serverinfo = true;
   bool imapidresponse = true;
   bool specialusealways = true;
+  // specialuse_protect: a user may not delete a mailbox with one of these
+  // special-use attributes, nor rename it under another parent (admins may).
+  std::vector<std::string> specialuse_protect = {"\\Archive", "\\Drafts", "\\Important",
+                                                 "\\Junk", "\\Sent", "\\Trash"};
   bool anyoneuseracl = true;
   size_t max_line = 64 * 1024;             // one command line (maxword/maxquoted bound it too)
 };

@@ -127,6 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // False (BYE written, state Logout) when cyr_deny has denied the logged-in
   // user this service since the last check (auth::DenyRecheck).
   awaitable<bool> still_allowed();
+  awaitable<bool> protected_special_use(const std::string& internal);
   void end_session_cleanup();
 
   template <class F>

@@ -425,7 +425,40 @@ def test_mutt_reads_copies_and_deletes(args):
         c.logout()
 
 
+def test_specialuse_protect(args):
+    """As Cyrus 3.6 (specialuse_protect, by default \\Archive \\Drafts
+    \\Important \\Junk \\Sent \\Trash): a user cannot delete such a folder
+    nor move it under another parent ("SPECIAL-USE flag conflict"); a rename
+    beside it is fine, the admin may delete it, and without its special use
+    it is an ordinary folder."""
+    with start_node(args) as n:
+        c = connect(n)
+        ok(c._simple_command("CREATE", "Sent", "(USE (\\Sent))"))
+        ok(c._simple_command("CREATE", "Trash", "(USE (\\Trash))"))
+        ok(c.create("Folder"))
+        typ, data = c.delete("Sent")
+        assert typ == "NO" and data == [b"[CANNOT] SPECIAL-USE flag conflict"], (typ, data)
+        typ, data = c.rename("Sent", "Folder/Sent")
+        assert typ == "NO" and b"SPECIAL-USE flag conflict" in data[0], (typ, data)
+        ok(c.rename("Sent", '"Sent Items"'))
+        ok(c._simple_command("SETMETADATA", "Trash", "(/private/specialuse NIL)"))
+        ok(c.delete("Trash"))
+        ok(c.setacl('"Sent Items"', "admin", "lrswipkxtecda"))
+        admin = connect(n, "admin")
+        ok(admin.delete('"user/fred/Sent Items"'))
+        admin.logout()
+        c.logout()
+
+
+def test_specialuse_protect_can_be_emptied(args):
+    with start_node(args, "specialuse_protect:\n") as n:
+        c = connect(n)
+        ok(c._simple_command("CREATE", "Sent", "(USE (\\Sent))"))
+        ok(c.delete("Sent"))
+        c.logout()
+
+
 if __name__ == "__main__":
     run_tests([test_recent_across_sessions, test_binary_fetch_and_literal8_append, test_metadata,
                test_list_and_create_like_cyrus, test_flags_and_modseqs_across_sessions, test_maxlogins_per_user,
-               test_mutt_reads_copies_and_deletes])
+               test_mutt_reads_copies_and_deletes, test_specialuse_protect, test_specialuse_protect_can_be_emptied])

@@ -170,6 +170,14 @@ def mutation_steps(n):
         ("u3", 'UNSELECT'),
         ("u3", 'RENAME %s %s' % (q(n.p("Parent")), q(n.p("Moved")))), look, peek,
         ("u3", 'RENAME %s "INBOX%sbelow"' % (q(n.p("Moved")), S)), look, peek,
+        # specialuse_protect (Cyrus 3.6): no DELETE, no move to another parent.
+        ("u3", 'CREATE %s (USE (\\Sent))' % q(n.p("MySent"))),
+        ("u3", 'CREATE %s' % q(n.p("Holder"))),
+        ("u3", 'DELETE %s' % q(n.p("MySent"))),
+        ("u3", 'RENAME %s %s' % (q(n.p("MySent")), q(n.p("Holder", "MySent")))),
+        ("u3", 'RENAME %s %s' % (q(n.p("MySent")), q(n.p("SentItems")))), look,
+        ("u3", 'SETMETADATA %s (/private/specialuse NIL)' % q(n.p("SentItems"))),
+        ("u3", 'DELETE %s' % q(n.p("SentItems"))), look,
     ]
     return steps
 
