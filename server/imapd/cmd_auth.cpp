@@ -101,6 +101,14 @@ Reply Session::finish_login(const auth::AuthIdentity& id) {
             static_cast<long long>(settings_.maxlogins_per_user));
     return Reply::no("Too many open sessions for this user", ResponseCode::limit());
   }
+  if (const std::string host = client_info().address; !service_->host_logins.try_add(host, settings_.maxlogins_per_host)) {
+    service_->logins.remove(id.userid);
+    CYR_LOG(Notice, sid_, "login: %s from %s refused: maxlogins_per_host=%lld reached", id.userid.c_str(),
+            host.c_str(), static_cast<long long>(settings_.maxlogins_per_host));
+    return Reply::no("Too many open sessions from this host", ResponseCode::limit());
+  } else {
+    counted_host_ = host;
+  }
   counted_login_ = true;
   identity_ = id;
   deny_recheck_.checked_now();  // the login just checked it
@@ -207,6 +215,8 @@ void Session::forget_login() {
   replication_.reset();
   if (counted_login_ && identity_) service_->logins.remove(identity_->userid);
   counted_login_ = false;
+  if (!counted_host_.empty()) service_->host_logins.remove(counted_host_);
+  counted_host_.clear();
   identity_.reset();
   ns_.reset();
   state_ = SessionState::NotAuthenticated;

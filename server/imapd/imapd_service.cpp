@@ -18,6 +18,7 @@ ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_vi
   int64_t maxmsg = conf.get_int("maxmessagesize", service);
   if (maxmsg > 0) s.max_message = static_cast<uint64_t>(maxmsg);
   s.maxlogins_per_user = conf.get_int("maxlogins_per_user", service);
+  s.maxlogins_per_host = conf.get_int("maxlogins_per_host", service);
   s.ns = store::namespace_options_from_config(conf, service);
   // implicit_owner_rights may hold letters this server does not model (a
   // site's own, or Cyrus 2's '0'-'9'): keep the RFC 4314 ones, 'n' included

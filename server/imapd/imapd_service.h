@@ -31,6 +31,7 @@ struct ImapdSettings {
   std::chrono::seconds timeout{32 * 60};   // autologout, at least 30 minutes
   uint64_t max_message = 64ull << 20;      // maxmessagesize (0 in the file: the store's bound)
   int64_t maxlogins_per_user = 0;          // 0: unlimited
+  int64_t maxlogins_per_host = 0;          // 0: unlimited; counted by client address
   mail::NamespaceOptions ns;
   mail::Rights implicit_owner_rights = mail::right::kLookup | mail::right::kCreate |
                                        mail::right::kDeleteMbox | mail::right::kAdmin;
@@ -48,7 +49,8 @@ struct ImapdSettings {
 
 ImapdSettings settings_from_config(const config::ImapdConf& conf, std::string_view service);
 
-// Logged-in sessions per user, for maxlogins_per_user.
+// Logged-in sessions per user (maxlogins_per_user) or per client address
+// (maxlogins_per_host).
 class LoginCounter {
  public:
   // Counts a login; false (and nothing counted) if `limit` > 0 sessions of
@@ -90,6 +92,7 @@ struct ImapdService {
   std::shared_ptr<auth::Authenticator> auth;
   ImapdSettings settings;
   LoginCounter logins;
+  LoginCounter host_logins;
   AppendMemory append_memory;
 };
 

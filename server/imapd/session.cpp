@@ -52,6 +52,10 @@ void Session::end_session_cleanup() {
     service_->logins.remove(identity_->userid);
     counted_login_ = false;
   }
+  if (!counted_host_.empty()) {
+    service_->host_logins.remove(counted_host_);
+    counted_host_.clear();
+  }
 }
 
 awaitable<Status> Session::flush() {

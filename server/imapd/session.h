@@ -302,6 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<auth::AuthIdentity> identity_;
   std::optional<mail::Namespace> ns_;
   bool counted_login_ = false;
+  std::string counted_host_;  // counted in host_logins (maxlogins_per_host) under this address
   // cyr_deny for a session already logged in (before a command and during
   // IDLE): a denied user's session ends with BYE [ALERT].
   auth::DenyRecheck deny_recheck_;

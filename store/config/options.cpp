@@ -173,7 +173,7 @@ const OptionSpec kOptions[] = {
     Max(Min(I("master_blocking_threads", "16", "threads for blocking store work (ours)"), 1), 256),
     Max(Min(I("master_io_threads", "0", "threads serving connections; 0: one per core (ours)"), 0), 256),
     U(I("maxheaderlines", "1000", "header lines parsed into the cache (0: unlimited)")),
-    U(I("maxlogins_per_host", "0", "logged-in sessions per client host (0: unlimited)")),
+    I("maxlogins_per_host", "0", "logged-in sessions per client host (0: unlimited)"),
     I("maxlogins_per_user", "0", "logged-in sessions per user (0: unlimited)"),
     I("maxmessagesize", "0", "largest LMTP message in bytes (0: unlimited)"),
     U(I("maxquoted", "131072", "longest quoted string the parser accepts, in bytes")),

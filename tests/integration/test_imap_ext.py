@@ -335,6 +335,23 @@ def test_maxlogins_per_user(args):
         second.logout()
 
 
+def test_maxlogins_per_host(args):
+    with start_node(args, "maxlogins_per_host: 2\n") as n:
+        first, second = connect(n), connect(n, "admin")
+        third = connect(n, user=None)
+        try:
+            third.login("fred", "secret")
+            raise AssertionError("a third login from 127.0.0.1 was accepted")
+        except imaplib.IMAP4.error as e:
+            assert "LIMIT" in str(e) and "host" in str(e), str(e)
+        ok(third.noop())  # refused, not disconnected
+        # A session that ends (or logs out) frees its place.
+        second.logout()
+        ok(third.login("fred", "secret"))
+        third.logout()
+        first.logout()
+
+
 # -- mutt -----------------------------------------------------------------------------
 
 def run_under_pty(argv, env, timeout):
@@ -460,5 +477,5 @@ def test_specialuse_protect_can_be_emptied(args):
 
 if __name__ == "__main__":
     run_tests([test_recent_across_sessions, test_binary_fetch_and_literal8_append, test_metadata,
-               test_list_and_create_like_cyrus, test_flags_and_modseqs_across_sessions, test_maxlogins_per_user,
+               test_list_and_create_like_cyrus, test_flags_and_modseqs_across_sessions, test_maxlogins_per_user, test_maxlogins_per_host,
                test_mutt_reads_copies_and_deletes, test_specialuse_protect, test_specialuse_protect_can_be_emptied])
