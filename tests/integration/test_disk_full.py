@@ -8,6 +8,7 @@ cyr_reconstruct -n finds nothing to repair.
 Each test mounts a small tmpfs, so it needs root; otherwise it prints
 "SKIPPED: reason" and passes."""
 
+import contextlib
 import os
 import smtplib
 import subprocess
@@ -78,16 +79,31 @@ def provision(node):
     return m
 
 
-def test_full_spool(args):
+@contextlib.contextmanager
+def node_on_small_disk(args, where, size):
+    """A started node whose `where(node)` directory is a tmpfs of `size`, and
+    the admin's IMAP session; None (after "SKIPPED") without root. Stopped,
+    unmounted and removed afterwards."""
     node = test_lmtp.LmtpNode(args)
-    spool = node.path("spool")
-    why = mount_tmpfs(spool, "4m")
+    path = where(node)
+    why = mount_tmpfs(path, size)
     if why:
         print("SKIPPED: %s" % why)
+        yield None, None, path
         return
     try:
         node.start()
-        m = provision(node)
+        yield node, provision(node), path
+    finally:
+        node.stop()
+        subprocess.run(["umount", path], capture_output=True)
+        node.cleanup()
+
+
+def test_full_spool(args):
+    with node_on_small_disk(args, lambda n: n.path("spool"), "4m") as (node, m, spool):
+        if node is None:
+            return
 
         def free_space():
             # A message too big to go to the store from memory is spooled
@@ -118,21 +134,12 @@ def test_full_spool(args):
         m.logout()
         node.stop()
         reconstruct_clean(node)
-    finally:
-        node.stop()
-        subprocess.run(["umount", spool], capture_output=True)
-        node.cleanup()
 
 
 def test_full_configdirectory(args):
-    node = test_lmtp.LmtpNode(args)
-    why = mount_tmpfs(node.confdir, "1m")
-    if why:
-        print("SKIPPED: %s" % why)
-        return
-    try:
-        node.start()
-        m = provision(node)
+    with node_on_small_disk(args, lambda n: n.confdir, "1m") as (node, m, _):
+        if node is None:
+            return
 
         def free_space():
             # SQLite could not grow its write-ahead logs: a flag change is
@@ -151,10 +158,6 @@ def test_full_configdirectory(args):
         m.logout()
         node.stop()
         reconstruct_clean(node)
-    finally:
-        node.stop()
-        subprocess.run(["umount", node.confdir], capture_output=True)
-        node.cleanup()
 
 
 if __name__ == "__main__":

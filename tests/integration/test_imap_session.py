@@ -460,13 +460,19 @@ def test_sigterm_says_bye(args):
         s.close()
 
 
+def self_signed(n):
+    """A throw-away certificate and key in the node's directory."""
+    cert, key = n.path("cert.pem"), n.path("key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def test_starttls(args):
     n = Node(args.bin, CYRUS_CONF, imapd_extra="", keep=args.keep)
     with n:
-        cert, key = n.path("cert.pem"), n.path("key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True)
+        cert, key = self_signed(n)
         n.write_imapd_conf("tls_server_cert: %s\ntls_server_key: %s\n" % (cert, key))
         set_password(n, "fred", "secret")
         n.start()
@@ -489,10 +495,7 @@ def test_tls_required(args):
     (which allowplaintext does not cover) and even with allowplaintext."""
     n = Node(args.bin, CYRUS_CONF, imapd_extra="", keep=args.keep)
     with n:
-        cert, key = n.path("cert.pem"), n.path("key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True)
+        cert, key = self_signed(n)
         n.write_imapd_conf("tls_server_cert: %s\ntls_server_key: %s\nallowplaintext: yes\ntls_required: yes\n"
                            % (cert, key))
         set_password(n, "fred", "secret")
