@@ -31,13 +31,17 @@ awaitable<Reply> Session::cmd_setacl(const imap::SetAclArgs& a, bool remove) {
   if (!(rights_on(*info) & right::kAdmin))
     co_return Reply::no("Permission denied", ResponseCode::no_perm());
   if (!mail::is_valid_acl_identifier(a.identifier)) co_return Reply::bad("Invalid identifier");
-  // An owner does not change their own entry on their own mailboxes (Cyrus
-  // refuses it too): one slip in a webmail's sharing dialog would take
-  // their s/w/i/t/e rights away. Admins may.
+  // An owner changing their own entry on their own mailbox, as Cyrus 3.6
+  // allows it (compared side by side): only to rights that keep 'a', and
+  // the owner's implicit rights stay in the entry; removing the entry is
+  // refused. One slip in a webmail's sharing dialog cannot lock them out.
+  // Admins may do anything.
+  bool own_entry = false;
   if (!identity_->is_admin && a.identifier == identity_->userid) {
     auto owner = mail::mboxname_owner(*internal);
-    if (owner && *owner == identity_->userid)
-      co_return Reply::no("Permission denied: you cannot change your own rights on your own mailbox",
+    own_entry = owner && *owner == identity_->userid;
+    if (own_entry && remove)
+      co_return Reply::no("Permission denied: you cannot remove your own rights on your own mailbox",
                           ResponseCode::no_perm());
   }
   if (!settings_.anyoneuseracl && !identity_->is_admin && a.identifier == "anyone")
@@ -51,6 +55,14 @@ awaitable<Reply> Session::cmd_setacl(const imap::SetAclArgs& a, bool remove) {
     if (!mod) co_return Reply::bad("Invalid rights: " + a.rights);
     auto st = acl->modify(a.identifier, *mod);
     if (!st) co_return error_reply(st.error(), what);
+    if (own_entry) {
+      const mail::Rights now = acl->rights_of(a.identifier).value_or(0);
+      if (!(now & right::kAdmin))
+        co_return Reply::no("Permission denied: you cannot give up the a right on your own mailbox",
+                            ResponseCode::no_perm());
+      auto kept = acl->set(a.identifier, now | settings_.implicit_owner_rights);
+      if (!kept) co_return error_reply(kept.error(), what);
+    }
   }
   const std::string stored = acl->to_string();
   auto st = co_await blocking([&] { return store_.set_acl(*internal, stored); });
