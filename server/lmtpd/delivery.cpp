@@ -226,6 +226,11 @@ Result<Target> resolve_exactly(store::Store& store, const DeliverySettings& s, c
     auto sub = detail_to_internal(*rcpt.detail, s.unixhierarchysep);
     if (sub && mail::validate_mboxname(*inbox + "." + *sub)) {
       auto info = find(*inbox + "." + *sub);
+      if (!info && info.error().code == Errc::NotFound && s.fuzzy_mailbox_match) {
+        auto near = closest_folder(store, *inbox, *sub);
+        if (!near) return store_error(near.error());
+        if (!near->empty()) info = find(*near);
+      }
       if (info && may_post(info->acl, poster)) {
         t.mailbox = info->name;
         t.quotaroot = info->quotaroot;
@@ -233,20 +238,6 @@ Result<Target> resolve_exactly(store::Store& store, const DeliverySettings& s, c
         return t;
       }
       if (!info && info.error().code != Errc::NotFound) return store_error(info.error());
-      if (!info && s.fuzzy_mailbox_match) {
-        auto near = closest_folder(store, *inbox, *sub);
-        if (!near) return store_error(near.error());
-        if (!near->empty()) {
-          auto got = find(*near);
-          if (got && may_post(got->acl, poster)) {
-            t.mailbox = got->name;
-            t.quotaroot = got->quotaroot;
-            t.userid = userid;
-            return t;
-          }
-          if (!got && got.error().code != Errc::NotFound) return store_error(got.error());
-        }
-      }
     }
     // No such folder, or no p right: the INBOX gets it (seed 002).
   }
